@@ -1,0 +1,1 @@
+"""Identification layer: observations + fingerprint data + policy -> verdicts with evidence."""

@@ -1,0 +1,273 @@
+"""Rebuild the OUI registry from IEEE CSV files the user downloaded (nothing is downloaded here).
+
+The IEEE publishes one CSV per registry (oui.csv = MA-L, mam.csv = MA-M, oui36.csv = MA-S,
+iab.csv = IAB), each headed ``Registry,Assignment,Organization Name,Organization Address``.
+Every registry present in the given files replaces that registry wholesale; registries not
+given are kept from the previous registry. ``scripts/build_oui.py`` shares the reading, merging
+and writing code below.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import html
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner.errors import UsageError
+from scanner.identify.oui import (
+    REGISTRY_BITS,
+    OuiMatch,
+    OuiRegistry,
+    format_prefix,
+    load_registry,
+    parse_registry,
+    read_registry,
+    shipped_registry_path,
+)
+
+IEEE_HEADER = ["Registry", "Assignment", "Organization Name", "Organization Address"]
+MAX_CSV_BYTES = 64 << 20  # the 2026 oui.csv is ~4 MB
+# Rows that name no registrant: parent blocks the IEEE split into MA-M/MA-S/IAB assignments.
+PLACEHOLDER_ORGS = frozenset({"IEEE Registration Authority"})
+
+
+def clean_org(name: str) -> str:
+    """The registrant as written, minus HTML entities the IEEE files sometimes carry ('R&amp;M AG')."""
+    return html.unescape(name).strip()
+
+
+def is_usable(match: OuiMatch) -> bool:
+    """A block worth shipping: a named registrant and a universally administered unicast prefix.
+
+    Blocks with the I/G or U/L bit set (IEEE CIDs, a few historical MA-L rows) can never
+    match: lookups return None for such MACs.
+    """
+    first_octet = match.value >> (match.bits - 8)
+    return bool(match.organization) and match.organization not in PLACEHOLDER_ORGS and not first_octet & 0x03
+
+
+def read_ieee_csv(path: Path) -> list[OuiMatch]:
+    """Every usable row of one IEEE registry CSV; UsageError naming the file if it is not one.
+
+    A prefix listed twice (the IEEE MA-L list has a few) keeps its first row.
+    """
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read IEEE CSV: {exc.strerror or exc}") from None
+    if len(data) > MAX_CSV_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_CSV_BYTES} bytes, not an IEEE registry CSV")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header != IEEE_HEADER:
+        raise UsageError(f"{path}: not an IEEE registry CSV: header must be {','.join(IEEE_HEADER)}")
+    rows: dict[tuple[int, int], OuiMatch] = {}
+    for row in reader:
+        if not row:
+            continue
+        match = _csv_row(path, reader.line_num, row)
+        if is_usable(match):
+            rows.setdefault((match.bits, match.value), match)
+    if not rows:
+        raise UsageError(f"{path}: no assignments found")
+    return list(rows.values())
+
+
+def _csv_row(path: Path, line: int, row: list[str]) -> OuiMatch:
+    if len(row) < 3:
+        raise UsageError(f"{path}: line {line}: expected Registry,Assignment,Organization Name,…")
+    registry, assignment, org = row[0].strip(), row[1].strip(), row[2]
+    bits = REGISTRY_BITS.get(registry)
+    if bits is None:
+        raise UsageError(f"{path}: line {line}: unknown registry {registry!r}")
+    if len(assignment) * 4 != bits or any(c not in "0123456789abcdefABCDEF" for c in assignment):
+        raise UsageError(f"{path}: line {line}: {assignment!r} is not a {registry} assignment")
+    return OuiMatch(format_prefix(int(assignment, 16), bits), bits, clean_org(org), registry)
+
+
+def csv_source(path: Path, rows: list[OuiMatch]) -> str:
+    """Provenance of one CSV: registry, name, size, digest and modification date."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    registries = "/".join(sorted({r.registry for r in rows}))
+    return f"IEEE {registries} CSV {path.name} ({len(rows)} blocks, sha256 {digest}…, modified {file_date(path)})"
+
+
+def file_date(path: Path) -> str:
+    """The file's modification date (UTC), as YYYY-MM-DD."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).date().isoformat()
+
+
+def replace_registries(base: Iterable[OuiMatch], new: Iterable[OuiMatch]) -> list[OuiMatch]:
+    """``new`` plus the rows of ``base`` whose registry ``new`` does not contain."""
+    new = list(new)
+    replaced = {m.registry for m in new}
+    return new + [m for m in base if m.registry not in replaced]
+
+
+def render_registry(matches: Iterable[OuiMatch], date: str, sources: Iterable[str]) -> bytes:
+    """The registry file: text rows sorted by prefix, gzip'd with mtime 0 (same input, same bytes)."""
+    rows = sorted({(m.prefix, m.registry, m.organization) for m in matches})
+    counts = dict.fromkeys(REGISTRY_BITS, 0)
+    for _prefix, registry, _org in rows:
+        counts[registry] += 1
+    lines = [
+        "# ndaa-scanner IEEE OUI registry. Generated, do not edit: see fingerprints/oui/README.md",
+        f"# date: {date}",
+        *(f"# source: {s}" for s in sources),
+        "# counts: " + ", ".join(f"{k}={v}" for k, v in counts.items()),
+        "# columns: prefix<TAB>registry<TAB>organization",
+        *("\t".join(row) for row in rows),
+    ]
+    for line in lines:
+        if "\n" in line or "\r" in line:
+            raise ValueError(f"line break inside a registry row: {line!r}")
+    raw = ("\n".join(lines) + "\n").encode("utf-8")
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as gz:
+        gz.write(raw)
+    return out.getvalue()
+
+
+def write_registry(matches: Iterable[OuiMatch], path: Path, date: str, sources: Iterable[str]) -> OuiRegistry:
+    """Write the registry atomically (temporary file, then rename) and return it as loaded."""
+    data = render_registry(matches, date, sources)
+    registry = parse_registry(gzip.decompress(data).decode("utf-8"), str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return registry
+
+
+@dataclass(frozen=True)
+class VendorChange:
+    """How the blocks of one covered or related vendor changed."""
+
+    vendor: str
+    total: int
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    """What an update wrote and what changed for the vendors the scanner cares about."""
+
+    path: Path
+    date: str
+    sources: tuple[str, ...]
+    counts: dict[str, int]
+    total: int
+    previous_date: str
+    previous_total: int
+    changes: tuple[VendorChange, ...]
+
+    def render(self) -> str:
+        per_registry = ", ".join(f"{k} {v}" for k, v in self.counts.items())
+        lines = [
+            f"OUI registry written to {self.path}",
+            f"  date {self.date}: {self.total} blocks ({per_registry})",
+            f"  previously {self.previous_total} blocks dated {self.previous_date}",
+            *(f"  source: {s}" for s in self.sources),
+            "Covered entities and related vendors (blocks, added, removed):",
+        ]
+        width = max((len(c.vendor) for c in self.changes), default=0)
+        for c in self.changes:
+            line = f"  {c.vendor:<{width}}  {c.total:>5}  +{len(c.added)} -{len(c.removed)}"
+            if c.added:
+                line += "  added " + _shortlist(c.added)
+            if c.removed:
+                line += "  removed " + _shortlist(c.removed)
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _shortlist(prefixes: tuple[str, ...], limit: int = 12) -> str:
+    shown = " ".join(prefixes[:limit])
+    return shown if len(prefixes) <= limit else f"{shown} … (+{len(prefixes) - limit} more)"
+
+
+def tracked_prefixes(registry: OuiRegistry) -> dict[str, set[str]]:
+    """Vendor -> prefixes of every organisation named in fingerprints/entities.toml."""
+    from scanner.identify.entities import load_entities, normalise_org
+
+    out: dict[str, set[str]] = {}
+    for row in load_entities().organizations:
+        prefixes = out.setdefault(row.vendor, set())
+        for name in {normalise_org(n) for n in row.ieee}:
+            prefixes.update(m.prefix for m in registry.prefixes_for(name))
+    return out
+
+
+def summarise(previous: OuiRegistry, current: OuiRegistry, path: Path) -> UpdateSummary:
+    before, after = tracked_prefixes(previous), tracked_prefixes(current)
+    changes = tuple(
+        VendorChange(
+            vendor,
+            len(after[vendor]),
+            tuple(sorted(after[vendor] - before.get(vendor, set()))),
+            tuple(sorted(before.get(vendor, set()) - after[vendor])),
+        )
+        for vendor in sorted(after, key=str.casefold)
+    )
+    return UpdateSummary(
+        path=path,
+        date=current.date,
+        sources=tuple(current.sources),
+        counts=current.counts(),
+        total=len(current),
+        previous_date=previous.date,
+        previous_total=len(previous),
+        changes=changes,
+    )
+
+
+def update_registry(csv_files: list[Path], dest: Path | None = None) -> UpdateSummary:
+    """Rebuild the registry from IEEE CSVs and write it to ``dest`` (default: the shipped file).
+
+    Registries in the CSVs replace the previous ones (the registry at ``dest`` if it exists, else the
+    shipped one); the summary lists the blocks added and removed for each covered or related vendor.
+    """
+    if not csv_files:
+        raise UsageError("no IEEE CSV files given (oui.csv, mam.csv, oui36.csv, iab.csv)")
+    fresh: list[OuiMatch] = []
+    sources: list[str] = []
+    dates: list[str] = []
+    seen: set[str] = set()
+    for path in csv_files:
+        rows = read_ieee_csv(Path(path))
+        clash = seen & {r.registry for r in rows}
+        if clash:
+            raise UsageError(f"{path}: registry {', '.join(sorted(clash))} given twice")
+        seen.update(r.registry for r in rows)
+        fresh.extend(rows)
+        sources.append(csv_source(Path(path), rows))
+        dates.append(file_date(Path(path)))
+    target = dest or shipped_registry_path()
+    previous = read_registry(target) if target.exists() else load_registry()
+    merged = replace_registries(previous, fresh)
+    kept = {m.registry for m in merged} - seen
+    if kept:
+        sources += [s for s in previous.sources if not any(s.startswith(f"IEEE {r} CSV") for r in seen)]
+    current = write_registry(merged, target, max(dates), sources)
+    load_registry.cache_clear()
+    return summarise(previous, current, target)

@@ -1,0 +1,165 @@
+"""Bring a lab up and down: namespaces, bridge, veths, and the simulator process."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.errors import ScanFailed, UsageError
+from scanner.lab.netns import delete_netns, ip, list_netns, require_root_linux
+from scanner.lab.spec import LabSpec
+
+STATE_ROOT = Path(os.environ.get("NDAA_LAB_STATE", "/run/ndaa-scanner/labs"))
+SCANNER_MAC = "02:4e:44:41:41:02"  # locally administered: the lab's scanner
+READY_TIMEOUT = 60.0
+
+
+@dataclass
+class LabStatus:
+    name: str
+    namespaces: int
+    simulator_pid: int | None
+    simulator_alive: bool
+    failures: list[str]
+
+    def render(self) -> str:
+        sim = f"simulator pid {self.simulator_pid} ({'running' if self.simulator_alive else 'not running'})" \
+            if self.simulator_pid else "no simulator"
+        lines = [f"lab {self.name}: {self.namespaces} namespaces, {sim}"]
+        lines += [f"  responder failed: {f}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def state_dir(name: str) -> Path:
+    return STATE_ROOT / name
+
+
+def lab_up(spec: LabSpec, lab_file: Path, *, simulate: bool = True) -> LabStatus:
+    """Create the lab's namespaces and start its simulator; refuses if the lab is already up."""
+    require_root_linux()
+    if list_netns(spec.prefix):
+        raise UsageError(f"lab {spec.name!r} is already up (ndaa-scan lab down {spec.name})")
+    try:
+        _create_network(spec)
+        if simulate and _needs_simulator(spec):
+            _start_simulator(spec, lab_file)
+    except BaseException:
+        lab_down(spec.name)
+        raise
+    return lab_status(spec.name)
+
+
+def _needs_simulator(spec: LabSpec) -> bool:
+    from scanner.lab.sim.runtime import profiles
+
+    return any(profiles().get(d.profile, {}).get("services") for d in spec.devices)
+
+
+def _create_network(spec: LabSpec) -> None:
+    plen = spec.prefixlen
+    names = [spec.bridge_ns, spec.scanner_ns] + [spec.device_ns(i) for i in range(len(spec.devices))]
+    ip(batch=[f"netns add {n}" for n in names])
+    br = spec.bridge_ns
+    # Each veth is created inside the bridge namespace with its peer moved straight into the device
+    # namespace, so no lab interface ever exists in the root namespace.
+    batch = ["link add br0 type bridge mcast_snooping 0", "link set br0 up", "link set lo up",
+             f"link add vscan type veth peer name eth0 address {SCANNER_MAC} netns {spec.scanner_ns}",
+             "link set vscan master br0", "link set vscan up"]
+    for i, d in enumerate(spec.devices):
+        batch += [f"link add v{i} type veth peer name eth0 address {d.mac} netns {spec.device_ns(i)}",
+                  f"link set v{i} master br0", f"link set v{i} up"]
+    ip(netns=br, batch=batch)
+    _configure_host(spec.scanner_ns, spec.scanner_ip, plen, [])
+    for i, d in enumerate(spec.devices):
+        dev_plen = plen if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network(spec.subnet) else 24
+        _configure_host(spec.device_ns(i), d.ip, dev_plen, d.routes)
+
+
+def _configure_host(ns: str, addr: str, plen: int, routes: list[str]) -> None:
+    batch = [f"addr add {addr}/{plen} dev eth0", "link set eth0 up", "link set lo up",
+             "route add 224.0.0.0/4 dev eth0"]
+    batch += ["route add default dev eth0" if r == "default" else f"route add {r} dev eth0" for r in routes]
+    ip(netns=ns, batch=batch)
+
+
+def _start_simulator(spec: LabSpec, lab_file: Path) -> None:
+    sdir = state_dir(spec.name)
+    sdir.mkdir(parents=True, exist_ok=True)
+    state = sdir / "sim.state"
+    state.unlink(missing_ok=True)
+    log = open(sdir / "sim.log", "wb")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen([sys.executable, "-m", "scanner.lab.sim", str(lab_file.resolve()), str(state)],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+    log.close()
+    (sdir / "sim.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if state.exists() and state.read_text().startswith("ready"):
+            return
+        if proc.poll() is not None:
+            raise ScanFailed(f"lab simulator exited with {proc.returncode}; see {sdir / 'sim.log'}:\n"
+                             + (sdir / "sim.log").read_text()[-2000:])
+        time.sleep(0.05)
+    raise ScanFailed(f"lab simulator not ready after {READY_TIMEOUT:.0f} s; see {sdir / 'sim.log'}")
+
+
+def lab_down(name: str) -> int:
+    """Stop the simulator and delete the lab's namespaces (only those named nd-NAME-*). Returns how many."""
+    require_root_linux()
+    sdir = state_dir(name)
+    pid = _read_pid(sdir)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.02)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    names = list_netns(f"nd-{name}-")
+    delete_netns(names)
+    for f in ("sim.pid", "sim.state"):
+        (sdir / f).unlink(missing_ok=True)
+    return len(names)
+
+
+def _read_pid(sdir: Path) -> int | None:
+    try:
+        return int((sdir / "sim.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def lab_status(name: str) -> LabStatus:
+    sdir = state_dir(name)
+    pid = _read_pid(sdir)
+    alive = False
+    if pid:
+        try:
+            os.kill(pid, 0)
+            alive = True
+        except OSError:
+            alive = False
+    failures: list[str] = []
+    try:
+        failures = [ln for ln in (sdir / "sim.state").read_text().splitlines()[1:] if ln]
+    except OSError:
+        pass
+    return LabStatus(name, len(list_netns(f"nd-{name}-")), pid, alive, failures)
+
+
+def status_json(status: LabStatus) -> str:
+    return json.dumps(status.__dict__)

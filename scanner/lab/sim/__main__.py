@@ -1,0 +1,5 @@
+import sys
+
+from scanner.lab.sim.runtime import main
+
+sys.exit(main(sys.argv[1:]))

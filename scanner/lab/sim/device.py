@@ -1,0 +1,69 @@
+"""What a responder gets: the device's identity, its service parameters and socket openers in its namespace."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.lab.netns import in_netns
+
+
+@dataclass
+class SimDevice:
+    name: str
+    ip: str
+    mac: str  # aa:bb:cc:dd:ee:ff
+    netns: str
+    profile: str
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # service -> parameters (filled)
+
+    @property
+    def serial(self) -> str:
+        """A stable per-device serial suffix (digits), derived from the MAC."""
+        return str(int(hashlib.sha1(self.mac.encode()).hexdigest()[:8], 16) % 10**9).zfill(9)
+
+    def fill(self, value: Any) -> Any:
+        """Substitute the per-device placeholders into a parameter value (recursively)."""
+        if isinstance(value, str):
+            hexmac = self.mac.replace(":", "")
+            nonce = hashlib.md5(self.mac.encode()).hexdigest()
+            return (value.replace("{mac}", self.mac).replace("{MAC}", self.mac.upper())
+                    .replace("{mac_dash}", self.mac.replace(":", "-")).replace("{mac_hex}", hexmac)
+                    .replace("{MAC_hex}", hexmac.upper()).replace("{ip}", self.ip)
+                    .replace("{serial}", self.serial).replace("{name}", self.name).replace("{nonce32}", nonce))
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        return value
+
+    def udp_socket(self, port: int, groups: tuple[str, ...] = (), *, bind_any: bool = True) -> socket.socket:
+        """A non-blocking UDP socket on ``port`` in the device's namespace, joined to multicast ``groups``."""
+        with in_netns(self.netns):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            s.bind(("0.0.0.0" if bind_any else self.ip, port))
+            for g in groups:
+                mreq = struct.pack("4s4s", socket.inet_aton(g), socket.inet_aton(self.ip))
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.ip))
+            s.setblocking(False)
+            return s
+
+    def tcp_listener(self, port: int) -> socket.socket:
+        """A non-blocking listening TCP socket on the device's address and ``port``."""
+        with in_netns(self.netns):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.ip, port))
+            s.listen(64)
+            s.setblocking(False)
+            return s
+
+    def in_netns(self):  # type: ignore[no-untyped-def]
+        """Context manager: run code (e.g. a library that opens its own sockets or threads) in the device's namespace."""
+        return in_netns(self.netns)

@@ -1,0 +1,95 @@
+"""Shared fixtures. Namespace tests need root and Linux; under CI=true they fail instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def netns_available() -> str | None:
+    """None if namespace tests can run here, else why not."""
+    if platform.system() != "Linux":
+        return "not Linux"
+    if os.geteuid() != 0:
+        return "not root"
+    if not any(os.access(os.path.join(p, "ip"), os.X_OK) for p in os.environ.get("PATH", "").split(":")):
+        return "iproute2 `ip` not installed"
+    return None
+
+
+@pytest.fixture
+def require_netns() -> None:
+    why = netns_available()
+    if why:
+        if IN_CI:
+            pytest.fail(f"namespace tests must run in CI, but: {why}")
+        pytest.skip(f"namespace tests need root on Linux ({why})")
+
+
+@pytest.fixture
+def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
+    """Bring up labs from TOML text or dicts with unique names; every lab is torn down afterwards.
+
+    ``lab = lab_factory(devices=[{...}], subnet="10.99.0.0/24", scanner_ip="10.99.0.2")`` returns the
+    LabSpec (scanner namespace: ``lab.scanner_ns``). Use ``scanner.lab.netns.run_in_netns`` to run
+    probe code inside the scanner's namespace.
+    """
+    from scanner.lab.manager import lab_down, lab_up
+    from scanner.lab.spec import parse_lab
+
+    made: list[str] = []
+    tmpdir = Path(tempfile.mkdtemp(prefix="ndaa-lab-"))
+
+    def make(devices: list[dict[str, Any]] | None = None, *, groups: list[dict[str, Any]] | None = None,
+             subnet: str = "10.99.0.0/24", scanner_ip: str = "10.99.0.2", simulate: bool = True) -> Any:
+        import tomllib  # noqa: F401  (lab files are TOML; we write the dict as JSON-compatible TOML below)
+
+        name = "t" + secrets.token_hex(3)
+        raw = {"lab": {"name": name, "subnet": subnet, "scanner_ip": scanner_ip},
+               "device": devices or [], "group": groups or []}
+        spec = parse_lab(raw, "test lab")
+        path = tmpdir / f"{name}.toml"
+        path.write_text(_to_toml(raw))
+        made.append(name)
+        status = lab_up(spec, path, simulate=simulate)
+        if status.failures:
+            raise AssertionError("lab responders failed:\n" + "\n".join(status.failures))
+        return spec
+
+    yield make
+    for name in made:
+        lab_down(name)
+
+
+def _to_toml(raw: dict[str, Any]) -> str:
+    """Minimal TOML writer for lab dicts (tables of scalars, lists, inline dicts)."""
+    import json
+
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {val(x)}" for k, x in v.items()) + " }"
+        raise TypeError(type(v))
+
+    out = ["[lab]"] + [f"{k} = {val(v)}" for k, v in raw["lab"].items()]
+    for key in ("device", "group"):
+        for item in raw.get(key, []):
+            out.append(f"\n[[{key}]]")
+            out += [f"{k} = {val(v)}" for k, v in item.items()]
+    return "\n".join(out) + "\n"

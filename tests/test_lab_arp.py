@@ -1,0 +1,49 @@
+"""The lab comes up in namespaces and the ARP sweep finds every device, with its MAC."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from scanner.discovery.arp import ArpProbe
+from scanner.discovery.base import ProbeContext, ProbeStatus
+from scanner.lab.netns import list_netns, run_in_netns
+from scanner.targets import parse_targets
+
+pytestmark = pytest.mark.netns
+
+
+def _sweep(targets: list[str]):  # runs inside the scanner namespace
+    ctx = ProbeContext(targets=parse_targets(targets), interface="eth0")
+    return asyncio.run(ArpProbe().run(ctx))
+
+
+def test_arp_sweep_finds_every_device_with_its_mac(lab_factory):
+    macs = ["58:50:ed:1f:e3:85", "08:ed:ed:44:55:66", "ac:cc:8e:27:0a:d8", "de:ad:be:ef:00:01"]
+    lab = lab_factory([{"name": f"d{i}", "ip": f"10.99.0.{10 + i}", "mac": m} for i, m in enumerate(macs)],
+                      groups=[{"name": "g", "count": 40, "start_ip": "10.99.0.100", "ouis": ["54:d6:0d", "00:15:eb"]}])
+    result = run_in_netns(lab.scanner_ns, _sweep, ["10.99.0.0/24"])
+    assert result.status == ProbeStatus.SUCCESS
+    found = {o.ip: o.mac for o in result.observations if o.signal == "mac"}
+    expected = {d.ip: d.mac for d in lab.devices}
+    assert found == expected
+    assert all(o.probe == "arp" for o in result.observations)
+
+
+def test_arp_sweep_skips_off_link_targets(lab_factory):
+    lab = lab_factory([{"name": "d", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01"}])
+    result = run_in_netns(lab.scanner_ns, _sweep, ["10.98.0.0/28"])
+    assert result.status == ProbeStatus.SKIPPED
+    assert result.observations == []
+
+
+def test_lab_down_removes_only_its_namespaces(lab_factory):
+    from scanner.lab.manager import lab_down
+
+    lab = lab_factory([{"name": "d", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01"}])
+    other = lab_factory([{"name": "d", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01"}])
+    assert len(list_netns(lab.prefix)) == 3
+    lab_down(lab.name)
+    assert list_netns(lab.prefix) == []
+    assert len(list_netns(other.prefix)) == 3
