@@ -1,0 +1,100 @@
+"""What every command shares: error handling, exit codes, stderr output and progress."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+EXIT_CODES_HELP = """Exit codes: 0 nothing covered found (per --fail-on); 1 covered equipment found;
+2 usage error (bad target, option or file); 3 the scan failed or was interrupted with nothing
+covered found."""
+
+
+def err(message: str) -> None:
+    """One line on stderr, prefixed with the program name."""
+    sys.stderr.write(f"ndaa-scan: {message}\n")
+    sys.stderr.flush()
+
+
+def run_app(app: Any) -> int:
+    import typer
+
+    from scanner.errors import NdaaError
+
+    try:  # typer >= 0.16 vendors click as typer._click
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions as click_exc  # type: ignore[no-redef]
+
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        app(standalone_mode=False)
+        return 0
+    except NdaaError as exc:
+        err(f"error: {exc}")
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click_exc.ClickException as exc:  # usage errors from typer/click: one line, exit 2
+        exc.show()
+        return exc.exit_code if exc.exit_code in (0, 2) else 2
+    except typer.Abort:
+        err("interrupted")
+        return 130
+    except KeyboardInterrupt:
+        err("interrupted")
+        return 130
+    except BrokenPipeError:  # `ndaa-scan … | head`: the reader left; that is not an error
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, stream=sys.stderr, format="ndaa-scan: %(levelname)s %(name)s: %(message)s")
+
+
+class Progress:
+    """A one-line live status on stderr while long work runs; silent when stderr is not a terminal,
+    with --quiet, or with NO_COLOR-free dumb terminals."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        self._status: Any = None
+        self.done: list[str] = []
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.console import Console
+
+            console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
+            self._status = console.status("starting…")
+            self._status.__enter__()
+        return self
+
+    def update(self, text: str, result: Any = None) -> None:
+        if result is not None:
+            self.done.append(f"{result.probe} {result.status} ({len(result.observations)})")
+        if self._status is not None:
+            shown = "; ".join(self.done[-6:])
+            self._status.update(f"{text}  [{shown}]" if shown else text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(None, None, None)

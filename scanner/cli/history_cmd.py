@@ -1,0 +1,80 @@
+"""`ndaa-scan history`, `ndaa-scan diff` and `ndaa-scan report`: stored scans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP
+
+DB_OPTION = typer.Option(None, "--db", help="History database (default: $NDAA_SCAN_DB or "
+                         "~/.local/share/ndaa-scanner/history.sqlite3).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(history)
+    app.command()(diff)
+    app.command()(report)
+
+
+def history(db: Path = DB_OPTION,
+            limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many scans to list.")) -> None:
+    """List stored scans, newest first, with their verdict counts."""
+    from scanner.history.store import HistoryStore
+
+    with HistoryStore(db) as store:
+        rows = store.list_scans(limit)
+    if not rows:
+        typer.echo("no scans stored yet")
+        return
+    for row in rows:
+        typer.echo(row.render() if hasattr(row, "render") else str(row))
+
+
+def diff(
+    old: str = typer.Argument("latest~1", help="Older scan: an id, a unique id prefix, latest, latest~1 …"),
+    new: str = typer.Argument("latest", help="Newer scan (default: latest)."),
+    db: Path = DB_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Devices that appeared, disappeared or changed verdict between two stored scans.
+    Exit code 1 when anything changed, 0 when nothing did."""
+    from scanner.history.diff import diff_reports
+    from scanner.history.store import HistoryStore
+    from scanner.scan import identify_observations
+
+    with HistoryStore(db) as store:
+        a = store.load_report(store.resolve(old), identify_observations)
+        b = store.load_report(store.resolve(new), identify_observations)
+    result = diff_reports(a, b)
+    typer.echo(result.to_json() if as_json else result.render_text())
+    raise typer.Exit(0 if result.is_empty else 1)
+
+
+def report(
+    scan_id: str = typer.Argument("latest", help="A stored scan: id, unique prefix, latest, latest~1 …"),
+    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    waivers: Path = typer.Option(None, "--waivers", help="Apply this waiver file to the stored verdicts."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Produce any report again from a stored scan (also from one that was interrupted)."""
+    from scanner.history.store import HistoryStore
+    from scanner.policy.fail_on import exit_code, parse_fail_on
+    from scanner.report import parse_spec, write_outputs
+    from scanner.scan import identify_observations
+
+    policy = parse_fail_on(fail_on)
+    specs = [*(fmt or []), *(output or [])]
+    for s in specs:
+        parse_spec(s)
+    with HistoryStore(db) as store:
+        rep = store.load_report(store.resolve(scan_id), identify_observations)
+    if waivers:
+        from scanner.policy.waivers import apply_waivers, load_waivers
+
+        rep = apply_waivers(rep, load_waivers(waivers))
+    write_outputs(rep, specs, fail_statuses=policy.fail_statuses)
+    raise typer.Exit(exit_code(rep, policy))

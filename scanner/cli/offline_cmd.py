@@ -1,0 +1,61 @@
+"""`ndaa-scan identify FILE` and `ndaa-scan import nmap-xml FILE`: verdicts from files, no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scanner.cli.common import EXIT_CODES_HELP
+from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP
+
+import_app = typer.Typer(help="Turn other tools' results into verdicts.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EXIT_CODES_HELP)(identify)
+    app.add_typer(import_app, name="import")
+
+
+def identify(
+    file: str = typer.Argument(..., help="JSON Lines observations (one per line: ip or mac, signal, value; "
+                               "see docs/OBSERVATIONS.md), or - for stdin."),
+    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+) -> None:
+    """Identify devices from observations in a file, without touching the network."""
+    raise typer.Exit(_offline(file, "jsonl", [*(fmt or []), *(output or [])], fail_on))
+
+
+@import_app.command("nmap-xml")
+def nmap_xml(
+    file: Path = typer.Argument(..., help="An nmap -oX result (MACs, service banners, script output)."),
+    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+) -> None:
+    """Verdicts for the hosts of an nmap XML file."""
+    raise typer.Exit(_offline(str(file), "nmap-xml", [*(fmt or []), *(output or [])], fail_on))
+
+
+def _offline(path: str, kind: str, specs: list[str], fail_on: str) -> int:
+    from scanner.cli.common import err
+    from scanner.ingest.stream import identify_file
+    from scanner.policy.fail_on import exit_code, parse_fail_on
+    from scanner.report import parse_spec, write_outputs
+
+    policy = parse_fail_on(fail_on)
+    for s in specs:
+        parse_spec(s)
+    problems: list[str] = []
+
+    def problem(line: int, message: str) -> None:
+        problems.append(f"{path}:{line}: {message}")
+        err(f"{path}:{line}: skipped: {message}")
+
+    report = identify_file(path, kind, problem)
+    write_outputs(report, specs, fail_statuses=policy.fail_statuses)
+    if problems:
+        err(f"{len(problems)} malformed line(s) skipped")
+    return exit_code(report, policy)
