@@ -1,0 +1,69 @@
+"""End to end: `ndaa-scan scan` inside a lab's scanner namespace gives each device the verdict its lab
+file expects (`expect` rows), with evidence; the full /24 lab is swept completely."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.netns
+
+
+def scan_json(lab, *extra: str) -> dict:
+    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history", "-q",
+           "-f", "json", *extra, lab.subnet]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)
+
+
+def check_expectations(lab, report: dict) -> list[str]:
+    by_mac = {d["mac"]: d for d in report["devices"] if d.get("mac")}
+    problems = []
+    for dev in lab.devices:
+        got = by_mac.get(dev.mac)
+        if got is None:
+            problems.append(f"{dev.name} {dev.ip} {dev.mac}: not found")
+            continue
+        if dev.expect is None:
+            continue
+        v = got["verdict"]
+        want = dev.expect.status if isinstance(dev.expect.status, list) else [dev.expect.status]
+        if v["status"] not in want:
+            problems.append(f"{dev.name}: status {v['status']} not in {want}")
+        if dev.expect.entity is not None and v.get("covered_entity") != dev.expect.entity:
+            problems.append(f"{dev.name}: entity {v.get('covered_entity')} != {dev.expect.entity}")
+        if dev.expect.vendor is not None and v.get("vendor") != dev.expect.vendor:
+            problems.append(f"{dev.name}: vendor {v.get('vendor')} != {dev.expect.vendor}")
+        if dev.expect.brand_mismatch is not None and v.get("brand_mismatch") != dev.expect.brand_mismatch:
+            problems.append(f"{dev.name}: brand_mismatch {v.get('brand_mismatch')} != {dev.expect.brand_mismatch}")
+        if v["status"] != "unknown" and not v["evidence"]:
+            problems.append(f"{dev.name}: verdict {v['status']} without evidence")
+    return problems
+
+
+def test_demo_lab_verdicts_match_expectations(lab_factory):
+    lab = lab_factory(builtin="demo")
+    report = scan_json(lab)
+    assert check_expectations(lab, report) == []
+    # the protocol evidence is there, not just the OUI
+    lobby = next(d for d in report["devices"] if d["mac"] == "58:50:ed:1f:e3:85")
+    assert {"arp", "sadp"} <= set(lobby["probes"])
+    assert any(e["probe"] == "sadp" for e in lobby["verdict"]["evidence"])
+
+
+def test_office50_verdicts_match_expectations(lab_factory):
+    lab = lab_factory(builtin="office50")
+    report = scan_json(lab)
+    assert check_expectations(lab, report) == []
+
+
+def test_full_slash24_is_swept_completely_and_covered_ouis_named(lab_factory):
+    lab = lab_factory(builtin="office254")
+    report = scan_json(lab, "--probes", "arp")
+    assert len(report["devices"]) == len(lab.devices) == 253
+    assert check_expectations(lab, report) == []
