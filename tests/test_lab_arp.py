@@ -47,3 +47,34 @@ def test_lab_down_removes_only_its_namespaces(lab_factory):
     lab_down(lab.name)
     assert list_netns(lab.prefix) == []
     assert len(list_netns(other.prefix)) == 3
+
+
+def test_unprivileged_fallback_finds_hosts_through_the_neighbour_table(lab_factory):
+    from scanner.discovery.neighbour import NOTE, neighbour_sweep
+    from scanner.netif import interface
+
+    macs = ["58:50:ed:1f:e3:85", "08:ed:ed:44:55:66", "ac:cc:8e:27:0a:d8"]
+    lab = lab_factory([{"name": f"d{i}", "ip": f"10.99.0.{10 + i}", "mac": m} for i, m in enumerate(macs)])
+
+    def sweep():
+        targets = parse_targets(["10.99.0.1-20"])
+        ctx = ProbeContext(targets=targets, interface="eth0")
+        return asyncio.run(neighbour_sweep(ctx, targets, interface("eth0")))
+
+    result = run_in_netns(lab.scanner_ns, sweep)
+    assert {(o.ip, o.mac) for o in result.observations} == {(d.ip, d.mac) for d in lab.devices}
+    assert result.notes == [NOTE]
+    assert all(o.probe == "neighbour" for o in result.observations)
+
+
+def test_arp_reply_parser_rejects_garbage():
+    from scanner.discovery.parsers.arp import build_request, parse_reply
+
+    assert parse_reply(b"") is None
+    assert parse_reply(b"\xff" * 41) is None
+    req = build_request(b"\x02" * 6, bytes([10, 0, 0, 2]), bytes([10, 0, 0, 9]))
+    assert len(req) == 60
+    assert parse_reply(req) is None  # a request (op 1) is not a reply
+    reply = bytearray(req)
+    reply[20:22] = b"\x00\x02"
+    assert parse_reply(bytes(reply)).sender_ip == "10.0.0.2"
