@@ -6,6 +6,8 @@
     ├── PrivilegeError    needs root / CAP_NET_RAW / Linux (exit 3)
     ├── ScanFailed        the scan itself could not run (exit 3)
     └── DataError         a broken data file: file, entry and reason (exit 3)
+
+A user's own input files (waivers, observations) are usage errors: exit 2.
 """
 
 
@@ -34,4 +36,4 @@ class ScanFailed(NdaaError):
 
 
 class DataError(NdaaError):
-    """A data file (fingerprints, lab, waivers) is broken."""
+    """A shipped or stored data file (fingerprints, OUI registry, lab, history database) is broken."""

@@ -129,6 +129,10 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
         complete = False
         notes.append("the scan was interrupted: this report holds what was seen until then")
     report = build_report(config, state, complete=complete, notes=notes, scan_id=scan_id)
+    if waiver_list:
+        from scanner.policy.waivers import apply_waivers
+
+        report = apply_waivers(report, waiver_list)
     if store:
         try:
             store.finish_scan(scan_id, report)
@@ -136,10 +140,6 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
                 store.mark_incomplete(scan_id, "interrupted")
         finally:
             store.close()
-    if waiver_list:
-        from scanner.policy.waivers import apply_waivers
-
-        report = apply_waivers(report, waiver_list)
     write_outputs(report, specs, fail_statuses=policy.fail_statuses)
     if not complete:
         from scanner.cli.common import err

@@ -98,7 +98,7 @@ CREATE TABLE probe_summary (
 MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_LATEST = re.compile(r"latest(?:~(\d+))?")
+_LATEST = re.compile(r"latest(?:~(\d{1,9}))?")
 _OBS_COLUMNS = "seen_at, probe, signal, value, ip, mac, port"
 
 Identify = Callable[[list[Observation]], list[DeviceReport]]
@@ -133,6 +133,13 @@ class ScanRow:
     @property
     def complete(self) -> bool:
         return self.state == "complete"
+
+    def render(self) -> str:
+        """One line for ``ndaa-scan history``."""
+        counts = ", ".join(f"{status} {n}" for status, n in self.counts.items())
+        state = f"{self.state} ({self.reason})" if self.reason else self.state
+        return (f"{self.id}  {self.started_at:%Y-%m-%d %H:%M} UTC  {state:<10}  {' '.join(self.targets)}  "
+                f"{counts}; {self.observations} observations")
 
 
 class HistoryStore:
@@ -187,7 +194,7 @@ class HistoryStore:
         """Store the report's devices, verdicts and probe summaries; the scan's state follows
         ``report.complete``. Observations already streamed are linked, missing ones added."""
         state = "complete" if report.complete else "incomplete"
-        finished = _iso(_utc(report.finished_at or datetime.now(UTC)))
+        finished = _iso(report.finished_at or datetime.now(UTC))
         with self._lock, self._write():
             self._require(scan_id)
             self._db.execute("UPDATE observation SET device_id = NULL WHERE scan_id = ?", (scan_id,))

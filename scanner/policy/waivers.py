@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ KEYS = (*IDENTIFIERS, *REQUIRED, "ticket")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _WAIVER_HEADER = re.compile(r"^\s*\[\[\s*(?:waiver|\"waiver\"|'waiver')\s*\]\]")
 _TABLE_HEADER = re.compile(r"^\s*\[")
+_DATE_HINT = "; dates are written YYYY-MM-DD, e.g. expires = 2026-06-30"
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,10 @@ def load_waivers(path: Path | str) -> list[Waiver]:
         position = _TOML_POSITION.search(message)
         if position is None:  # "(at end of document)"
             raise UsageError(f"{path}:{text.count(chr(10)) + 1}: invalid TOML: {message}") from None
-        reason = message[: position.start()]
-        raise UsageError(f"{path}:{position.group(1)}: invalid TOML: {reason} (column {position.group(2)})") from None
+        line, reason = int(position.group(1)), message[: position.start()]
+        lines = text.splitlines()
+        hint = _DATE_HINT if line <= len(lines) and _key_line(lines, "expires", line - 1, line) else ""
+        raise UsageError(f"{path}:{line}: invalid TOML: {reason} (column {position.group(2)}){hint}") from None
     lines = text.splitlines()
     for key in data:
         if key != "waiver":
@@ -85,7 +89,9 @@ def load_waivers(path: Path | str) -> list[Waiver]:
             raise UsageError(f"{where}: unknown top-level key {key!r} (a waiver file holds only [[waiver]] tables)")
     tables = data.get("waiver", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise UsageError(f"{path}: 'waiver' must be a list of [[waiver]] tables")
+        line = _key_line(lines, "waiver", 0, len(lines)) or _header_line(lines, "waiver")
+        where = f"{path}:{line}" if line else str(path)
+        raise UsageError(f"{where}: write each waiver as a [[waiver]] table (double brackets)")
     headers = [i for i, line in enumerate(lines) if _WAIVER_HEADER.match(line)]
     if len(headers) != len(tables):  # written as an inline array: no header lines to point at
         headers = []
@@ -165,7 +171,7 @@ def _parse(table: dict[str, Any], line: int | None) -> Waiver:
                   ticket=_checked(table, "ticket", str.strip), line=line)
 
 
-def _checked(table: dict[str, Any], key: str, convert: Any) -> str | None:
+def _checked(table: dict[str, Any], key: str, convert: Callable[[str], object]) -> str | None:
     if key not in table:
         return None
     try:
