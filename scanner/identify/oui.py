@@ -81,7 +81,7 @@ class OuiRegistry:
         self._tables = {bits: tables.get(bits, {}) for bits in _LONGEST_FIRST}
         self.date = date
         self.sources = sources
-        self._by_org: dict[str, list[OuiMatch]] | None = None
+        self._by_org: dict[str, list[tuple[int, int]]] | None = None
 
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables.values())
@@ -93,7 +93,11 @@ class OuiRegistry:
                 yield OuiMatch(format_prefix(value, bits), bits, org, registry)
 
     def lookup(self, mac: str) -> OuiMatch | None:
-        """The most specific block holding ``mac``; None for locally administered, multicast or non-MACs."""
+        """The most specific block holding ``mac``; None for locally administered, multicast or non-MACs.
+
+        "IEEE Registration Authority" names an MA-L block the IEEE split into MA-M/MA-S/IAB
+        blocks: it answers only for sub-blocks the registry does not list.
+        """
         try:
             value = int(normalise_mac(mac).replace(":", ""), 16)
         except ValueError:
@@ -121,11 +125,20 @@ class OuiRegistry:
         if self._by_org is None:
             from scanner.identify.entities import normalise_org
 
-            index: dict[str, list[OuiMatch]] = {}
-            for match in self:
-                index.setdefault(normalise_org(match.organization), []).append(match)
+            normalised: dict[str, str] = {}
+            index: dict[str, list[tuple[int, int]]] = {}
+            for bits, table in self._tables.items():
+                for value, (_registry, org) in table.items():
+                    key = normalised.get(org)
+                    if key is None:
+                        key = normalised[org] = normalise_org(org)
+                    index.setdefault(key, []).append((bits, value))
             self._by_org = index
-        return list(self._by_org.get(organization_normalised, ()))
+        found = []
+        for bits, value in sorted(self._by_org.get(organization_normalised, ())):
+            registry, org = self._tables[bits][value]
+            found.append(OuiMatch(format_prefix(value, bits), bits, org, registry))
+        return found
 
     def counts(self) -> dict[str, int]:
         """Number of blocks per registry (MA-L, MA-M, MA-S, IAB)."""
@@ -159,7 +172,9 @@ def parse_registry(text: str, origin: str = "<registry>") -> OuiRegistry:
             value_int = int(digits, 16)
             table = tables[len(digits) * 4]
         except (ValueError, KeyError):
-            raise DataError(f"{origin}: line {number}: expected 'prefix<TAB>registry<TAB>organization'") from None
+            raise DataError(
+                f"{origin}: line {number}: expected 'prefix<TAB>registry<TAB>organization'"
+            ) from None
         if REGISTRY_BITS.get(registry) != len(digits) * 4:
             raise DataError(f"{origin}: line {number}: {prefix} is not a {registry} prefix")
         pair = kinds.get(registry + "\t" + org)

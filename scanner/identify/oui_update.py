@@ -35,8 +35,6 @@ from scanner.identify.oui import (
 
 IEEE_HEADER = ["Registry", "Assignment", "Organization Name", "Organization Address"]
 MAX_CSV_BYTES = 64 << 20  # the 2026 oui.csv is ~4 MB
-# Rows that name no registrant: parent blocks the IEEE split into MA-M/MA-S/IAB assignments.
-PLACEHOLDER_ORGS = frozenset({"IEEE Registration Authority"})
 
 
 def clean_org(name: str) -> str:
@@ -51,7 +49,7 @@ def is_usable(match: OuiMatch) -> bool:
     match: lookups return None for such MACs.
     """
     first_octet = match.value >> (match.bits - 8)
-    return bool(match.organization) and match.organization not in PLACEHOLDER_ORGS and not first_octet & 0x03
+    return bool(match.organization) and not first_octet & 0x03
 
 
 def read_ieee_csv(path: Path) -> list[OuiMatch]:
@@ -102,7 +100,14 @@ def csv_source(path: Path, rows: list[OuiMatch]) -> str:
     """Provenance of one CSV: registry, name, size, digest and modification date."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     registries = "/".join(sorted({r.registry for r in rows}))
-    return f"IEEE {registries} CSV {path.name} ({len(rows)} blocks, sha256 {digest}…, modified {file_date(path)})"
+    modified = file_date(path)
+    return f"IEEE {registries} CSV {path.name} ({len(rows)} blocks, sha256 {digest}…, modified {modified})"
+
+
+def _replaced_csv_source(source: str, replaced: set[str]) -> bool:
+    """Whether a ``csv_source`` line ('IEEE MA-L CSV oui.csv …') describes only registries now replaced."""
+    head, marker, _rest = source.partition(" CSV ")
+    return bool(marker) and head.startswith("IEEE ") and set(head[5:].split("/")) <= replaced
 
 
 def file_date(path: Path) -> str:
@@ -121,8 +126,10 @@ def render_registry(matches: Iterable[OuiMatch], date: str, sources: Iterable[st
     """The registry file: text rows sorted by prefix, gzip'd with mtime 0 (same input, same bytes)."""
     rows = sorted({(m.prefix, m.registry, m.organization) for m in matches})
     counts = dict.fromkeys(REGISTRY_BITS, 0)
-    for _prefix, registry, _org in rows:
+    for i, (prefix, registry, _org) in enumerate(rows):
         counts[registry] += 1
+        if i and rows[i - 1][0] == prefix:
+            raise ValueError(f"{prefix} is assigned twice: {rows[i - 1][2]!r} and {rows[i][2]!r}")
     lines = [
         "# ndaa-scanner IEEE OUI registry. Generated, do not edit: see fingerprints/oui/README.md",
         f"# date: {date}",
@@ -181,12 +188,18 @@ class UpdateSummary:
     previous_total: int
     changes: tuple[VendorChange, ...]
 
+    @property
+    def older(self) -> bool:
+        """The CSVs are dated before the registry they replaced: probably a stale download."""
+        return self.date < self.previous_date
+
     def render(self) -> str:
         per_registry = ", ".join(f"{k} {v}" for k, v in self.counts.items())
         lines = [
             f"OUI registry written to {self.path}",
             f"  date {self.date}: {self.total} blocks ({per_registry})",
             f"  previously {self.previous_total} blocks dated {self.previous_date}",
+            *(["  warning: these files are older than the registry they replaced"] if self.older else []),
             *(f"  source: {s}" for s in self.sources),
             "Covered entities and related vendors (blocks, added, removed):",
         ]
@@ -265,9 +278,8 @@ def update_registry(csv_files: list[Path], dest: Path | None = None) -> UpdateSu
     target = dest or shipped_registry_path()
     previous = read_registry(target) if target.exists() else load_registry()
     merged = replace_registries(previous, fresh)
-    kept = {m.registry for m in merged} - seen
-    if kept:
-        sources += [s for s in previous.sources if not any(s.startswith(f"IEEE {r} CSV") for r in seen)]
+    if {m.registry for m in merged} - seen:
+        sources += [s for s in previous.sources if not _replaced_csv_source(s, seen)]
     current = write_registry(merged, target, max(dates), sources)
     load_registry.cache_clear()
     return summarise(previous, current, target)

@@ -1,0 +1,318 @@
+"""Covered entities (NDAA FY2019 §889) and the organisations related to them, matched by name.
+
+Data: ``fingerprints/entities.toml`` (entities, subsidiaries, affiliates, former subsidiaries, each
+with its IEEE registrant names, source and confidence) and the ``ieee`` aliases in
+``fingerprints/vendors.toml`` (registrant names of vendors that are not covered).
+
+Names match exactly after ``normalise_org``, never by substring: "Shanghai Dahua Scale Factory" is
+not Dahua and "Shenzhen Honor Electronic" is not Honor.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scanner.datafiles import fingerprints_dir
+from scanner.errors import DataError
+
+ENTITIES_FILE = "entities.toml"
+VENDORS_FILE = "vendors.toml"
+MAX_DATA_BYTES = 1 << 20
+
+# Company-form words dropped from the end of a name. Dropped only at the end, and never the
+# last word left, so "Technology Co., Ltd" stays "technology".
+_FORM_WORDS = frozenset(
+    {
+        *(
+            "co",
+            "company",
+            "corp",
+            "corporation",
+            "inc",
+            "incorporated",
+            "ltd",
+            "limited",
+            "llc",
+            "lp",
+            "plc",
+        ),
+        *("gmbh", "ag", "ab", "as", "sa", "spa", "srl", "bv", "nv", "oy", "kg", "kk"),
+        *("pte", "pty", "pvt", "private", "sdn", "bhd", "technology", "technologies"),
+    }
+)
+_NON_WORD = re.compile(r"[\W_]+")
+_DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def normalise_org(name: str) -> str:
+    """'ZHEJIANG DAHUA TECHNOLOGYCO.,LTD' -> 'zhejiang dahua', 'Naztec, Inc.' -> 'naztec'.
+
+    Case-folds, decodes HTML entities, turns punctuation and spacing into single spaces, joins
+    runs of single letters ('S.p.A.' -> 'spa'), splits words glued from two company-form words
+    ('technologyco' -> 'technology co') and drops company-form words from the end.
+    """
+    text = unicodedata.normalize("NFKC", html.unescape(name)).casefold()
+    words: list[str] = []
+    letters = ""
+    for word in _NON_WORD.sub(" ", text).split():
+        if len(word) == 1:
+            letters += word
+            continue
+        if letters:
+            words.append(letters)
+            letters = ""
+        words.extend(_split_glued(word))
+    if letters:
+        words.append(letters)
+    while len(words) > 1 and words[-1] in _FORM_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def _split_glued(word: str) -> list[str]:
+    if word not in _FORM_WORDS:
+        for i in range(2, len(word) - 1):
+            if word[:i] in _FORM_WORDS and word[i:] in _FORM_WORDS:
+                return [word[:i], word[i:]]
+    return [word]
+
+
+class CoveredEntity(BaseModel):
+    """One of the five entities §889 names, and the equipment it covers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["Huawei", "ZTE", "Hytera", "Hikvision", "Dahua"]
+    legal_name: str
+    clause: str
+    scope: str
+    source: str
+
+
+class Organization(BaseModel):
+    """A covered entity or an organisation related to one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    name: str
+    entity: str | None = None  # the covered entity it relates to
+    vendor: str  # a name in fingerprints/vendors.toml
+    relation: Literal["entity", "subsidiary", "affiliate", "former-subsidiary", "former-affiliate"]
+    covered: bool | Literal["review"]
+    acquired: str | None = Field(default=None, pattern=_DATE)
+    sold: str | None = Field(default=None, pattern=_DATE)
+    ieee: list[str] = Field(default_factory=list)  # exact IEEE registrant strings
+    source: str = Field(min_length=1)
+    confidence: Literal["high", "medium", "low"]
+    note: str | None = None
+
+    @field_validator("covered", mode="before")
+    @classmethod
+    def _covered_value(cls, v: object) -> object:
+        if v is not True and v is not False and v != "review":
+            raise ValueError('must be true, false or "review"')
+        return v
+
+    @field_validator("name", "vendor", "source")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+
+class _EntitiesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity: list[CoveredEntity]
+    organization: list[Organization]
+
+
+class _Vendor(BaseModel):
+    model_config = ConfigDict(extra="allow")  # vendors.toml is shared; other keys belong to others
+
+    name: str = Field(min_length=1)
+    ieee: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EntityMatch:
+    """What a name matched in fingerprints/entities.toml."""
+
+    vendor: str
+    organization: str  # the matched row's name
+    entity: str | None  # canonical "Hikvision"|"Dahua"|"Huawei"|"ZTE"|"Hytera" or None
+    relation: str
+    covered: bool | None  # None = needs review
+    confidence: str
+    source: str
+    note: str | None
+    scope: str | None  # the §889 scope of the entity, unless the row is not covered
+    id: str = ""  # the row's id, for evidence: "entities.toml:<id>"
+
+
+@dataclass(frozen=True)
+class EntityData:
+    """The loaded entity and vendor data, with name indexes."""
+
+    entities: tuple[CoveredEntity, ...]
+    organizations: tuple[Organization, ...]
+    by_name: dict[str, Organization]  # normalised row name or IEEE name -> row
+    vendor_by_name: dict[str, str]  # normalised IEEE alias from vendors.toml -> vendor
+
+    def entity(self, name: str | None) -> CoveredEntity | None:
+        return next((e for e in self.entities if e.name == name), None)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_DATA_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_DATA_BYTES:
+        raise DataError(f"{path}: larger than {MAX_DATA_BYTES} bytes")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DataError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _validation_error(path: Path, raw: dict, exc: ValidationError) -> DataError:
+    first = exc.errors()[0]
+    loc = first["loc"]
+    entry = ".".join(str(p) for p in loc)
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        table = raw.get(str(loc[0]))
+        row = table[loc[1]] if isinstance(table, list) and loc[1] < len(table) else None
+        label = row.get("id") or row.get("name") if isinstance(row, dict) else None
+        entry = f"{loc[0]} {label!r}" if label else f"{loc[0]} #{loc[1] + 1}"
+        entry += "".join(f".{p}" for p in loc[2:])
+    return DataError(f"{path}: {entry}: {first['msg']}")
+
+
+def _parse(path: Path, model: type[_M]) -> _M:
+    raw = _read_toml(path)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _validation_error(path, raw, exc) from None
+
+
+def _check(path: Path, entry: str, ok: bool, reason: str) -> None:
+    if not ok:
+        raise DataError(f"{path}: {entry}: {reason}")
+
+
+def read_entities(entities_path: Path, vendors_path: Path) -> EntityData:
+    """Read and cross-check both files; DataError naming the file, entry and reason."""
+    vendors_raw = _read_toml(vendors_path)
+    try:
+        vendors = [_Vendor.model_validate(v) for v in vendors_raw.get("vendor", [])]
+    except (ValidationError, TypeError, AttributeError) as exc:
+        raise DataError(f"{vendors_path}: vendor: {exc}") from None
+    data = _parse(entities_path, _EntitiesFile)
+    vendor_names = {v.name for v in vendors}
+    entity_names = {e.name for e in data.entity}
+
+    by_name: dict[str, Organization] = {}
+    ids: set[str] = set()
+    for row in data.organization:
+        entry = f"organization {row.id!r}"
+        _check(entities_path, entry, row.id not in ids, "duplicate id")
+        ids.add(row.id)
+        _check(
+            entities_path,
+            entry,
+            row.vendor in vendor_names,
+            f"vendor {row.vendor!r} is not in {VENDORS_FILE}",
+        )
+        _check(
+            entities_path,
+            entry,
+            row.entity is None or row.entity in entity_names,
+            f"entity {row.entity!r} is not an [[entity]] name",
+        )
+        _check(
+            entities_path,
+            entry,
+            row.relation != "entity" or (row.entity is not None and row.vendor == row.entity),
+            "a relation 'entity' row names its entity, and its vendor is that entity",
+        )
+        for name in [row.name, *row.ieee]:
+            key = normalise_org(name)
+            other = by_name.get(key)
+            _check(
+                entities_path,
+                entry,
+                other is None or other.id == row.id,
+                f"{name!r} is also claimed by {other.id if other else ''!r}",
+            )
+            by_name[key] = row
+
+    vendor_by_name: dict[str, str] = {}
+    for vendor in vendors:
+        for alias in vendor.ieee:
+            key = normalise_org(alias)
+            claimed = vendor_by_name.get(key) or (by_name[key].vendor if key in by_name else None)
+            _check(
+                vendors_path,
+                f"vendor {vendor.name!r}",
+                claimed in (None, vendor.name),
+                f"ieee alias {alias!r} already names vendor {claimed!r}",
+            )
+            vendor_by_name[key] = vendor.name
+    return EntityData(tuple(data.entity), tuple(data.organization), by_name, vendor_by_name)
+
+
+@cache
+def load_entities(path: Path | None = None) -> EntityData:
+    """The shipped entity data (or the file at ``path``, with the shipped vendors.toml), read once."""
+    root = fingerprints_dir()
+    return read_entities(path or root / ENTITIES_FILE, root / VENDORS_FILE)
+
+
+def covered_entities() -> list[CoveredEntity]:
+    """The five §889 entities with their clause and scope."""
+    return list(load_entities().entities)
+
+
+def match_organization(org: str) -> EntityMatch | None:
+    """The covered entity or related organisation ``org`` names, exactly after normalisation."""
+    data = load_entities()
+    row = data.by_name.get(normalise_org(org))
+    if row is None:
+        return None
+    covered = None if row.covered == "review" else bool(row.covered)
+    entity = data.entity(row.entity)
+    return EntityMatch(
+        vendor=row.vendor,
+        organization=row.name,
+        entity=row.entity,
+        relation=row.relation,
+        covered=covered,
+        confidence=row.confidence,
+        source=row.source,
+        note=row.note,
+        scope=entity.scope if entity is not None and covered is not False else None,
+        id=row.id,
+    )
+
+
+def vendor_for_organization(org: str) -> str | None:
+    """The vendor (a vendors.toml name) an IEEE registrant name identifies, covered or not."""
+    data = load_entities()
+    key = normalise_org(org)
+    row = data.by_name.get(key)
+    return row.vendor if row is not None else data.vendor_by_name.get(key)
