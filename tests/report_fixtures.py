@@ -8,6 +8,7 @@ Huawei 00:1E:10) and the Axis UPnP description from axis-js test mocks.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from scanner.identify.models import Evidence, Status, Verdict
 from scanner.observations import Observation
@@ -24,22 +25,28 @@ FORMULA = '=HYPERLINK("http://attacker.example/","click")'
 WAIVER = "Isolated lab VLAN 30, cannot route user data; CO approval 2024-03-01 (FAR 52.204-25(b))"
 
 
-def _obs(signal: str, value: str, probe: str, ip: str, mac: str | None, port: int | None = None,
-         dt: int = 0) -> Observation:
-    return Observation(signal=signal, value=value, probe=probe, ip=ip, mac=mac, port=port,
-                       seen_at=T0 + timedelta(seconds=dt))
+def _obs(
+    signal: str, value: str, probe: str, ip: str, mac: str | None, port: int | None = None, dt: int = 0
+) -> Observation:
+    return Observation(
+        signal=signal, value=value, probe=probe, ip=ip, mac=mac, port=port, seen_at=T0 + timedelta(seconds=dt)
+    )
 
 
-def _ev(probe: str, signal: str, value: str, matched: str, vendor: str | None, certainty: float,
-        **extra: object) -> Evidence:
-    return Evidence(probe=probe, signal=signal, value=value, matched=matched, vendor=vendor,
-                    certainty=certainty, **extra)
+def _ev(
+    probe: str, signal: str, value: str, matched: str, vendor: str | None, certainty: float, **extra: Any
+) -> Evidence:
+    return Evidence(
+        probe=probe, signal=signal, value=value, matched=matched, vendor=vendor, certainty=certainty, **extra
+    )
 
 
 def hikvision_covered() -> DeviceReport:
     ip, mac = "192.168.1.64", "58:50:ed:1f:e3:85"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp", "http", "sadp"],
+        ip=ip,
+        mac=mac,
+        probes=["arp", "http", "sadp"],
         observations=[
             _obs("mac", mac, "arp", ip, mac, dt=1),
             _obs("sadp.DeviceDescription", "DS-2CD2385G1-I", "sadp", ip, mac, 37020, dt=3),
@@ -48,17 +55,43 @@ def hikvision_covered() -> DeviceReport:
             _obs("http.server", "App-webs/", "http", ip, mac, 80, dt=9),
         ],
         verdict=Verdict(
-            status=Status.COVERED, confidence=0.97, vendor="Hikvision", covered_entity="Hikvision",
-            scope="FAR 52.204-25(a)(2): video surveillance equipment", device_type="camera",
-            model="DS-2CD2385G1-I", serial="DS-2CD2385G1-I20200414AAWRE33842150",
+            status=Status.COVERED,
+            confidence=0.97,
+            vendor="Hikvision",
+            covered_entity="Hikvision",
+            scope="FAR 52.204-25(a)(2): video surveillance equipment",
+            device_type="camera",
+            model="DS-2CD2385G1-I",
+            serial="DS-2CD2385G1-I20200414AAWRE33842150",
             firmware="V5.6.2build 190701",
             evidence=[
-                _ev("sadp", "sadp.DeviceDescription", "DS-2CD2385G1-I", "fingerprints/sadp.toml:sadp-reply",
-                    "Hikvision", 0.95, port=37020, note="only Hikvision-ecosystem firmware answers SADP"),
-                _ev("arp", "mac", mac, "oui:58:50:ED Hangzhou Hikvision Digital Technology Co.,Ltd.",
-                    "Hikvision", 0.6),
-                _ev("http", "http.server", "App-webs/", "fingerprints/http_server.toml:hik-app-webs",
-                    "Hikvision", 0.6, port=80),
+                _ev(
+                    "sadp",
+                    "sadp.DeviceDescription",
+                    "DS-2CD2385G1-I",
+                    "fingerprints/sadp.toml:sadp-reply",
+                    "Hikvision",
+                    0.95,
+                    port=37020,
+                    note="only Hikvision-ecosystem firmware answers SADP",
+                ),
+                _ev(
+                    "arp",
+                    "mac",
+                    mac,
+                    "oui:58:50:ED Hangzhou Hikvision Digital Technology Co.,Ltd.",
+                    "Hikvision",
+                    0.6,
+                ),
+                _ev(
+                    "http",
+                    "http.server",
+                    "App-webs/",
+                    "fingerprints/http_server.toml:hik-app-webs",
+                    "Hikvision",
+                    0.6,
+                    port=80,
+                ),
             ],
         ),
     )
@@ -67,12 +100,27 @@ def hikvision_covered() -> DeviceReport:
 def ezviz_likely() -> DeviceReport:
     ip, mac = "192.168.1.71", "64:f2:fb:12:34:56"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp"], observations=[_obs("mac", mac, "arp", ip, mac, dt=1)],
+        ip=ip,
+        mac=mac,
+        probes=["arp"],
+        observations=[_obs("mac", mac, "arp", ip, mac, dt=1)],
         verdict=Verdict(
-            status=Status.LIKELY, confidence=0.6, vendor="EZVIZ", covered_entity="Hikvision",
+            status=Status.LIKELY,
+            confidence=0.6,
+            vendor="EZVIZ",
+            covered_entity="Hikvision",
             scope="FAR 52.204-25(a)(2): subsidiary of Hikvision",
-            evidence=[_ev("arp", "mac", mac, "oui:64:F2:FB Hangzhou Ezviz Software Co.,Ltd.", "EZVIZ", 0.6,
-                          note="EZVIZ is a Hikvision subsidiary")],
+            evidence=[
+                _ev(
+                    "arp",
+                    "mac",
+                    mac,
+                    "oui:64:F2:FB Hangzhou Ezviz Software Co.,Ltd.",
+                    "EZVIZ",
+                    0.6,
+                    note="EZVIZ is a Hikvision subsidiary",
+                )
+            ],
             notes=["OUI only: confirm with a protocol probe"],
         ),
     )
@@ -81,21 +129,45 @@ def ezviz_likely() -> DeviceReport:
 def amcrest_suspected() -> DeviceReport:
     ip, mac = "192.168.1.80", "9c:8e:cd:0a:1b:2c"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp", "dhip", "ssdp"], hostnames=["amcrest-cam.local"],
+        ip=ip,
+        mac=mac,
+        probes=["arp", "dhip", "ssdp"],
+        hostnames=["amcrest-cam.local"],
         observations=[
             _obs("mac", mac, "arp", ip, mac, dt=1),
             _obs("dhip.DeviceType", "IP2M-841B", "dhip", ip, mac, 37810, dt=4),
             _obs("upnp.manufacturer", "Amcrest", "ssdp", ip, mac, 49152, dt=6),
         ],
         verdict=Verdict(
-            status=Status.SUSPECTED, confidence=0.5, vendor="Dahua", brand="Amcrest",
-            covered_entity="Dahua", device_type="camera", model="IP2M-841B", brand_mismatch=True,
+            status=Status.SUSPECTED,
+            confidence=0.5,
+            vendor="Dahua",
+            brand="Amcrest",
+            covered_entity="Dahua",
+            device_type="camera",
+            model="IP2M-841B",
+            brand_mismatch=True,
             evidence=[
-                _ev("dhip", "dhip.DeviceType", "IP2M-841B", "fingerprints/dhip.toml:dhip-reply", "Dahua", 0.7,
-                    port=37810),
+                _ev(
+                    "dhip",
+                    "dhip.DeviceType",
+                    "IP2M-841B",
+                    "fingerprints/dhip.toml:dhip-reply",
+                    "Dahua",
+                    0.7,
+                    port=37810,
+                ),
                 _ev("arp", "mac", mac, "oui:9C:8E:CD Amcrest Technologies", "Amcrest", 0.6, brand="Amcrest"),
-                _ev("ssdp", "upnp.manufacturer", "Amcrest", "fingerprints/rebrands.toml:amcrest-dahua", "Dahua",
-                    0.5, brand="Amcrest", note="community source, unverified OEM edge"),
+                _ev(
+                    "ssdp",
+                    "upnp.manufacturer",
+                    "Amcrest",
+                    "fingerprints/rebrands.toml:amcrest-dahua",
+                    "Dahua",
+                    0.5,
+                    brand="Amcrest",
+                    note="community source, unverified OEM edge",
+                ),
             ],
             notes=["label says Amcrest, protocols say Dahua"],
         ),
@@ -105,17 +177,31 @@ def amcrest_suspected() -> DeviceReport:
 def axis_not_covered() -> DeviceReport:
     ip, mac = "192.168.1.90", "ac:cc:8e:27:0a:d8"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp", "ssdp"],
+        ip=ip,
+        mac=mac,
+        probes=["arp", "ssdp"],
         observations=[
             _obs("mac", mac, "arp", ip, mac, dt=1),
             _obs("upnp.manufacturer", "AXIS", "ssdp", ip, mac, 49152, dt=5),
             _obs("upnp.model_name", "AXIS M1014", "ssdp", ip, mac, 49152, dt=5),
         ],
         verdict=Verdict(
-            status=Status.NOT_COVERED, confidence=0.9, vendor="Axis", device_type="camera", model="AXIS M1014",
+            status=Status.NOT_COVERED,
+            confidence=0.9,
+            vendor="Axis",
+            device_type="camera",
+            model="AXIS M1014",
             serial="ACCC8E270AD8",
             evidence=[
-                _ev("ssdp", "upnp.manufacturer", "AXIS", "fingerprints/upnp.toml:axis", "Axis", 0.8, port=49152),
+                _ev(
+                    "ssdp",
+                    "upnp.manufacturer",
+                    "AXIS",
+                    "fingerprints/upnp.toml:axis",
+                    "Axis",
+                    0.8,
+                    port=49152,
+                ),
                 _ev("arp", "mac", mac, "oui:AC:CC:8E Axis Communications AB", "Axis", 0.6),
             ],
         ),
@@ -125,7 +211,10 @@ def axis_not_covered() -> DeviceReport:
 def randomised_unknown() -> DeviceReport:
     ip, mac = "192.168.1.120", "3a:1f:9c:44:e0:01"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp"], hostnames=["Pixel-7"],
+        ip=ip,
+        mac=mac,
+        probes=["arp"],
+        hostnames=["Pixel-7"],
         observations=[_obs("mac", mac, "arp", ip, mac, dt=2)],
         verdict=Verdict(notes=["locally administered (randomised) MAC: no OUI to look up"]),
     )
@@ -134,18 +223,34 @@ def randomised_unknown() -> DeviceReport:
 def dahua_waived() -> DeviceReport:
     ip, mac = "192.168.30.10", "e0:50:8b:01:02:03"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp", "dhip", "http"],
+        ip=ip,
+        mac=mac,
+        probes=["arp", "dhip", "http"],
         observations=[
             _obs("mac", mac, "arp", ip, mac, dt=1),
             _obs("dhip.DeviceType", "DHI-NVR4108HS-4KS2", "dhip", ip, mac, 37810, dt=4),
         ],
         verdict=Verdict(
-            status=Status.COVERED, confidence=0.95, vendor="Dahua", covered_entity="Dahua",
-            scope="FAR 52.204-25(a)(2): video surveillance equipment", device_type="nvr",
-            model="DHI-NVR4108HS-4KS2", serial="6G0AB12PAZ3F4D1", waived=True, waiver=WAIVER,
+            status=Status.COVERED,
+            confidence=0.95,
+            vendor="Dahua",
+            covered_entity="Dahua",
+            scope="FAR 52.204-25(a)(2): video surveillance equipment",
+            device_type="nvr",
+            model="DHI-NVR4108HS-4KS2",
+            serial="6G0AB12PAZ3F4D1",
+            waived=True,
+            waiver=WAIVER,
             evidence=[
-                _ev("dhip", "dhip.DeviceType", "DHI-NVR4108HS-4KS2", "fingerprints/dhip.toml:dhip-reply",
-                    "Dahua", 0.95, port=37810),
+                _ev(
+                    "dhip",
+                    "dhip.DeviceType",
+                    "DHI-NVR4108HS-4KS2",
+                    "fingerprints/dhip.toml:dhip-reply",
+                    "Dahua",
+                    0.95,
+                    port=37810,
+                ),
                 _ev("arp", "mac", mac, "oui:E0:50:8B Zhejiang Dahua Technology Co., Ltd.", "Dahua", 0.6),
             ],
         ),
@@ -155,22 +260,48 @@ def dahua_waived() -> DeviceReport:
 def hostile_likely() -> DeviceReport:
     ip, mac = "192.168.1.200", "00:1e:10:de:ad:01"
     return DeviceReport(
-        ip=ip, mac=mac, probes=["arp", "http"], hostnames=[HOSTILE_HTML, "router,\"lan\""],
+        ip=ip,
+        mac=mac,
+        probes=["arp", "http"],
+        hostnames=[HOSTILE_HTML, 'router,"lan"'],
         observations=[
             _obs("mac", mac, "arp", ip, mac, dt=1),
             _obs("http.server", HOSTILE, "http", ip, mac, 80, dt=7),
             _obs("http.title", HOSTILE_HTML, "http", ip, mac, 80, dt=7),
         ],
         verdict=Verdict(
-            status=Status.LIKELY, confidence=0.6, vendor="Huawei", covered_entity="Huawei",
-            scope="FAR 52.204-25(a)(1): telecommunications equipment", device_type="router",
-            model=HOSTILE, serial=FORMULA, firmware="V200R010C10SPC700\r\n| pipe | `tick` *star*",
+            status=Status.LIKELY,
+            confidence=0.6,
+            vendor="Huawei",
+            covered_entity="Huawei",
+            scope="FAR 52.204-25(a)(1): telecommunications equipment",
+            device_type="router",
+            model=HOSTILE,
+            serial=FORMULA,
+            firmware="V200R010C10SPC700\r\n| pipe | `tick` *star*",
             evidence=[
                 _ev("arp", "mac", mac, "oui:00:1E:10 HUAWEI TECHNOLOGIES CO.,LTD", "Huawei", 0.6),
-                _ev("http", "http.server", HOSTILE, "fingerprints/http_server.toml:none", None, 0.1, port=80,
-                    supports=False, note="banner names no vendor"),
-                _ev("http", "http.title", HOSTILE_HTML, "fingerprints/http_title.toml:none", None, 0.1, port=80,
-                    supports=False),
+                _ev(
+                    "http",
+                    "http.server",
+                    HOSTILE,
+                    "fingerprints/http_server.toml:none",
+                    None,
+                    0.1,
+                    port=80,
+                    supports=False,
+                    note="banner names no vendor",
+                ),
+                _ev(
+                    "http",
+                    "http.title",
+                    HOSTILE_HTML,
+                    "fingerprints/http_title.toml:none",
+                    None,
+                    0.1,
+                    port=80,
+                    supports=False,
+                ),
             ],
         ),
     )
@@ -179,9 +310,13 @@ def hostile_likely() -> DeviceReport:
 def sample_report() -> ScanReport:
     """Seven devices, one per case the formats must handle; an incomplete scan (ARP lacked privileges)."""
     return ScanReport(
-        scan_id="lab-2024-05-14T0930Z", tool_version="0.1.0", started_at=T0,
-        finished_at=T0 + timedelta(seconds=72), complete=False,
-        targets=["192.168.1.0/24", "192.168.30.0/28"], interface="eth0",
+        scan_id="lab-2024-05-14T0930Z",
+        tool_version="0.1.0",
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=72),
+        complete=False,
+        targets=["192.168.1.0/24", "192.168.30.0/28"],
+        interface="eth0",
         probes=[
             ProbeSummary(probe="arp", status="ok", duration=3.2),
             ProbeSummary(probe="sadp", status="ok", duration=4.0),
@@ -193,8 +328,15 @@ def sample_report() -> ScanReport:
         notes=["snmp timed out: SNMP-only devices may be missing"],
         oui_registry_date="2024-05-01",
         # Deliberately not in report order: formats must put covered devices first themselves.
-        devices=[axis_not_covered(), randomised_unknown(), ezviz_likely(), hostile_likely(),
-                 amcrest_suspected(), hikvision_covered(), dahua_waived()],
+        devices=[
+            axis_not_covered(),
+            randomised_unknown(),
+            ezviz_likely(),
+            hostile_likely(),
+            amcrest_suspected(),
+            hikvision_covered(),
+            dahua_waived(),
+        ],
     )
 
 

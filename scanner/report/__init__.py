@@ -14,6 +14,7 @@ import importlib
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -60,7 +61,7 @@ def render(report: ScanReport, fmt: str, **options: Any) -> str:
     module_name = FORMATS.get(fmt)
     if module_name is None:
         raise UsageError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
-    renderer = importlib.import_module(module_name).render
+    renderer: Callable[..., str] = importlib.import_module(module_name).render
     accepted = inspect.signature(renderer).parameters
     return renderer(report, **{k: v for k, v in options.items() if k in accepted and v is not None})
 

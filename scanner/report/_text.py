@@ -57,15 +57,18 @@ def host(device: DeviceReport) -> str:
 
 
 def evidence_line(ev: Evidence, limit: int | None = 160) -> str:
-    """One evidence item as a line: '+ sadp sadp.DeviceDescription:37020 = "DS-2CD…" -> Hikvision (0.95) [match]'."""
-    sign = "+" if ev.supports else "-"
-    where = f"{ev.signal}:{ev.port}" if ev.port else ev.signal
+    """One evidence item as a line: '[+] sadp sadp.DeviceDescription:37020 = "DS-…" -> Hikvision (0.95) [m]'.
+
+    ``[+]`` marks evidence for the verdict, ``[-]`` evidence against it.
+    """
+    sign = "[+]" if ev.supports else "[-]"
+    where = f"{visible(ev.signal)}:{ev.port}" if ev.port else visible(ev.signal)
     both = ev.brand and ev.vendor and ev.brand != ev.vendor
     points = f"{ev.brand}/{ev.vendor}" if both else (ev.vendor or ev.brand)
-    target = f" -> {points}" if points else ""
+    target = f" -> {visible(points)}" if points else ""
     note = f"; {ev.note}" if ev.note else ""
     return (
-        f'{sign} {ev.probe} {where} = "{visible(ev.value, limit)}"{target} '
+        f'{sign} {visible(ev.probe)} {where} = "{visible(ev.value, limit)}"{target} '
         f"({ev.certainty:.2f}) [{visible(ev.matched)}{visible(note)}]"
     )
 

@@ -14,8 +14,24 @@ from scanner.report._text import evidence_line
 from scanner.results import DeviceReport, ScanReport
 
 COLUMNS = (
-    "status", "confidence", "covered_entity", "vendor", "brand", "brand_mismatch", "model", "serial",
-    "firmware", "device_type", "ip", "mac", "hostnames", "probes", "scope", "waived", "waiver", "evidence",
+    "status",
+    "confidence",
+    "covered_entity",
+    "vendor",
+    "brand",
+    "brand_mismatch",
+    "model",
+    "serial",
+    "firmware",
+    "device_type",
+    "ip",
+    "mac",
+    "hostnames",
+    "probes",
+    "scope",
+    "waived",
+    "waiver",
+    "evidence",
     "notes",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -37,10 +53,24 @@ def defuse(cell: str) -> str:
 def _row(d: DeviceReport) -> list[str]:
     v = d.verdict
     return [
-        v.status.value, f"{v.confidence:.2f}", v.covered_entity or "", v.vendor or "", v.brand or "",
-        _flag(v.brand_mismatch), v.model or "", v.serial or "", v.firmware or "", v.device_type or "",
-        d.ip or "", d.mac or "", "; ".join(d.hostnames), "; ".join(d.probes), v.scope or "",
-        _flag(v.waived), v.waiver or "", "\n".join(evidence_line(e, limit=None) for e in v.evidence),
+        v.status.value,
+        f"{v.confidence:.2f}",
+        v.covered_entity or "",
+        v.vendor or "",
+        v.brand or "",
+        _flag(v.brand_mismatch),
+        v.model or "",
+        v.serial or "",
+        v.firmware or "",
+        v.device_type or "",
+        d.ip or "",
+        d.mac or "",
+        "; ".join(d.hostnames),
+        "; ".join(d.probes),
+        v.scope or "",
+        _flag(v.waived),
+        v.waiver or "",
+        "\n".join(evidence_line(e, limit=None) for e in v.evidence),
         "\n".join(v.notes),
     ]
 

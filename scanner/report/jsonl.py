@@ -13,7 +13,11 @@ from scanner.results import ScanReport
 
 
 def render(report: ScanReport) -> str:
-    header = {"type": "scan", **report.model_dump(mode="json", exclude={"devices"}), "counts": report.counts()}
+    header = {
+        "type": "scan",
+        **report.model_dump(mode="json", exclude={"devices"}),
+        "counts": report.counts(),
+    }
     lines = [json.dumps(header, ensure_ascii=False)]
     lines += [
         json.dumps({"type": "device", **d.model_dump(mode="json")}, ensure_ascii=False)

@@ -1,4 +1,4 @@
-"""Terminal report (the default): scan facts, a table of counts, then each device, covered first, with evidence.
+"""Terminal report (the default): scan facts, a count table, then each device (covered first) with evidence.
 
 Plain text unless ``color=True`` (``write_outputs`` sets it for a TTY without NO_COLOR). Plain output
 is the same whatever the environment (width 120 unless given, no ANSI codes), so it is stable when piped.
@@ -34,9 +34,16 @@ STATUS_STYLE: dict[Status, str] = {
 def render(report: ScanReport, *, color: bool = False, width: int | None = None) -> str:
     buf = io.StringIO()
     console = Console(
-        file=buf, width=width or PLAIN_WIDTH, force_terminal=color, color_system="standard" if color else None,
-        no_color=not color, highlight=False, markup=False, emoji=False, soft_wrap=False,
-        legacy_windows=False, _environ={},
+        file=buf,
+        width=width or PLAIN_WIDTH,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        legacy_windows=False,
     )
     console.print(_heading(report))
     console.print(_counts_table(report))
@@ -57,12 +64,16 @@ def _heading(report: ScanReport) -> Text:
         when += f" ({(report.finished_at - report.started_at).total_seconds():.0f} s)"
     targets = ", ".join(visible(t) for t in report.targets) or "(none)"
     on = f" on {visible(report.interface)}" if report.interface else ""
-    text.append(f"Targets {targets}{on}; started {when}; OUI registry {report.oui_registry_date or 'unknown'}\n")
+    text.append(
+        f"Targets {targets}{on}; started {when}; OUI registry {report.oui_registry_date or 'unknown'}\n"
+    )
     if not report.complete:
         text.append("INCOMPLETE SCAN: devices may be missing\n", style="bold red")
     for p in report.probes:
         if p.error:
-            text.append(f"probe {visible(p.probe)} {visible(p.status)}: {visible(p.error, 200)}\n", style="yellow")
+            text.append(
+                f"probe {visible(p.probe)} {visible(p.status)}: {visible(p.error, 200)}\n", style="yellow"
+            )
     for note in report.notes:
         text.append(f"note: {visible(note, 200)}\n")
     return text

@@ -1,0 +1,320 @@
+"""HTML: one self-contained page (inline CSS and JS, no fetches) for people and auditors.
+
+Summary counts, then every device (covered first) with its evidence and observations in an
+expandable ``<details>``; sortable columns, a text and status filter; prints cleanly. Every
+device string is HTML-escaped and the page's Content-Security-Policy admits only its own inline
+script and style (by hash), so a hostile banner shows as text and could not run if it slipped through.
+After its script runs, ``<body>`` carries ``data-device-count`` and ``data-visible-count``. A link can
+open a view: ``report.html#status=flagged&q=hikvision&sort=confidence&dir=desc``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from html import escape
+
+from scanner.identify.models import Evidence, Status
+from scanner.observations import Observation
+from scanner.report._text import STATUS_TITLE, flagged, maker, visible
+from scanner.results import DeviceReport, ScanReport
+
+_CSS = """
+:root{--covered:#b00020;--likely:#b35900;--suspected:#6a1b9a;--not-covered:#1b5e20;--unknown:#616161;
+--line:#d0d7de;--bg2:#f6f8fa}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1f2328}
+h1{font-size:1.5rem;margin:0 0 .5rem}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:.15rem 1rem;margin:0 0 1rem}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0}
+.warning{border-left:4px solid var(--covered);background:#fdecea;padding:.5rem .75rem;margin:.5rem 0}
+.cards{display:flex;flex-wrap:wrap;gap:.5rem;margin:1rem 0}
+.card{border:1px solid var(--line);border-top:4px solid currentColor;border-radius:6px;padding:.4rem .9rem;
+background:#fff;cursor:pointer;font:inherit;text-align:left;min-width:7.5rem}
+.card b{display:block;font-size:1.6rem;line-height:1.1}
+.covered{color:var(--covered)}.likely{color:var(--likely)}.suspected{color:var(--suspected)}
+.not-covered{color:var(--not-covered)}.unknown{color:var(--unknown)}.total{color:#1f2328}
+.controls{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.5rem 0}
+.controls input{min-width:22rem;padding:.3rem .5rem}.controls select{padding:.3rem}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
+thead th{background:var(--bg2);white-space:nowrap}
+#devices thead th{position:sticky;top:0;cursor:pointer;user-select:none}
+thead th[aria-sort=ascending]::after{content:" \\25B2"}
+thead th[aria-sort=descending]::after{content:" \\25BC"}
+td.num{text-align:right}
+code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
+.badge{display:inline-block;font-weight:700;border:1px solid currentColor;border-radius:4px;padding:0 .35rem;
+white-space:nowrap}
+.sub{display:block;font-size:.8rem;color:var(--unknown)}
+tbody.device>tr>td:first-child{border-left:4px solid transparent}
+tbody.st-covered>tr>td:first-child{border-left-color:var(--covered)}
+tbody.st-likely>tr>td:first-child{border-left-color:var(--likely)}
+tbody.st-suspected>tr>td:first-child{border-left-color:var(--suspected)}
+tbody.device>tr:first-child>td{border-bottom:0}
+tr.detail>td{padding-top:0;font-size:.9rem}
+td.host{min-width:9.5em;max-width:18rem;overflow-wrap:anywhere}td.mac code{white-space:nowrap}
+details summary{cursor:pointer;color:#0969da}
+ul.evidence{margin:.3rem 0;padding-left:1.1rem;max-width:75rem}ul.evidence li.against{color:#57606a}
+.sign{font-weight:700}
+table.obs{margin:.3rem 0;font-size:.85rem;width:auto}table.obs td,table.obs th{padding:.15rem .4rem}
+.muted{color:#57606a}
+footer{margin-top:2rem;color:#57606a;font-size:.85rem}
+@media print{
+body{margin:0;font-size:10pt}.controls{display:none}
+#devices thead th{position:static}thead th::after{content:""!important}
+tr{break-inside:avoid}tbody.device>tr:first-child{break-after:avoid}details summary{color:#1f2328}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+a{color:inherit;text-decoration:none}}
+"""
+
+_JS = """
+(function(){
+"use strict";
+var body=document.body,table=document.getElementById("devices");
+var rows=Array.prototype.slice.call(table.tBodies),filter=document.getElementById("filter");
+var status=document.getElementById("status"),shown=document.getElementById("shown");
+var texts=rows.map(function(r){return r.textContent.toLowerCase();});
+body.setAttribute("data-device-count",String(rows.length));
+function apply(){
+  var q=filter.value.trim().toLowerCase(),s=status.value,n=0;
+  rows.forEach(function(r,i){
+    var st=r.getAttribute("data-status");
+    var ok=(!s||st===s||(s==="flagged"&&r.hasAttribute("data-flagged")))&&(!q||texts[i].indexOf(q)!==-1);
+    r.hidden=!ok;if(ok){n++;}
+  });
+  body.setAttribute("data-visible-count",String(n));
+  shown.textContent="Showing "+n+" of "+rows.length+" devices";
+}
+function key(r,col){
+  var c=r.rows[0].cells[col],k=c.getAttribute("data-sort");
+  return k!==null?k:c.textContent.trim().toLowerCase();
+}
+var heads=Array.prototype.slice.call(table.tHead.rows[0].cells);
+function sortBy(col,dir){
+  heads.forEach(function(o){o.removeAttribute("aria-sort");});
+  heads[col].setAttribute("aria-sort",dir===1?"ascending":"descending");
+  var order=rows.map(function(r,i){return [key(r,col),i];});
+  order.sort(function(a,b){return a[0]<b[0]?-dir:a[0]>b[0]?dir:a[1]-b[1];});
+  order.forEach(function(p){table.appendChild(rows[p[1]]);});
+}
+heads.forEach(function(th,col){
+  th.tabIndex=0;
+  function toggle(){sortBy(col,th.getAttribute("aria-sort")==="ascending"?-1:1);}
+  th.addEventListener("click",toggle);
+  th.addEventListener("keydown",function(e){if(e.key==="Enter"||e.key===" "){e.preventDefault();toggle();}});
+});
+Array.prototype.forEach.call(document.querySelectorAll("button[data-filter]"),function(b){
+  b.addEventListener("click",function(){status.value=b.getAttribute("data-filter");apply();});
+});
+filter.addEventListener("input",apply);status.addEventListener("change",apply);
+var closed=[];
+window.addEventListener("beforeprint",function(){
+  closed=Array.prototype.filter.call(document.querySelectorAll("details"),function(d){return !d.open;});
+  closed.forEach(function(d){d.open=true;});
+});
+window.addEventListener("afterprint",function(){closed.forEach(function(d){d.open=false;});closed=[];});
+// A link can carry a view: #status=flagged&q=hikvision&sort=confidence&dir=desc
+var view=new URLSearchParams(location.hash.slice(1));
+filter.value=view.get("q")||"";
+if(view.get("status")&&status.querySelector("option[value='"+view.get("status").replace(/[^a-z-]/g,"")+"']")){
+  status.value=view.get("status");
+}
+var col=heads.map(function(h){return h.textContent.toLowerCase();}).indexOf(view.get("sort"));
+if(col!==-1){sortBy(col,view.get("dir")==="desc"?-1:1);}
+apply();
+})();
+"""
+
+
+def _sha256(source: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
+
+
+# Only this page's own style and script may apply; nothing may be fetched.
+_CSP = (
+    f"default-src 'none'; style-src '{_sha256(_CSS)}'; script-src '{_sha256(_JS)}'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+def _e(text: str | None, limit: int | None = None) -> str:
+    """Device text for HTML: control characters made visible, then escaped (quotes too)."""
+    return escape(visible(text, limit), quote=True)
+
+
+def render(report: ScanReport) -> str:
+    devices = report.sorted_devices()
+    title = "NDAA §889 scan report" + (f" {report.scan_id}" if report.scan_id else "")
+    out = [
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        '<meta name="referrer" content="no-referrer">\n',
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n",
+        f'<body data-device-count="" data-visible-count="">\n<header>\n<h1>{_e(title)}</h1>\n',
+        _facts(report),
+        "</header>\n",
+        _cards(report),
+        _controls(),
+        _device_table(devices),
+        _probes(report),
+        f"<footer>Generated by ndaa-scanner {_e(report.tool_version)}. This page is self-contained: "
+        "it loads nothing from the network.</footer>\n",
+        f"<script>{_JS}</script>\n</body>\n</html>\n",
+    ]
+    return "".join(out)
+
+
+def _facts(report: ScanReport) -> str:
+    finished = report.finished_at.isoformat() if report.finished_at else "not recorded"
+    facts = [
+        ("Started", escape(report.started_at.isoformat())),
+        ("Finished", escape(finished)),
+        ("Targets", ", ".join(_e(t) for t in report.targets) or "none recorded"),
+        ("Interface", _e(report.interface) or "default"),
+        ("Scan complete", "yes" if report.complete else "<strong>no</strong>"),
+        ("OUI registry date", _e(report.oui_registry_date) or "unknown"),
+    ]
+    out = ['<dl class="facts">'] + [f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts] + ["</dl>\n"]
+    if not report.complete:
+        out.append(
+            '<p class="warning"><strong>Incomplete scan:</strong> some probes failed, '
+            "so devices may be missing from this report.</p>\n"
+        )
+    problems = [f"{_e(p.probe)} {_e(p.status)}: {_e(p.error)}" for p in report.probes if p.error]
+    problems += [_e(n) for n in report.notes]
+    if problems:
+        out.append('<ul class="notes">' + "".join(f"<li>{p}</li>" for p in problems) + "</ul>\n")
+    return "".join(out)
+
+
+def _cards(report: ScanReport) -> str:
+    counts = report.counts()
+    waived = sum(d.verdict.waived for d in report.devices)
+    cards = [
+        f'<button type="button" class="card {s.value}" data-filter="{s.value}"><b>{counts[s.value]}</b>'
+        f"{STATUS_TITLE[s]}</button>"
+        for s in Status
+    ]
+    cards.append(
+        f'<button type="button" class="card total" data-filter=""><b>{len(report.devices)}</b>'
+        f"All devices ({waived} waived)</button>"
+    )
+    return '<section class="cards" aria-label="Summary">' + "".join(cards) + "</section>\n"
+
+
+def _controls() -> str:
+    options = "".join(f'<option value="{s.value}">{STATUS_TITLE[s]}</option>' for s in Status)
+    return (
+        '<div class="controls"><label>Filter <input id="filter" type="search" '
+        'placeholder="IP, MAC, maker, model, evidence…" autocomplete="off"></label>'
+        '<label>Status <select id="status"><option value="">All</option>'
+        f'<option value="flagged">Covered, likely or suspected</option>{options}</select></label>'
+        '<span id="shown" class="muted"></span></div>\n'
+    )
+
+
+_COLUMNS = ("Status", "IP", "MAC", "Maker", "Model", "Type", "Entity", "Confidence")
+
+
+def _device_table(devices: list[DeviceReport]) -> str:
+    """One ``<tbody class="device">`` per device: its summary row, then a full-width row with its details."""
+    out = [
+        '<table id="devices">\n<thead><tr>',
+        *(f'<th scope="col">{h}</th>' for h in _COLUMNS),
+        "</tr></thead>\n",
+    ]
+    out += [_device_body(d) for d in devices]
+    out.append("</table>\n")
+    return "".join(out)
+
+
+def _device_body(d: DeviceReport) -> str:
+    v = d.verdict
+    flag = ' data-flagged=""' if flagged(d) else ""
+    waived = '<span class="sub">waived</span>' if v.waived else ""
+    mismatch = '<span class="sub">brand mismatch</span>' if v.brand_mismatch else ""
+    hostnames = "".join(f'<span class="sub">{_e(h, 80)}</span>' for h in d.hostnames)
+    return (
+        f'<tbody class="device st-{v.status.value}" data-status="{v.status.value}"{flag}><tr>'
+        f'<td data-sort="{v.status.rank}">'
+        f'<span class="badge {v.status.value}">{STATUS_TITLE[v.status]}</span>'
+        f"{waived}</td>"
+        f'<td class="host" data-sort="{_ip_key(d.ip)}">{_e(d.ip)}{hostnames}</td>'
+        f'<td class="mac"><code>{_e(d.mac)}</code></td>'
+        f"<td>{_e(maker(v))}{mismatch}</td><td>{_e(v.model, 80)}</td><td>{_e(v.device_type)}</td>"
+        f"<td>{_e(v.covered_entity)}</td>"
+        f'<td class="num" data-sort="{v.confidence:09.6f}">{v.confidence:.2f}</td>'
+        f'</tr>\n<tr class="detail"><td colspan="{len(_COLUMNS)}">{_details(d)}</td></tr></tbody>\n'
+    )
+
+
+def _ip_key(ip: str | None) -> str:
+    """Zero-padded dotted quad so IPs sort numerically as text; other strings after them."""
+    parts = (ip or "").split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+        return ".".join(p.zfill(3) for p in parts)
+    return "~" + _e(ip)
+
+
+def _details(d: DeviceReport) -> str:
+    v = d.verdict
+    items = [_evidence_item(e) for e in v.evidence]
+    codes = [("Serial", v.serial), ("Firmware", v.firmware)]
+    extra = [f"<li>{k}: <code>{_e(val, 300)}</code></li>" for k, val in codes if val]
+    extra += [f"<li>{k}: {_e(val, 500)}</li>" for k, val in (("Scope", v.scope), ("Waiver", v.waiver)) if val]
+    extra += [f"<li>Note: {_e(n, 300)}</li>" for n in v.notes]
+    summary = f"Evidence ({len(v.evidence)}) and observations ({len(d.observations)})"
+    best = max((e for e in v.evidence if e.supports), key=lambda e: e.certainty, default=None)
+    if best is not None:
+        summary += (
+            f'<span class="muted">: strongest {_e(best.probe)} <code>{_e(best.signal)}</code> = '
+            f"<code>{_e(best.value, 80)}</code></span>"
+        )
+    return (
+        f"<details><summary>{summary}</summary>"
+        f'<ul class="evidence">{"".join(items) or "<li>No evidence.</li>"}{"".join(extra)}</ul>'
+        f"{_observations(d.observations)}</details>"
+    )
+
+
+def _evidence_item(e: Evidence) -> str:
+    sign, cls = ("+", "supports") if e.supports else ("\u2212", "against")
+    port = f":{e.port}" if e.port else ""
+    points = " / ".join(_e(x) for x in dict.fromkeys(p for p in (e.brand, e.vendor) if p))
+    target = f" \u2192 {points}" if points else ""
+    note = f" \u2014 {_e(e.note, 300)}" if e.note else ""
+    return (
+        f'<li class="{cls}"><span class="sign" title="{cls}">{sign}</span> {_e(e.probe)} '
+        f"<code>{_e(e.signal)}{port}</code> = <code>{_e(e.value, 500)}</code>{target} ({e.certainty:.2f}); "
+        f'<span class="muted">matched <code>{_e(e.matched)}</code>{note}</span></li>'
+    )
+
+
+def _observations(observations: list[Observation]) -> str:
+    if not observations:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(o.probe)}</td><td><code>{_e(o.signal)}</code></td><td>{o.port or ''}</td>"
+        f"<td><code>{_e(o.value, 500)}</code></td><td>{escape(o.seen_at.isoformat())}</td></tr>"
+        for o in observations
+    )
+    return (
+        '<table class="obs"><thead><tr><th>Probe</th><th>Signal</th><th>Port</th><th>Value</th>'
+        f"<th>Seen</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _probes(report: ScanReport) -> str:
+    if not report.probes:
+        return ""
+    rows = "".join(
+        f'<tr><td>{_e(p.probe)}</td><td>{_e(p.status)}</td><td class="num">{p.duration:.1f}</td>'
+        f"<td>{_e(p.error)}</td></tr>"
+        for p in report.probes
+    )
+    return (
+        '<h2>Probes</h2><table class="probes"><thead><tr><th>Probe</th><th>Status</th><th>Seconds</th>'
+        f"<th>Error</th></tr></thead><tbody>{rows}</tbody></table>\n"
+    )

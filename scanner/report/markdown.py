@@ -1,0 +1,115 @@
+"""Markdown (GitHub flavoured): scan facts, counts, a device table covered first, then each device's evidence.
+
+For pull-request comments, wikis and tickets. Device strings are in code spans, so a banner cannot
+inject HTML, links or formatting.
+"""
+
+from __future__ import annotations
+
+from scanner.identify.models import Evidence, Status
+from scanner.report._markdown_text import code, md
+from scanner.report._text import STATUS_TITLE, maker
+from scanner.results import DeviceReport, ScanReport
+
+
+def render(report: ScanReport) -> str:
+    devices = report.sorted_devices()
+    out = [f"# NDAA §889 scan report{' ' + code(report.scan_id) if report.scan_id else ''}", ""]
+    out += scan_facts(report)
+    out += ["", "## Summary", ""] + counts_table(report)
+    out += ["", "## Devices", ""] + _device_table(devices)
+    if report.probes:
+        out += ["", "## Probes", ""] + _probe_table(report)
+    out += ["", "## Evidence"]
+    for i, d in enumerate(devices, 1):
+        out += ["", f"### {i}. {STATUS_TITLE[d.verdict.status]}: {code(d.ip)} {code(d.mac)}".rstrip(), ""]
+        out += device_details(d)
+    return "\n".join(out) + "\n"
+
+
+def scan_facts(report: ScanReport) -> list[str]:
+    """A two-column table of the scan's own facts, then a warning when the scan was incomplete."""
+    finished = report.finished_at.isoformat() if report.finished_at else "not recorded"
+    rows = [
+        ("Tool", f"ndaa-scanner {md(report.tool_version)}"),
+        ("Started", report.started_at.isoformat()),
+        ("Finished", finished),
+        ("Targets", ", ".join(code(t, in_table=True) for t in report.targets) or "none recorded"),
+        ("Interface", code(report.interface, in_table=True) or "default"),
+        ("Scan complete", "yes" if report.complete else "**no**: some probes failed; devices may be missing"),
+        ("OUI registry date", md(report.oui_registry_date) or "unknown"),
+    ]
+    out = ["| Fact | Value |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
+    problems = [f"{md(p.probe)} {md(p.status)}: {md(p.error)}" for p in report.probes if p.error]
+    problems += [md(n) for n in report.notes]
+    if problems:
+        out += [""] + [f"> {p}  " for p in problems]
+    return out
+
+
+def counts_table(report: ScanReport) -> list[str]:
+    counts = report.counts()
+    waived = sum(d.verdict.waived for d in report.devices)
+    head = [STATUS_TITLE[s] for s in Status] + ["Waived", "Total"]
+    cells = [str(counts[s.value]) for s in Status] + [str(waived), str(len(report.devices))]
+    return [f"| {' | '.join(head)} |", f"|{' ---: |' * len(head)}", f"| {' | '.join(cells)} |"]
+
+
+def _device_table(devices: list[DeviceReport]) -> list[str]:
+    out = [
+        "| # | Status | IP | MAC | Maker | Model | Entity | Confidence |",
+        "| ---: | --- | --- | --- | --- | --- | --- | ---: |",
+    ]
+    for i, d in enumerate(devices, 1):
+        v = d.verdict
+        status = STATUS_TITLE[v.status] + (" (waived)" if v.waived else "")
+        out.append(
+            f"| {i} | {status} | {code(d.ip, in_table=True)} | {code(d.mac, in_table=True)} | {md(maker(v))} "
+            f"| {code(v.model, 60, in_table=True)} | {md(v.covered_entity)} | {v.confidence:.2f} |"
+        )
+    return out
+
+
+def _probe_table(report: ScanReport) -> list[str]:
+    out = ["| Probe | Status | Seconds | Error |", "| --- | --- | ---: | --- |"]
+    out += [f"| {md(p.probe)} | {md(p.status)} | {p.duration:.1f} | {md(p.error)} |" for p in report.probes]
+    return out
+
+
+def device_details(d: DeviceReport) -> list[str]:
+    """Bullets: identity fields, waiver, notes, then one sub-bullet per evidence item."""
+    v = d.verdict
+    facts = [
+        ("Maker", md(maker(v))),
+        ("Entity", md(v.covered_entity)),
+        ("Scope", md(v.scope)),
+        ("Type", md(v.device_type)),
+        ("Model", code(v.model)),
+        ("Serial", code(v.serial)),
+        ("Firmware", code(v.firmware)),
+        ("Host names", ", ".join(code(h) for h in d.hostnames)),
+        ("Probes that answered", md(", ".join(d.probes))),
+        ("Confidence", f"{v.confidence:.2f}"),
+    ]
+    out = [f"- **{k}:** {val}" for k, val in facts if val]
+    if v.brand_mismatch:
+        out.append("- **Brand mismatch:** the label names one maker, the protocols another")
+    if v.waived:
+        out.append(f"- **Waived:** {md(v.waiver) or 'no reason recorded'}")
+    out += [f"- **Note:** {md(n)}" for n in v.notes]
+    out.append("- **Evidence:**" if v.evidence else "- **Evidence:** none")
+    out += [f"  - {evidence_item(e)}" for e in v.evidence]
+    return out
+
+
+def evidence_item(e: Evidence) -> str:
+    """'supports: sadp `sadp.DeviceDescription` = `DS-…` → Hikvision (0.95); matched `file:id`'."""
+    sign = "supports" if e.supports else "against"
+    port = f" port {e.port}" if e.port else ""
+    points = " / ".join(md(x) for x in dict.fromkeys(p for p in (e.brand, e.vendor) if p))
+    target = f" → {points}" if points else ""
+    note = f"; {md(e.note)}" if e.note else ""
+    return (
+        f"{sign}: {md(e.probe)} {code(e.signal)}{port} = {code(e.value, 200) or '(empty)'}{target} "
+        f"({e.certainty:.2f}); matched {code(e.matched)}{note}"
+    )

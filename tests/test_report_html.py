@@ -1,0 +1,201 @@
+"""The HTML report: static checks with html.parser, then the real page in headless Chromium.
+
+The Chromium tests skip when no chromium binary is installed, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from report_fixtures import sample_report
+
+from scanner.report import render
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+class _Page(HTMLParser):
+    """Collects what the checks need: tags with attributes, inline script/style text, device bodies."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self._raw: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("script", "style"):
+            self._raw = self.scripts if tag == "script" else self.styles
+            self._raw.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._raw = None
+
+    def handle_data(self, data: str) -> None:
+        if self._raw is not None:
+            self._raw[-1] += data
+
+    def device_bodies(self) -> list[dict[str, str | None]]:
+        return [a for t, a in self.tags if t == "tbody" and "device" in (a.get("class") or "").split()]
+
+
+def _sha(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@pytest.fixture(scope="module")
+def html_text() -> str:
+    return render(sample_report(), "html")
+
+
+def test_self_contained_with_csp_pinning_its_own_script_and_style(html_text: str) -> None:
+    page = _Page()
+    page.feed(html_text)
+    assert len(page.scripts) == 1 and len(page.styles) == 1
+    csp = next(
+        a["content"] for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    )
+    assert csp is not None and "default-src 'none'" in csp
+    assert f"script-src {_sha(page.scripts[0])}" in csp and f"style-src {_sha(page.styles[0])}" in csp
+    assert not [t for t, _ in page.tags if t in ("link", "img", "iframe", "object", "embed")]
+    assert not [a for _, a in page.tags for k, v in a.items() if k in ("src", "href") and v]
+    assert not [k for _, a in page.tags for k in a if k.startswith("on")]
+    assert "@media print" in page.styles[0]
+
+
+def test_devices_covered_first_and_hostile_text_escaped(html_text: str) -> None:
+    page = _Page()
+    page.feed(html_text)
+    assert [b["data-status"] for b in page.device_bodies()] == [
+        "covered",
+        "covered",
+        "likely",
+        "likely",
+        "suspected",
+        "not-covered",
+        "unknown",
+    ]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text and "<script>alert" not in html_text
+    assert "&lt;img src=x onerror=&quot;document" in html_text
+    assert html_text.count("<details>") == 7 and html_text.count("<summary>") == 7
+    assert 'data-filter="covered"><b>2</b>Covered' in html_text
+
+
+# --- headless Chromium ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required under CI=true (apt-get install -y chromium)")
+        pytest.skip("chromium not installed")
+    return CHROMIUM
+
+
+def _run_chromium(binary: str, tmp: Path, *args: str) -> str:
+    cmd = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        *args,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def _dump(binary: str, tmp: Path, page: Path, fragment: str = "") -> str:
+    return _run_chromium(binary, tmp, "--dump-dom", page.as_uri() + fragment)
+
+
+@pytest.fixture(scope="module")
+def page_file(tmp_path_factory: pytest.TempPathFactory, html_text: str) -> Path:
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    path.write_text(html_text, encoding="utf-8")
+    return path
+
+
+def _body_attr(dom: str, name: str) -> str:
+    match = re.search(rf'<body[^>]*\s{name}="([^"]*)"', dom)
+    assert match, name
+    return match.group(1)
+
+
+def _statuses(dom: str, *, visible_only: bool = False) -> list[str]:
+    bodies = re.findall(r'<tbody class="device[^"]*" data-status="([^"]+)"[^>]*?(\shidden="")?>', dom)
+    return [s for s, hidden in bodies if not (visible_only and hidden)]
+
+
+def test_script_runs_counts_devices_and_injected_code_does_not(
+    chromium: str, page_file: Path, tmp_path: Path
+) -> None:
+    dom = _dump(chromium, tmp_path, page_file)
+    assert _body_attr(dom, "data-device-count") == "7" and _body_attr(dom, "data-visible-count") == "7"
+    assert len(_statuses(dom)) == 7
+    assert "data-pwned" not in dom.split("<body")[0]  # the onerror payload never ran
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the banner is a text node
+    assert "Showing 7 of 7 devices" in dom
+
+
+def test_the_pwned_marker_would_catch_injected_code(chromium: str, tmp_path: Path) -> None:
+    """Control: the same payload, unescaped and without our CSP, does run and set the marker."""
+    from report_fixtures import HOSTILE_HTML
+
+    raw = tmp_path / "raw.html"
+    raw.write_text(f"<!DOCTYPE html><html><body>{HOSTILE_HTML}</body></html>", encoding="utf-8")
+    assert 'data-pwned="1"' in _dump(chromium, tmp_path, raw)
+
+
+def test_filter_and_sort_from_the_link(chromium: str, page_file: Path, tmp_path: Path) -> None:
+    flagged = _dump(chromium, tmp_path, page_file, "#status=flagged")
+    assert _body_attr(flagged, "data-visible-count") == "5"
+    assert _statuses(flagged, visible_only=True) == ["covered", "covered", "likely", "likely", "suspected"]
+    text = _dump(chromium, tmp_path, page_file, "#q=axis%20m1014")
+    assert _statuses(text, visible_only=True) == ["not-covered"]
+    by_conf = _dump(chromium, tmp_path, page_file, "#sort=confidence")
+    assert _statuses(by_conf) == [
+        "unknown",
+        "suspected",
+        "likely",
+        "likely",
+        "not-covered",
+        "covered",
+        "covered",
+    ]
+    assert 'aria-sort="ascending"' in by_conf
+
+
+def test_screenshot_renders(chromium: str, page_file: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    _run_chromium(
+        chromium,
+        tmp_path,
+        "--window-size=1400,1100",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        page_file.as_uri(),
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1400, 1100) and len(data) > 20_000  # a blank page compresses to far less
