@@ -1,0 +1,519 @@
+"""The §889 verdict: every observation of a device -> claims about its maker -> one Verdict with evidence.
+
+A *claim* is one observation that names a vendor: a fingerprint match, an OUI registrant or a label
+(ONVIF name, UPnP manufacturer, DHIP Vendor …) naming a vendors.toml brand. Each vendor resolves to a
+covered entity, or to "review" (an unverified rebrand edge or an entity row marked review), or to
+"not covered". Claims from one source family (one fingerprint file, the OUI, labels) are not
+independent: a family counts once, with its strongest claim.
+
+    covered      a strong claim (certainty >= 0.9) for a covered entity, or two independent families
+                 of at least medium certainty (>= 0.6) agreeing, and no strong claim against it
+    likely       covered-entity claims, but only weak ones (an OUI alone, a label)
+    suspected    only review paths (unverified rebrands, review rows), or covered and non-covered
+                 evidence in conflict
+    not-covered  the claims name a maker that is not covered
+    unknown      nothing names a maker
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote
+
+from scanner.identify.fingerprints import FingerprintDB, load_database, load_vendor_names
+from scanner.identify.models import Evidence, Status, Verdict
+from scanner.identify.rebrands import Rebrands, load_rebrands
+from scanner.observations import Device, Observation, normalise_mac
+
+if TYPE_CHECKING:
+    from scanner.identify.entities import EntityMatch
+
+STRONG = 0.9
+MEDIUM = 0.6
+CONFLICT = 0.5  # a non-covered claim this strong puts a weak covered verdict in doubt
+OVERRULE = 0.85  # a non-covered claim this strong outweighs a review-only path
+LABEL_CERTAINTY = 0.5  # a label naming a vendor, with no fingerprint behind it
+UNVERIFIED_FACTOR = 0.5  # confidence discount of a verdict that rests on review paths
+OUI_CERTAINTY = {"high": 0.6, "medium": 0.5, "low": 0.4}
+HISILICON = "HiSilicon"
+_CANONICAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+
+# Fields a person or an OEM writes: they name the brand on the label.
+LABEL_SIGNALS = frozenset(
+    {
+        "onvif.name",
+        "onvif.manufacturer",
+        "upnp.manufacturer",
+        "upnp.friendly_name",
+        "dhip.Vendor",
+        "dhip.Manufacturer",
+        "dahua.cgi",
+        "http.title",
+        "mdns.instance",
+        "sadp.OEMInfo",
+        "wsd.scope",
+    }
+)
+# Protocol fields that carry the device facts directly (used after fingerprint captures).
+FIELD_SIGNALS = {
+    "model": (
+        "sadp.DeviceDescription",
+        "dhip.DeviceType",
+        "onvif.model",
+        "onvif.hardware",
+        "upnp.model_name",
+    ),
+    "serial": ("sadp.DeviceSN", "dhip.SerialNo", "onvif.serial", "upnp.serial"),
+    "firmware": ("sadp.SoftwareVersion", "dhip.Version", "onvif.firmware"),
+}
+
+Coverage = Literal["covered", "review", "not-covered"]
+_COVERAGE_ORDER: dict[str, int] = {"covered": 0, "review": 1, "not-covered": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where a vendor name leads: a covered entity, a review path, or a non-covered maker."""
+
+    coverage: Coverage
+    entity: str | None  # the covered entity (also for review paths)
+    notes: tuple[str, ...] = ()
+    related: str | None = None  # not covered, but once (or partly) the entity's: never counts against it
+
+
+@dataclass(slots=True)
+class _Claim:
+    evidence: Evidence
+    vendor: str
+    brand: str | None
+    family: str  # claims of one family are not independent
+    resolution: Resolution
+    device_type: str | None = None
+    captures: dict[str, str] | None = None
+
+    @property
+    def certainty(self) -> float:
+        return self.evidence.certainty
+
+
+@dataclass(frozen=True)
+class _Context:
+    db: FingerprintDB
+    rebrands: Rebrands
+    vendor_keys: dict[str, str]  # label key ("cpplus") -> vendor name ("CP PLUS")
+    scopes: dict[str, str]  # covered entity -> "clause: scope"
+    entity_rows: dict[str, tuple[str | None, bool | None, str | None]]  # vendor -> (entity, covered, note)
+
+
+@cache
+def _context() -> _Context:
+    from scanner.identify.entities import covered_entities, load_entities
+
+    rows: dict[str, tuple[str | None, bool | None, str | None]] = {}
+    for org in load_entities().organizations:
+        covered = None if org.covered == "review" else bool(org.covered)
+        rows.setdefault(org.vendor, (org.entity, covered, org.note))
+    return _Context(
+        db=load_database(),
+        rebrands=load_rebrands(),
+        vendor_keys={_label_key(n): n for n in load_vendor_names()},
+        scopes={e.name: f"{e.clause}: {e.scope}" for e in covered_entities()},
+        entity_rows=rows,
+    )
+
+
+def identify(device: Device, *, on_date: date | None = None, hisilicon_covered: bool = False) -> Verdict:
+    """The §889 verdict on ``device`` as of ``on_date`` (default today), with every evidence that counted."""
+    ctx = _context()
+    day = on_date or date.today()
+    claims: list[_Claim] = []
+    neutral: list[Evidence] = []
+    notes: list[str] = []
+    labels: list[str] = []  # brands named by labels and fingerprint brand fields
+    for mac in _macs(device):
+        _oui_claim(mac, day, hisilicon_covered, claims, neutral, notes)
+    best = ctx.db.best
+    for obs in device.observations:
+        hit = best(obs.signal, obs.value)
+        label = _label_vendor(obs.signal, obs.value) if obs.signal in LABEL_SIGNALS else None
+        if hit is not None:
+            ev = _evidence(obs, hit.ref, hit.vendor, hit.brand, hit.certainty, hit.note)
+            if hit.vendor is None:
+                neutral.append(ev)
+            else:
+                claims.append(
+                    _Claim(
+                        ev,
+                        hit.vendor,
+                        hit.brand,
+                        hit.file,
+                        _resolve(hit.vendor, day, hisilicon_covered),
+                        hit.device_type,
+                        hit.captures,
+                    )
+                )
+            if hit.brand:
+                labels.append(hit.brand)
+        elif label is not None:
+            ev = _evidence(obs, f"vendors:{label}", label, None, LABEL_CERTAINTY, "a label naming a vendor")
+            claims.append(_Claim(ev, label, None, "label", _resolve(label, day, hisilicon_covered)))
+        if label is not None:
+            labels.append(label)
+    return _decide(device, claims, neutral, notes, labels, ctx)
+
+
+# --- evidence gathering ---------------------------------------------------------------------------
+
+
+def _macs(device: Device) -> list[str]:
+    seen: list[str] = []
+    for raw in [device.mac, *device.values("mac")]:
+        if not raw:
+            continue
+        if _CANONICAL_MAC.fullmatch(raw) is None:
+            try:
+                raw = normalise_mac(raw)
+            except ValueError:
+                continue
+        if raw not in seen:
+            seen.append(raw)
+    return seen
+
+
+@dataclass(frozen=True, slots=True)
+class _OuiFacts:
+    prefix: str
+    organization: str
+    vendor: str | None  # the vendors.toml name the registrant identifies
+    row: EntityMatch | None  # the entities.toml row it matched
+
+
+def _oui_claim(
+    mac: str, day: date, hisilicon: bool, claims: list[_Claim], neutral: list[Evidence], notes: list[str]
+) -> None:
+    facts = _oui(mac)
+    if isinstance(facts, str):
+        notes.append(facts)
+        return
+    matched = f"oui:{facts.prefix} {facts.organization}"
+    if facts.vendor is None:
+        neutral.append(
+            Evidence(
+                probe="arp",
+                signal="mac",
+                value=mac,
+                matched=matched,
+                vendor=None,
+                brand=None,
+                certainty=0.0,
+                supports=True,
+                note="the registrant is not a known device maker (a NIC or module maker?)",
+                port=None,
+            )
+        )
+        return
+    row = facts.row
+    if row is not None and row.covered is True:
+        resolution = Resolution("covered", row.entity, (row.note,) if row.note else ())
+    elif row is not None and row.covered is None:
+        resolution = Resolution(
+            "review", row.entity, (f"{row.vendor} needs review: {row.note or row.source}",)
+        )
+    else:  # no entity row, or one that is not covered (sold, policy-dependent): follow the edges
+        resolution = _resolve(facts.vendor, day, hisilicon)
+    ev = Evidence(
+        probe="arp",
+        signal="mac",
+        value=mac,
+        matched=matched,
+        vendor=facts.vendor,
+        brand=None,
+        certainty=OUI_CERTAINTY.get(row.confidence if row else "high", 0.5),
+        supports=True,
+        note=f"entities.toml:{row.id}" if row else None,
+        port=None,
+    )
+    claims.append(_Claim(ev, facts.vendor, None, "oui", resolution))
+
+
+@lru_cache(maxsize=1 << 13)
+def _oui(mac: str) -> _OuiFacts | str:
+    """The registrant of ``mac`` and what it names, or why there is no OUI evidence."""
+    from scanner.identify.oui import is_locally_administered, load_registry
+
+    if is_locally_administered(mac):
+        return f"no OUI evidence: {mac} is locally administered (randomised or virtual)"
+    match = load_registry().lookup(mac)
+    if match is None:
+        return f"no OUI evidence: {mac[:8]} is not in the IEEE registry"
+    row, vendor = _organization(match.organization)
+    return _OuiFacts(match.prefix, match.organization, vendor, row)
+
+
+@lru_cache(maxsize=4096)
+def _organization(org: str) -> tuple[EntityMatch | None, str | None]:
+    """The entities.toml row an IEEE registrant matches, and the vendor it names."""
+    from scanner.identify.entities import match_organization, vendor_for_organization
+
+    row = match_organization(org)
+    return row, row.vendor if row is not None else vendor_for_organization(org)
+
+
+def _evidence(
+    obs: Observation, matched: str, vendor: str | None, brand: str | None, certainty: float, note: str | None
+) -> Evidence:
+    return Evidence(
+        probe=obs.probe,
+        signal=obs.signal,
+        value=obs.value,
+        matched=matched,
+        vendor=vendor,
+        brand=brand,
+        certainty=certainty,
+        supports=True,
+        note=note,
+        port=obs.port,
+    )
+
+
+def _label_key(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_vendor(signal: str, value: str) -> str | None:
+    """The vendors.toml name a label starts with ('HiWatch DS-…' -> 'HiWatch', 'CP_PLUS' -> 'CP PLUS')."""
+    text = value
+    if signal == "wsd.scope":
+        head, sep, text = value.partition("/name/")
+        if not sep:
+            return None
+    elif signal == "dahua.cgi":
+        head, sep, text = value.partition("vendor=")
+        if not sep or head:
+            return None
+    words = _words(unquote(text[:200]))
+    keys = _context().vendor_keys
+    for n in (3, 2, 1):
+        if len(words) >= n:
+            hit = keys.get("".join(words[:n]))
+            if hit is not None:
+                return hit
+    return None
+
+
+def _words(text: str) -> list[str]:
+    out: list[str] = []
+    word = ""
+    for c in text.casefold():
+        if c.isalnum():
+            word += c
+        elif word:
+            out.append(word)
+            word = ""
+            if len(out) == 3:
+                return out
+    if word:
+        out.append(word)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _resolve(vendor: str, day: date, hisilicon: bool) -> Resolution:
+    """Where ``vendor`` leads on ``day``: rebrand edges that hold, then entity rows, then ended edges."""
+    ctx = _context()
+    if vendor in ctx.scopes:  # one of the five entities
+        return Resolution("covered", vendor)
+    if vendor == HISILICON:
+        if hisilicon:
+            return Resolution(
+                "covered", "Huawei", ("HiSilicon SoC counted as Huawei equipment (hisilicon_covered policy)",)
+            )
+        return Resolution(
+            "not-covered",
+            None,
+            ("HiSilicon SoC: not covered unless the hisilicon_covered policy says so",),
+            related="Huawei",
+        )
+    edges = ctx.rebrands.holding(vendor, day)
+    negative = [e for e in edges if e.negative]
+    if negative:
+        return Resolution(
+            "not-covered", None, tuple(e.describe() for e in negative), related=negative[0].maker
+        )
+    notes = tuple(e.describe() for e in edges)
+    for edge in edges:
+        up = _resolve(edge.maker or vendor, day, hisilicon)
+        if up.coverage == "covered" and edge.verified:
+            return Resolution("covered", up.entity, notes + up.notes)
+    if edges:
+        up = _resolve(edges[0].maker or vendor, day, hisilicon)
+        return Resolution("review", up.entity, notes + up.notes)
+    row = ctx.entity_rows.get(vendor)
+    if row is not None and row[1] is not False:
+        entity, covered, note = row
+        extra = (note,) if note else ()
+        return Resolution("covered", entity, extra) if covered else Resolution("review", entity, extra)
+    ended = [e for e in ctx.rebrands.edges_for(vendor) if not e.negative]
+    if ended:
+        related = _resolve(ended[0].maker or vendor, day, hisilicon).entity
+        return Resolution("not-covered", None, tuple(e.describe() for e in ended), related=related)
+    if row is not None:
+        return Resolution("not-covered", None, (row[2],) if row[2] else (), related=row[0])
+    return Resolution("not-covered", None)
+
+
+# --- the decision ---------------------------------------------------------------------------------
+
+
+def _family_score(claims: list[_Claim]) -> tuple[float, int, float]:
+    """(noisy-OR over families of each family's best certainty, families >= MEDIUM, best certainty)."""
+    best: dict[str, float] = {}
+    for c in claims:
+        if c.certainty > best.get(c.family, -1.0):
+            best[c.family] = c.certainty
+    miss = 1.0
+    for v in best.values():
+        miss *= 1.0 - v
+    return 1.0 - miss, sum(1 for v in best.values() if v >= MEDIUM), max(best.values(), default=0.0)
+
+
+def _decide(
+    device: Device,
+    claims: list[_Claim],
+    neutral: list[Evidence],
+    notes: list[str],
+    labels: list[str],
+    ctx: _Context,
+) -> Verdict:
+    by_entity: dict[str, list[_Claim]] = {}
+    for c in claims:
+        if c.resolution.coverage == "covered" and c.resolution.entity:
+            by_entity.setdefault(c.resolution.entity, []).append(c)
+    review = [c for c in claims if c.resolution.coverage == "review"]
+    not_covered = [c for c in claims if c.resolution.coverage == "not-covered"]
+    against, against_max = not_covered, max((c.certainty for c in not_covered), default=0.0)
+
+    status, entity, support, confidence = Status.UNKNOWN, None, [], 0.0
+    if by_entity:
+        scores = {e: _family_score(cs) for e, cs in by_entity.items()}
+        entity = max(scores, key=lambda e: scores[e][0])
+        score, medium, top = scores[entity]
+        related = [c for c in not_covered if c.resolution.related == entity]
+        against = [c for c in not_covered if c.resolution.related != entity]
+        against_max = max((c.certainty for c in against), default=0.0)
+        support = by_entity[entity] + [c for c in review if c.resolution.entity == entity] + related
+        strong = top >= STRONG or medium >= 2
+        if strong and against_max < STRONG:
+            status, confidence = Status.COVERED, score
+        elif not strong and against_max < CONFLICT:
+            status, confidence = Status.LIKELY, score
+        else:
+            status, confidence = Status.SUSPECTED, score * (1.0 - against_max)
+            notes.append("conflicting evidence: " + _conflict(by_entity[entity], against))
+        others = [e for e in by_entity if e != entity]
+        if others:
+            notes.append(f"conflicting evidence: also points at {', '.join(sorted(others))}")
+    elif review:
+        review_max = max(c.certainty for c in review)
+        if against_max >= OVERRULE and against_max > review_max:
+            status = Status.NOT_COVERED
+        else:
+            entity = max(review, key=lambda c: c.certainty).resolution.entity
+            support = [c for c in review if c.resolution.entity == entity]
+            status, confidence = Status.SUSPECTED, _family_score(support)[0] * UNVERIFIED_FACTOR
+            support += [c for c in not_covered if c.resolution.related == entity]
+    elif against:
+        status = Status.NOT_COVERED
+    if status is Status.NOT_COVERED:
+        top_vendor = max(not_covered, key=lambda c: c.certainty).vendor
+        support = [c for c in not_covered if c.vendor == top_vendor]
+        confidence = _family_score(support)[0]
+    return _build(device, status, entity, support, claims, neutral, notes, labels, confidence, ctx)
+
+
+def _conflict(covered: list[_Claim], against: list[_Claim]) -> str:
+    one = max(covered, key=lambda c: c.certainty)
+    other = max(against, key=lambda c: c.certainty)
+    return f"{one.evidence.matched} says {one.vendor}, {other.evidence.matched} says {other.vendor}"
+
+
+def _build(
+    device: Device,
+    status: Status,
+    entity: str | None,
+    support: list[_Claim],
+    claims: list[_Claim],
+    neutral: list[Evidence],
+    notes: list[str],
+    labels: list[str],
+    confidence: float,
+    ctx: _Context,
+) -> Verdict:
+    # The maker is who the protocols say: claims resolved to the entity outrank labels and review paths.
+    ranked = sorted(support, key=lambda c: (_COVERAGE_ORDER[c.resolution.coverage], -c.certainty))
+    supporting = {id(c) for c in support}
+    evidence = []
+    for c in claims:
+        if id(c) not in supporting and status is not Status.UNKNOWN:
+            c.evidence.supports = False
+        evidence.append(c.evidence)
+    evidence += neutral
+    vendor = ranked[0].vendor if ranked else None
+    brand = _brand(vendor, ranked, labels)
+    for c in ranked:
+        notes.extend(c.resolution.notes)
+        if c.evidence.note and c.family != "label" and not c.evidence.note.startswith("entities.toml:"):
+            notes.append(c.evidence.note)
+    if brand:
+        notes.append(f"labelled {brand}: rebrand of {vendor}")
+    fields = _device_fields(device, ranked)
+    return Verdict(
+        status=status,
+        confidence=round(min(confidence, 1.0), 3),
+        vendor=vendor,
+        brand=brand,
+        covered_entity=entity,
+        scope=ctx.scopes.get(entity) if entity else None,
+        device_type=next((c.device_type for c in ranked if c.device_type), None),
+        model=fields["model"],
+        serial=fields["serial"],
+        firmware=fields["firmware"],
+        brand_mismatch=brand is not None,
+        waived=False,
+        waiver=None,
+        evidence=evidence,
+        notes=list(dict.fromkeys(notes)),
+    )
+
+
+def _brand(maker: str | None, ranked: list[_Claim], labels: list[str]) -> str | None:
+    """The label brand when it is not the maker: label fields first, then other supporting vendors."""
+    if maker is None:
+        return None
+    for name in [*labels, *(c.vendor for c in ranked)]:
+        if name != maker:
+            return name
+    return None
+
+
+def _device_fields(device: Device, ranked: list[_Claim]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name, signals in FIELD_SIGNALS.items():
+        value = next((c.captures[name] for c in ranked if c.captures and name in c.captures), None)
+        if value is None:
+            value = next(
+                (
+                    o.value.strip()
+                    for s in signals
+                    for o in device.observations
+                    if o.signal == s and o.value.strip()
+                ),
+                None,
+            )
+        out[name] = value
+    return out
