@@ -52,10 +52,10 @@ def _offline(path: str, kind: str, specs: list[str], fail_on: str) -> int:
 
     def problem(line: int, message: str) -> None:
         problems.append(f"{path}:{line}: {message}")
-        err(f"{path}:{line}: skipped: {message}")
+        err(f"{path}:{line}: {message}")
 
     report = identify_file(path, kind, problem)
     write_outputs(report, specs, fail_statuses=policy.fail_statuses)
     if problems:
-        err(f"{len(problems)} malformed line(s) skipped")
+        err(f"{len(problems)} input problem(s)")
     return exit_code(report, policy)
