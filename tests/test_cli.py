@@ -87,3 +87,28 @@ def test_lab_and_demo_refuse_clearly_without_root(monkeypatch: pytest.MonkeyPatc
 
 def test_lab_unknown_name_exits_2() -> None:
     assert_one_line_error(run("lab", "status", "nosuchlab"), 2, "built-in labs")
+
+
+def test_exit_code_follows_the_verdicts_and_fail_on(tmp_path) -> None:
+    covered = tmp_path / "covered.jsonl"
+    covered.write_text('{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\n')
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text('{"ip":"10.0.0.6","mac":"ac:cc:8e:1f:e3:85","signal":"http.title","value":"AXIS"}\n')
+    likely = tmp_path / "likely.jsonl"
+    likely.write_text('{"ip":"10.0.0.7","mac":"54:d6:0d:10:20:30","signal":"hostname","value":"cam"}\n')
+    assert run("identify", str(covered)).returncode == 1
+    assert run("identify", str(clean)).returncode == 0
+    assert run("identify", str(likely)).returncode == 1  # default --fail-on likely
+    assert run("identify", "--fail-on", "covered", str(likely)).returncode == 0
+    assert run("identify", "--fail-on", "never", str(covered)).returncode == 0
+
+
+def test_stdout_is_clean_json_when_piped(tmp_path) -> None:
+    import json
+
+    f = tmp_path / "obs.jsonl"
+    f.write_text('{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\nbad\n')
+    proc = run("identify", "-f", "json", str(f))
+    report = json.loads(proc.stdout)  # nothing but the report on stdout
+    assert report["devices"][0]["verdict"]["covered_entity"] == "Hikvision"
+    assert ":2:" in proc.stderr

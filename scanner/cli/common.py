@@ -31,8 +31,8 @@ def run_app(app: Any) -> int:
 
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        app(standalone_mode=False)
-        return 0
+        rv = app(standalone_mode=False)  # click returns a typer.Exit's code instead of raising it here
+        return rv if isinstance(rv, int) else 0
     except NdaaError as exc:
         err(f"error: {exc}")
         return exc.exit_code

@@ -135,7 +135,7 @@ def identify(device: Device, *, on_date: date | None = None, hisilicon_covered: 
     notes: list[str] = []
     labels: list[str] = []  # brands named by labels and fingerprint brand fields
     for mac in _macs(device):
-        _oui_claim(mac, day, hisilicon_covered, claims, neutral, notes)
+        _oui_claim(mac, _mac_probe(device, mac), day, hisilicon_covered, claims, neutral, notes)
     best = ctx.db.best
     for obs in device.observations:
         hit = best(obs.signal, obs.value)
@@ -192,8 +192,18 @@ class _OuiFacts:
     row: EntityMatch | None  # the entities.toml row it matched
 
 
+def _mac_probe(device: Device, mac: str) -> str:
+    """The probe that reported ``mac``: one that saw it as a ``mac`` signal, else any that carried it."""
+    carriers = [o for o in device.observations if o.mac == mac]
+    for o in carriers:
+        if o.signal == "mac":
+            return o.probe
+    return carriers[0].probe if carriers else "arp"
+
+
 def _oui_claim(
-    mac: str, day: date, hisilicon: bool, claims: list[_Claim], neutral: list[Evidence], notes: list[str]
+    mac: str, probe: str, day: date, hisilicon: bool, claims: list[_Claim], neutral: list[Evidence],
+    notes: list[str],
 ) -> None:
     facts = _oui(mac)
     if isinstance(facts, str):
@@ -203,7 +213,7 @@ def _oui_claim(
     if facts.vendor is None:
         neutral.append(
             Evidence(
-                probe="arp",
+                probe=probe,
                 signal="mac",
                 value=mac,
                 matched=matched,
@@ -226,7 +236,7 @@ def _oui_claim(
     else:  # no entity row, or one that is not covered (sold, policy-dependent): follow the edges
         resolution = _resolve(facts.vendor, day, hisilicon)
     ev = Evidence(
-        probe="arp",
+        probe=probe,
         signal="mac",
         value=mac,
         matched=matched,

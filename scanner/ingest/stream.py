@@ -251,8 +251,11 @@ def identify_file(path: str | Path, fmt: Format, problems: Problems, *, tool_ver
     summary = ProbeSummary(probe="nmap" if fmt == "nmap-xml" else "import",
                            status="partial" if count else "success",
                            duration=time.monotonic() - clock, notes=[f"read {name}"])
+    from scanner.identify.oui import load_registry
+
     return ScanReport(tool_version=tool_version or __version__, started_at=started,
-                      finished_at=datetime.now(UTC), probes=[summary], notes=notes, devices=devices)
+                      finished_at=datetime.now(UTC), probes=[summary], notes=notes, devices=devices,
+                      oui_registry_date=load_registry().date)
 
 
 def _hostnames(device: Device) -> list[str]:
