@@ -78,3 +78,19 @@ def test_arp_reply_parser_rejects_garbage():
     reply = bytearray(req)
     reply[20:22] = b"\x00\x02"
     assert parse_reply(bytes(reply)).sender_ip == "10.0.0.2"
+
+
+def test_scapy_fallback_sweep_finds_the_same_devices(lab_factory):
+    pytest.importorskip("scapy", reason="scapy is an optional extra")
+    from scanner.discovery.arp_scapy import NOTE, scapy_sweep
+
+    macs = ["58:50:ed:1f:e3:85", "08:ed:ed:44:55:66", "ac:cc:8e:27:0a:d8"]
+    lab = lab_factory([{"name": f"d{i}", "ip": f"10.99.0.{10 + i}", "mac": m} for i, m in enumerate(macs)])
+
+    def sweep():
+        targets = parse_targets(["10.99.0.8-14"])
+        return asyncio.run(scapy_sweep(ProbeContext(targets=targets, interface="eth0"), targets, "eth0", 0.5))
+
+    result = run_in_netns(lab.scanner_ns, sweep)
+    assert {(o.ip, o.mac) for o in result.observations} == {(d.ip, d.mac) for d in lab.devices}
+    assert result.notes == [NOTE]

@@ -4,7 +4,8 @@ Measured here (../shared/MEASUREMENTS.md): a raw-socket sweep finds 254 hosts in
 scapy's srp, nmap -sn and arp-scan take 1.4-1.8 s, so this hot path is our own code. Requests are
 paced (``rate`` frames/s), non-responders are asked once more, and the sweep ends when every target
 answered or nothing arrived for ``idle`` seconds. Without raw-socket rights it falls back to
-``neighbour.py`` (an unprivileged sweep through the kernel's neighbour table) and says so.
+``neighbour.py`` (an unprivileged sweep through the kernel's neighbour table) and says so; on a
+platform without AF_PACKET it uses scapy (``arp_scapy.py``) when installed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ class ArpProbe:
         targets = [t for t in ctx.targets if t in itf.network and t != itf.ip]
         if not targets:
             return col.result(ProbeStatus.SKIPPED, notes=[f"no target is on-link on {itf.name} ({itf.network})"])
+        if not hasattr(socket, "AF_PACKET"):
+            from scanner.discovery import arp_scapy
+
+            if arp_scapy.available():
+                return await arp_scapy.scapy_sweep(ctx, targets, itf.name)
+            from scanner.discovery.neighbour import neighbour_sweep
+
+            return await neighbour_sweep(ctx, targets, itf)
         try:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
         except PermissionError:
