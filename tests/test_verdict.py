@@ -11,7 +11,8 @@ import pytest
 
 from scanner.discovery.dhip import dhip_answer
 from scanner.discovery.parsers.dhip import build_reply
-from scanner.discovery.sadp import Answer, sadp_answer
+from scanner.discovery.sadp import sadp_answer
+from scanner.discovery.udp_discovery import Answer
 from scanner.identify.models import Status, Verdict
 from scanner.identify.verdict import identify
 from scanner.observations import Device, Observation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -105,10 +106,11 @@ def _start_simulator(spec: LabSpec, lab_file: Path) -> None:
         if state.exists() and state.read_text().startswith("ready"):
             return
         if proc.poll() is not None:
-            raise ScanFailed(f"lab simulator exited with {proc.returncode}; see {sdir / 'sim.log'}:\n"
+            raise ScanFailed(f"lab simulator exited with {proc.returncode}; its log:\n"
                              + (sdir / "sim.log").read_text()[-2000:])
         time.sleep(0.05)
-    raise ScanFailed(f"lab simulator not ready after {READY_TIMEOUT:.0f} s; see {sdir / 'sim.log'}")
+    raise ScanFailed(f"lab simulator not ready after {READY_TIMEOUT:.0f} s; its log:\n"
+                     + (sdir / "sim.log").read_text(errors="replace")[-2000:])
 
 
 def lab_down(name: str) -> int:
@@ -117,23 +119,44 @@ def lab_down(name: str) -> int:
     sdir = state_dir(name)
     pid = _read_pid(sdir)
     if pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.02)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+        _stop(pid)
     names = list_netns(f"nd-{name}-")
     delete_netns(names)
-    for f in ("sim.pid", "sim.state"):
+    for f in ("sim.pid", "sim.state", "sim.log"):
         (sdir / f).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        sdir.rmdir()
     return len(names)
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM the simulator, wait up to 2 s for it to go, then SIGKILL. Reaps it when it is our child."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        if not _alive(pid):
+            return
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child, now reaped
+            return False
+    except ChildProcessError:  # not our child (another ndaa-scan process started it)
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _read_pid(sdir: Path) -> int | None:
