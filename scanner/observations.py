@@ -32,6 +32,9 @@ SIGNALS: dict[str, str] = {
     "onvif.model": "ONVIF GetDeviceInformation Model",
     "onvif.firmware": "ONVIF GetDeviceInformation FirmwareVersion",
     "onvif.serial": "ONVIF GetDeviceInformation SerialNumber",
+    "onvif.device_service": "the ONVIF device service URL that answered",
+    "onvif.datetime": "ONVIF GetSystemDateAndTime UTC time",
+    "onvif.timezone": "ONVIF GetSystemDateAndTime time zone (e.g. CST-8:00:00)",
     # Hikvision SADP: sadp.<Field> for every ProbeMatch field, e.g. sadp.DeviceDescription
     "sadp.reply": "the host answered a Hikvision SADP inquiry",
     # Dahua DHIP: dhip.<Key> for every deviceInfo key, e.g. dhip.DeviceType
@@ -64,8 +67,12 @@ SIGNALS: dict[str, str] = {
     "dahua.cgi": "Dahua magicBox.cgi key=value",
     "x509.subject": "TLS certificate subject (RFC 4514)",
     "x509.issuer": "TLS certificate issuer (RFC 4514)",
+    "x509.san": "one TLS certificate subjectAltName (DNS:… / IP:…)",
+    "x509.serial": "TLS certificate serial number (hex)",
+    "x509.sha256": "SHA-256 of the certificate (DER): certificates shared across a product line",
     "rtsp.server": "RTSP Server header",
     "rtsp.www_authenticate": "RTSP WWW-Authenticate header",
+    "rtsp.status": "RTSP method and status code (e.g. DESCRIBE 401)",
     "snmp.sys_descr": "SNMP sysDescr.0",
     "snmp.sys_object_id": "SNMP sysObjectID.0",
     "ssh.banner": "SSH identification string",

@@ -93,6 +93,10 @@ async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Obser
     await asyncio.gather(*(run_one(p, context(config.timeout, {})) for p in discover))
     if banner:
         live = live_hosts(state.observations, config.targets, bool(discover))
+        xaddrs = " ".join(dict.fromkeys(u for o in state.observations if o.signal == "wsd.xaddrs"
+                                        for u in o.value.split()))
+        if xaddrs:
+            config.options.setdefault("onvif_xaddrs", xaddrs)
         if live:
             await asyncio.gather(*(run_one(p, context(config.banner_timeout, live)) for p in banner))
 

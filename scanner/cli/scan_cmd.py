@@ -9,8 +9,8 @@ import typer
 
 from scanner.cli.common import EXIT_CODES_HELP
 
-PROBE_HELP = ("Comma list of probes (default: all but snmp): arp, wsd, mdns, ssdp, sadp, dhip, http, tls, rtsp, "
-              "onvif, snmp. Example: --probes arp for layer 2 only.")
+PROBE_HELP = ("Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, http, tls, "
+              "rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only.")
 FORMAT_HELP = ("Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
                "compliance. Also FORMAT=PATH to write a file. Repeatable.")
 OUTPUT_HELP = "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml). Repeatable."
@@ -101,12 +101,12 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
     chosen = select(probes)
     if snmp_community and PROBES["snmp"] not in chosen and probes is None:
         chosen.append(PROBES["snmp"])
+    if with_nmap and PROBES["nmap"] not in chosen:
+        chosen.append(PROBES["nmap"])
     itf = pick_interface(targets, interface)
     options = {"rate": str(rate)}
     if snmp_community:
         options["snmp_community"] = snmp_community
-    if with_nmap:
-        options["with_nmap"] = "1"
     config = ScanConfig(targets=targets, target_texts=target_texts, probes=chosen, interface=itf,
                         timeout=timeout, options=options)
     notes = list(extra_notes or [])
@@ -123,8 +123,6 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
     try:
         with Progress(enabled=not quiet) as progress:
             asyncio.run(run_probes(config, state, sink, progress.update))
-            if with_nmap:
-                asyncio.run(_nmap_round(config, state, sink))
     except KeyboardInterrupt:
         complete = False
         notes.append("the scan was interrupted: this report holds what was seen until then")
@@ -146,12 +144,6 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
 
         err(f"interrupted: partial report written{f', scan {scan_id} kept in history' if scan_id else ''}")
     return exit_code(report, policy)
-
-
-async def _nmap_round(config: Any, state: Any, sink: Any) -> None:
-    from scanner.discovery.nmap_source import run_nmap_source
-
-    await run_nmap_source(config, state, sink)
 
 
 def _load_waivers(path: Path | None) -> list[Any]:

@@ -39,6 +39,8 @@ PROBES: dict[str, ProbeSpec] = {p.name: p for p in [
               summary="ONVIF GetSystemDateAndTime (GetDeviceInformation with env credentials)"),
     ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False,
               summary="SNMPv2c sysDescr/sysObjectID (only with --snmp-community)"),
+    ProbeSpec("nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False,
+              summary="nmap -sV on the live hosts via python-nmap (only with --with-nmap)"),
 ]}
 
 

@@ -1,0 +1,124 @@
+"""ONVIF device service: unauthenticated GetSystemDateAndTime, then GetDeviceInformation.
+
+Endpoints per host: ``http://IP:PORT/onvif/device_service`` for ``onvif_ports`` (default 80), plus any
+WS-Discovery XAddrs given in ``ctx.options["onvif_xaddrs"]`` (space-separated URLs) whose host is one of
+the hosts being probed; nothing else is ever contacted. GetDeviceInformation carries a WS-Security
+UsernameToken only when the user set ``NDAA_ONVIF_USER`` and ``NDAA_ONVIF_PASSWORD``; those values are never
+logged, stored or reported, and no credential is ever guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.http import (
+    ENDPOINT_CAP,
+    HostRecorder,
+    banner_result,
+    fetch,
+    host_concurrency,
+    ports_option,
+    run_with_deadline,
+)
+from scanner.discovery.parsers.http import same_host_url
+from scanner.discovery.parsers.vendor_endpoints import (
+    ONVIF_DEVICE_SERVICE,
+    device_information,
+    get_device_information,
+    get_system_date_and_time,
+    parse_soap,
+    system_date_and_time,
+    username_token,
+)
+
+if TYPE_CHECKING:
+    from scanner.discovery.parsers.vendor_endpoints import OnvifAnswer
+
+ONVIF_PORTS = (80,)
+USER_ENV, PASSWORD_ENV = "NDAA_ONVIF_USER", "NDAA_ONVIF_PASSWORD"
+SOAP_ACTION = "http://www.onvif.org/ver10/device/wsdl/{}"
+MAX_ENDPOINTS = 4  # per host
+
+
+class OnvifProbe:
+    name = "onvif"
+    description = "ONVIF GetSystemDateAndTime, GetDeviceInformation (credentials only from the environment)"
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        col = Collector(self.name, ctx)
+        hosts = ctx.hosts_to_probe()
+        if not hosts:
+            return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
+        credentials = (os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, ""))
+        has_credentials = all(credentials)
+        endpoints = device_services(hosts, ports_option(ctx, "onvif_ports", ONVIF_PORTS),
+                                    ctx.options.get("onvif_xaddrs", ""))
+        host_timeout = float(ctx.options.get("host_timeout", ctx.timeout))
+        answered: set[str] = set()
+        refused: set[str] = set()
+
+        async def one(ip: str) -> None:
+            rec = HostRecorder(col, ip, ctx.live_hosts.get(ip))
+            async with asyncio.timeout(host_timeout):
+                for url in endpoints[ip]:
+                    outcome = await query(rec, url, credentials if has_credentials else None)
+                    if outcome is not None:
+                        answered.add(ip)
+                        if outcome == "refused":
+                            refused.add(ip)
+                        return
+
+        unfinished = await run_with_deadline(hosts, one, host_concurrency(ctx, 1), ctx.timeout)
+        notes = []
+        if refused:
+            hint = "" if has_credentials else f" (set {USER_ENV} and {PASSWORD_ENV} to read it)"
+            notes.append(f"GetDeviceInformation refused on {len(refused)} host(s){hint}")
+        return banner_result(col, hosts, answered, unfinished, ctx.timeout, notes)
+
+
+def device_services(hosts: list[str], ports: list[int], xaddrs: str) -> dict[str, list[str]]:
+    """Device-service URLs per host: the default path on ``ports``, then same-host XAddrs (deduplicated)."""
+    out = {ip: [f"http://{ip}:{p}{ONVIF_DEVICE_SERVICE}" for p in ports] for ip in hosts}
+    for xaddr in xaddrs.split():
+        for ip, urls in out.items():
+            url = same_host_url(f"http://{ip}/", xaddr)
+            if url and url not in urls and len(urls) < MAX_ENDPOINTS:
+                urls.append(url)
+    return out
+
+
+async def query(rec: HostRecorder, url: str, credentials: tuple[str, str] | None) -> str | None:
+    """Ask one endpoint; None if it is not an ONVIF device service, else "ok" or "refused"."""
+    clock = await soap(url, "GetSystemDateAndTime", get_system_date_and_time())
+    if clock is None:
+        return None
+    answer, port = clock
+    rec.add("onvif.device_service", url, port)
+    utc, tz = system_date_and_time(answer)
+    rec.add("onvif.datetime", utc or "", port)
+    rec.add("onvif.timezone", tz or "", port)
+    security = ""
+    if credentials:
+        # Created on the device's clock, as ONVIF advises, so clock skew does not fail the token.
+        created = utc or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        security = username_token(credentials[0], credentials[1], created, secrets.token_bytes(16))
+    info = await soap(url, "GetDeviceInformation", get_device_information(security))
+    for signal, value in (device_information(info[0]) if info else {}).items():
+        rec.add(signal, value, port)
+    return "refused" if info and info[0].fault else "ok"
+
+
+async def soap(url: str, action: str, envelope: bytes) -> tuple[OnvifAnswer, int] | None:
+    """POST a SOAP 1.2 request; (parsed answer, port) when the reply is a SOAP envelope, else None."""
+    content_type = f'application/soap+xml; charset=utf-8; action="{SOAP_ACTION.format(action)}"'
+    reply = await fetch(url, ENDPOINT_CAP, method="POST", body=envelope,
+                        headers=[("Content-Type", content_type)])
+    if reply is None or not reply.complete:
+        return None
+    answer = parse_soap(reply.body)
+    return (answer, reply.port) if answer is not None else None
