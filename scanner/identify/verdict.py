@@ -71,6 +71,8 @@ FIELD_SIGNALS = {
     "firmware": ("sadp.SoftwareVersion", "dhip.Version", "onvif.firmware"),
 }
 
+VENDOR_PROTOCOLS = ("sadp.", "dhip.")
+
 Coverage = Literal["covered", "review", "not-covered"]
 _COVERAGE_ORDER: dict[str, int] = {"covered": 0, "review": 1, "not-covered": 2}
 
@@ -512,9 +514,14 @@ def _brand(maker: str | None, ranked: list[_Claim], labels: list[str]) -> str | 
 
 
 def _device_fields(device: Device, ranked: list[_Claim]) -> dict[str, str | None]:
+    """Model, serial and firmware: what the vendor discovery protocols (SADP, DHIP) state first, then
+    fingerprint captures strongest first, then the other protocol fields."""
     out: dict[str, str | None] = {}
     for name, signals in FIELD_SIGNALS.items():
-        value = next((c.captures[name] for c in ranked if c.captures and name in c.captures), None)
+        value = next((o.value.strip() for s in signals if s.startswith(VENDOR_PROTOCOLS)
+                      for o in device.observations if o.signal == s and o.value.strip()), None)
+        if value is None:
+            value = next((c.captures[name] for c in ranked if c.captures and name in c.captures), None)
         if value is None:
             value = next(
                 (
