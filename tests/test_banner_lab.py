@@ -42,7 +42,7 @@ HIK_ISAPI = ["xmlns=http://www.hikvision.com/ver20/XMLSchema", "deviceName=IP CA
              "deviceID=aa85c000-6324-11b3-819e-{mac_hex}", "deviceDescription=IPCamera",
              "deviceLocation=hangzhou",
              "systemContact=Hikvision.China", "model=DS-2CD2385G1-I",
-             "serialNumber=DS-2CD2385G1-I20200414AAWRE{serial}", "macAddress={mac}", "firmwareVersion=V5.6.2",
+             "serialNumber=DS-2CD2385G1-I20200414AAWR{serial}", "macAddress={mac}", "firmwareVersion=V5.6.2",
              "firmwareReleasedDate=build 190701", "deviceType=IPCamera"]
 HIK_HTTP = [("http.status", "200", 0), ("http.server", "App-webs/", 0),
             ("http.www_authenticate", HIK_REALM, 0),  # from the 401s of magicBox.cgi

@@ -228,7 +228,7 @@ def test_only_hikvision_firmware_answers(lab_factory):
     assert models == {"58:50:ed:1f:e3:85": "DS-2CD2385G1-I", "bc:ad:28:11:22:33": "IPC-B120-D/W"}
     hik = {d.name: d for d in lab.devices}["hik"]
     serial = SimDevice(hik.name, hik.ip, hik.mac, "", hik.profile).serial
-    assert by_mac(result, "sadp.DeviceSN")["58:50:ed:1f:e3:85"] == f"DS-2CD2385G1-I20200414AAWRE{serial}"
+    assert by_mac(result, "sadp.DeviceSN")["58:50:ed:1f:e3:85"] == f"DS-2CD2385G1-I20200414AAWR{serial}"
     assert by_mac(result, "sadp.MAC") == {"58:50:ed:1f:e3:85": "58-50-ed-1f-e3-85",
                                           "bc:ad:28:11:22:33": "bc-ad-28-11-22-33"}
     assert by_mac(result, "sadp.SoftwareVersion") == {
