@@ -191,6 +191,69 @@ def test_matching_is_fast_enough_for_the_identify_command() -> None:
     assert rate > 50_000, f"{rate:,.0f} uncached matches/s"
 
 
+# --- gaps the real-world corpus exposed (tests/data/realworld) -----------------------------------
+
+
+def test_ezviz_sadp_serial_keeps_the_model_whole_and_names_the_brand() -> None:
+    ezviz = DB.best("sadp.DeviceSN", "CS-C6TC-32WFR0120170327CCCH738231995")
+    assert ezviz is not None and (ezviz.vendor, ezviz.brand, ezviz.captures["model"]) == (
+        "Hikvision",
+        "EZVIZ",
+        "CS-C6TC-32WFR",
+    )
+    hikvision = DB.best("sadp.DeviceSN", "DS-2CD2385G1-I20200414AAWRE33842150")
+    assert hikvision is not None and (hikvision.entry_id, hikvision.brand) == ("sadp-device-sn", None)
+    for model, brand in (("CS-C6TC-32WFR", "EZVIZ"), ("DS-2CD2385G1-I", None)):
+        hit = DB.best("sadp.DeviceDescription", model)
+        assert hit is not None and (hit.vendor, hit.brand) == ("Hikvision", brand)
+
+
+@pytest.mark.parametrize(
+    "usn",
+    [
+        "uuid:a9708184-a6c0-413a-bbac-11bcf7e30ece::upnp:rootdevice",  # OnHub UDN: no Huawei OUI
+        "uuid:2b38c15c-cb68-df90-3701-00e0fc3dc9bb::upnp:rootdevice",  # 00e0fc only in the tail
+        "uuid:00e0fc37-2525-2828-2500-0C31DCD933689::upnp:rootdevice",  # not a UUID (13-digit node)
+        "uuid:roku:ecp:X01600CHVGD3",
+    ],
+)
+def test_huawei_oui_usn_reads_only_the_uuid_head(usn: str) -> None:
+    assert DB.best("ssdp.usn", usn) is None
+
+
+def test_huawei_oui_usn_is_medium_evidence() -> None:
+    usn = "uuid:00e0fc37-2525-2828-2500-0C31DCD93368::urn:schemas-upnp-org:device:InternetGatewayDevice:1"
+    for value in (usn, usn.upper().replace("UUID:", "uuid:")):
+        hit = DB.best("ssdp.usn", value)
+        assert hit is not None and hit.vendor == "Huawei"
+        assert 0.6 <= hit.certainty < 0.9  # alone it must not make a device covered
+
+
+def test_isapi_firmware_version_info_is_not_the_firmware() -> None:
+    hit = DB.best("isapi.device_info", "firmwareVersionInfo=B-R-H3-0")  # a real field beside firmwareVersion
+    assert hit is None or "firmware" not in hit.captures
+
+
+@pytest.mark.parametrize(
+    ("value", "hit"),
+    [
+        ("ZTE Ethernet Switch  ZXR10 5250-52TM-H, Version: V2.05.11B23", True),
+        ("AZXR10 5250", False),
+        ("ZXR100", False),
+    ],
+)
+def test_zxr10_sysdescr_is_a_whole_word(value: str, hit: bool) -> None:
+    found = DB.best("snmp.sys_descr", value)
+    assert (found is not None and found.vendor == "ZTE") is hit
+
+
+def test_huawei_atp_igd_is_read_as_http_and_ssdp_server() -> None:
+    value = "Linux UPnP/1.0 Huawei-ATP-IGD"
+    for signal in ("http.server", "ssdp.server"):
+        hit = DB.best(signal, value)
+        assert hit is not None and (hit.vendor, hit.device_type) == ("Huawei", "gateway")
+
+
 # --- the self-test catches broken data ----------------------------------------------------------
 
 BROKEN = """

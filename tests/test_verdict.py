@@ -357,6 +357,64 @@ def test_sadp_replies_through_the_probe_parser() -> None:
     assert v.serial == "IPC-B120-D/W20220510AAWRJ12345678"
 
 
+REALWORLD = DATA / "realworld"
+
+
+def test_ezviz_sadp_reply_is_hikvision_labelled_ezviz() -> None:
+    answer = sadp_answer((REALWORLD / "sadp" / "ezviz_cs-c6tc-32wfr.xml").read_bytes(), "192.0.2.1")
+    assert answer is not None
+    v = identify(answer_device(answer, "sadp"))
+    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
+        Status.COVERED,
+        "Hikvision",
+        "Hikvision",
+        "EZVIZ",
+        True,
+    )
+    assert (v.model, v.serial) == ("CS-C6TC-32WFR", "CS-C6TC-32WFR0120170327CCCH738231995")
+    assert "labelled EZVIZ: rebrand of Hikvision" in v.notes
+    full = answer_device(answer, "sadp")
+    serial_only = [o for o in full.observations if o.signal not in ("sadp.DeviceDescription", "sadp.reply")]
+    without_model = Device(ip=full.ip, mac=full.mac, observations=serial_only)
+    assert identify(without_model).model == "CS-C6TC-32WFR"  # from the serial, without the '01' after it
+
+
+def test_isapi_device_info_gives_serial_and_firmware() -> None:
+    from scanner.discovery.parsers.vendor_endpoints import parse_isapi_device_info
+
+    body = (REALWORLD / "banners" / "isapi_device_info_ds-2cd7a47fwd-xzs.xml").read_bytes()
+    fields = parse_isapi_device_info(body)
+    v = identify(device(None, *(("http", "isapi.device_info", f"{k}={x}") for k, x in fields)))
+    assert (v.status, v.vendor, v.model, v.serial, v.firmware) == (
+        Status.COVERED,
+        "Hikvision",
+        "DS-2CD7A47FWD-XZS",
+        "DS-2CD7A47FWD-XZS20190228AACHC96234444",
+        "V5.6.1",
+    )
+
+
+def test_huawei_oui_usn_alone_is_likely_and_with_a_huawei_mac_covered() -> None:
+    value = "uuid:00e0fc37-2525-2828-2500-0C31DCD93368::urn:schemas-upnp-org:device:InternetGatewayDevice:1"
+    usn = ("ssdp", "ssdp.usn", value)
+    alone = identify(device(None, usn))
+    assert (alone.status, alone.covered_entity, alone.vendor) == (Status.LIKELY, "Huawei", "Huawei")
+    with_mac = identify(device("0c:31:dc:d9:33:68", usn))  # the Huawei OUI its UUID ends with
+    assert (with_mac.status, with_mac.covered_entity) == (Status.COVERED, "Huawei")
+
+
+@pytest.mark.parametrize(
+    ("sys_descr", "entity", "status"),
+    [
+        ("Hikvision company products", "Hikvision", Status.LIKELY),
+        ("ZTE Ethernet Switch  ZXR10 5250-52TM-H, Version: V2.05.11B23", "ZTE", Status.COVERED),
+    ],
+)
+def test_snmp_sys_descr_names_the_maker(sys_descr: str, entity: str, status: Status) -> None:
+    v = identify(device(None, ("snmp", "snmp.sys_descr", sys_descr)))
+    assert (v.status, v.covered_entity, v.vendor) == (status, entity, entity)
+
+
 def test_identify_is_fast() -> None:
     """Measured ~50-80 us per 20-observation device on the 2-core dev box; the bound leaves room for CI."""
     devices = [
