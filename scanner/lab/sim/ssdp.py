@@ -1,0 +1,142 @@
+"""Own SSDP responder and UPnP description server (FINGERPRINTS §1.4).
+
+Parameters: ``server``, ``st`` (the device's service type, or its device type), ``usn`` (its UDN is the part
+before ``::``; default a name-based UUID from the MAC), ``device_type``, and the description fields
+``manufacturer``, ``model_name``, ``model_number``, ``model_description``, ``friendly_name``, ``serial``.
+M-SEARCH is answered per UDA 1.1 §1.3.2: ``ssdp:all`` gets one reply per search target (root device, UDN,
+device type, service types), ``upnp:rootdevice``/UDN/a type the device has gets one. A multicast search is
+answered after a random 0..MX seconds, a unicast one at once. The description is served over HTTP at
+``LOCATION`` (``http://{ip}:49152/rootDesc.xml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+from xml.sax.saxutils import escape
+
+from scanner.discovery.parsers.ssdp import GROUP, PORT, MSearch, parse_msearch
+from scanner.lab.sim.device import SimDevice
+
+DESCRIPTION_PORT = 49152
+DESCRIPTION_PATH = "/rootDesc.xml"
+MAX_MX = 5  # UDA 1.1: a larger MX is treated as 5
+REQUEST_TIMEOUT = 5.0  # seconds for an HTTP client to send its request head
+MAX_REQUEST = 8192  # bytes of request head
+_FIELDS = (("friendlyName", "friendly_name"), ("manufacturer", "manufacturer"),
+           ("modelDescription", "model_description"), ("modelName", "model_name"),
+           ("modelNumber", "model_number"), ("serialNumber", "serial"))
+
+
+@dataclass(frozen=True)
+class UpnpIdentity:
+    """What the device announces and describes."""
+
+    ip: str
+    server: str
+    udn: str
+    device_type: str
+    service_types: tuple[str, ...]
+    params: dict[str, Any]
+
+    @property
+    def location(self) -> str:
+        return f"http://{self.ip}:{DESCRIPTION_PORT}{DESCRIPTION_PATH}"
+
+    def search_targets(self) -> list[str]:
+        return ["upnp:rootdevice", self.udn, self.device_type, *self.service_types]
+
+    def answers(self, st: str) -> list[bytes]:
+        """The replies to a search for ``st`` (none when the device does not have it)."""
+        targets = self.search_targets()
+        if st != "ssdp:all" and st not in targets:
+            return []
+        return [self._reply(t) for t in (targets if st == "ssdp:all" else [st])]
+
+    def _reply(self, st: str) -> bytes:
+        usn = self.udn if st == self.udn else f"{self.udn}::{st}"
+        return (f"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nDATE: {formatdate(usegmt=True)}\r\n"
+                f"EXT:\r\nLOCATION: {self.location}\r\nSERVER: {self.server}\r\nST: {st}\r\nUSN: {usn}\r\n"
+                "\r\n").encode()
+
+    def description(self) -> bytes:
+        fields = "".join(f"<{tag}>{escape(str(self.params[key]))}</{tag}>"
+                         for tag, key in _FIELDS if self.params.get(key))
+        services = "".join(f"<service><serviceType>{escape(s)}</serviceType>"
+                           f"<serviceId>urn:upnp-org:serviceId:{i}</serviceId><SCPDURL>/scpd{i}.xml</SCPDURL>"
+                           f"<controlURL>/control{i}</controlURL><eventSubURL>/event{i}</eventSubURL></service>"
+                           for i, s in enumerate(self.service_types))
+        return ('<?xml version="1.0"?>\n<root xmlns="urn:schemas-upnp-org:device-1-0">'
+                "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
+                f"<deviceType>{escape(self.device_type)}</deviceType>{fields}<UDN>{escape(self.udn)}</UDN>"
+                f"<serviceList>{services}</serviceList><presentationURL>http://{self.ip}/</presentationURL>"
+                "</device></root>\n").encode()
+
+
+def upnp_identity(dev: SimDevice, params: dict[str, Any]) -> UpnpIdentity:
+    device_type = params.get("device_type", "urn:schemas-upnp-org:device:Basic:1")
+    st = params.get("st", device_type)
+    usn = params.get("usn") or uuid.uuid5(uuid.NAMESPACE_OID, dev.mac).urn[4:]  # 'uuid:…'
+    services = () if st in (device_type, "upnp:rootdevice") else (st,)
+    return UpnpIdentity(dev.ip, params.get("server", "Linux UPnP/1.0"), usn.split("::")[0], device_type,
+                        services, params)
+
+
+class _Responder(asyncio.DatagramProtocol):
+    def __init__(self, device: UpnpIdentity, multicast: bool) -> None:
+        self.device, self.multicast = device, multicast
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        search = parse_msearch(data)
+        if search is None or (self.multicast and search.mx is None):
+            return  # UDA 1.1: a multicast search without a valid MX is not answered
+        replies = self.device.answers(search.st)
+        if replies:
+            asyncio.get_running_loop().call_later(self._delay(search), self._send, replies, addr)
+
+    def _delay(self, search: MSearch) -> float:
+        return random.uniform(0, min(search.mx or 0, MAX_MX)) if self.multicast else 0.0
+
+    def _send(self, replies: list[bytes], addr: tuple[str, int]) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            for reply in replies:
+                self.transport.sendto(reply, addr)
+
+
+async def _serve_description(device: UpnpIdentity, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
+        parts = head.split(b"\r\n", 1)[0].split()
+        if len(parts) == 3 and parts[0] == b"GET" and parts[1] == DESCRIPTION_PATH.encode():
+            body, status = device.description(), "200 OK"
+        else:
+            body, status = b"", "404 Not Found"
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n"
+                     f"Content-Length: {len(body)}\r\nServer: {device.server}\r\nConnection: close\r\n\r\n"
+                     .encode() + body)
+        await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
+    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def start(dev: SimDevice, params: dict[str, Any]) -> None:
+    device = upnp_identity(dev, params)
+    loop = asyncio.get_running_loop()
+    # As in sim/wsd.py: multicast arrives on the wildcard socket, unicast on the device-address one.
+    multicast = dev.udp_socket(PORT, (GROUP,))
+    unicast = dev.udp_socket(PORT, bind_any=False)
+    await loop.create_datagram_endpoint(lambda: _Responder(device, True), sock=multicast)
+    await loop.create_datagram_endpoint(lambda: _Responder(device, False), sock=unicast)
+    await asyncio.start_server(lambda r, w: _serve_description(device, r, w),
+                               sock=dev.tcp_listener(DESCRIPTION_PORT), limit=MAX_REQUEST)
