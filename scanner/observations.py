@@ -50,6 +50,7 @@ SIGNALS: dict[str, str] = {
     "upnp.model_description": "UPnP description modelDescription",
     "upnp.friendly_name": "UPnP description friendlyName",
     "upnp.serial": "UPnP description serialNumber",
+    "upnp.device_type": "UPnP description deviceType (e.g. urn:schemas-upnp-org:device:InternetGatewayDevice:1)",
     # mDNS
     "mdns.service": "a DNS-SD service type the host offers",
     "mdns.instance": "a DNS-SD instance name",

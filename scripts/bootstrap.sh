@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install ndaa-scanner on a fresh Debian/Ubuntu machine into ./.venv (run as root: the lab needs it).
 #   sh scripts/bootstrap.sh          the scanner and the lab (iproute2)
-#   sh scripts/bootstrap.sh --test   also what the test suite uses (chromium for the HTML report test)
+#   sh scripts/bootstrap.sh --test   also what the test suite uses: chromium (HTML report test), avahi-daemon
+#                                    and minidlna (third-party mDNS/UPnP peers, run only inside test namespaces)
 #   sh scripts/bootstrap.sh --bench  also nmap and arp-scan, to compare against in benchmarks/
 set -eu
 cd "$(dirname "$0")/.."
@@ -17,14 +18,28 @@ done
 pkgs=""
 command -v ip >/dev/null 2>&1 || pkgs="$pkgs iproute2"
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || pkgs="$pkgs python3-venv"
-[ "$want_test" = 1 ] && { command -v chromium >/dev/null 2>&1 || pkgs="$pkgs chromium"; }
+if [ "$want_test" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || pkgs="$pkgs chromium"
+  command -v avahi-daemon >/dev/null 2>&1 || pkgs="$pkgs avahi-daemon"
+  command -v minidlnad >/dev/null 2>&1 || pkgs="$pkgs minidlna"
+fi
 [ "$want_bench" = 1 ] && { command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"; command -v arp-scan >/dev/null 2>&1 || pkgs="$pkgs arp-scan"; }
 if [ -n "$pkgs" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
+    # The test peers (avahi-daemon, minidlna) must never start on this host's real interfaces:
+    # forbid service starts while installing (policy-rc.d exit 101), unless a policy already exists.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      systemctl disable --now avahi-daemon.service avahi-daemon.socket minidlna.service >/dev/null 2>&1 || true
+    fi
+    [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   else
     echo "bootstrap: please install:$pkgs" >&2
     exit 1

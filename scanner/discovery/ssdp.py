@@ -36,7 +36,8 @@ MAX_FETCHES = 32  # at once
 MAX_REDIRECTS = 2
 UPNP_SIGNALS = {"manufacturer": "upnp.manufacturer", "model_name": "upnp.model_name",
                 "model_number": "upnp.model_number", "model_description": "upnp.model_description",
-                "friendly_name": "upnp.friendly_name", "serial": "upnp.serial"}
+                "friendly_name": "upnp.friendly_name", "serial": "upnp.serial",
+                "device_type": "upnp.device_type"}
 SSDP_SIGNALS = {"server": "ssdp.server", "st": "ssdp.st", "usn": "ssdp.usn", "location": "ssdp.location"}
 
 
