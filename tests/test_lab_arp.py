@@ -94,3 +94,34 @@ def test_scapy_fallback_sweep_finds_the_same_devices(lab_factory):
     result = run_in_netns(lab.scanner_ns, sweep)
     assert {(o.ip, o.mac) for o in result.observations} == {(d.ip, d.mac) for d in lab.devices}
     assert result.notes == [NOTE]
+
+
+def test_interface_facts_follow_the_threads_namespace(lab_factory):
+    """After setns, the interface's MAC and address are the namespace's own (sysfs would show the root's)."""
+    from scanner.lab.manager import SCANNER_MAC
+    from scanner.netif import interface, interfaces
+
+    lab = lab_factory([{"name": "d", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01"}])
+    itf = run_in_netns(lab.scanner_ns, interface, "eth0")
+    assert itf.mac == SCANNER_MAC
+    assert str(itf.ip) == lab.scanner_ip
+    assert [i.name for i in run_in_netns(lab.scanner_ns, interfaces)] == ["eth0"]
+
+
+def test_back_to_back_scans_keep_finding_protocol_responders(lab_factory):
+    """Regression: ARP frames once carried the wrong sender MAC after setns, so devices cached it and
+    dropped the next round's replies."""
+    from scanner.discovery.registry import select
+    from scanner.scan import ScanConfig, ScanState, run_probes
+
+    lab = lab_factory([{"name": "cam", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01", "profile": "hikvision-nvr"}])
+
+    def one_round():
+        config = ScanConfig(targets=parse_targets(["10.99.0.0/28"]), target_texts=["10.99.0.0/28"],
+                            probes=select("arp,sadp"), interface="eth0", timeout=2.0)
+        state = ScanState()
+        asyncio.run(run_probes(config, state))
+        return {o.probe for o in state.observations}
+
+    for _ in range(3):
+        assert run_in_netns(lab.scanner_ns, one_round) == {"arp", "sadp"}
