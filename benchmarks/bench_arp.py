@@ -9,6 +9,7 @@ each) and must find every device on every run, or the run is reported as a failu
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import re
 import shutil
@@ -48,18 +49,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--lab", default="office254")
+    ap.add_argument("--target", default="10.79.0.0/24", help="what every tool sweeps (default: office254's devices)")
     args = ap.parse_args()
     spec = load_lab(args.lab)
-    n = len(spec.devices)
+    n = sum(1 for d in spec.devices if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network(args.target))
     ns = ["ip", "netns", "exec", spec.scanner_ns]
     ndaa = str(Path(sys.executable).with_name("ndaa-scan"))
     from scanner.lab.manager import SCANNER_MAC
 
     tools = {
         "ndaa-scan": (ns + [ndaa, "scan", "--probes", "arp", "--no-history", "-q", "-f", "json", "-i", "eth0",
-                            spec.subnet], count_ndaa),
-        "arp-scan": (ns + ["arp-scan", "-I", "eth0", spec.subnet], lambda o: count_macs(o, SCANNER_MAC)),
-        "nmap -sn -PR": (ns + ["nmap", "-n", "-sn", "-PR", spec.subnet], lambda o: count_macs(o, SCANNER_MAC)),
+                            args.target], count_ndaa),
+        "arp-scan": (ns + ["arp-scan", "-I", "eth0", args.target], lambda o: count_macs(o, SCANNER_MAC)),
+        "nmap -sn -PR": (ns + ["nmap", "-n", "-sn", "-PR", args.target], lambda o: count_macs(o, SCANNER_MAC)),
     }
     lab_up(spec, ROOT / "examples" / "labs" / f"{args.lab}.toml")
     results: dict[str, list[float]] = {}
@@ -81,7 +83,7 @@ def main() -> int:
     finally:
         lab_down(spec.name)
     help_times = [timed([ndaa, "--help"])[0] for _ in range(args.runs)]
-    print(f"\nARP sweep of {spec.subnet}, {n} live devices, {args.runs} runs each (median, whole process):")
+    print(f"\nARP sweep of {args.target}, {n} live devices, {args.runs} runs each (median, whole process):")
     base = statistics.median(results["ndaa-scan"]) if "ndaa-scan" in results else None
     for name, times in results.items():
         med = statistics.median(times)
