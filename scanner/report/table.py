@@ -15,12 +15,13 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from scanner.identify.models import Status
+from scanner.identify.models import Evidence, Status
 from scanner.report._text import STATUS_TITLE, evidence_line, maker, visible
 from scanner.results import DeviceReport, ScanReport
 
 PLAIN_WIDTH = 120
 EVIDENCE_VALUE_LIMIT = 60
+EVIDENCE_SHOWN = 8  # supporting evidence lines per device; evidence against is always shown
 
 STATUS_STYLE: dict[Status, str] = {
     Status.COVERED: "bold red",
@@ -89,6 +90,28 @@ def _counts_table(report: ScanReport) -> Table:
     return table
 
 
+def _evidence_to_show(evidence: list[Evidence]) -> tuple[list[Evidence], int]:
+    """For the terminal: all evidence against; then the strongest supporting line of each probe, then
+    the next strongest, one line per (probe, fingerprint) pair (the same match on another port adds
+    nothing), at most EVIDENCE_SHOWN; report order kept."""
+    keep: set[int] = {i for i, e in enumerate(evidence) if not e.supports}
+    ranked = sorted((i for i, e in enumerate(evidence) if e.supports), key=lambda i: -evidence[i].certainty)
+    seen: set[tuple[str, str]] = set()
+    probes_shown: set[str] = set()
+    budget = EVIDENCE_SHOWN
+    for first_per_probe in (True, False):
+        for i in ranked:
+            e = evidence[i]
+            key = (e.probe, e.matched)
+            if budget == 0 or key in seen or (first_per_probe and e.probe in probes_shown):
+                continue
+            seen.add(key)
+            probes_shown.add(e.probe)
+            keep.add(i)
+            budget -= 1
+    return [e for i, e in enumerate(evidence) if i in keep], len(evidence) - len(keep)
+
+
 def _device_block(device: DeviceReport) -> Group:
     """A heading line (status, IP, MAC, maker, model, entity, confidence), then its evidence, indented."""
     v = device.verdict
@@ -106,7 +129,10 @@ def _device_block(device: DeviceReport) -> Group:
         facts.append("WAIVED")
     head.append(f"  [{', '.join(facts)}]")
     lines = [f"host name: {visible(h, 80)}" for h in device.hostnames]
-    lines += [evidence_line(e, EVIDENCE_VALUE_LIMIT) for e in v.evidence]
+    shown, hidden = _evidence_to_show(v.evidence)
+    lines += [evidence_line(e, EVIDENCE_VALUE_LIMIT) for e in shown]
+    if hidden:
+        lines.append(f"… {hidden} more evidence line(s): every one is in -f json, html or markdown")
     if v.waived and v.waiver:
         lines.append(f"waiver: {visible(v.waiver, 200)}")
     lines += [f"note: {visible(n, 200)}" for n in v.notes]
