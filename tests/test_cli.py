@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,3 +113,34 @@ def test_stdout_is_clean_json_when_piped(tmp_path) -> None:
     report = json.loads(proc.stdout)  # nothing but the report on stdout
     assert report["devices"][0]["verdict"]["covered_entity"] == "Hikvision"
     assert ":2:" in proc.stderr
+
+
+def test_a_failed_probe_makes_the_scan_incomplete(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A probe that could not run means 'every probe ran' is false: incomplete, exit 3 when nothing was found."""
+    import json
+
+    from scanner.cli import app
+    from scanner.cli.common import run_app
+    from scanner.discovery import registry
+
+    def broken(spec):
+        raise ImportError(f"{spec.name} is broken on purpose")
+
+    monkeypatch.setattr(registry, "instantiate", broken)
+    monkeypatch.setattr(sys, "argv", ["ndaa-scan", "scan", "--no-history", "-q", "-p", "rtsp", "-f", "json",
+                                      "127.0.0.1"])
+    assert run_app(app) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["complete"] is False
+    assert any("rtsp is broken on purpose" in n for n in report["notes"])
+
+
+def test_files_only_still_print_the_table(tmp_path) -> None:
+    f = tmp_path / "obs.jsonl"
+    f.write_text('{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\n')
+    out = tmp_path / "r.sarif"
+    proc = run("identify", "-o", f"sarif={out}", str(f))
+    assert proc.stdout.startswith("ndaa-scanner")
+    assert "COVERED" in proc.stdout
+    assert json.loads(out.read_text())["version"] == "2.1.0"

@@ -67,3 +67,23 @@ def test_full_slash24_is_swept_completely_and_covered_ouis_named(lab_factory):
     report = scan_json(lab, "--probes", "arp", target="10.79.0.0/24")
     assert len(report["devices"]) == len(lab.devices) == 254
     assert check_expectations(lab, report) == []
+
+
+SERVICE_PROBES = {"sadp": {"sadp"}, "dhip": {"dhip"}, "wsd": {"wsd"}, "wsd-peer": {"wsd"}, "mdns": {"mdns"},
+                  "ssdp": {"ssdp"}, "http": {"http"}, "https": {"tls"}, "rtsp": {"rtsp"}}
+
+
+def test_every_simulated_protocol_answers_in_one_round(lab_factory):
+    """Each device is reached by every protocol its profile serves, all in one scan."""
+    from scanner.lab.sim.runtime import profiles
+
+    lab = lab_factory(builtin="demo")
+    report = scan_json(lab)
+    by_mac = {d["mac"]: d for d in report["devices"]}
+    missing = {}
+    for dev in lab.devices:
+        wanted = set().union(*(SERVICE_PROBES[s] for s in profiles()[dev.profile]["services"]), {"arp"})
+        lacking = wanted - set(by_mac[dev.mac]["probes"])
+        if lacking:
+            missing[dev.name] = sorted(lacking)
+    assert missing == {}

@@ -56,7 +56,12 @@ def run_app(app: Any) -> int:
 
 
 def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    """Stop like Ctrl-C. Re-raised as SIGINT while a Python handler holds it (asyncio.run's cancels the
+    scan's task cleanly; a KeyboardInterrupt raised here would land inside whichever task runs)."""
+    if callable(signal.getsignal(signal.SIGINT)):
+        signal.raise_signal(signal.SIGINT)
+    else:  # SIGINT ignored (a background job): stop anyway
+        raise KeyboardInterrupt
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP
+from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
 
 DB_OPTION = typer.Option(None, "--db", help="History database (default: $NDAA_SCAN_DB or "
                          "~/.local/share/ndaa-scanner/history.sqlite3).")
@@ -67,7 +67,7 @@ def report(
     from scanner.scan import identify_observations
 
     policy = parse_fail_on(fail_on)
-    specs = [*(fmt or []), *(output or [])]
+    specs = output_specs(fmt, output)
     for s in specs:
         parse_spec(s)
     with HistoryStore(db) as store:

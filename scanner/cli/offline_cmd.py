@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from scanner.cli.common import EXIT_CODES_HELP
-from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP
+from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
 
 import_app = typer.Typer(help="Turn other tools' results into verdicts.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def identify(
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
     """Identify devices from observations in a file, without touching the network."""
-    raise typer.Exit(_offline(file, "jsonl", [*(fmt or []), *(output or [])], fail_on))
+    raise typer.Exit(_offline(file, "jsonl", output_specs(fmt, output), fail_on))
 
 
 @import_app.command("nmap-xml")
@@ -36,7 +36,7 @@ def nmap_xml(
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
     """Verdicts for the hosts of an nmap XML file."""
-    raise typer.Exit(_offline(str(file), "nmap-xml", [*(fmt or []), *(output or [])], fail_on))
+    raise typer.Exit(_offline(str(file), "nmap-xml", output_specs(fmt, output), fail_on))
 
 
 def _offline(path: str, kind: str, specs: list[str], fail_on: str) -> int:

@@ -65,11 +65,16 @@ def scan(
         from scanner.lab.netns import enter_netns
 
         enter_netns(netns)
-    code = run_scan_command(targets or [], interface=interface, probes=probes, specs=[*(fmt or []), *(output or [])],
+    code = run_scan_command(targets or [], interface=interface, probes=probes, specs=output_specs(fmt, output),
                             fail_on=fail_on, waivers=waivers, db=None if no_history else (db or "default"),
                             timeout=timeout, max_hosts=max_hosts, rate=rate, snmp_community=snmp_community,
                             with_nmap=with_nmap, quiet=quiet)
     raise typer.Exit(code)
+
+
+def output_specs(fmt: list[str] | None, output: list[str] | None) -> list[str]:
+    """--format specs and --output files; the table goes to stdout unless --format names something else."""
+    return [*(fmt or ["table"]), *(output or [])]
 
 
 def run_scan_command(target_texts: list[str], *, interface: str | None, probes: str | None, specs: list[str],
@@ -79,6 +84,7 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
     """Everything `scan` does after option parsing; returns the exit code."""
     import asyncio
 
+    from scanner.discovery.base import ProbeStatus
     from scanner.discovery.registry import PROBES, select
     from scanner.errors import UsageError
     from scanner.policy.fail_on import exit_code, parse_fail_on
@@ -126,6 +132,10 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
     except KeyboardInterrupt:
         complete = False
         notes.append("the scan was interrupted: this report holds what was seen until then")
+    failed = [r for r in state.results if r.status == ProbeStatus.ERROR]
+    if failed:
+        complete = False
+        notes.append("incomplete: probe(s) failed: " + "; ".join(f"{r.probe}: {r.error}" for r in failed))
     report = build_report(config, state, complete=complete, notes=notes, scan_id=scan_id)
     if waiver_list:
         from scanner.policy.waivers import apply_waivers
@@ -189,7 +199,7 @@ def demo(
     lab_up(spec, lab_file)
     try:
         enter_netns(spec.scanner_ns)
-        code = run_scan_command([spec.subnet], interface="eth0", probes=None, specs=[*(fmt or []), *(output or [])],
+        code = run_scan_command([spec.subnet], interface="eth0", probes=None, specs=output_specs(fmt, output),
                                 fail_on="likely", waivers=None, db=db, timeout=3.0, max_hosts=65536,
                                 rate=20000, snmp_community=None, with_nmap=False, quiet=quiet,
                                 extra_notes=[f"demo lab {spec.name!r}: simulated devices in network namespaces"])
