@@ -120,14 +120,14 @@ def test_a_failed_probe_makes_the_scan_incomplete(monkeypatch: pytest.MonkeyPatc
     """A probe that could not run means 'every probe ran' is false: incomplete, exit 3 when nothing was found."""
     import json
 
+    import scanner.scan
     from scanner.cli import app
     from scanner.cli.common import run_app
-    from scanner.discovery import registry
 
     def broken(spec):
         raise ImportError(f"{spec.name} is broken on purpose")
 
-    monkeypatch.setattr(registry, "instantiate", broken)
+    monkeypatch.setattr(scanner.scan, "instantiate", broken)  # where run_probes looks it up
     monkeypatch.setattr(sys, "argv", ["ndaa-scan", "scan", "--no-history", "-q", "-p", "rtsp", "-f", "json",
                                       "127.0.0.1"])
     assert run_app(app) == 3

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sadp import MIXED_LAB, by_mac, run_probe
+from labtools import SADP_DHIP_LAB, by_mac, mutated, run_probe
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.dhip import DhipProbe, dhip_answer
@@ -188,21 +188,11 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_never_raise(data):
-    raw = bytearray(real(data.draw(st.sampled_from(sorted(BODIES)))))
-    for _ in range(data.draw(st.integers(1, 8))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
-        if action == "flip":
-            raw[pos] ^= data.draw(st.integers(1, 255))
-        elif action == "cut":
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
-        else:
-            raw[pos:pos] = data.draw(st.sampled_from([b"{", b"[", b'"', b"\0", b"\xff", b"\\u0", b"1e999"]))
-        if not raw:
-            break
-    reply = parse_reply(bytes(raw))
+    raw = mutated(data, real(data.draw(st.sampled_from(sorted(BODIES)))),
+                  [b"{", b"[", b'"', b"\0", b"\xff", b"\\u0", b"1e999"])
+    reply = parse_reply(raw)
     assert reply is None or all(isinstance(k, str) and isinstance(v, str) for k, v in reply.info.items())
-    answer = dhip_answer(bytes(raw), "10.0.0.1")
+    answer = dhip_answer(raw, "10.0.0.1")
     assert answer is None or answer.fields[0][0] == "dhip.reply"
 
 
@@ -221,7 +211,7 @@ def test_answer_reports_the_device_address_vendor_and_mac():
 def test_only_dahua_firmware_answers(lab_factory):
     from scanner.lab.sim.runtime import profiles
 
-    lab = lab_factory(MIXED_LAB)
+    lab = lab_factory(SADP_DHIP_LAB)
     result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     devices = {d.name: d for d in lab.devices}
@@ -300,7 +290,7 @@ def _hostile_device(netns: str, ip: str, ready: threading.Event, stop: threading
 @pytest.mark.parametrize(("probe", "good"), [(SadpProbe(), "hik"), (DhipProbe(), "dahua")],
                          ids=["sadp", "dhip"])
 def test_hostile_flood_does_not_hide_good_devices(lab_factory, probe, good):
-    lab = lab_factory([d for d in MIXED_LAB if d["name"] in ("hik", "dahua")]
+    lab = lab_factory([d for d in SADP_DHIP_LAB if d["name"] in ("hik", "dahua")]
                       + [{"name": "evil", "ip": "10.99.0.66", "mac": "02:00:00:00:06:66", "profile": "host"}])
     evil = next(i for i, d in enumerate(lab.devices) if d.name == "evil")
     ready, stop, sent = threading.Event(), threading.Event(), [0]

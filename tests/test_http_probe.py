@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import gzip
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import mmh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import Handler, serving, tolerant
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import HttpProbe
@@ -41,7 +39,6 @@ from scanner.lab.sim.https import server_context
 from scanner.lab.sim.runtime import profiles
 
 DATA = Path(__file__).parent / "data" / "banners"
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
 
 
 # ---------------------------------------------------------------- titles, heads, links
@@ -239,15 +236,6 @@ def test_same_host_url_never_raises(ref: str) -> None:
 
 # ---------------------------------------------------------------- the probe on loopback
 
-@asynccontextmanager
-async def serving(handler: Handler, host: str = "127.0.0.1", ssl: Any = None) -> AsyncIterator[int]:
-    server = await asyncio.start_server(handler, host, 0, ssl=ssl)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-
-
 async def probe(port: int | None, *, tls_port: int | None = None, timeout: float = 3.0) -> ProbeResult:
     options = {"http_ports": str(port or ""), "https_ports": str(tls_port or "")}
     ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=timeout, options=options)
@@ -388,21 +376,6 @@ def test_no_hosts_is_skipped() -> None:
 
 
 # ---------------------------------------------------------------- hostile servers
-
-def tolerant(handler: Handler) -> Handler:
-    """A hostile handler that ends quietly when the probe hangs up (port checks connect and close at once)."""
-
-    @functools.wraps(handler)
-    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await handler(reader, writer)
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    return run
-
 
 @tolerant
 async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

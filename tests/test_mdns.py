@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_wsd import MIXED_LAB, filled, require_binary, run_probe, values, wait_for_line
+from labtools import WSD_MDNS_SSDP_LAB, filled, require_binary, run_probe, values, wait_for_line
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeStatus
 from scanner.discovery.mdns import (
@@ -17,8 +17,8 @@ from scanner.discovery.mdns import (
     ENUMERATION_TYPE,
     MAX_TXT,
     MdnsProbe,
-    _instance_label,
     _Session,
+    instance_label,
     pick_address,
     txt_entries,
 )
@@ -51,9 +51,9 @@ def test_random_txt_records_never_raise(props):
 
 def test_instance_label_strips_the_service_type():
     axis = "AXIS M1014 - ACCC8E270AD8"
-    assert _instance_label(f"{axis}._axis-video._tcp.local.", "_axis-video._tcp.local.") == axis
-    assert _instance_label("HIKVISION X._cgi._tcp.local.", "_CGI._tcp.local.") == "HIKVISION X"
-    assert _instance_label("odd.name.", "_http._tcp.local.") == "odd.name."
+    assert instance_label(f"{axis}._axis-video._tcp.local.", "_axis-video._tcp.local.") == axis
+    assert instance_label("HIKVISION X._cgi._tcp.local.", "_CGI._tcp.local.") == "HIKVISION X"
+    assert instance_label("odd.name.", "_http._tcp.local.") == "odd.name."
 
 
 @pytest.mark.parametrize(("addresses", "network", "ip"), [
@@ -103,7 +103,7 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 @pytest.mark.netns
 def test_mixed_lab_only_hikvision_and_axis_answer_with_names_and_txt(lab_factory):
-    lab = lab_factory(MIXED_LAB)
+    lab = lab_factory(WSD_MDNS_SSDP_LAB)
     result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     hik, axis = filled(lab, "hik", "mdns"), filled(lab, "axis", "mdns")
@@ -136,7 +136,7 @@ def test_types_found_only_by_enumeration_are_browsed_and_txt_is_bounded(lab_fact
 def test_zeroconf_sockets_live_in_the_device_namespace(lab_factory):
     from scanner.lab.manager import state_dir
 
-    lab = lab_factory([MIXED_LAB[4]])
+    lab = lab_factory([WSD_MDNS_SSDP_LAB[4]])
     pid = (state_dir(lab.name) / "sim.pid").read_text().strip()
 
     def sockets(netns: str | None) -> list[str]:

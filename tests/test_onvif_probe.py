@@ -7,8 +7,6 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from defusedxml import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import serving
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.onvif import PASSWORD_ENV, USER_ENV, OnvifProbe, device_services
@@ -36,7 +35,6 @@ from scanner.lab.sim.http import WebApp
 from scanner.lab.sim.runtime import profiles
 
 DATA = Path(__file__).parent / "data" / "banners"
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
 
 
 def test_system_date_and_time_of_a_real_reply() -> None:
@@ -124,15 +122,6 @@ def test_device_services_keep_to_the_probed_hosts() -> None:
 
 
 # ---------------------------------------------------------------- the probe on loopback
-
-@asynccontextmanager
-async def serving(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator[int]:
-    server = await asyncio.start_server(handler, host, 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-
 
 def hikvision_params() -> dict[str, Any]:
     dev = SimDevice("cam", "127.0.0.1", "58:50:ed:1f:e3:85", "unused", "hikvision-ipc")

@@ -134,11 +134,11 @@ def resolved_services(data: bytes) -> list[tuple[str, str, Any]]:
 def test_mdns_response(item: dict[str, Any]) -> None:
     from zeroconf import IPVersion
 
-    from scanner.discovery.mdns import _instance_label, txt_entries
+    from scanner.discovery.mdns import instance_label, txt_entries
 
     ((service, name, info),) = resolved_services(reply("mdns", item))
     assert service == item["service"]
-    assert _instance_label(name, service) == item["instance"]
+    assert instance_label(name, service) == item["instance"]
     assert info.server == item["hostname"]
     assert info.port == item["port"]
     assert txt_entries(info.properties) == item["txt"]

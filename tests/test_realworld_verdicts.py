@@ -1,10 +1,10 @@
 """Real device replies (tests/data/realworld) -> the observations their probe emits -> identify() -> the verdict.
 
-Observations are built with each probe's own conversion (sadp_answer/dhip_answer and the udp_discovery emit
-rule, the wsd session's match emitter, the ssdp SSDP_SIGNALS/UPNP_SIGNALS tables, the mdns session's resolver
-over a cache holding the response, the http HostRecorder for banner probes, the snmp SIGNAL_OF table; the rtsp
-recording rule is mirrored, as the probe keeps it inline), grouped into devices with
-group_by_host as a scan does, plus the device's real MAC where one is known (as an ARP sweep adds it).
+Observations are built with each probe's own conversion (sadp_answer/dhip_answer and udp_discovery's
+record_answer, wsd's record_match, ssdp's reply_signals/description_signals, mdns's record_instance on the
+ServiceInfo zeroconf loads from a cache holding the response, rtsp's record_reply and the banner HostRecorder,
+the snmp SIGNAL_OF table), grouped into devices with group_by_host as a scan does, plus the device's real MAC
+where one is known (as an ARP sweep adds it).
 Expected verdicts are what the device really is (SOURCES.md); a case where the stack disagrees is kept as a
 strict xfail whose reason names the gap.
 """
@@ -78,96 +78,88 @@ def udp_answer_observations(probe: str, data: bytes, port: int) -> list[Observat
     """What udp_discovery emits for one SADP/DHIP datagram: every answer field at the answer's IP and MAC."""
     from scanner.discovery.dhip import dhip_answer
     from scanner.discovery.sadp import sadp_answer
+    from scanner.discovery.udp_discovery import record_answer
 
     answer = (sadp_answer if probe == "sadp" else dhip_answer)(data, SOURCE_IP)
     assert answer is not None
     col = collector(probe)
-    for signal, value in answer.fields:
-        col.add(signal, value, ip=answer.ip, mac=answer.mac, port=port)
+    record_answer(col, answer, port)
     return col.observations
 
 
 def wsd_observations(data: bytes, src: str = SOURCE_IP) -> list[Observation]:
-    """What the wsd probe emits for a ProbeMatches datagram (its session's per-match emitter)."""
+    """What the wsd probe emits for a ProbeMatches datagram (each match through its record_match)."""
     from scanner.discovery.parsers.wsd import parse_probe_matches
-    from scanner.discovery.wsd import _Session
+    from scanner.discovery.wsd import record_match
 
     col = collector("wsd")
-    session = _Session(None, col, multicast=False, hosts=[], rate=0)  # type: ignore[arg-type]  # no socket used
     for match in parse_probe_matches(data):
-        session._emit(match, src)
+        record_match(col, match, src)
+    return col.observations
+
+
+def ssdp_added(signals: list[tuple[str, str]], ip: str, port: int) -> list[Observation]:
+    """What the ssdp probe adds for (signal, value) pairs about one address."""
+    col = collector("ssdp")
+    for signal, value in signals:
+        col.add(signal, value, ip=ip, port=port)
     return col.observations
 
 
 def ssdp_observations(data: bytes, src: str) -> list[Observation]:
     from scanner.discovery.parsers.ssdp import PORT, parse_response
-    from scanner.discovery.ssdp import SSDP_SIGNALS
+    from scanner.discovery.ssdp import reply_signals
 
     reply = parse_response(data)
     assert reply is not None
-    col = collector("ssdp")
-    for header, signal in SSDP_SIGNALS.items():
-        if reply.get(header):
-            col.add(signal, reply.get(header), ip=src, port=PORT)
-    return col.observations
+    return ssdp_added(reply_signals(reply), src, PORT)
 
 
 def upnp_observations(data: bytes, host: str, port: int) -> list[Observation]:
     from scanner.discovery.parsers.upnp import parse_description
-    from scanner.discovery.ssdp import UPNP_SIGNALS
+    from scanner.discovery.ssdp import description_signals
 
     device = parse_description(data)
     assert device is not None
-    col = collector("ssdp")
-    for attr, signal in UPNP_SIGNALS.items():
-        if getattr(device, attr):
-            col.add(signal, getattr(device, attr), ip=host, port=port)
-    return col.observations
+    return ssdp_added(description_signals(device), host, port)
 
 
 def mdns_observations(data: bytes) -> list[Observation]:
-    """What the mdns probe records for each instance of a response: its own resolver, run against a zeroconf
-    stand-in whose cache holds the response (the records are complete, so nothing is ever sent)."""
-    import asyncio
-
+    """What the mdns probe records for each instance of a response: the ServiceInfo zeroconf resolves from a
+    cache holding the response (as the probe's resolver does, the records being complete), through the
+    probe's record_instance."""
     from zeroconf import DNSCache, DNSIncoming, DNSPointer
+    from zeroconf.asyncio import AsyncServiceInfo
 
-    from scanner.discovery.mdns import _Session
+    from scanner.discovery.mdns import record_instance
 
     message = DNSIncoming(data)
     cache = DNSCache()
     cache.async_add_records(message.answers())
     col = collector("mdns")
-
-    async def resolve_all() -> None:
-        zc = SimpleNamespace(cache=cache, started=True, loop=asyncio.get_running_loop())
-        session = _Session(zc, col, concurrency=1)
-        session.deadline = session.last_event + 5.0
-        for ptr in (r for r in message.answers() if isinstance(r, DNSPointer)):
-            await asyncio.wait_for(session._resolve(ptr.name, ptr.alias), 5.0)
-
-    asyncio.run(resolve_all())
+    for ptr in (r for r in message.answers() if isinstance(r, DNSPointer)):
+        info = AsyncServiceInfo(ptr.name, ptr.alias)
+        if info.load_from_cache(SimpleNamespace(cache=cache)):
+            record_instance(col, info)
     assert col.observations, "the probe resolved nothing"
     return col.observations
 
 
 def banner_recorder(probe: str) -> Any:
-    from scanner.discovery.http import HostRecorder
+    from scanner.discovery.banner_base import HostRecorder
 
     return HostRecorder(collector(probe), BANNER_IP, None)
 
 
 def rtsp_observations(data: bytes, method: str = "OPTIONS", port: int = 554) -> list[Observation]:
-    """What the rtsp probe records for one reply head (status, Server, every WWW-Authenticate)."""
+    """What the rtsp probe records for one reply head (its record_reply: status, Server, WWW-Authenticate)."""
     from scanner.discovery.parsers.rtsp import parse_reply
+    from scanner.discovery.rtsp import record_reply
 
     reply = parse_reply(data)
     assert reply is not None
     rec = banner_recorder("rtsp")
-    rec.add("rtsp.status", f"{method} {reply.status}", port)
-    rec.add("rtsp.server", reply.server or "", port)
-    for realm in reply.www_authenticate:
-        rec.add("rtsp.www_authenticate", realm, port)
+    record_reply(rec, method, reply, port)
     return rec.col.observations
 
 

@@ -4,16 +4,13 @@ probe against the lab's RTSP server and hostile servers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from ipaddress import IPv4Address
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import Handler, serving, tolerant
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.http import head_end
@@ -22,8 +19,6 @@ from scanner.discovery.rtsp import EXCHANGE_TIMEOUT, RtspProbe
 from scanner.lab.sim.device import SimDevice
 from scanner.lab.sim.rtsp import RtspServer
 from scanner.lab.sim.runtime import profiles
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
 
 
 def test_requests_carry_cseq_and_user_agent() -> None:
@@ -76,15 +71,6 @@ def test_parser_never_raises(data: bytes) -> None:
 
 # ---------------------------------------------------------------- the probe on loopback
 
-@asynccontextmanager
-async def serving(handler: Handler) -> AsyncIterator[int]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-
-
 async def probe(port: int, timeout: float = 3.0) -> ProbeResult:
     ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=timeout, options={"rtsp_ports": str(port)})
     return await RtspProbe().run(ctx)
@@ -132,19 +118,6 @@ def test_body_of_the_first_reply_is_skipped() -> None:
     found = {(o.signal, o.value) for o in asyncio.run(scenario()).observations}
     assert found == {("rtsp.status", "OPTIONS 200"), ("rtsp.status", "DESCRIBE 404"),
                      ("rtsp.server", "chatty")}
-
-
-def tolerant(handler: Handler) -> Handler:
-    @functools.wraps(handler)
-    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await handler(reader, writer)
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    return run
 
 
 @tolerant

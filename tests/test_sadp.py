@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import SADP_DHIP_LAB, by_mac, mutated, run_probe
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.sadp import MAX_REPLY, build_inquiry, parse_inquiry, parse_probe_match
@@ -117,22 +118,11 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_never_raise(data):
-    raw = bytearray(data.draw(st.sampled_from([REAL, OEM])))
-    for _ in range(data.draw(st.integers(1, 8))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
-        if action == "flip":
-            raw[pos] ^= data.draw(st.integers(1, 255))
-        elif action == "cut":
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
-        else:
-            raw[pos:pos] = data.draw(st.sampled_from([b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff",
-                                                      b"]]>"]))
-        if not raw:
-            break
-    fields = parse_probe_match(bytes(raw))
+    raw = mutated(data, data.draw(st.sampled_from([REAL, OEM])),
+                  [b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff", b"]]>"])
+    fields = parse_probe_match(raw)
     assert fields is None or all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
-    answer = sadp_answer(bytes(raw), "10.0.0.1")
+    answer = sadp_answer(raw, "10.0.0.1")
     assert answer is None or answer.fields[0][0] == "sadp.reply"
 
 
@@ -189,39 +179,11 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 # ---------------------------------------------------------------- namespaces
 
-def run_probe(lab, probe, targets: list[str], timeout: float = 3.0) -> ProbeResult:
-    """Run ``probe`` on eth0 inside the lab's scanner namespace."""
-    from scanner.lab.netns import run_in_netns
-
-    def go() -> ProbeResult:
-        ctx = ProbeContext(targets=parse_targets(targets), interface="eth0", timeout=timeout)
-        return asyncio.run(probe.run(ctx))
-
-    return run_in_netns(lab.scanner_ns, go)
-
-
-def by_mac(result: ProbeResult, signal: str) -> dict[str, str]:
-    """MAC -> value of ``signal``, asserting each device reported it once."""
-    values = [(o.mac, o.value) for o in result.observations if o.signal == signal]
-    assert len(values) == len({m for m, _ in values}), f"duplicate {signal}: {values}"
-    return dict(values)  # type: ignore[arg-type]
-
-
-MIXED_LAB = [
-    {"name": "hik", "ip": "10.99.0.10", "mac": "58:50:ed:1f:e3:85", "profile": "hikvision-ipc"},
-    {"name": "hiwatch", "ip": "10.99.0.11", "mac": "bc:ad:28:11:22:33", "profile": "hiwatch-ipc"},
-    {"name": "dahua", "ip": "10.99.0.12", "mac": "08:ed:ed:44:55:66", "profile": "dahua-ipc"},
-    {"name": "intelbras", "ip": "10.99.0.13", "mac": "9c:14:63:2d:7f:10", "profile": "intelbras-ipc"},
-    {"name": "amcrest", "ip": "10.99.0.14", "mac": "9c:8e:cd:0a:0b:0c", "profile": "amcrest-ipc"},
-    {"name": "axis", "ip": "10.99.0.15", "mac": "ac:cc:8e:27:0a:d8", "profile": "axis-ipc"},
-]
-
-
 @pytest.mark.netns
 def test_only_hikvision_firmware_answers(lab_factory):
     from scanner.lab.sim.runtime import profiles
 
-    lab = lab_factory(MIXED_LAB)
+    lab = lab_factory(SADP_DHIP_LAB)
     result = run_probe(lab, SadpProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     models = by_mac(result, "sadp.DeviceDescription")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_wsd import MIXED_LAB, filled, require_binary, run_probe, values, wait_for_line
+from labtools import WSD_MDNS_SSDP_LAB, filled, mutated, require_binary, run_probe, values, wait_for_line
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.ssdp import (
@@ -163,25 +163,14 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_inputs_never_raise(data):
-    raw = bytearray(data.draw(st.sampled_from([AXIS, HUAWEI, AXIS_DESC, build_msearch("ssdp:all", 1)])))
-    for _ in range(data.draw(st.integers(1, 8))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
-        if action == "flip":
-            raw[pos] ^= data.draw(st.integers(1, 255))
-        elif action == "cut":
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
-        else:
-            raw[pos:pos] = data.draw(st.sampled_from([b"\r", b"\n", b"\r\n\r\n", b":", b"\x00", b"<",
-                                                      b"&lol;", b"<!DOCTYPE x>", b"\xff",
-                                                      b"LOCATION: http://1.2.3.4/\r\n", b"MX: \xc2\xb2\r\n"]))
-        if not raw:
-            break
-    reply = parse_response(bytes(raw))
+    raw = mutated(data, data.draw(st.sampled_from([AXIS, HUAWEI, AXIS_DESC, build_msearch("ssdp:all", 1)])),
+                  [b"\r", b"\n", b"\r\n\r\n", b":", b"\x00", b"<", b"&lol;", b"<!DOCTYPE x>", b"\xff",
+                   b"LOCATION: http://1.2.3.4/\r\n", b"MX: \xc2\xb2\r\n"])
+    reply = parse_response(raw)
     if reply is not None:
         fetchable_location(reply.get("location"), {"10.0.0.5"})
-    parse_msearch(bytes(raw))
-    parse_description(bytes(raw))
+    parse_msearch(raw)
+    parse_description(raw)
 
 
 # ---------------------------------------------------------------- lab responder
@@ -234,7 +223,7 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 @pytest.mark.netns
 def test_mixed_lab_only_axis_and_huawei_answer_with_their_descriptions(lab_factory):
-    lab = lab_factory(MIXED_LAB)
+    lab = lab_factory(WSD_MDNS_SSDP_LAB)
     result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert {o.ip for o in result.observations} == {"10.99.0.14", "10.99.0.15"}

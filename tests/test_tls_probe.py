@@ -10,11 +10,8 @@ import os
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -22,13 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import Handler, serving
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.x509 import parse_certificate
 from scanner.discovery.tls import HANDSHAKE_TIMEOUT, TlsProbe
 from scanner.lab.sim.https import certificate_pem, server_context
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
 
 REAL_NAMES = [  # (subject, issuer) as published
     ("CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN",) * 2,
@@ -96,15 +92,6 @@ def test_parser_never_raises(data: bytes, index: int, byte: int) -> None:
 
 # ---------------------------------------------------------------- the probe on loopback
 
-@asynccontextmanager
-async def serving(handler: Handler, context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=context)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-
-
 async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.close()
 
@@ -120,7 +107,7 @@ def test_probe_reads_the_lab_certificate() -> None:
     der = der_of(certificate_pem(subject, issuer)[0])
 
     async def scenario() -> tuple[ProbeResult, int]:
-        async with serving(hang_up, server_context(subject, issuer)) as port:
+        async with serving(hang_up, ssl=server_context(subject, issuer)) as port:
             return await probe([port]), port
 
     result, port = asyncio.run(scenario())
@@ -149,7 +136,7 @@ def test_probe_reads_a_tls_1_0_only_server() -> None:
         pytest.skip("this OpenSSL cannot serve TLS 1.0")
 
     async def scenario() -> ProbeResult:
-        async with serving(hang_up, context) as port:
+        async with serving(hang_up, ssl=context) as port:
             return await probe([port])
 
     found = {(o.signal, o.value) for o in asyncio.run(scenario()).observations}

@@ -5,8 +5,6 @@ decoding, the lab responder, and the probe in namespaces against our responders 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -14,8 +12,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import WSD_MDNS_SSDP_LAB, filled, mutated, run_probe, values
 
-from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.wsd import (
     MAX_ITEM_LEN,
     MAX_ITEMS,
@@ -35,7 +34,6 @@ from scanner.discovery.parsers.wsd import (
 )
 from scanner.discovery.wsd import WsdProbe
 from scanner.lab.sim.wsd import Target, probe_matches
-from scanner.targets import parse_targets
 
 DATA = Path(__file__).parent / "data" / "wsd"
 HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
@@ -186,20 +184,10 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_never_raise(data):
-    raw = bytearray(data.draw(st.sampled_from([HIK, CPPLUS, build_probe("urn:uuid:1", "tds:Device")])))
-    for _ in range(data.draw(st.integers(1, 8))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
-        if action == "flip":
-            raw[pos] ^= data.draw(st.integers(1, 255))
-        elif action == "cut":
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
-        else:
-            raw[pos:pos] = data.draw(st.sampled_from([b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff",
-                                                      b"]]>", b"%", b"onvif://www.onvif.org/MAC/", b" "]))
-        if not raw:
-            break
-    for m in parse_probe_matches(bytes(raw)):
+    raw = mutated(data, data.draw(st.sampled_from([HIK, CPPLUS, build_probe("urn:uuid:1", "tds:Device")])),
+                  [b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff", b"]]>", b"%", b"onvif://www.onvif.org/MAC/",
+                   b" "])
+    for m in parse_probe_matches(raw):
         scope_params(m.scopes)
         assert match_mac(m) is None or len(match_mac(m)) == 17
         xaddr_ipv4(m)
@@ -255,44 +243,6 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 # ---------------------------------------------------------------- namespaces
 
-def run_probe(lab, probe, targets: list[str], timeout: float = 3.0) -> ProbeResult:
-    """Run ``probe`` on eth0 inside the lab's scanner namespace."""
-    from scanner.lab.netns import run_in_netns
-
-    def go() -> ProbeResult:
-        return asyncio.run(probe.run(ProbeContext(targets=parse_targets(targets), interface="eth0",
-                                                  timeout=timeout)))
-
-    return run_in_netns(lab.scanner_ns, go)
-
-
-def values(result: ProbeResult, signal: str) -> dict[str, list[str]]:
-    """IP -> every value of ``signal``."""
-    out: dict[str, list[str]] = {}
-    for o in result.observations:
-        if o.signal == signal:
-            out.setdefault(o.ip, []).append(o.value)
-    return out
-
-
-MIXED_LAB = [  # also used by test_mdns.py and test_ssdp.py
-    {"name": "hik", "ip": "10.99.0.10", "mac": "58:50:ed:1f:e3:85", "profile": "hikvision-ipc"},
-    {"name": "dahua", "ip": "10.99.0.11", "mac": "08:ed:ed:44:55:66", "profile": "dahua-ipc"},
-    {"name": "cpplus", "ip": "10.99.0.12", "mac": "e0:50:8b:00:00:12", "profile": "cpplus-ipc"},
-    {"name": "unv", "ip": "10.99.0.13", "mac": "48:ea:63:00:00:13", "profile": "uniview-ipc"},
-    {"name": "axis", "ip": "10.99.0.14", "mac": "ac:cc:8e:27:0a:d8", "profile": "axis-ipc"},
-    {"name": "huawei", "ip": "10.99.0.15", "mac": "00:e0:fc:00:00:15", "profile": "huawei-cpe"},
-    {"name": "peer", "ip": "10.99.0.16", "mac": "44:19:b6:00:00:16", "profile": "onvif-peer-hikvision"},
-]
-
-
-def filled(lab, name: str, service: str) -> dict:
-    """The parameters the simulator gives device ``name``'s ``service``: its profile, filled for it."""
-    from scanner.lab.sim.runtime import sim_devices
-
-    return {d.name: d for d in sim_devices(lab)}[name].services[service]
-
-
 def scope_value(lab, name: str, key: str) -> str:
     """The URL-decoded value of the ``onvif://www.onvif.org/<key>/`` scope in device ``name``'s profile."""
     from urllib.parse import unquote
@@ -302,35 +252,9 @@ def scope_value(lab, name: str, key: str) -> str:
     return next(unquote(s[len(prefix):]) for s in params["scopes"] if s.startswith(prefix))
 
 
-def require_binary(name: str) -> str:
-    """The path of a third-party peer's program; a skip without it (a failure under CI=true)."""
-    path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{name} is not installed (apt-get install {name})")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
-    """Read ``proc``'s output until a line holds ``text``; fail with the output after ``timeout`` seconds."""
-    lines: list[str] = []
-    found = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if text in line:
-                found.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not found.wait(timeout):
-        pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(lines))
-
-
 @pytest.mark.netns
 def test_mixed_lab_onvif_devices_and_the_wsdiscovery_peer_answer(lab_factory):
-    lab = lab_factory(MIXED_LAB)
+    lab = lab_factory(WSD_MDNS_SSDP_LAB)
     result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert {o.ip for o in result.observations} == {"10.99.0.10", "10.99.0.11", "10.99.0.12", "10.99.0.13",
@@ -355,7 +279,7 @@ def test_mixed_lab_onvif_devices_and_the_wsdiscovery_peer_answer(lab_factory):
 def test_wsdiscovery_peer_sockets_live_in_the_device_namespace(lab_factory):
     from scanner.lab.manager import state_dir
 
-    lab = lab_factory([MIXED_LAB[-1]])
+    lab = lab_factory([WSD_MDNS_SSDP_LAB[-1]])
     result = run_probe(lab, WsdProbe(), ["10.99.0.16"])  # unicast only: the peer must answer it
     assert values(result, "onvif.hardware") == {"10.99.0.16": ["DS-2CD2143G0-I"]}
     pid = (state_dir(lab.name) / "sim.pid").read_text().strip()

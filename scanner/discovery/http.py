@@ -12,24 +12,26 @@ environment): on a 240-device lab ``GET /`` to every host took 0.05 s with it an
 (median of 5 runs), and this whole probe 0.92 s.
 Every read is capped (head 64 KiB; body per request), chunked and gzip bodies are decoded within the
 cap, and each request, each host (``host_timeout`` option, default ``ctx.timeout``) and the whole probe
-(``ctx.timeout``) have time limits.
-
-The helpers below the probe (connect checks, per-host recording, deadlines) serve the other TCP banner
-probes too (tls, rtsp, onvif).
+(``ctx.timeout``) have time limits. The per-host machinery (connect checks, recording, the budget) is
+``banner_base``; ``read_head`` serves the RTSP probe too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import resource
-import ssl
-from collections.abc import Awaitable, Callable, Iterable
-from functools import cache
+from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, run_bounded
+from scanner.discovery.banner_base import (
+    HostRecorder,
+    insecure_context,
+    open_ports,
+    ports_option,
+    probe_each_host,
+)
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.http import (
     MAX_HEAD,
     Head,
@@ -81,16 +83,12 @@ class HttpProbe:
         plain = ports_option(ctx, "http_ports", HTTP_PORTS)
         secure = ports_option(ctx, "https_ports", HTTPS_PORTS)
         host_timeout = float(ctx.options.get("host_timeout", ctx.timeout))
-        answered: set[str] = set()
 
-        async def one(ip: str) -> None:
-            scan = HostScan(HostRecorder(col, ip, ctx.live_hosts.get(ip)))
+        async def one(rec: HostRecorder) -> bool:
             async with asyncio.timeout(host_timeout):
-                if await scan.run(plain, secure):
-                    answered.add(ip)
+                return await HostScan(rec).run(plain, secure)
 
-        unfinished = await run_with_deadline(hosts, one, host_concurrency(ctx, SOCKETS_PER_HOST), ctx.timeout)
-        return banner_result(col, hosts, answered, unfinished, ctx.timeout)
+        return await probe_each_host(col, hosts, one, SOCKETS_PER_HOST)
 
 
 class Fetched(NamedTuple):
@@ -275,97 +273,3 @@ async def read_chunked(reader: asyncio.StreamReader, buffer: bytes, cap: int) ->
         if not chunk:
             return dechunk(buffer, cap)[0], False
         buffer += chunk
-
-
-@cache
-def insecure_context() -> ssl.SSLContext:
-    """A TLS client context that accepts any certificate and old protocol versions (banner grabbing only)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:  # old cameras speak TLS 1.0 with weak keys; reading their certificate is all we do
-        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-        context.set_ciphers("ALL:@SECLEVEL=0")
-    except (ssl.SSLError, ValueError):
-        pass
-    return context
-
-
-# --- helpers shared by the TCP banner probes -------------------------------------------------------
-
-
-class HostRecorder:
-    """Adds one host's observations to a Collector, once per (signal, value, port)."""
-
-    def __init__(self, col: Collector, ip: str, mac: str | None) -> None:
-        self.col, self.ip, self.mac = col, ip, mac
-        self.seen: set[tuple[str, str, int | None]] = set()
-
-    def add(self, signal: str, value: str, port: int | None) -> None:
-        value = value.strip()
-        if value and (signal, value, port) not in self.seen:
-            self.seen.add((signal, value, port))
-            self.col.add(signal, value, ip=self.ip, mac=self.mac, port=port)
-
-
-async def open_ports(ip: str, ports: list[int], timeout: float) -> list[int]:
-    """The ``ports`` that accept a TCP connection within ``timeout``, in the given order."""
-
-    async def check(port: int) -> bool:
-        try:
-            async with asyncio.timeout(timeout):
-                _reader, writer = await asyncio.open_connection(ip, port)
-        except (OSError, TimeoutError):
-            return False
-        writer.transport.abort()
-        return True
-
-    flags = await asyncio.gather(*(check(p) for p in ports))
-    return [p for p, ok in zip(ports, flags, strict=True) if ok]
-
-
-async def run_with_deadline(hosts: list[str], worker: Callable[[str], Awaitable[None]], concurrency: int,
-                            budget: float) -> list[str]:
-    """``run_bounded`` under a total deadline; the hosts the deadline cut short (empty if none)."""
-    done: set[str] = set()
-
-    async def tracked(ip: str) -> None:
-        try:
-            await worker(ip)
-        except Exception:
-            done.add(ip)  # gave up on this host (its own time limit, a hostile reply): finished
-            raise
-        done.add(ip)
-
-    try:
-        async with asyncio.timeout(budget):
-            await run_bounded(hosts, tracked, concurrency)
-    except TimeoutError:
-        pass
-    return [h for h in hosts if h not in done]
-
-
-def banner_result(col: Collector, hosts: list[str], answered: set[str], unfinished: list[str], budget: float,
-                  notes: list[str] | None = None) -> ProbeResult:
-    """The result of a per-host banner probe: PARTIAL (with a note) if the budget cut some hosts short."""
-    notes = list(notes or [])
-    if unfinished:
-        notes.insert(0, f"stopped at the {budget:g} s budget with {len(unfinished)} of {len(hosts)} hosts "
-                        "unfinished")
-    return col.result(ProbeStatus.PARTIAL if unfinished else None, notes=notes, sent=len(hosts),
-                      received=len(answered))
-
-
-def host_concurrency(ctx: ProbeContext, sockets_per_host: int) -> int:
-    """``ctx.concurrency`` hosts at once, fewer if the open-file limit could not hold their sockets."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(1, min(ctx.concurrency, (soft - 64) // sockets_per_host))
-
-
-def ports_option(ctx: ProbeContext, key: str, default: tuple[int, ...]) -> list[int]:
-    """Ports from ``ctx.options[key]`` ("80,8080"; empty for none), else ``default``."""
-    text = ctx.options.get(key)
-    if text is None:
-        return list(default)
-    parts = text.replace(" ", "").split(",")
-    return [int(p) for p in parts if p.isascii() and p.isdigit() and 0 < int(p) < 65536]

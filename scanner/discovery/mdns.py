@@ -6,6 +6,7 @@ devices. Zeroconf is bound to the scan interface's address only (IPv4). It brows
 once, and then every enumerated type; each instance is resolved (SRV, TXT, A; usually straight from the
 cache, as responders send them as additional records) with bounded concurrency. The probe ends once
 ``IDLE`` seconds pass with no new type or instance after ``MIN_WAIT``; never past ``ctx.timeout``.
+``record_instance`` turns one resolved instance into observations.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, log
-from scanner.discovery.wsd import discovery_source
+from scanner.discovery.sockets import discovery_source
 from scanner.errors import TargetError
 from scanner.netif import interface
 
 ENUMERATION_TYPE = "_services._dns-sd._udp.local."
 BROWSE_TYPES = ("_CGI._tcp.local.", "_axis-video._tcp.local.", "_rtsp._tcp.local.", "_http._tcp.local.",
                 "_onvif._tcp.local.", "_psia._tcp.local.", "_workstation._tcp.local.")
-MIN_WAIT = 0.5  # seconds: the first query waits 20-120 ms, answers another 20-120 ms (RFC 6762 §5.2, §6)
+MIN_WAIT = 1.5  # seconds: zeroconf's browser queries at ~0.1 s and again at ~1.1 s; answers come 20-120 ms
+# later (RFC 6762 §5.2, §6), so a first exchange lost on a busy host is still caught. The other probes take ~1.4 s anyway.
 IDLE = 0.3  # seconds without a new type or instance that end the probe
 RESOLVE_TIMEOUT = 1.0  # seconds per instance when the records are not cached yet
 MAX_TYPES = 64
@@ -145,7 +147,6 @@ class _Session:
         self.changed.set()
 
     async def _resolve(self, type_: str, name: str) -> None:
-        from zeroconf import IPVersion
         from zeroconf.asyncio import AsyncServiceInfo
 
         async with self.slots:
@@ -158,18 +159,26 @@ class _Session:
             except Exception as exc:  # noqa: BLE001 - whatever a hostile peer's records make zeroconf raise
                 log.debug("mdns: resolving %r failed: %r", name, exc)
                 return
-        ip = pick_address(info.parsed_addresses(IPVersion.V4Only), self.network)
-        if ip is None:
-            log.debug("mdns: %s has no IPv4 address", name)
-            return
-        port = info.port
-        add = self.col.add
-        add("mdns.service", type_, ip=ip, port=port)
-        add("mdns.instance", _instance_label(name, type_), ip=ip, port=port)
-        if info.server:
-            add("mdns.hostname", info.server, ip=ip, port=port)
-        for entry in txt_entries(info.properties):
-            add("mdns.txt", entry, ip=ip, port=port)
+        record_instance(self.col, info, self.network)
+
+
+def record_instance(col: Collector, info: Any, network: IPv4Network | None = None) -> None:
+    """Add what one resolved instance (a zeroconf ``ServiceInfo``) says: service type, instance label, SRV
+    target and TXT entries, at the address the other probes reach (``pick_address``; none without IPv4)."""
+    from zeroconf import IPVersion
+
+    ip = pick_address(info.parsed_addresses(IPVersion.V4Only), network)
+    if ip is None:
+        log.debug("mdns: %s has no IPv4 address", info.name)
+        return
+    port = info.port
+    add = col.add
+    add("mdns.service", info.type, ip=ip, port=port)
+    add("mdns.instance", instance_label(info.name, info.type), ip=ip, port=port)
+    if info.server:
+        add("mdns.hostname", info.server, ip=ip, port=port)
+    for entry in txt_entries(info.properties):
+        add("mdns.txt", entry, ip=ip, port=port)
 
 
 def pick_address(addresses: list[str], network: IPv4Network | None = None) -> str | None:
@@ -203,7 +212,7 @@ def txt_entries(properties: dict[bytes, bytes | None] | None) -> list[str]:
     return out
 
 
-def _instance_label(name: str, type_: str) -> str:
+def instance_label(name: str, type_: str) -> str:
     """'AXIS M1014 - ACCC8E270AD8._axis-video._tcp.local.' -> 'AXIS M1014 - ACCC8E270AD8'."""
     suffix = "." + type_
     return name[: -len(suffix)] if name.lower().endswith(suffix.lower()) else name

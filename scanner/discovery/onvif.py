@@ -15,16 +15,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from scanner.discovery.banner_base import HostRecorder, ports_option, probe_each_host
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.http import (
-    ENDPOINT_CAP,
-    HostRecorder,
-    banner_result,
-    fetch,
-    host_concurrency,
-    ports_option,
-    run_with_deadline,
-)
+from scanner.discovery.http import ENDPOINT_CAP, fetch
 from scanner.discovery.parsers.http import same_host_url
 from scanner.discovery.parsers.vendor_endpoints import (
     ONVIF_DEVICE_SERVICE,
@@ -59,26 +52,23 @@ class OnvifProbe:
         endpoints = device_services(hosts, ports_option(ctx, "onvif_ports", ONVIF_PORTS),
                                     ctx.options.get("onvif_xaddrs", ""))
         host_timeout = float(ctx.options.get("host_timeout", ctx.timeout))
-        answered: set[str] = set()
         refused: set[str] = set()
 
-        async def one(ip: str) -> None:
-            rec = HostRecorder(col, ip, ctx.live_hosts.get(ip))
+        async def one(rec: HostRecorder) -> bool:
             async with asyncio.timeout(host_timeout):
-                for url in endpoints[ip]:
+                for url in endpoints[rec.ip]:
                     outcome = await query(rec, url, credentials if has_credentials else None)
                     if outcome is not None:
-                        answered.add(ip)
                         if outcome == "refused":
-                            refused.add(ip)
-                        return
+                            refused.add(rec.ip)
+                        return True
+            return False
 
-        unfinished = await run_with_deadline(hosts, one, host_concurrency(ctx, 1), ctx.timeout)
-        notes = []
+        result = await probe_each_host(col, hosts, one, 1)
         if refused:
             hint = "" if has_credentials else f" (set {USER_ENV} and {PASSWORD_ENV} to read it)"
-            notes.append(f"GetDeviceInformation refused on {len(refused)} host(s){hint}")
-        return banner_result(col, hosts, answered, unfinished, ctx.timeout, notes)
+            result.notes.append(f"GetDeviceInformation refused on {len(refused)} host(s){hint}")
+        return result
 
 
 def device_services(hosts: list[str], ports: list[int], xaddrs: str) -> dict[str, list[str]]:

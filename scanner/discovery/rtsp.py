@@ -10,17 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from scanner.discovery.banner_base import HostRecorder, ports_option, probe_each_host
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.http import (
-    READ_CHUNK,
-    HostRecorder,
-    banner_result,
-    host_concurrency,
-    ports_option,
-    read_head,
-    run_with_deadline,
-)
-from scanner.discovery.parsers.rtsp import build_request, parse_reply
+from scanner.discovery.http import READ_CHUNK, read_head
+from scanner.discovery.parsers.rtsp import RtspReply, build_request, parse_reply
 
 log = logging.getLogger("scanner.discovery")
 
@@ -40,16 +33,19 @@ class RtspProbe:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
         ports = ports_option(ctx, "rtsp_ports", RTSP_PORTS)
         timeout = min(EXCHANGE_TIMEOUT, float(ctx.options.get("host_timeout", ctx.timeout)))
-        answered: set[str] = set()
 
-        async def one(ip: str) -> None:
-            rec = HostRecorder(col, ip, ctx.live_hosts.get(ip))
-            results = await asyncio.gather(*(converse(rec, p, timeout) for p in ports))
-            if any(results):
-                answered.add(ip)
+        async def one(rec: HostRecorder) -> bool:
+            return any(await asyncio.gather(*(converse(rec, p, timeout) for p in ports)))
 
-        unfinished = await run_with_deadline(hosts, one, host_concurrency(ctx, len(ports) or 1), ctx.timeout)
-        return banner_result(col, hosts, answered, unfinished, ctx.timeout)
+        return await probe_each_host(col, hosts, one, len(ports) or 1)
+
+
+def record_reply(rec: HostRecorder, method: str, reply: RtspReply, port: int) -> None:
+    """Record one reply: ``rtsp.status`` ("DESCRIBE 401"), ``rtsp.server`` and every WWW-Authenticate."""
+    rec.add("rtsp.status", f"{method} {reply.status}", port)
+    rec.add("rtsp.server", reply.server or "", port)
+    for realm in reply.www_authenticate:
+        rec.add("rtsp.www_authenticate", realm, port)
 
 
 async def converse(rec: HostRecorder, port: int, timeout: float) -> bool:
@@ -72,10 +68,7 @@ async def converse(rec: HostRecorder, port: int, timeout: float) -> bool:
                 if reply is None:
                     break
                 answered = True
-                rec.add("rtsp.status", f"{method} {reply.status}", port)
-                rec.add("rtsp.server", reply.server or "", port)
-                for realm in reply.www_authenticate:
-                    rec.add("rtsp.www_authenticate", realm, port)
+                record_reply(rec, method, reply, port)
                 if reply.content_length > MAX_BODY:
                     break
                 buffer = await skip(reader, buffer, reply.content_length)

@@ -7,29 +7,33 @@ long after its last multicast, then ends after ``IDLE`` seconds of silence once 
 is done, or as soon as every host it asked has answered; never past ``ctx.timeout``. A LOCATION is
 fetched only when its host is the replying address or a scan target (``fetchable_location``), with
 httpx (no proxies from the environment, no redirect to another host, at most ``MAX_DESCRIPTION`` bytes).
+The send/receive loop, ``IDLE`` included, is shared with WS-Discovery (``multicast_search``);
+``reply_signals`` and ``description_signals`` say what a search reply and a description record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, log
-from scanner.discovery.parsers.ssdp import GROUP, PORT, build_msearch, fetchable_location, parse_response
-from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, parse_description
-from scanner.discovery.wsd import discovery_source, open_udp_socket
-from scanner.errors import TargetError
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, log
+from scanner.discovery.multicast_search import MulticastSearch, run_search
+from scanner.discovery.parsers.ssdp import (
+    GROUP,
+    PORT,
+    SsdpMessage,
+    build_msearch,
+    fetchable_location,
+    parse_response,
+)
+from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, UpnpDevice, parse_description
 
 SEARCH_TARGETS = ("ssdp:all", "upnp:rootdevice")
 MX = 1  # seconds a device may wait before answering a multicast search (UDA 1.1: 1-5)
 ROUNDS = (0.0, 0.25)  # seconds after the start at which the searches are (re)sent
-IDLE = 0.25
-SLACK = 0.1
-DEFAULT_RATE = 5000  # unicast datagrams per second
 MULTICAST_TTL = 2  # UDA 1.1 §1.1.2 default
 FETCH_TIMEOUT = 2.0  # seconds per description
 MAX_FETCHES = 32  # at once
@@ -46,78 +50,56 @@ class SsdpProbe:
     description = "SSDP M-SEARCH (multicast and unicast) and UPnP device descriptions"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
-        col = Collector(self.name, ctx)
-        try:
-            source = discovery_source(ctx)
-        except TargetError as exc:
-            return col.result(ProbeStatus.ERROR, error=str(exc))
-        hosts = ctx.hosts_to_probe()
-        if source is None and not hosts:
-            return col.result(ProbeStatus.SKIPPED, notes=["SSDP needs an interface or targets"])
-        try:
-            sock = open_udp_socket(source, MULTICAST_TTL)
-        except OSError as exc:
-            return col.result(ProbeStatus.ERROR, error=f"cannot open an SSDP socket: {exc}")
-        notes = [] if source else ["no interface given: unicast M-SEARCH only, no multicast"]
-        session = _Session(sock, col, multicast=source is not None, hosts=hosts,
-                           targets={str(t) for t in ctx.targets},
-                           rate=float(ctx.options.get("rate", DEFAULT_RATE)),
-                           fetch_slots=min(ctx.concurrency, MAX_FETCHES))
-        try:
-            await session.run(ctx.timeout)
-        finally:
-            sock.close()
-            await session.close()
-        unasked = len(set(hosts) - session.asked)
-        if unasked:
-            notes.append(f"{unasked} hosts got no unicast M-SEARCH (time budget or socket buffer exhausted)")
-        if session.unfinished:
-            notes.append(f"{session.unfinished} description fetches did not finish in time")
-        return col.result(notes=notes, sent=session.sent, received=session.received)
+        return await run_search(Collector(self.name, ctx), _Search)
 
 
-class _Session:
-    def __init__(self, sock: socket.socket, col: Collector, *, multicast: bool, hosts: list[str],
-                 targets: set[str], rate: float, fetch_slots: int) -> None:
-        self.sock, self.col, self.multicast, self.hosts, self.targets = sock, col, multicast, hosts, targets
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.answered: set[str] = set()
-        self.asked: set[str] = set()
+def reply_signals(reply: SsdpMessage) -> list[tuple[str, str]]:
+    """(signal, value) for every ``SSDP_SIGNALS`` header the search reply carries."""
+    return [(signal, reply.get(header)) for header, signal in SSDP_SIGNALS.items() if reply.get(header)]
+
+
+def description_signals(device: UpnpDevice) -> list[tuple[str, str]]:
+    """(signal, value) for every ``UPNP_SIGNALS`` field the device description fills."""
+    return [(signal, getattr(device, attr)) for attr, signal in UPNP_SIGNALS.items() if getattr(device, attr)]
+
+
+class _Search(MulticastSearch[SsdpMessage]):
+    protocol, request = "SSDP", "M-SEARCH"
+    group, port, ttl = GROUP, PORT, MULTICAST_TTL
+    rounds, reply_delay = ROUNDS, MX
+    drain_on_exit = False  # a reply read after the end would start a description fetch that cannot finish
+
+    def __init__(self, sock: socket.socket, col: Collector, *, multicast: bool, hosts: list[str]) -> None:
+        super().__init__(sock, col, multicast=multicast, hosts=hosts)
+        self.targets = {str(t) for t in col.ctx.targets}
         self.seen: set[tuple[str, str, str]] = set()  # (ip, signal, value) already emitted
         self.locations: set[str] = set()
         self.fetches: set[asyncio.Task[None]] = set()
-        self.fetch_slots = asyncio.Semaphore(max(1, fetch_slots))
+        self.fetch_slots = asyncio.Semaphore(max(1, min(col.ctx.concurrency, MAX_FETCHES)))
         self.client: Any = None
-        self.sent = self.received = self.unfinished = 0
-        self.last_reply = 0.0
-        self.deadline = 0.0
-        self.wake = asyncio.Event()
+        self.unfinished = 0
 
-    async def run(self, budget: float) -> None:
-        loop = asyncio.get_running_loop()
-        start = time.monotonic()
-        self.deadline = start + max(budget, 0.1)
-        loop.add_reader(self.sock.fileno(), self._on_readable)
-        try:
-            last_multicast = start
-            for offset in ROUNDS:
-                if not await self._pause_until(start + offset):
-                    return
-                if self.multicast:
-                    for st in SEARCH_TARGETS:
-                        self._send(build_msearch(st, MX), GROUP)
-                    last_multicast = time.monotonic()
-                await self._unicast([h for h in self.hosts if h not in self.answered])
-            due = last_multicast + MX + SLACK if self.multicast else 0.0
-            while True:
-                quiet_at = max(due, self.last_reply + IDLE)
-                now = time.monotonic()
-                if now >= quiet_at and not self.fetches:
-                    return
-                if not await self._sleep(quiet_at if now < quiet_at else self.deadline):
-                    return
-        finally:
-            loop.remove_reader(self.sock.fileno())
+    def multicast_datagrams(self) -> list[bytes]:
+        return [build_msearch(st, MX) for st in SEARCH_TARGETS]
+
+    def unicast_datagrams(self, host: str) -> list[bytes]:
+        return [build_msearch(st, MX, host) for st in SEARCH_TARGETS]
+
+    def parse(self, data: bytes) -> SsdpMessage | None:
+        return parse_response(data)
+
+    def record(self, reply: SsdpMessage, src: str) -> None:
+        for signal, value in reply_signals(reply):
+            self._add(signal, value, src, PORT)
+        url = fetchable_location(reply.get("location"), self.targets | {src})
+        if url and url not in self.locations:
+            self.locations.add(url)
+            task = asyncio.get_running_loop().create_task(self._fetch(url))
+            self.fetches.add(task)
+            task.add_done_callback(self._fetched)
+
+    def busy(self) -> bool:
+        return bool(self.fetches)
 
     async def close(self) -> None:
         self.unfinished = len(self.fetches)
@@ -127,80 +109,8 @@ class _Session:
         if self.client is not None:
             await self.client.aclose()
 
-    def _over(self) -> bool:
-        """Past the deadline, or every host asked has answered and every fetch is done."""
-        return time.monotonic() >= self.deadline or (
-            bool(self.hosts) and self.answered.issuperset(self.hosts) and not self.fetches)
-
-    async def _sleep(self, until: float) -> bool:
-        """Sleep until ``until``, a reply or a finished fetch; False once the probe is over."""
-        if self._over():
-            return False
-        self.wake.clear()
-        try:
-            await asyncio.wait_for(self.wake.wait(), max(0.0, min(until, self.deadline) - time.monotonic()))
-        except TimeoutError:
-            pass
-        return not self._over()
-
-    async def _pause_until(self, when: float) -> bool:
-        while time.monotonic() < when:
-            if not await self._sleep(when):
-                return False
-        return not self._over()
-
-    async def _unicast(self, hosts: list[str]) -> None:
-        started = time.monotonic()
-        for i, host in enumerate(hosts):
-            if time.monotonic() >= self.deadline:
-                return
-            if not all(self._send(build_msearch(st, MX, host), host) for st in SEARCH_TARGETS):
-                return  # send buffer full: the rest wait for the next round
-            self.asked.add(host)
-            ahead = started + (i + 1) * len(SEARCH_TARGETS) * self.interval - time.monotonic()
-            if ahead > 0.002:
-                await asyncio.sleep(ahead)
-            elif i % 32 == 31:
-                await asyncio.sleep(0)
-
-    def _send(self, datagram: bytes, host: str) -> bool:
-        try:
-            self.sock.sendto(datagram, (host, PORT))
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError as exc:
-            if exc.errno == errno.ENOBUFS:
-                return False
-            log.debug("ssdp: send to %s failed: %s", host, exc)
-            return True
-        self.sent += 1
-        return True
-
-    def _on_readable(self) -> None:
-        for _ in range(256):
-            try:
-                data, (src, _port) = self.sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log.debug("ssdp: receive failed: %s", exc)
-                continue
-            self.received += 1
-            reply = parse_response(data)
-            if reply is None:
-                continue
-            self.answered.add(src)
-            self.last_reply = time.monotonic()
-            self.wake.set()
-            for header, signal in SSDP_SIGNALS.items():
-                if reply.get(header):
-                    self._add(signal, reply.get(header), src, PORT)
-            url = fetchable_location(reply.get("location"), self.targets | {src})
-            if url and url not in self.locations:
-                self.locations.add(url)
-                task = asyncio.get_running_loop().create_task(self._fetch(url))
-                self.fetches.add(task)
-                task.add_done_callback(self._fetched)
+    def notes(self) -> list[str]:
+        return [f"{self.unfinished} description fetches did not finish in time"] if self.unfinished else []
 
     def _add(self, signal: str, value: str, ip: str, port: int | None) -> None:
         if (ip, signal, value) not in self.seen:
@@ -218,10 +128,8 @@ class _Session:
         if device is None:
             return
         parts = urlsplit(url)
-        for attr, signal in UPNP_SIGNALS.items():
-            value = getattr(device, attr)
-            if value:
-                self._add(signal, value, parts.hostname or "", parts.port or 80)
+        for signal, value in description_signals(device):
+            self._add(signal, value, parts.hostname or "", parts.port or 80)
 
     async def _get(self, url: str) -> bytes | None:
         """The body at ``url`` (redirects followed only on the same host), at most MAX_DESCRIPTION bytes."""

@@ -11,16 +11,9 @@ import asyncio
 import logging
 import ssl
 
+from scanner.discovery.banner_base import HostRecorder, insecure_context, ports_option, probe_each_host
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.http import (
-    HTTPS_PORTS,
-    HostRecorder,
-    banner_result,
-    host_concurrency,
-    insecure_context,
-    ports_option,
-    run_with_deadline,
-)
+from scanner.discovery.http import HTTPS_PORTS
 from scanner.discovery.parsers.x509 import parse_certificate
 
 log = logging.getLogger("scanner.discovery")
@@ -44,25 +37,24 @@ class TlsProbe:
         ports = ports_option(ctx, "tls_ports", HTTPS_PORTS)
         context = insecure_context()
         timeout = min(HANDSHAKE_TIMEOUT, float(ctx.options.get("host_timeout", ctx.timeout)))
-        answered: set[str] = set()
 
-        async def one(ip: str) -> None:
-            rec = HostRecorder(col, ip, ctx.live_hosts.get(ip))
-            certs = await asyncio.gather(*(peer_certificate(ip, p, context, timeout) for p in ports))
+        async def one(rec: HostRecorder) -> bool:
+            certs = await asyncio.gather(*(peer_certificate(rec.ip, p, context, timeout) for p in ports))
+            answered = False
             for port, der in zip(ports, certs, strict=True):
                 info = parse_certificate(der) if der else None
                 if info is None:
                     continue
-                answered.add(ip)
+                answered = True
                 rec.add("x509.subject", info.subject, port)
                 rec.add("x509.issuer", info.issuer, port)
                 for san in info.sans:
                     rec.add("x509.san", san, port)
                 rec.add("x509.serial", info.serial, port)
                 rec.add("x509.sha256", info.sha256, port)
+            return answered
 
-        unfinished = await run_with_deadline(hosts, one, host_concurrency(ctx, len(ports) or 1), ctx.timeout)
-        return banner_result(col, hosts, answered, unfinished, ctx.timeout)
+        return await probe_each_host(col, hosts, one, len(ports) or 1)
 
 
 async def peer_certificate(ip: str, port: int, context: ssl.SSLContext, timeout: float) -> bytes | None:

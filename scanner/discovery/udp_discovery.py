@@ -1,12 +1,14 @@
 """The multicast/broadcast/unicast UDP discovery loop that SADP and DHIP share.
 
-UDP sockets bound to the interface address on ephemeral ports (a socket bound to 0.0.0.0 cannot
-broadcast in a namespace without a default route, see MEASUREMENTS) send each request to the
-multicast group, to 255.255.255.255, to the directed broadcast and (paced) to every explicit target,
-three times in the first second (discovery is lossy). Devices answer unicast to the sending port,
-several times over (one copy per request they heard); answers are de-duplicated by device MAC, else
-IP. Devices outside the scanned subnet (cameras on factory addresses) answer too and are reported.
-The wait ends ``IDLE`` seconds after the last send or the last new device, or at ``ctx.timeout``.
+UDP sockets bound to the interface address on ephemeral ports (``sockets.open_udp_socket``; a socket
+bound to 0.0.0.0 cannot broadcast in a namespace without a default route, see MEASUREMENTS) send each
+request to the multicast group, to 255.255.255.255, to the directed broadcast and (paced) to every
+explicit target, three times in the first second (discovery is lossy). Devices answer unicast to the
+sending port, several times over (one copy per request they heard); answers are de-duplicated by device
+MAC, else IP. Devices outside the scanned subnet (cameras on factory addresses) answer too and are
+reported. The wait ends ``IDLE`` seconds after the last send or the last new device, or at
+``ctx.timeout``. A protocol turns a datagram into an ``Answer`` (``make_answer``); ``record_answer``
+emits it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.sockets import open_udp_socket
 from scanner.errors import TargetError
 from scanner.netif import interface, interfaces
 from scanner.observations import normalise_mac
@@ -36,8 +39,9 @@ DEFAULT_RATE = 5000.0  # unicast datagrams per second (option "rate")
 MAX_DATAGRAM = 65536  # bytes read per datagram
 READS_PER_WAKEUP = 256
 READ_SLICE = 0.02  # seconds of parsing per wake-up at most, so a flood cannot starve the timers
-RCVBUF = 4 << 20
+RCVBUF = 4 << 20  # both buffers capped by net.core.[rw]mem_max (not forced)
 SNDBUF = 2 << 20  # unicast datagrams to silent on-link addresses sit here until ARP gives up
+MULTICAST_TTL = 1
 BROADCAST = "255.255.255.255"
 SENT, BUSY, FAILED = "sent", "busy", "failed"  # outcomes of one send
 
@@ -64,9 +68,15 @@ def make_answer(prefix: str, fields: dict[str, str], claimed_ip: str, claimed_ma
     return Answer(mac or ip, ip, mac, out)
 
 
+def record_answer(col: Collector, answer: Answer, port: int) -> None:
+    """Add every field of one device's answer, about its IP and MAC, at the protocol's ``port``."""
+    for signal, value in answer.fields:
+        col.add(signal, value, ip=answer.ip, mac=answer.mac, port=port)
+
+
 @dataclass
 class _Plan:
-    source_ip: str | None  # bind here; None: unicast only, from an unbound socket
+    source_ip: str | None  # bind here; None: unicast only, from 0.0.0.0
     group_dests: list[str]  # multicast group and broadcasts
     unicast: list[str]
 
@@ -108,8 +118,7 @@ class _Receiver:
                 continue
             self.seen.add(ans.key)
             self.last_new = time.monotonic()
-            for signal, value in ans.fields:
-                self.col.add(signal, value, ip=ans.ip, mac=ans.mac, port=self.port)
+            record_answer(self.col, ans, self.port)
 
 
 async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequence[bytes],
@@ -133,8 +142,8 @@ async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequ
     sent = busy_rounds = 0
     with contextlib.ExitStack() as stack:
         try:
-            group_sock = stack.enter_context(_open_socket(plan.source_ip)) if plan.group_dests else None
-            unicast_sock = stack.enter_context(_open_socket(plan.source_ip)) if plan.unicast else None
+            group_sock = stack.enter_context(_open_socket(plan)) if plan.group_dests else None
+            unicast_sock = stack.enter_context(_open_socket(plan)) if plan.unicast else None
         except OSError as exc:
             return col.result(ProbeStatus.ERROR, error=f"cannot open a UDP socket on {plan.source_ip}: {exc}")
         for s in (group_sock, unicast_sock):
@@ -245,21 +254,10 @@ def _describe(failures: dict[str, str], shown: int = 5) -> str | None:
     return "send failed to " + "; ".join(parts)
 
 
-def _open_socket(source_ip: str | None) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # both capped by net.core.[rw]mem_max
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
-        if source_ip:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source_ip))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            sock.bind((source_ip, 0))
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+def _open_socket(plan: _Plan) -> socket.socket:
+    """A socket that multicasts (link-local TTL) and broadcasts from the plan's source, if it has one."""
+    source = ipaddress.IPv4Address(plan.source_ip) if plan.source_ip else None
+    return open_udp_socket(source, ttl=MULTICAST_TTL, rcvbuf=RCVBUF, sndbuf=SNDBUF, broadcast=True)
 
 
 def _rate(ctx: ProbeContext) -> float:

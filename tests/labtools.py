@@ -1,0 +1,155 @@
+"""Helpers the probe tests share: running a probe in a lab, reading its result, the labs several protocol
+tests use, third-party peers, loopback TCP servers and byte mutation for hypothesis. Fixtures live in
+conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+
+from scanner.discovery.base import ProbeContext, ProbeResult
+from scanner.targets import parse_targets
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+
+# ---------------------------------------------------------------- labs
+
+WSD_MDNS_SSDP_LAB = [  # ONVIF cameras (one a third-party peer), an mDNS/UPnP camera and a UPnP CPE
+    {"name": "hik", "ip": "10.99.0.10", "mac": "58:50:ed:1f:e3:85", "profile": "hikvision-ipc"},
+    {"name": "dahua", "ip": "10.99.0.11", "mac": "08:ed:ed:44:55:66", "profile": "dahua-ipc"},
+    {"name": "cpplus", "ip": "10.99.0.12", "mac": "e0:50:8b:00:00:12", "profile": "cpplus-ipc"},
+    {"name": "unv", "ip": "10.99.0.13", "mac": "48:ea:63:00:00:13", "profile": "uniview-ipc"},
+    {"name": "axis", "ip": "10.99.0.14", "mac": "ac:cc:8e:27:0a:d8", "profile": "axis-ipc"},
+    {"name": "huawei", "ip": "10.99.0.15", "mac": "00:e0:fc:00:00:15", "profile": "huawei-cpe"},
+    {"name": "peer", "ip": "10.99.0.16", "mac": "44:19:b6:00:00:16", "profile": "onvif-peer-hikvision"},
+]
+
+SADP_DHIP_LAB = [  # Hikvision- and Dahua-built firmware (OEM labels included) and a camera of neither
+    {"name": "hik", "ip": "10.99.0.10", "mac": "58:50:ed:1f:e3:85", "profile": "hikvision-ipc"},
+    {"name": "hiwatch", "ip": "10.99.0.11", "mac": "bc:ad:28:11:22:33", "profile": "hiwatch-ipc"},
+    {"name": "dahua", "ip": "10.99.0.12", "mac": "08:ed:ed:44:55:66", "profile": "dahua-ipc"},
+    {"name": "intelbras", "ip": "10.99.0.13", "mac": "9c:14:63:2d:7f:10", "profile": "intelbras-ipc"},
+    {"name": "amcrest", "ip": "10.99.0.14", "mac": "9c:8e:cd:0a:0b:0c", "profile": "amcrest-ipc"},
+    {"name": "axis", "ip": "10.99.0.15", "mac": "ac:cc:8e:27:0a:d8", "profile": "axis-ipc"},
+]
+
+
+def run_probe(lab: Any, probe: Any, targets: list[str], timeout: float = 3.0) -> ProbeResult:
+    """Run ``probe`` on eth0 inside the lab's scanner namespace."""
+    from scanner.lab.netns import run_in_netns
+
+    def go() -> ProbeResult:
+        ctx = ProbeContext(targets=parse_targets(targets), interface="eth0", timeout=timeout)
+        return asyncio.run(probe.run(ctx))
+
+    return run_in_netns(lab.scanner_ns, go)
+
+
+def filled(lab: Any, name: str, service: str) -> dict:
+    """The parameters the simulator gives device ``name``'s ``service``: its profile, filled for it."""
+    from scanner.lab.sim.runtime import sim_devices
+
+    return {d.name: d for d in sim_devices(lab)}[name].services[service]
+
+
+# ---------------------------------------------------------------- results
+
+def values(result: ProbeResult, signal: str) -> dict[str, list[str]]:
+    """IP -> every value of ``signal``."""
+    out: dict[str, list[str]] = {}
+    for o in result.observations:
+        if o.signal == signal:
+            out.setdefault(o.ip, []).append(o.value)
+    return out
+
+
+def by_mac(result: ProbeResult, signal: str) -> dict[str, str]:
+    """MAC -> value of ``signal``, asserting each device reported it once."""
+    pairs = [(o.mac, o.value) for o in result.observations if o.signal == signal]
+    assert len(pairs) == len({m for m, _ in pairs}), f"duplicate {signal}: {pairs}"
+    return dict(pairs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- third-party peers
+
+def require_binary(name: str) -> str:
+    """The path of a third-party peer's program; a skip without it (a failure under CI=true)."""
+    path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is not installed (apt-get install {name})")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
+    """Read ``proc``'s output until a line holds ``text``; fail with the output after ``timeout`` seconds."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if text in line:
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(timeout):
+        pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(lines))
+
+
+# ---------------------------------------------------------------- loopback TCP servers
+
+@asynccontextmanager
+async def serving(handler: Handler, host: str = "127.0.0.1", ssl: Any = None) -> AsyncIterator[int]:
+    """A TCP server on ``host`` (an ephemeral port, yielded) running ``handler`` per connection."""
+    server = await asyncio.start_server(handler, host, 0, ssl=ssl)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+def tolerant(handler: Handler) -> Handler:
+    """A hostile handler that ends quietly when the probe hangs up (port checks connect and close at once)."""
+
+    @functools.wraps(handler)
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    return run
+
+
+# ---------------------------------------------------------------- hostile bytes
+
+def mutated(data: st.DataObject, seed: bytes, inserts: list[bytes]) -> bytes:
+    """``seed`` after 1 to 8 edits drawn from ``data``: flip a byte, cut up to 64 bytes, or insert one of
+    ``inserts``; stops early if nothing is left."""
+    raw = bytearray(seed)
+    for _ in range(data.draw(st.integers(1, 8))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            raw[pos] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del raw[pos:pos + data.draw(st.integers(1, 64))]
+        else:
+            raw[pos:pos] = data.draw(st.sampled_from(inserts))
+        if not raw:
+            break
+    return bytes(raw)
