@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 from scanner import __version__
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -92,25 +92,40 @@ async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Obser
     banner = [p for p in config.probes if p.phase == "banner"]
     await asyncio.gather(*(run_one(p, context(config.timeout, {})) for p in discover))
     if banner:
-        live = live_hosts(state.observations, config.targets, bool(discover))
+        swept = None
+        if config.interface and any(p.name == "arp" for p in discover):
+            from scanner.netif import interface
+
+            swept = interface(config.interface).network
+        live = live_hosts(state.observations, config.targets, bool(discover), swept)
         xaddrs = " ".join(dict.fromkeys(u for o in state.observations if o.signal == "wsd.xaddrs"
                                         for u in o.value.split()))
         if xaddrs:
             config.options.setdefault("onvif_xaddrs", xaddrs)
         if live:
-            await asyncio.gather(*(run_one(p, context(config.banner_timeout, live)) for p in banner))
+            budget = banner_budget(config.banner_timeout, len(live), config.concurrency)
+            await asyncio.gather(*(run_one(p, context(budget, live)) for p in banner))
 
 
-def live_hosts(observations: Iterable[Observation], targets: list[IPv4Address],
-               discovered: bool) -> dict[str, str | None]:
+def banner_budget(base: float, hosts: int, concurrency: int) -> float:
+    """Seconds a banner probe may take for ``hosts`` hosts: ``base`` for a lab-sized network, growing
+    with the number of waves of ``concurrency`` hosts (~2 s per wave) on big ones."""
+    waves = -(-hosts // max(1, concurrency))
+    return max(base, 2.0 * waves)
+
+
+def live_hosts(observations: Iterable[Observation], targets: list[IPv4Address], discovered: bool,
+               swept: IPv4Network | None = None) -> dict[str, str | None]:
     """Hosts for the banner phase: every IPv4 address seen by discovery (targets and devices that
-    announced themselves); with no discovery probe selected, every target."""
+    announced themselves), plus every target the ARP sweep could not reach (``swept`` is the on-link
+    subnet it covered): a host across a router that answers no discovery protocol may still serve
+    HTTP or RTSP. With no discovery probe selected, every target."""
     live: dict[str, str | None] = {}
     for o in observations:
         if o.ip and "." in o.ip:
             live.setdefault(o.ip, o.mac)
-    if not discovered:
-        for t in targets:
+    for t in targets:
+        if not discovered or swept is None or t not in swept:
             live.setdefault(str(t), None)
     return live
 
