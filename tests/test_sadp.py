@@ -249,3 +249,14 @@ def test_without_an_interface_only_the_targets_are_asked(lab_factory):
     assert result.status == ProbeStatus.PARTIAL
     assert "10.98.0.5" in (result.error or "")
     assert {o.mac for o in result.observations if o.signal == "sadp.reply"} == {d.mac for d in lab.devices}
+
+
+def test_a_device_that_replies_only_to_the_group_is_heard(lab_factory):
+    """Some firmware copies its ProbeMatch to 239.255.255.250:37020 rather than the requester's port."""
+    lab = lab_factory([{"name": "grp", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:10", "profile": "hikvision-nvr",
+                        "params": {"sadp": {"reply_to": "group"}}},
+                       {"name": "uni", "ip": "10.99.0.11", "mac": "58:50:ed:00:00:11", "profile": "hikvision-nvr"}])
+    result = run_probe(lab, SadpProbe(), ["10.99.0.10", "10.99.0.11"])
+    found = {o.mac for o in result.observations if o.signal == "sadp.reply"}
+    assert found == {"58:50:ed:00:00:10", "58:50:ed:00:00:11"}
+    assert not any("not replies" in n for n in result.notes)  # our own looped-back inquiries are not counted

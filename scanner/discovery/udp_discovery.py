@@ -19,6 +19,7 @@ import errno
 import ipaddress
 import logging
 import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class _Receiver:
     col: Collector
     port: int
     answer: Callable[[bytes, str], Answer | None]
+    own_ip: str | None = None  # our own requests loop back to the group listener: not replies
     seen: set[str] = field(default_factory=set)
     answered_ips: set[str] = field(default_factory=set)
     last_new: float = 0.0
@@ -106,6 +108,8 @@ class _Receiver:
             except OSError as exc:
                 log.debug("%s: receive failed: %s", self.col.probe, exc)
                 return
+            if src == self.own_ip:
+                continue
             ans = self.answer(data, src)
             if ans is None:
                 self.dropped += 1
@@ -136,7 +140,7 @@ async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequ
         return col.result(ProbeStatus.ERROR, error=str(exc))
     if not plan.group_dests and not plan.unicast:
         return col.result(ProbeStatus.SKIPPED, notes=["no interface and no targets: nothing sent"])
-    rx = _Receiver(col, port, answer)
+    rx = _Receiver(col, port, answer, own_ip=plan.source_ip)
     loop = asyncio.get_running_loop()
     failures: dict[str, str] = {}
     sent = busy_rounds = 0
@@ -146,7 +150,10 @@ async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequ
             unicast_sock = stack.enter_context(_open_socket(plan)) if plan.unicast else None
         except OSError as exc:
             return col.result(ProbeStatus.ERROR, error=f"cannot open a UDP socket on {plan.source_ip}: {exc}")
-        for s in (group_sock, unicast_sock):
+        listener = _group_listener(plan, group, port)
+        if listener:
+            stack.callback(listener.close)
+        for s in (group_sock, unicast_sock, listener):
             if s:
                 loop.add_reader(s.fileno(), rx.on_readable, s)
                 stack.callback(loop.remove_reader, s.fileno())
@@ -175,6 +182,28 @@ async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequ
         return col.result(ProbeStatus.ERROR, error=error, notes=notes)
     return col.result(ProbeStatus.PARTIAL if failures else None, error=error, notes=notes, sent=sent,
                       received=rx.replies)
+
+
+def _group_listener(plan: _Plan, group: str, port: int) -> socket.socket | None:
+    """A socket on the protocol's own port, joined to its group on the interface: some firmware copies
+    its reply to the group instead of (or as well as) answering the requester's port. Optional: None
+    when there is no interface address or the port cannot be shared."""
+    if not plan.source_ip:
+        return None
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("", port))
+        mreq = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(plan.source_ip))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        s.setblocking(False)
+    except OSError as exc:
+        log.debug("no %s group listener on port %d: %s", group, port, exc)
+        s.close()
+        return None
+    return s
 
 
 def _plan(ctx: ProbeContext, group: str) -> _Plan:

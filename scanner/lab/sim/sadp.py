@@ -1,4 +1,6 @@
-"""Simulated Hikvision SADP responder: answers an inquiry with a ProbeMatch, unicast to the requester.
+"""Simulated Hikvision SADP responder: answers an inquiry with a ProbeMatch, unicast to the requester
+(or, with the parameter ``reply_to = "group"``, only to the multicast group on port 37020, as some
+firmware copies its reply there).
 
 The ProbeMatch carries the fields of the real DS-2CD2385G1-I reply in their order (FINGERPRINTS §1.2),
 one element per line: the Uuid echoed, the device's own MAC (dash-separated) and IPv4 address, the
@@ -50,7 +52,8 @@ def probe_match(dev: SimDevice, params: dict[str, Any], uuid: str, types: str) -
 class _Responder(asyncio.DatagramProtocol):
     def __init__(self, dev: SimDevice, params: dict[str, Any]) -> None:
         self.dev = dev
-        self.params = params
+        self.params = {k: v for k, v in params.items() if k != "reply_to"}
+        self.to_group = params.get("reply_to") == "group"
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -60,7 +63,7 @@ class _Responder(asyncio.DatagramProtocol):
         inquiry = parse_inquiry(data)
         if inquiry is None or inquiry[1] not in INQUIRY_TYPES or self.transport is None:
             return
-        self.transport.sendto(probe_match(self.dev, self.params, *inquiry), addr)
+        self.transport.sendto(probe_match(self.dev, self.params, *inquiry), (GROUP, PORT) if self.to_group else addr)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("sadp responder %s: %s", self.dev.name, exc)
