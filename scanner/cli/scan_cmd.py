@@ -13,7 +13,8 @@ PROBE_HELP = ("Comma list of probes (default: all but snmp and nmap): arp, wsd, 
               "rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only.")
 FORMAT_HELP = ("Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
                "compliance. Also FORMAT=PATH to write a file. Repeatable.")
-OUTPUT_HELP = "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml). Repeatable."
+OUTPUT_HELP = ("Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
+               "still goes to stdout unless --format says otherwise. Repeatable.")
 FAIL_ON_HELP = ("Weakest verdict that makes the exit code 1: covered, likely (default: covered and likely), "
                 "suspected, never.")
 
@@ -57,6 +58,11 @@ def scan(
       ndaa-scan scan -i eth0 -o sarif=scan.sarif -o junit=junit.xml --fail-on covered
 
       ndaa-scan scan 10.0.0.0/24 --probes arp,sadp,dhip --format json | jq .
+
+    Verdicts: covered (a maker-specific signal names a §889 entity), likely (only an OUI or
+    weaker signals), suspected (an unverified rebrand), not-covered, unknown. Credentials are never
+    guessed; ONVIF GetDeviceInformation uses NDAA_ONVIF_USER / NDAA_ONVIF_PASSWORD from the
+    environment when set (never logged or reported).
     """
     from scanner.cli.common import setup_logging
 
