@@ -90,7 +90,8 @@ async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Obser
 
     discover = [p for p in config.probes if p.phase == "discover"]
     banner = [p for p in config.probes if p.phase == "banner"]
-    await asyncio.gather(*(run_one(p, context(config.timeout, {})) for p in discover))
+    await asyncio.gather(*(run_one(p, context(discovery_budget(config.timeout, len(config.targets)), {}))
+                           for p in discover))
     if banner:
         swept = None
         if config.interface and any(p.name == "arp" for p in discover):
@@ -105,6 +106,15 @@ async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Obser
         if live:
             budget = banner_budget(config.banner_timeout, len(live), config.concurrency)
             await asyncio.gather(*(run_one(p, context(budget, live)) for p in banner))
+
+
+UNICAST_RATE = 5000  # datagrams per second: the discovery probes' default unicast pacing
+
+
+def discovery_budget(base: float, targets: int) -> float:
+    """Seconds a discovery probe may take: ``base``, or long enough to ask every target by unicast at the
+    probes' pace plus the replies' wait on big target lists (a /16 takes ~13 s of sending)."""
+    return max(base, targets / UNICAST_RATE + 1.5)
 
 
 def banner_budget(base: float, hosts: int, concurrency: int) -> float:

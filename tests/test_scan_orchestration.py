@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 
 from scanner.observations import Observation
-from scanner.scan import banner_budget, live_hosts
+from scanner.scan import banner_budget, discovery_budget, live_hosts
 
 TARGETS = [IPv4Address("10.0.0.5"), IPv4Address("10.0.0.6"), IPv4Address("10.0.9.7")]
 
@@ -28,3 +28,8 @@ def test_without_an_arp_sweep_every_target_is_probed():
 def test_banner_budget_grows_with_the_number_of_hosts():
     assert banner_budget(8.0, 50, 128) == 8.0
     assert banner_budget(8.0, 4000, 128) == 64.0
+
+
+def test_discovery_budget_leaves_time_to_ask_every_target():
+    assert discovery_budget(3.0, 254) == 3.0
+    assert discovery_budget(3.0, 65536) > 65536 / 5000
