@@ -87,7 +87,7 @@ def enter_netns(name: str) -> None:
 @contextmanager
 def in_netns(name: str) -> Iterator[None]:
     """Run the body with the calling thread inside namespace ``name``; sockets made there stay there."""
-    home = os.open(f"/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         enter_netns(name)
         try:
