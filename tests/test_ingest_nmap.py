@@ -265,3 +265,14 @@ def test_damaged_nmap_xml_never_raises_anything_but_a_usage_error(cut: int,
         assert "\n" not in str(exc)
         return
     assert all(isinstance(i, (Observation, HostNote)) for i in items)
+
+
+def test_an_unknown_declared_encoding_is_a_usage_error(tmp_path):
+    """Found by hypothesis: expat raises LookupError for encoding="U-F-8"."""
+    from scanner.errors import UsageError
+    from scanner.ingest.nmap_xml import read_nmap_xml
+
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b'<?xml version="1.0" encoding="U-F-8"?><nmaprun></nmaprun>')
+    with pytest.raises(UsageError, match="not readable XML"):
+        list(read_nmap_xml(bad, lambda line, msg: None))

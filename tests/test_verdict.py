@@ -243,8 +243,10 @@ def test_amcrest_oui_only_is_suspected_dahua() -> None:
 
 def test_lorex_oui_notes_the_sale_and_dahua_firmware_still_decides() -> None:
     oui_only = identify(device("00:1f:54:11:22:33"))
-    assert (oui_only.status, oui_only.vendor) == (Status.NOT_COVERED, "Lorex")
+    # after the sale a Lorex OUI alone may still be a Dahua-years unit: a review, never a clearance
+    assert (oui_only.status, oui_only.covered_entity, oui_only.vendor) == (Status.SUSPECTED, "Dahua", "Lorex")
     assert any("2022-11" in n and "Skywatch" in n for n in oui_only.notes)
+    assert any("units from before the ownership change are Dahua-built" in n for n in oui_only.notes)
     realm = (
         'Digest realm="Login to ND021811019863",qop="auth",nonce="211955164",'
         'opaque="9a206a55e922ee7900769ec61ae49bf0c1f30242"'

@@ -18,7 +18,7 @@ independent: a family counts once, with its strongest claim.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Literal
@@ -231,12 +231,18 @@ def _oui_claim(
     row = facts.row
     if row is not None and row.covered is True:
         resolution = Resolution("covered", row.entity, (row.note,) if row.note else ())
-    elif row is not None and row.covered is None:
-        resolution = Resolution(
-            "review", row.entity, (f"{row.vendor} needs review: {row.note or row.source}",)
+    elif row is not None and row.covered is None:  # review, unless a verified edge holds on ``day``
+        held = _resolve(facts.vendor, day, hisilicon)
+        resolution = (
+            held
+            if held.coverage == "covered" and held.entity == row.entity
+            else Resolution("review", row.entity, (f"{row.vendor} needs review: {row.note or row.source}",))
         )
     else:  # no entity row, or one that is not covered (sold, policy-dependent): follow the edges
         resolution = _resolve(facts.vendor, day, hisilicon)
+        if row is not None and row.relation.startswith("former") and resolution.coverage == "not-covered":
+            # a divested company's own registration (Honor Device) is evidence against the former parent
+            resolution = replace(resolution, related=None)
     ev = Evidence(
         probe=probe,
         signal="mac",
@@ -313,7 +319,7 @@ def _label_vendor(signal: str, value: str) -> str | None:
     for n in (3, 2, 1):
         if len(words) >= n:
             hit = keys.get("".join(words[:n]))
-            if hit is not None:
+            if hit is not None and len(_words(hit)) >= n:  # "Hill's MacBook" is not Hills
                 return hit
     return None
 
@@ -372,8 +378,14 @@ def _resolve(vendor: str, day: date, hisilicon: bool) -> Resolution:
         return Resolution("covered", entity, extra) if covered else Resolution("review", entity, extra)
     ended = [e for e in ctx.rebrands.edges_for(vendor) if not e.negative]
     if ended:
-        related = _resolve(ended[0].maker or vendor, day, hisilicon).entity
-        return Resolution("not-covered", None, tuple(e.describe() for e in ended), related=related)
+        up = _resolve(ended[0].maker or vendor, day, hisilicon)
+        notes = tuple(e.describe() for e in ended)
+        if ended[0].verified and up.coverage == "covered":
+            # e.g. Lorex after Dahua sold it: units from the ownership years are the maker's hardware,
+            # and a name alone cannot tell them apart: a review, never a clearance.
+            return Resolution("review", up.entity, (*notes, f"units from before the ownership change are "
+                              f"{ended[0].maker}-built: the firmware (SADP/DHIP/banners) tells"))
+        return Resolution("not-covered", None, notes, related=up.entity)
     if row is not None:
         return Resolution("not-covered", None, (row[2],) if row[2] else (), related=row[0])
     return Resolution("not-covered", None)
@@ -413,7 +425,7 @@ def _decide(
     status, entity, support, confidence = Status.UNKNOWN, None, [], 0.0
     if by_entity:
         scores = {e: _family_score(cs) for e, cs in by_entity.items()}
-        entity = max(scores, key=lambda e: scores[e][0])
+        entity = max(sorted(scores), key=lambda e: scores[e])  # ties: by name, not observation order
         score, medium, top = scores[entity]
         related = [c for c in not_covered if c.resolution.related == entity]
         against = [c for c in not_covered if c.resolution.related != entity]

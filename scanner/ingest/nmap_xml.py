@@ -63,6 +63,8 @@ def read_nmap_xml(source: str | Path | BinaryIO, problems: Problems) -> Iterator
             raise UsageError(f"{name}: rejected: {reason}; nmap XML never contains one") from None
         except UsageError as exc:
             raise UsageError(f"{name}: {exc}") from None
+        except (LookupError, UnicodeError) as exc:  # an unknown or broken declared encoding ("U-F-8")
+            raise UsageError(f"{name}: not readable XML: {exc}") from None
         except ParseError as exc:
             line, column = exc.position
             problems(line, f"XML error at column {column} ({_expat_message(exc)}); input ends here "
