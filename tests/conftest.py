@@ -66,7 +66,7 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
                    "device": devices or [], "group": groups or []}
         spec = parse_lab(raw, "test lab")
         path = tmpdir / f"{name}.toml"
-        path.write_text(_to_toml(raw))
+        path.write_text(lab_toml(raw))
         made.append(name)
         status = lab_up(spec, path, simulate=simulate)
         if status.failures:
@@ -78,7 +78,7 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
         lab_down(name)
 
 
-def _to_toml(raw: dict[str, Any]) -> str:
+def lab_toml(raw: dict[str, Any]) -> str:
     """Minimal TOML writer for lab dicts (tables of scalars, lists, inline dicts)."""
     import json
 

@@ -153,3 +153,18 @@ def mutated(data: st.DataObject, seed: bytes, inserts: list[bytes]) -> bytes:
         if not raw:
             break
     return bytes(raw)
+
+
+def check(device: Any, expected: dict[str, Any]) -> None:
+    """Assert a real-world device's verdict matches its expect.toml entry (status_in, entity, fields)."""
+    from scanner.identify.verdict import identify
+
+    verdict = identify(device)
+    summary = (verdict.status.value, verdict.covered_entity, verdict.vendor, verdict.brand, verdict.model,
+               verdict.serial, verdict.firmware)
+    assert verdict.status.value in expected["status_in"], summary
+    assert (verdict.covered_entity or "") == expected.get("entity", ""), summary
+    for field in ("vendor", "brand", "model", "serial", "firmware"):
+        if field in expected:
+            assert getattr(verdict, field) == expected[field], (field, summary)
+    assert verdict.evidence or verdict.status.value == "unknown", "a verdict without evidence"

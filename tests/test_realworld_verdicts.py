@@ -17,9 +17,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from labtools import check
 
 from scanner.discovery.base import Collector, ProbeContext
-from scanner.identify.verdict import identify
 from scanner.observations import Device, Observation, group_by_host
 
 REALWORLD = Path(__file__).parent / "data" / "realworld"
@@ -57,18 +57,6 @@ def only_device(observations: list[Observation]) -> Device:
     devices = group_by_host(observations)
     assert len(devices) == 1, [d.ip for d in devices]
     return devices[0]
-
-
-def check(device: Device, expected: dict[str, Any]) -> None:
-    verdict = identify(device)
-    summary = (verdict.status.value, verdict.covered_entity, verdict.vendor, verdict.brand, verdict.model,
-               verdict.serial, verdict.firmware)
-    assert verdict.status.value in expected["status_in"], summary
-    assert (verdict.covered_entity or "") == expected.get("entity", ""), summary
-    for field in ("vendor", "brand", "model", "serial", "firmware"):
-        if field in expected:
-            assert getattr(verdict, field) == expected[field], (field, summary)
-    assert verdict.evidence or verdict.status.value == "unknown", "a verdict without evidence"
 
 
 # --- conversions: each probe's own rule from parsed reply to observations ---------------------------
