@@ -32,6 +32,7 @@ RESPONDERS: dict[str, str] = {
     "http": "scanner.lab.sim.http",
     "https": "scanner.lab.sim.https",
     "rtsp": "scanner.lab.sim.rtsp",
+    "snmp": "scanner.lab.sim.snmp",
     "replay": "scanner.lab.sim.replay",
 }
 
