@@ -360,3 +360,15 @@ def test_two_scans_write_at_once(tmp_path: Path) -> None:
         rows = s.list_scans()
     assert sorted(r.id for r in rows) == sorted(ids)
     assert [(r.complete, r.observations) for r in rows] == [(True, 500), (True, 500)]
+
+
+def test_an_unfinished_scan_line_does_not_claim_zero_findings() -> None:
+    from datetime import UTC, datetime
+
+    from scanner.history.store import ScanRow
+
+    row = ScanRow("20261122-170000-ab12", datetime.now(UTC), None, "unfinished", None, ["10.0.0.0/24"], "eth0",
+                  "0.1.0", 31, {"covered": 0, "likely": 0})
+    line = row.render()
+    assert "covered 0" not in line
+    assert "ndaa-scan report 20261122-170000-ab12" in line and "31 observations" in line

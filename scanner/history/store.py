@@ -136,7 +136,10 @@ class ScanRow:
 
     def render(self) -> str:
         """One line for ``ndaa-scan history``."""
-        counts = ", ".join(f"{status} {n}" for status, n in self.counts.items())
+        if self.state == "unfinished":  # killed (or still running): no verdicts were stored
+            counts = f"verdicts not stored (ndaa-scan report {self.id} identifies them)"
+        else:
+            counts = ", ".join(f"{status} {n}" for status, n in self.counts.items())
         state = f"{self.state} ({self.reason})" if self.reason else self.state
         return (f"{self.id}  {self.started_at:%Y-%m-%d %H:%M} UTC  {state:<10}  {' '.join(self.targets)}  "
                 f"{counts}; {self.observations} observations")
