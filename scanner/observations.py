@@ -119,11 +119,6 @@ class Observation(BaseModel):
     def _norm_mac(cls, v: Any) -> str | None:
         return None if v in (None, "") else normalise_mac(str(v))
 
-    @property
-    def host_key(self) -> str:
-        """The key observations of one host share: its MAC if known, else its IP."""
-        return self.mac or self.ip or ""
-
 
 class Device(BaseModel):
     """A host and every observation gathered about it."""

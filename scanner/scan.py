@@ -17,7 +17,6 @@ from ipaddress import IPv4Address, IPv4Network
 from scanner import __version__
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.registry import ProbeSpec, instantiate
-from scanner.errors import ScanFailed
 from scanner.observations import Observation, group_by_host
 from scanner.results import DeviceReport, ProbeSummary, ScanReport
 
@@ -51,11 +50,12 @@ ProgressFn = Callable[[str, ProbeResult | None], None]
 async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Observation], None] | None = None,
                      progress: ProgressFn | None = None) -> None:
     """Discovery round (all ``discover`` probes concurrently), then banner probes on the hosts found."""
-    source_ip = None
+    itf = None
     if config.interface:
         from scanner.netif import interface
 
-        source_ip = interface(config.interface).ip
+        itf = interface(config.interface)
+    source_ip = itf.ip if itf else None
 
     def emit(obs: Observation) -> None:
         state.observations.append(obs)
@@ -93,11 +93,7 @@ async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Obser
     await asyncio.gather(*(run_one(p, context(discovery_budget(config.timeout, len(config.targets)), {}))
                            for p in discover))
     if banner:
-        swept = None
-        if config.interface and any(p.name == "arp" for p in discover):
-            from scanner.netif import interface
-
-            swept = interface(config.interface).network
+        swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
         live = live_hosts(state.observations, config.targets, bool(discover), swept)
         xaddrs = " ".join(dict.fromkeys(u for o in state.observations if o.signal == "wsd.xaddrs"
                                         for u in o.value.split()))
@@ -192,8 +188,3 @@ def pick_interface(targets: list[IPv4Address], requested: str | None) -> str | N
         if itf:
             return itf.name
     return None
-
-
-def require_targets(targets: list[IPv4Address]) -> None:
-    if not targets:
-        raise ScanFailed("nothing to scan")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -11,28 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def netns_available() -> str | None:
-    """None if namespace tests can run here, else why not."""
-    if platform.system() != "Linux":
-        return "not Linux"
-    if os.geteuid() != 0:
-        return "not root"
-    if not any(os.access(os.path.join(p, "ip"), os.X_OK) for p in os.environ.get("PATH", "").split(":")):
-        return "iproute2 `ip` not installed"
-    return None
+from labtools import netns_available, require
 
 
 @pytest.fixture
 def require_netns() -> None:
-    why = netns_available()
-    if why:
-        if IN_CI:
-            pytest.fail(f"namespace tests must run in CI, but: {why}")
-        pytest.skip(f"namespace tests need root on Linux ({why})")
+    require(netns_available())
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import platform
 import shutil
 import subprocess
 import threading
@@ -82,13 +83,34 @@ def by_mac(result: ProbeResult, signal: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------- third-party peers
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(missing: str | None) -> None:
+    """Skip when ``missing`` says what this machine lacks; under CI=true fail instead (CI runs as root
+    with everything .ci/run installs, so a skip there would hide an untested feature)."""
+    if missing:
+        if IN_CI:
+            pytest.fail(f"required under CI=true: {missing}")
+        pytest.skip(missing)
+
+
+def netns_available() -> str | None:
+    """None if namespace tests can run here, else why not."""
+    if platform.system() != "Linux":
+        return "namespace tests need Linux"
+    if os.geteuid() != 0:
+        return "namespace tests need root"
+    if not any(os.access(os.path.join(p, "ip"), os.X_OK) for p in os.environ.get("PATH", "").split(":")):
+        return "namespace tests need iproute2's `ip`"
+    return None
+
+
 def require_binary(name: str) -> str:
     """The path of a third-party peer's program; a skip without it (a failure under CI=true)."""
     path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{name} is not installed (apt-get install {name})")
-        pytest.skip(f"{name} is not installed")
+    require(None if path else f"{name} is not installed (apt-get install {name})")
+    assert path is not None
     return path
 
 

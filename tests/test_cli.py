@@ -144,3 +144,13 @@ def test_files_only_still_print_the_table(tmp_path) -> None:
     assert proc.stdout.startswith("ndaa-scanner")
     assert "COVERED" in proc.stdout
     assert json.loads(out.read_text())["version"] == "2.1.0"
+
+
+def test_probe_help_names_every_registered_probe() -> None:
+    """The --probes help is written by hand (importing the registry would slow --help): it must not drift."""
+    from scanner.cli.scan_cmd import PROBE_HELP
+    from scanner.discovery.registry import PROBES
+
+    listed = PROBE_HELP.split("):", 1)[1].split(".")[0]
+    assert [p.strip() for p in listed.split(",")] == list(PROBES)
+    assert all(not p.default for p in PROBES.values() if p.name in ("snmp", "nmap"))

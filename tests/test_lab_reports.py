@@ -19,7 +19,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import IN_CI, netns_available
+from browser import body_attr, dump_dom, require_chromium, statuses
+from labtools import netns_available, require
 
 pytestmark = pytest.mark.netns
 
@@ -45,15 +46,6 @@ class LabScan:
         return self.files[fmt].read_text(encoding="utf-8")
 
 
-def require_netns_module() -> None:
-    """conftest's ``require_netns`` rule for module-scoped fixtures: fail under CI=true, skip elsewhere."""
-    why = netns_available()
-    if why:
-        if IN_CI:
-            pytest.fail(f"namespace tests must run in CI, but: {why}")
-        pytest.skip(f"namespace tests need root on Linux ({why})")
-
-
 def demo_lab_copy(tmp: Path) -> tuple[Any, Path]:
     """The built-in demo lab under a unique name, and its TOML file (what ``lab_factory(builtin=…)`` does)."""
     from scanner.datafiles import labs_dir
@@ -71,7 +63,7 @@ def demo_lab_copy(tmp: Path) -> tuple[Any, Path]:
 
 @pytest.fixture(scope="module")
 def lab_scan(tmp_path_factory: pytest.TempPathFactory) -> LabScan:
-    require_netns_module()
+    require(netns_available())
     from scanner.lab.manager import lab_down, lab_up
 
     tmp = tmp_path_factory.mktemp("lab-reports")
@@ -203,14 +195,8 @@ def test_compliance_lists_every_flagged_device_and_no_other(lab_scan: LabScan,
 
 def test_html_in_headless_chromium_counts_every_device(lab_scan: LabScan, devices: list[dict[str, Any]],
                                                        tmp_path: Path) -> None:
-    from test_report_html import CHROMIUM, _body_attr, _dump, _statuses
-
-    if CHROMIUM is None:
-        if IN_CI:
-            pytest.fail("chromium is required under CI=true (apt-get install -y chromium)")
-        pytest.skip("chromium not installed")
-    dom = _dump(CHROMIUM, tmp_path, lab_scan.files["html"])
-    assert _body_attr(dom, "data-device-count") == str(len(devices))  # counted by the page's own script
-    assert _body_attr(dom, "data-visible-count") == str(len(devices))
-    assert Counter(_statuses(dom)) == Counter(d["verdict"]["status"] for d in devices)
+    dom = dump_dom(require_chromium(), tmp_path, lab_scan.files["html"])
+    assert body_attr(dom, "data-device-count") == str(len(devices))  # counted by the page's own script
+    assert body_attr(dom, "data-visible-count") == str(len(devices))
+    assert Counter(statuses(dom)) == Counter(d["verdict"]["status"] for d in devices)
     assert [d["mac"] for d in devices if d["mac"] not in dom] == []

@@ -28,8 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import IN_CI, lab_toml, netns_available
-from labtools import check
+from conftest import lab_toml
+from labtools import check, netns_available, require
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult
 from scanner.observations import Device, Observation, group_by_host
@@ -96,14 +96,6 @@ def lab_devices() -> list[dict[str, Any]]:
 # --- the lab and the four probe runs ------------------------------------------------------------------
 
 
-def require_netns_module() -> None:
-    why = netns_available()
-    if why:
-        if IN_CI:
-            pytest.fail(f"namespace tests must run in CI, but: {why}")
-        pytest.skip(f"namespace tests need root on Linux ({why})")
-
-
 def probes() -> dict[str, Any]:
     from scanner.discovery.dhip import DhipProbe
     from scanner.discovery.sadp import SadpProbe
@@ -152,7 +144,7 @@ class LabRun:
 def lab_run(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
     """The four probes at once in the replay lab (multicast and broadcast from eth0), then one unicast
     request to each device."""
-    require_netns_module()
+    require(netns_available())
     from scanner.lab.manager import lab_down, lab_up
     from scanner.lab.netns import run_in_netns
     from scanner.lab.spec import parse_lab

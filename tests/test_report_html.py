@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import re
-import shutil
 import struct
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import body_attr, dump_dom, require_chromium, run_chromium, statuses
 from report_fixtures import sample_report
 
 from scanner.report import render
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 class _Page(HTMLParser):
@@ -98,34 +94,7 @@ def test_devices_covered_first_and_hostile_text_escaped(html_text: str) -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required under CI=true (apt-get install -y chromium)")
-        pytest.skip("chromium not installed")
-    return CHROMIUM
-
-
-def _run_chromium(binary: str, tmp: Path, *args: str) -> str:
-    cmd = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp / 'profile'}",
-        *args,
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
-def _dump(binary: str, tmp: Path, page: Path, fragment: str = "") -> str:
-    return _run_chromium(binary, tmp, "--dump-dom", page.as_uri() + fragment)
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -135,23 +104,12 @@ def page_file(tmp_path_factory: pytest.TempPathFactory, html_text: str) -> Path:
     return path
 
 
-def _body_attr(dom: str, name: str) -> str:
-    match = re.search(rf'<body[^>]*\s{name}="([^"]*)"', dom)
-    assert match, name
-    return match.group(1)
-
-
-def _statuses(dom: str, *, visible_only: bool = False) -> list[str]:
-    bodies = re.findall(r'<tbody class="device[^"]*" data-status="([^"]+)"[^>]*?(\shidden="")?>', dom)
-    return [s for s, hidden in bodies if not (visible_only and hidden)]
-
-
 def test_script_runs_counts_devices_and_injected_code_does_not(
     chromium: str, page_file: Path, tmp_path: Path
 ) -> None:
-    dom = _dump(chromium, tmp_path, page_file)
-    assert _body_attr(dom, "data-device-count") == "7" and _body_attr(dom, "data-visible-count") == "7"
-    assert len(_statuses(dom)) == 7
+    dom = dump_dom(chromium, tmp_path, page_file)
+    assert body_attr(dom, "data-device-count") == "7" and body_attr(dom, "data-visible-count") == "7"
+    assert len(statuses(dom)) == 7
     assert "data-pwned" not in dom.split("<body")[0]  # the onerror payload never ran
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the banner is a text node
     assert "Showing 7 of 7 devices" in dom
@@ -163,17 +121,17 @@ def test_the_pwned_marker_would_catch_injected_code(chromium: str, tmp_path: Pat
 
     raw = tmp_path / "raw.html"
     raw.write_text(f"<!DOCTYPE html><html><body>{HOSTILE_HTML}</body></html>", encoding="utf-8")
-    assert 'data-pwned="1"' in _dump(chromium, tmp_path, raw)
+    assert 'data-pwned="1"' in dump_dom(chromium, tmp_path, raw)
 
 
 def test_filter_and_sort_from_the_link(chromium: str, page_file: Path, tmp_path: Path) -> None:
-    flagged = _dump(chromium, tmp_path, page_file, "#status=flagged")
-    assert _body_attr(flagged, "data-visible-count") == "5"
-    assert _statuses(flagged, visible_only=True) == ["covered", "covered", "likely", "likely", "suspected"]
-    text = _dump(chromium, tmp_path, page_file, "#q=axis%20m1014")
-    assert _statuses(text, visible_only=True) == ["not-covered"]
-    by_conf = _dump(chromium, tmp_path, page_file, "#sort=confidence")
-    assert _statuses(by_conf) == [
+    flagged = dump_dom(chromium, tmp_path, page_file, "#status=flagged")
+    assert body_attr(flagged, "data-visible-count") == "5"
+    assert statuses(flagged, visible_only=True) == ["covered", "covered", "likely", "likely", "suspected"]
+    text = dump_dom(chromium, tmp_path, page_file, "#q=axis%20m1014")
+    assert statuses(text, visible_only=True) == ["not-covered"]
+    by_conf = dump_dom(chromium, tmp_path, page_file, "#sort=confidence")
+    assert statuses(by_conf) == [
         "unknown",
         "suspected",
         "likely",
@@ -187,7 +145,7 @@ def test_filter_and_sort_from_the_link(chromium: str, page_file: Path, tmp_path:
 
 def test_screenshot_renders(chromium: str, page_file: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    _run_chromium(
+    run_chromium(
         chromium,
         tmp_path,
         "--window-size=1400,1100",

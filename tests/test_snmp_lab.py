@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from labtools import run_probe
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.snmp import SnmpProbe

@@ -17,7 +17,6 @@ from ipaddress import IPv4Address
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.arp import ETH_P_ARP, build_request, parse_reply
-from scanner.errors import TargetError
 from scanner.netif import interface
 
 IDLE = 0.25  # seconds without a reply that end a round
@@ -139,10 +138,3 @@ async def _sweep(sock: socket.socket, src_mac: str, src_ip: IPv4Address, targets
     finally:
         loop.remove_reader(sock.fileno())
     return len(answered), sent
-
-
-def is_on_link(address: IPv4Address, interface_name: str) -> bool:
-    try:
-        return address in interface(interface_name).network
-    except TargetError:
-        return False

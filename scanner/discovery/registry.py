@@ -20,27 +20,21 @@ class ProbeSpec:
     cls: str
     phase: str  # "discover" | "banner"
     default: bool = True  # selected when --probes is not given
-    summary: str = ""
 
 
 PROBES: dict[str, ProbeSpec] = {p.name: p for p in [
-    ProbeSpec("arp", "scanner.discovery.arp", "ArpProbe", "discover", summary="ARP sweep of on-link targets"),
-    ProbeSpec("wsd", "scanner.discovery.wsd", "WsdProbe", "discover", summary="WS-Discovery / ONVIF probes"),
-    ProbeSpec("mdns", "scanner.discovery.mdns", "MdnsProbe", "discover", summary="mDNS / DNS-SD browse"),
-    ProbeSpec("ssdp", "scanner.discovery.ssdp", "SsdpProbe", "discover",
-              summary="SSDP M-SEARCH + UPnP device descriptions"),
-    ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover", summary="Hikvision SADP inquiry"),
-    ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover", summary="Dahua DHIP DHDiscover.search"),
-    ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner",
-              summary="HTTP(S) banners, titles, favicons, vendor endpoints"),
-    ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner", summary="TLS certificate subject/issuer"),
-    ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner", summary="RTSP OPTIONS/DESCRIBE banners"),
-    ProbeSpec("onvif", "scanner.discovery.onvif", "OnvifProbe", "banner",
-              summary="ONVIF GetSystemDateAndTime (GetDeviceInformation with env credentials)"),
-    ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False,
-              summary="SNMPv2c sysDescr/sysObjectID (only with --snmp-community)"),
-    ProbeSpec("nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False,
-              summary="nmap -sV on the live hosts via python-nmap (only with --with-nmap)"),
+    ProbeSpec("arp", "scanner.discovery.arp", "ArpProbe", "discover"),
+    ProbeSpec("wsd", "scanner.discovery.wsd", "WsdProbe", "discover"),
+    ProbeSpec("mdns", "scanner.discovery.mdns", "MdnsProbe", "discover"),
+    ProbeSpec("ssdp", "scanner.discovery.ssdp", "SsdpProbe", "discover"),
+    ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
+    ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
+    ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner"),
+    ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner"),
+    ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),
+    ProbeSpec("onvif", "scanner.discovery.onvif", "OnvifProbe", "banner"),
+    ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False),
+    ProbeSpec("nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False),
 ]}
 
 

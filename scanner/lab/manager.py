@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import signal
 import subprocess
@@ -182,7 +181,3 @@ def lab_status(name: str) -> LabStatus:
     except OSError:
         pass
     return LabStatus(name, len(list_netns(f"nd-{name}-")), pid, alive, failures)
-
-
-def status_json(status: LabStatus) -> str:
-    return json.dumps(status.__dict__)
