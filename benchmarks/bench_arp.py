@@ -49,7 +49,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--lab", default="office254")
-    ap.add_argument("--target", default="10.79.0.0/24", help="what every tool sweeps (default: office254's devices)")
+    ap.add_argument(
+        "--target", default="10.79.0.0/24", help="what every tool sweeps (default: office254's devices)"
+    )
     args = ap.parse_args()
     spec = load_lab(args.lab)
     n = sum(1 for d in spec.devices if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network(args.target))
@@ -58,10 +60,28 @@ def main() -> int:
     from scanner.lab.manager import SCANNER_MAC
 
     tools = {
-        "ndaa-scan": (ns + [ndaa, "scan", "--probes", "arp", "--no-history", "-q", "-f", "json", "-i", "eth0",
-                            args.target], count_ndaa),
+        "ndaa-scan": (
+            ns
+            + [
+                ndaa,
+                "scan",
+                "--probes",
+                "arp",
+                "--no-history",
+                "-q",
+                "-f",
+                "json",
+                "-i",
+                "eth0",
+                args.target,
+            ],
+            count_ndaa,
+        ),
         "arp-scan": (ns + ["arp-scan", "-I", "eth0", args.target], lambda o: count_macs(o, SCANNER_MAC)),
-        "nmap -sn -PR": (ns + ["nmap", "-n", "-sn", "-PR", args.target], lambda o: count_macs(o, SCANNER_MAC)),
+        "nmap -sn -PR": (
+            ns + ["nmap", "-n", "-sn", "-PR", args.target],
+            lambda o: count_macs(o, SCANNER_MAC),
+        ),
     }
     lab_up(spec, ROOT / "examples" / "labs" / f"{args.lab}.toml")
     results: dict[str, list[float]] = {}
@@ -88,8 +108,10 @@ def main() -> int:
     for name, times in results.items():
         med = statistics.median(times)
         ratio = f"  ndaa-scan/{name} = {base / med:.2f}" if base and name != "ndaa-scan" else ""
-        print(f"  {name:14} {med:6.3f} s  (min {min(times):.3f}, max {max(times):.3f}; "
-              f"runs missing devices: {misses.get(name, 0)}){ratio}")
+        print(
+            f"  {name:14} {med:6.3f} s  (min {min(times):.3f}, max {max(times):.3f}; "
+            f"runs missing devices: {misses.get(name, 0)}){ratio}"
+        )
     print(f"  ndaa-scan --help  {statistics.median(help_times):6.3f} s median")
     return 0
 

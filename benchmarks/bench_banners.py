@@ -33,16 +33,24 @@ from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.netns import run_in_netns  # noqa: E402
 from scanner.lab.spec import parse_lab  # noqa: E402
 
-PROFILES = [("hw", "00:09:18", "hanwha-ipc"), ("bo", "00:04:63", "bosch-ipc"), ("xm", "00:12:41", "xiongmai-dvr"),
-            ("zt", "00:15:eb", "zte-router")]
+PROFILES = [
+    ("hw", "00:09:18", "hanwha-ipc"),
+    ("bo", "00:04:63", "bosch-ipc"),
+    ("xm", "00:12:41", "xiongmai-dvr"),
+    ("zt", "00:15:eb", "zte-router"),
+]
 
 
 def measure(targets: list[str]) -> dict[str, tuple[float, int]]:
     out: dict[str, tuple[float, int]] = {}
 
     async def go() -> None:
-        for label, probe in (("http probe", HttpProbe()), ("rtsp probe", RtspProbe()), ("tls probe", TlsProbe()),
-                             ("onvif probe", OnvifProbe())):
+        for label, probe in (
+            ("http probe", HttpProbe()),
+            ("rtsp probe", RtspProbe()),
+            ("tls probe", TlsProbe()),
+            ("onvif probe", OnvifProbe()),
+        ):
             ctx = ProbeContext(targets=[IPv4Address(t) for t in targets], timeout=10)
             t = time.monotonic()
             result = await probe.run(ctx)
@@ -54,12 +62,14 @@ def measure(targets: list[str]) -> dict[str, tuple[float, int]]:
         if httpx is not None:
             t = time.monotonic()
             async with httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=512)) as client:
+
                 async def one(ip: str) -> bool:
                     try:
                         await client.get(f"http://{ip}:80/", timeout=2)
                         return True
                     except Exception:  # noqa: BLE001 - counted as not answered
                         return False
+
                 got = await asyncio.gather(*(one(ip) for ip in targets))
             out["GET / with httpx"] = (time.monotonic() - t, sum(got))
         t = time.monotonic()
@@ -76,11 +86,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     per = args.devices // len(PROFILES)
-    groups = [{"name": n, "count": per, "start_ip": f"10.99.0.{10 + i * per}", "ouis": [oui], "profile": prof}
-              for i, (n, oui, prof) in enumerate(PROFILES)]
+    groups = [
+        {"name": n, "count": per, "start_ip": f"10.99.0.{10 + i * per}", "ouis": [oui], "profile": prof}
+        for i, (n, oui, prof) in enumerate(PROFILES)
+    ]
     name = "tb" + secrets.token_hex(3)
-    raw = {"lab": {"name": name, "subnet": "10.99.0.0/24", "scanner_ip": "10.99.0.2"}, "device": [],
-           "group": groups}
+    raw = {
+        "lab": {"name": name, "subnet": "10.99.0.0/24", "scanner_ip": "10.99.0.2"},
+        "device": [],
+        "group": groups,
+    }
     spec = parse_lab(raw)
     path = Path(tempfile.mkdtemp()) / f"{name}.toml"
     path.write_text(lab_toml(raw))
@@ -93,9 +108,13 @@ def main() -> int:
                 runs.setdefault(label, []).append(value)
     finally:
         lab_down(name)
-    print(f"{len(spec.devices)} devices, {args.runs} runs (median wall time, hosts answering in the worst run):")
+    print(
+        f"{len(spec.devices)} devices, {args.runs} runs (median wall time, hosts answering in the worst run):"
+    )
     for label, values in runs.items():
-        print(f"  {label:24} {statistics.median(v[0] for v in values):6.3f} s   {min(v[1] for v in values)} hosts")
+        print(
+            f"  {label:24} {statistics.median(v[0] for v in values):6.3f} s   {min(v[1] for v in values)} hosts"
+        )
     return 0
 
 

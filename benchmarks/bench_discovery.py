@@ -29,21 +29,34 @@ from scanner.scan import ScanConfig, ScanState, run_probes  # noqa: E402
 from scanner.targets import parse_targets  # noqa: E402
 
 PROTOCOLS = ["arp", "wsd", "mdns", "ssdp", "sadp", "dhip"]
-SERVICE_OF = {"wsd": ("wsd", "wsd-peer"), "mdns": ("mdns",), "ssdp": ("ssdp",), "sadp": ("sadp",),
-              "dhip": ("dhip",)}
+SERVICE_OF = {
+    "wsd": ("wsd", "wsd-peer"),
+    "mdns": ("mdns",),
+    "ssdp": ("ssdp",),
+    "sadp": ("sadp",),
+    "dhip": ("dhip",),
+}
 
 
 def expected(spec) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {"arp": {d.ip for d in spec.devices}}
     for proto, services in SERVICE_OF.items():
-        out[proto] = {d.ip for d in spec.devices
-                      if any(s in profiles()[d.profile].get("services", []) for s in services)}
+        out[proto] = {
+            d.ip
+            for d in spec.devices
+            if any(s in profiles()[d.profile].get("services", []) for s in services)
+        }
     return out
 
 
 def one_round(spec) -> tuple[float, dict[str, set[str]], dict[str, float]]:
-    config = ScanConfig(targets=parse_targets([spec.subnet]), target_texts=[spec.subnet],
-                        probes=select(",".join(PROTOCOLS)), interface="eth0", timeout=3.0)
+    config = ScanConfig(
+        targets=parse_targets([spec.subnet]),
+        target_texts=[spec.subnet],
+        probes=select(",".join(PROTOCOLS)),
+        interface="eth0",
+        timeout=3.0,
+    )
     state = ScanState()
     t0 = time.perf_counter()
     asyncio.run(run_probes(config, state))
@@ -79,8 +92,13 @@ def main() -> int:
         if args.nmap and shutil.which("nmap"):
             for script in ("broadcast-wsdd-discover", "broadcast-upnp-info"):
                 t0 = time.perf_counter()
-                proc = subprocess.run(["ip", "netns", "exec", spec.scanner_ns, "nmap", "-e", "eth0", "--script",
-                                       script], capture_output=True, text=True, timeout=120, check=False)
+                proc = subprocess.run(
+                    ["ip", "netns", "exec", spec.scanner_ns, "nmap", "-e", "eth0", "--script", script],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
                 dt = time.perf_counter() - t0
                 hits = sum(1 for d in spec.devices if d.ip in proc.stdout)
                 nmap_lines.append(f"  nmap {script:24} {dt:6.2f} s, {hits} lab devices named")
@@ -89,8 +107,10 @@ def main() -> int:
     print(f"Discovery round on lab {args.lab} ({len(spec.devices)} devices), {args.runs} runs:")
     print(f"  wall time: median {statistics.median(walls):.2f} s, max {max(walls):.2f} s")
     for p in PROTOCOLS:
-        print(f"  {p:5} responders found (worst run) {worst[p]:3} of {len(want[p]):3};"
-              f" probe time median {statistics.median(durations[p]):.2f} s")
+        print(
+            f"  {p:5} responders found (worst run) {worst[p]:3} of {len(want[p]):3};"
+            f" probe time median {statistics.median(durations[p]):.2f} s"
+        )
     for line in nmap_lines:
         print(line)
     return 0

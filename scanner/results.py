@@ -48,10 +48,12 @@ class ScanReport(BaseModel):
 
     def sorted_devices(self) -> list[DeviceReport]:
         """Covered first, then likely, suspected, not covered, unknown; by IP within each."""
+
         def key(d: DeviceReport) -> tuple[int, tuple[int, ...]]:
             try:
                 ipk = tuple(int(p) for p in (d.ip or "255.255.255.255").split("."))
             except ValueError:
                 ipk = (999,)
             return (d.verdict.status.rank, ipk)
+
         return sorted(self.devices, key=key)

@@ -47,8 +47,12 @@ class ScanState:
 ProgressFn = Callable[[str, ProbeResult | None], None]
 
 
-async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Observation], None] | None = None,
-                     progress: ProgressFn | None = None) -> None:
+async def run_probes(
+    config: ScanConfig,
+    state: ScanState,
+    sink: Callable[[Observation], None] | None = None,
+    progress: ProgressFn | None = None,
+) -> None:
     """Discovery round (all ``discover`` probes concurrently), then banner probes on the hosts found."""
     itf = None
     if config.interface:
@@ -84,19 +88,28 @@ async def run_probes(config: ScanConfig, state: ScanState, sink: Callable[[Obser
             progress(f"{spec.name}: {result.status}", result)
 
     def context(timeout: float, live: dict[str, str | None]) -> ProbeContext:
-        return ProbeContext(targets=config.targets, interface=config.interface, source_ip=source_ip,
-                            timeout=timeout, concurrency=config.concurrency, live_hosts=live, emit=emit,
-                            options=dict(config.options))
+        return ProbeContext(
+            targets=config.targets,
+            interface=config.interface,
+            source_ip=source_ip,
+            timeout=timeout,
+            concurrency=config.concurrency,
+            live_hosts=live,
+            emit=emit,
+            options=dict(config.options),
+        )
 
     discover = [p for p in config.probes if p.phase == "discover"]
     banner = [p for p in config.probes if p.phase == "banner"]
-    await asyncio.gather(*(run_one(p, context(discovery_budget(config.timeout, len(config.targets)), {}))
-                           for p in discover))
+    await asyncio.gather(
+        *(run_one(p, context(discovery_budget(config.timeout, len(config.targets)), {})) for p in discover)
+    )
     if banner:
         swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
         live = live_hosts(state.observations, config.targets, bool(discover), swept)
-        xaddrs = " ".join(dict.fromkeys(u for o in state.observations if o.signal == "wsd.xaddrs"
-                                        for u in o.value.split()))
+        xaddrs = " ".join(
+            dict.fromkeys(u for o in state.observations if o.signal == "wsd.xaddrs" for u in o.value.split())
+        )
         if xaddrs:
             config.options.setdefault("onvif_xaddrs", xaddrs)
         if live:
@@ -120,8 +133,12 @@ def banner_budget(base: float, hosts: int, concurrency: int) -> float:
     return max(base, 2.0 * waves)
 
 
-def live_hosts(observations: Iterable[Observation], targets: list[IPv4Address], discovered: bool,
-               swept: IPv4Network | None = None) -> dict[str, str | None]:
+def live_hosts(
+    observations: Iterable[Observation],
+    targets: list[IPv4Address],
+    discovered: bool,
+    swept: IPv4Network | None = None,
+) -> dict[str, str | None]:
     """Hosts for the banner phase: every IPv4 address seen by discovery (targets and devices that
     announced themselves), plus every target the ARP sweep could not reach (``swept`` is the on-link
     subnet it covered): a host across a router that answers no discovery protocol may still serve
@@ -136,23 +153,47 @@ def live_hosts(observations: Iterable[Observation], targets: list[IPv4Address], 
     return live
 
 
-def build_report(config: ScanConfig, state: ScanState, *, complete: bool, notes: list[str] | None = None,
-                 scan_id: str | None = None) -> ScanReport:
+def build_report(
+    config: ScanConfig,
+    state: ScanState,
+    *,
+    complete: bool,
+    notes: list[str] | None = None,
+    scan_id: str | None = None,
+) -> ScanReport:
     """Group observations into devices and identify each one."""
     devices = identify_observations(state.observations)
     target_set = {str(t) for t in config.targets}
     for d in devices:
         if d.ip and d.ip not in target_set:
-            d.verdict.notes.append("found outside the scan's targets (it answered a broadcast/multicast probe)")
+            d.verdict.notes.append(
+                "found outside the scan's targets (it answered a broadcast/multicast probe)"
+            )
     all_notes = list(notes or [])
     for r in state.results:
         all_notes += [f"{r.probe}: {n}" for n in r.notes]
     return ScanReport(
-        scan_id=scan_id, tool_version=__version__, started_at=state.started_at, finished_at=datetime.now(UTC),
-        complete=complete, targets=config.target_texts, interface=config.interface,
-        probes=[ProbeSummary(probe=r.probe, status=str(r.status), duration=round(r.duration, 3), error=r.error,
-                             notes=r.notes) for r in state.results],
-        notes=all_notes, oui_registry_date=_oui_date(), devices=devices)
+        scan_id=scan_id,
+        tool_version=__version__,
+        started_at=state.started_at,
+        finished_at=datetime.now(UTC),
+        complete=complete,
+        targets=config.target_texts,
+        interface=config.interface,
+        probes=[
+            ProbeSummary(
+                probe=r.probe,
+                status=str(r.status),
+                duration=round(r.duration, 3),
+                error=r.error,
+                notes=r.notes,
+            )
+            for r in state.results
+        ],
+        notes=all_notes,
+        oui_registry_date=_oui_date(),
+        devices=devices,
+    )
 
 
 def identify_observations(observations: list[Observation]) -> list[DeviceReport]:
@@ -161,9 +202,19 @@ def identify_observations(observations: list[Observation]) -> list[DeviceReport]
     out = []
     for device in group_by_host(observations):
         verdict = identify(device)
-        hostnames = sorted({o.value for o in device.observations if o.signal in ("hostname", "mdns.hostname")})
-        out.append(DeviceReport(ip=device.ip, mac=device.mac, hostnames=hostnames, probes=device.probes(),
-                                verdict=verdict, observations=device.observations))
+        hostnames = sorted(
+            {o.value for o in device.observations if o.signal in ("hostname", "mdns.hostname")}
+        )
+        out.append(
+            DeviceReport(
+                ip=device.ip,
+                mac=device.mac,
+                hostnames=hostnames,
+                probes=device.probes(),
+                verdict=verdict,
+                observations=device.observations,
+            )
+        )
     return out
 
 

@@ -23,8 +23,10 @@ def parse_target(text: str, max_hosts: int = DEFAULT_MAX_HOSTS) -> list[ipaddres
         if "/" in t:
             net = ipaddress.IPv4Network(t, strict=False)
             if net.num_addresses > max_hosts + 2:
-                raise TargetError(f"{text!r} holds {net.num_addresses} addresses, over the limit of {max_hosts}; "
-                                  "split the scan or raise --max-hosts")
+                raise TargetError(
+                    f"{text!r} holds {net.num_addresses} addresses, over the limit of {max_hosts}; "
+                    "split the scan or raise --max-hosts"
+                )
             if net.prefixlen >= 31:
                 return list(net)
             return list(net.hosts())
@@ -43,19 +45,24 @@ def parse_target(text: str, max_hosts: int = DEFAULT_MAX_HOSTS) -> list[ipaddres
     except TargetError:
         raise
     except ValueError as exc:
-        raise TargetError(f"{text!r} is not a target: {exc}. "
-                          "Use a CIDR (10.0.0.0/24), a range (10.0.1.5-40 or 10.0.1.5-10.0.1.40) "
-                          "or an address.") from None
+        raise TargetError(
+            f"{text!r} is not a target: {exc}. "
+            "Use a CIDR (10.0.0.0/24), a range (10.0.1.5-40 or 10.0.1.5-10.0.1.40) "
+            "or an address."
+        ) from None
 
 
-def _span(text: str, first: ipaddress.IPv4Address, last: ipaddress.IPv4Address,
-          max_hosts: int) -> list[ipaddress.IPv4Address]:
+def _span(
+    text: str, first: ipaddress.IPv4Address, last: ipaddress.IPv4Address, max_hosts: int
+) -> list[ipaddress.IPv4Address]:
     if last < first:
         raise TargetError(f"{text!r}: the range ends before it starts")
     count = int(last) - int(first) + 1
     if count > max_hosts:
-        raise TargetError(f"{text!r} holds {count} addresses, over the limit of {max_hosts}; "
-                          "split the scan or raise --max-hosts")
+        raise TargetError(
+            f"{text!r} holds {count} addresses, over the limit of {max_hosts}; "
+            "split the scan or raise --max-hosts"
+        )
     return [ipaddress.IPv4Address(i) for i in range(int(first), int(last) + 1)]
 
 
@@ -67,8 +74,10 @@ def parse_targets(texts: Iterable[str], max_hosts: int = DEFAULT_MAX_HOSTS) -> l
             if part.strip():
                 seen.update(parse_target(part, max_hosts))
                 if len(seen) > max_hosts:
-                    raise TargetError(f"the targets hold more than {max_hosts} addresses; "
-                                      f"split the scan or raise --max-hosts")
+                    raise TargetError(
+                        f"the targets hold more than {max_hosts} addresses; "
+                        f"split the scan or raise --max-hosts"
+                    )
     if not seen:
         raise TargetError("no targets: name the CIDRs, ranges or addresses to scan, or --interface NAME")
     return sorted(seen)

@@ -31,9 +31,15 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
     made: list[str] = []
     tmpdir = Path(tempfile.mkdtemp(prefix="ndaa-lab-"))
 
-    def make(devices: list[dict[str, Any]] | None = None, *, groups: list[dict[str, Any]] | None = None,
-             subnet: str = "10.99.0.0/24", scanner_ip: str = "10.99.0.2", simulate: bool = True,
-             builtin: str | None = None) -> Any:
+    def make(
+        devices: list[dict[str, Any]] | None = None,
+        *,
+        groups: list[dict[str, Any]] | None = None,
+        subnet: str = "10.99.0.0/24",
+        scanner_ip: str = "10.99.0.2",
+        simulate: bool = True,
+        builtin: str | None = None,
+    ) -> Any:
         """A lab from device/group dicts, or a copy of a built-in lab file (``builtin="demo"``) renamed."""
         import tomllib
 
@@ -44,8 +50,11 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
             raw = tomllib.loads((labs_dir() / f"{builtin}.toml").read_text())
             raw["lab"]["name"] = name
         else:
-            raw = {"lab": {"name": name, "subnet": subnet, "scanner_ip": scanner_ip},
-                   "device": devices or [], "group": groups or []}
+            raw = {
+                "lab": {"name": name, "subnet": subnet, "scanner_ip": scanner_ip},
+                "device": devices or [],
+                "group": groups or [],
+            }
         spec = parse_lab(raw, "test lab")
         path = tmpdir / f"{name}.toml"
         path.write_text(lab_toml(raw))

@@ -65,6 +65,7 @@ def filled(lab: Any, name: str, service: str) -> dict:
 
 # ---------------------------------------------------------------- results
 
+
 def values(result: ProbeResult, signal: str) -> dict[str, list[str]]:
     """IP -> every value of ``signal``."""
     out: dict[str, list[str]] = {}
@@ -132,6 +133,7 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
 
 # ---------------------------------------------------------------- loopback TCP servers
 
+
 @asynccontextmanager
 async def serving(handler: Handler, host: str = "127.0.0.1", ssl: Any = None) -> AsyncIterator[int]:
     """A TCP server on ``host`` (an ephemeral port, yielded) running ``handler`` per connection."""
@@ -159,6 +161,7 @@ def tolerant(handler: Handler) -> Handler:
 
 # ---------------------------------------------------------------- hostile bytes
 
+
 def mutated(data: st.DataObject, seed: bytes, inserts: list[bytes]) -> bytes:
     """``seed`` after 1 to 8 edits drawn from ``data``: flip a byte, cut up to 64 bytes, or insert one of
     ``inserts``; stops early if nothing is left."""
@@ -169,7 +172,7 @@ def mutated(data: st.DataObject, seed: bytes, inserts: list[bytes]) -> bytes:
         if action == "flip":
             raw[pos] ^= data.draw(st.integers(1, 255))
         elif action == "cut":
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
+            del raw[pos : pos + data.draw(st.integers(1, 64))]
         else:
             raw[pos:pos] = data.draw(st.sampled_from(inserts))
         if not raw:
@@ -182,8 +185,15 @@ def check(device: Any, expected: dict[str, Any]) -> None:
     from scanner.identify.verdict import identify
 
     verdict = identify(device)
-    summary = (verdict.status.value, verdict.covered_entity, verdict.vendor, verdict.brand, verdict.model,
-               verdict.serial, verdict.firmware)
+    summary = (
+        verdict.status.value,
+        verdict.covered_entity,
+        verdict.vendor,
+        verdict.brand,
+        verdict.model,
+        verdict.serial,
+        verdict.firmware,
+    )
     assert verdict.status.value in expected["status_in"], summary
     assert (verdict.covered_entity or "") == expected.get("entity", ""), summary
     for field in ("vendor", "brand", "model", "serial", "firmware"):

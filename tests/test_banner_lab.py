@@ -36,22 +36,38 @@ DEVICES = [  # name, profile, MAC (the vendor's real OUI)
     ("zte", "zte-router", "00:15:eb:10:20:30"),
 ]
 
-HIK_REALM = ('Digest qop="auth", realm="IP Camera(E3385)", '
-             'nonce="4e5468694e7a42694e7a4d364f4449354d7a6b354d513d3d", stale="FALSE"')
-HIK_ISAPI = ["xmlns=http://www.hikvision.com/ver20/XMLSchema", "deviceName=IP CAMERA",
-             "deviceID=aa85c000-6324-11b3-819e-{mac_hex}", "deviceDescription=IPCamera",
-             "deviceLocation=hangzhou",
-             "systemContact=Hikvision.China", "model=DS-2CD2385G1-I",
-             "serialNumber=DS-2CD2385G1-I20200414AAWR{serial}", "macAddress={mac}", "firmwareVersion=V5.6.2",
-             "firmwareReleasedDate=build 190701", "deviceType=IPCamera"]
-HIK_HTTP = [("http.status", "200", 0), ("http.server", "App-webs/", 0),
-            ("http.www_authenticate", HIK_REALM, 0),  # from the 401s of magicBox.cgi
-            *(("isapi.device_info", field, 0) for field in HIK_ISAPI)]
+HIK_REALM = (
+    'Digest qop="auth", realm="IP Camera(E3385)", '
+    'nonce="4e5468694e7a42694e7a4d364f4449354d7a6b354d513d3d", stale="FALSE"'
+)
+HIK_ISAPI = [
+    "xmlns=http://www.hikvision.com/ver20/XMLSchema",
+    "deviceName=IP CAMERA",
+    "deviceID=aa85c000-6324-11b3-819e-{mac_hex}",
+    "deviceDescription=IPCamera",
+    "deviceLocation=hangzhou",
+    "systemContact=Hikvision.China",
+    "model=DS-2CD2385G1-I",
+    "serialNumber=DS-2CD2385G1-I20200414AAWR{serial}",
+    "macAddress={mac}",
+    "firmwareVersion=V5.6.2",
+    "firmwareReleasedDate=build 190701",
+    "deviceType=IPCamera",
+]
+HIK_HTTP = [
+    ("http.status", "200", 0),
+    ("http.server", "App-webs/", 0),
+    ("http.www_authenticate", HIK_REALM, 0),  # from the 401s of magicBox.cgi
+    *(("isapi.device_info", field, 0) for field in HIK_ISAPI),
+]
 AXIS_REALM = 'Digest realm="AXIS_{MAC_hex}", nonce="{nonce32}", algorithm=MD5, qop="auth"'
 AXIS_HTTP = [("http.status", "200", 0), ("http.title", "AXIS", 0), ("http.www_authenticate", AXIS_REALM, 0)]
 HIK_SUBJECT = "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN"
-BOSCH_HTTP = [("http.status", "200", 0), ("http.server", "VCS-VideoJet-Webserver", 0),
-              ("http.www_authenticate", "Basic realm=\"Use 'live' as User Name for viewing video\"", 0)]
+BOSCH_HTTP = [
+    ("http.status", "200", 0),
+    ("http.server", "VCS-VideoJet-Webserver", 0),
+    ("http.www_authenticate", "Basic realm=\"Use 'live' as User Name for viewing video\"", 0),
+]
 DAHUA_REALM = 'Digest realm="Login to 4M0747EPAA{serial}", nonce="{nonce32}"'
 
 
@@ -60,37 +76,68 @@ def on(port: int, rows: list[Row]) -> list[Row]:
 
 
 EXPECTED: dict[str, list[Row]] = {
-    "hikvision-ipc": on(80, HIK_HTTP) + on(443, HIK_HTTP) + [
-        ("x509.subject", HIK_SUBJECT, 443), ("x509.issuer", HIK_SUBJECT, 443),
-        ("rtsp.status", "OPTIONS 200", 554), ("rtsp.status", "DESCRIBE 401", 554),
-        ("rtsp.www_authenticate", 'Digest realm="IP Camera(E3385)", nonce="8e1d5bdf2a0b7c3a", stale="FALSE"',
-         554)],
+    "hikvision-ipc": on(80, HIK_HTTP)
+    + on(443, HIK_HTTP)
+    + [
+        ("x509.subject", HIK_SUBJECT, 443),
+        ("x509.issuer", HIK_SUBJECT, 443),
+        ("rtsp.status", "OPTIONS 200", 554),
+        ("rtsp.status", "DESCRIBE 401", 554),
+        (
+            "rtsp.www_authenticate",
+            'Digest realm="IP Camera(E3385)", nonce="8e1d5bdf2a0b7c3a", stale="FALSE"',
+            554,
+        ),
+    ],
     "dahua-ipc": [
-        ("http.status", "200", 80), ("http.www_authenticate", DAHUA_REALM, 80),
+        ("http.status", "200", 80),
+        ("http.www_authenticate", DAHUA_REALM, 80),
         ("dahua.cgi", "vendor=Dahua", 80),
-        ("rtsp.status", "OPTIONS 200", 554), ("rtsp.status", "DESCRIBE 401", 554),
-        ("rtsp.server", "Rtsp Server/3.0", 554), ("rtsp.www_authenticate", DAHUA_REALM, 554)],
-    "axis-ipc": on(80, AXIS_HTTP) + on(443, AXIS_HTTP) + [
+        ("rtsp.status", "OPTIONS 200", 554),
+        ("rtsp.status", "DESCRIBE 401", 554),
+        ("rtsp.server", "Rtsp Server/3.0", 554),
+        ("rtsp.www_authenticate", DAHUA_REALM, 554),
+    ],
+    "axis-ipc": on(80, AXIS_HTTP)
+    + on(443, AXIS_HTTP)
+    + [
         ("x509.subject", "CN=axis-{mac_hex},O=Axis Communications AB", 443),
         ("x509.issuer", "CN=Axis Communications AB Root CA,O=Axis Communications AB", 443),
-        ("rtsp.status", "OPTIONS 200", 554), ("rtsp.status", "DESCRIBE 401", 554),
-        ("rtsp.www_authenticate", 'Digest realm="AXIS_{MAC_hex}", nonce="{nonce32}"', 554)],
+        ("rtsp.status", "OPTIONS 200", 554),
+        ("rtsp.status", "DESCRIBE 401", 554),
+        ("rtsp.www_authenticate", 'Digest realm="AXIS_{MAC_hex}", nonce="{nonce32}"', 554),
+    ],
     "hanwha-ipc": [
-        ("http.status", "200", 80), ("http.title", "Hanwha Techwin", 80),
+        ("http.status", "200", 80),
+        ("http.title", "Hanwha Techwin", 80),
         ("http.www_authenticate", 'Digest realm="iPolis_{MAC_hex}", nonce="{nonce32}", qop="auth"', 80),
-        ("rtsp.status", "OPTIONS 200", 554), ("rtsp.status", "DESCRIBE 401", 554),
-        ("rtsp.www_authenticate", 'Digest realm="NET-i", nonce="{nonce32}"', 554)],
-    "xiongmai-dvr": [("http.status", "200", 80), ("http.server", "uc-httpd 1.0.0", 80),
-                     ("http.title", "NETSurveillance WEB", 80)],
-    "tivo-dvr": [("http.status", "401", 80), ("http.server", "tivo-httpd-1:20.7.4c.RC22-USC-11-746", 80),
-                 ("http.www_authenticate", 'Basic realm="TiVo DVR"', 80),
-                 ("http.title", "401 Unauthorized", 80)],  # the 401 page's own title
-    "bosch-ipc": on(80, BOSCH_HTTP) + on(443, BOSCH_HTTP) + [
+        ("rtsp.status", "OPTIONS 200", 554),
+        ("rtsp.status", "DESCRIBE 401", 554),
+        ("rtsp.www_authenticate", 'Digest realm="NET-i", nonce="{nonce32}"', 554),
+    ],
+    "xiongmai-dvr": [
+        ("http.status", "200", 80),
+        ("http.server", "uc-httpd 1.0.0", 80),
+        ("http.title", "NETSurveillance WEB", 80),
+    ],
+    "tivo-dvr": [
+        ("http.status", "401", 80),
+        ("http.server", "tivo-httpd-1:20.7.4c.RC22-USC-11-746", 80),
+        ("http.www_authenticate", 'Basic realm="TiVo DVR"', 80),
+        ("http.title", "401 Unauthorized", 80),
+    ],  # the 401 page's own title
+    "bosch-ipc": on(80, BOSCH_HTTP)
+    + on(443, BOSCH_HTTP)
+    + [
         ("x509.subject", "CN={ip},O=Bosch Sicherheitssysteme GmbH,C=DE", 443),
-        ("x509.issuer", "CN=Bosch ST Root CA,O=Bosch Sicherheitssysteme GmbH,C=DE", 443)],
-    "zte-router": [("http.status", "401", 80), ("http.server", "Mini web server 1.0 ZTE corp 2005.", 80),
-                   ("http.www_authenticate", 'Basic realm="ZXHN H108L"', 80),
-                   ("http.title", "401 Unauthorized", 80)],
+        ("x509.issuer", "CN=Bosch ST Root CA,O=Bosch Sicherheitssysteme GmbH,C=DE", 443),
+    ],
+    "zte-router": [
+        ("http.status", "401", 80),
+        ("http.server", "Mini web server 1.0 ZTE corp 2005.", 80),
+        ("http.www_authenticate", 'Basic realm="ZXHN H108L"', 80),
+        ("http.title", "401 Unauthorized", 80),
+    ],
 }
 ONVIF_PROFILES = {"hikvision-ipc", "dahua-ipc", "axis-ipc", "hanwha-ipc", "bosch-ipc"}
 HTTPS_PROFILES = {"hikvision-ipc", "axis-ipc", "bosch-ipc"}
@@ -123,17 +170,29 @@ def probe_all(targets: list[str], probes: list[Any], timeout: float) -> list[tup
 
 @pytest.mark.netns
 def test_exact_banners_per_vendor(lab_factory: Any) -> None:
-    lab = lab_factory([{"name": n, "ip": f"10.99.0.{10 + i}", "mac": m, "profile": p}
-                       for i, (n, p, m) in enumerate(DEVICES)])
+    lab = lab_factory(
+        [
+            {"name": n, "ip": f"10.99.0.{10 + i}", "mac": m, "profile": p}
+            for i, (n, p, m) in enumerate(DEVICES)
+        ]
+    )
     devices = [SimDevice(d.name, d.ip, d.mac, "", d.profile) for d in lab.devices]
-    runs = run_in_netns(lab.scanner_ns, probe_all, [d.ip for d in devices],
-                        [HttpProbe(), TlsProbe(), RtspProbe(), OnvifProbe()], 10.0)
+    runs = run_in_netns(
+        lab.scanner_ns,
+        probe_all,
+        [d.ip for d in devices],
+        [HttpProbe(), TlsProbe(), RtspProbe(), OnvifProbe()],
+        10.0,
+    )
     assert [r.status for r, _ in runs] == [ProbeStatus.SUCCESS] * 4
     observations = [o for r, _ in runs for o in r.observations]
     for dev in devices:
         mine = [o for o in observations if o.ip == dev.ip]
-        got = {(o.signal, o.value, o.port) for o in mine
-               if o.signal not in ("x509.serial", "x509.sha256", "onvif.datetime")}
+        got = {
+            (o.signal, o.value, o.port)
+            for o in mine
+            if o.signal not in ("x509.serial", "x509.sha256", "onvif.datetime")
+        }
         assert got == expected_rows(dev), dev.profile
         tls = [o for o in mine if o.signal in ("x509.serial", "x509.sha256")]
         assert len(tls) == (2 if dev.profile in HTTPS_PROFILES else 0)
@@ -144,12 +203,27 @@ def test_exact_banners_per_vendor(lab_factory: Any) -> None:
 
 
 GROUPS = [  # 50 devices, each with HTTP; 40 with RTSP; 30 with HTTPS
-    {"name": "hik", "count": 10, "start_ip": "10.99.0.10", "ouis": ["58:50:ed", "c0:56:e3"],
-     "profile": "hikvision-ipc"},
-    {"name": "dh", "count": 10, "start_ip": "10.99.0.30", "ouis": ["08:ed:ed", "3c:ef:8c"],
-     "profile": "dahua-ipc"},
-    {"name": "axis", "count": 10, "start_ip": "10.99.0.50", "ouis": ["ac:cc:8e", "00:40:8c"],
-     "profile": "axis-ipc"},
+    {
+        "name": "hik",
+        "count": 10,
+        "start_ip": "10.99.0.10",
+        "ouis": ["58:50:ed", "c0:56:e3"],
+        "profile": "hikvision-ipc",
+    },
+    {
+        "name": "dh",
+        "count": 10,
+        "start_ip": "10.99.0.30",
+        "ouis": ["08:ed:ed", "3c:ef:8c"],
+        "profile": "dahua-ipc",
+    },
+    {
+        "name": "axis",
+        "count": 10,
+        "start_ip": "10.99.0.50",
+        "ouis": ["ac:cc:8e", "00:40:8c"],
+        "profile": "axis-ipc",
+    },
     {"name": "hw", "count": 10, "start_ip": "10.99.0.70", "ouis": ["00:09:18"], "profile": "hanwha-ipc"},
     {"name": "bosch", "count": 10, "start_ip": "10.99.0.90", "ouis": ["00:04:63"], "profile": "bosch-ipc"},
 ]
@@ -170,6 +244,7 @@ def test_fifty_devices_within_a_few_seconds(lab_factory: Any) -> None:
 
 
 # ---------------------------------------------------------------- optional nmap source
+
 
 def test_nmap_absent_is_reported_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
@@ -202,8 +277,9 @@ def test_nmap_source_on_loopback() -> None:
         server = await asyncio.start_server(huawei_ssh, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         try:
-            ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=30,
-                               options={"nmap_ports": str(port)})
+            ctx = ProbeContext(
+                targets=[IPv4Address("127.0.0.1")], timeout=30, options={"nmap_ports": str(port)}
+            )
             return await NmapSource().run(ctx), port
         finally:
             server.close()

@@ -11,8 +11,9 @@ import pytest
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "scanner", *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
@@ -25,20 +26,25 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *ne
     assert proc.stdout == ""
 
 
-@pytest.mark.parametrize(("target", "needle"), [
-    ("10.0.0.0/33", "not a target"),
-    ("10.0.0.300", "not a target"),
-    ("10.0.1.5-300", "not an octet"),
-    ("10.0.1.9-10.0.1.5", "ends before it starts"),
-    ("banana", "not a target"),
-])
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        ("10.0.0.0/33", "not a target"),
+        ("10.0.0.300", "not a target"),
+        ("10.0.1.5-300", "not an octet"),
+        ("10.0.1.9-10.0.1.5", "ends before it starts"),
+        ("banana", "not a target"),
+    ],
+)
 def test_malformed_targets_exit_2(target: str, needle: str) -> None:
     assert_one_line_error(run("scan", "--no-history", target), 2, needle)
 
 
 def test_range_over_the_limit_exits_2() -> None:
     assert_one_line_error(run("scan", "--no-history", "10.0.0.0/8"), 2, "over the limit")
-    assert_one_line_error(run("scan", "--no-history", "--max-hosts", "10", "10.0.0.0/24"), 2, "over the limit")
+    assert_one_line_error(
+        run("scan", "--no-history", "--max-hosts", "10", "10.0.0.0/24"), 2, "over the limit"
+    )
 
 
 def test_missing_interface_exits_2() -> None:
@@ -72,8 +78,9 @@ def test_help_teaches_exit_codes_and_examples() -> None:
         assert word in scan.stdout
 
 
-def test_lab_and_demo_refuse_clearly_without_root(monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_lab_and_demo_refuse_clearly_without_root(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from scanner.cli import app
     from scanner.cli.common import run_app
 
@@ -92,7 +99,9 @@ def test_lab_unknown_name_exits_2() -> None:
 
 def test_exit_code_follows_the_verdicts_and_fail_on(tmp_path) -> None:
     covered = tmp_path / "covered.jsonl"
-    covered.write_text('{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\n')
+    covered.write_text(
+        '{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\n'
+    )
     clean = tmp_path / "clean.jsonl"
     clean.write_text('{"ip":"10.0.0.6","mac":"ac:cc:8e:1f:e3:85","signal":"http.title","value":"AXIS"}\n')
     likely = tmp_path / "likely.jsonl"
@@ -108,15 +117,18 @@ def test_stdout_is_clean_json_when_piped(tmp_path) -> None:
     import json
 
     f = tmp_path / "obs.jsonl"
-    f.write_text('{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\nbad\n')
+    f.write_text(
+        '{"ip":"10.0.0.5","mac":"58:50:ed:1f:e3:85","signal":"http.server","value":"App-webs/"}\nbad\n'
+    )
     proc = run("identify", "-f", "json", str(f))
     report = json.loads(proc.stdout)  # nothing but the report on stdout
     assert report["devices"][0]["verdict"]["covered_entity"] == "Hikvision"
     assert ":2:" in proc.stderr
 
 
-def test_a_failed_probe_makes_the_scan_incomplete(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failed_probe_makes_the_scan_incomplete(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A probe that could not run means 'every probe ran' is false: incomplete, exit 3 when nothing was found."""
     import json
 
@@ -128,8 +140,9 @@ def test_a_failed_probe_makes_the_scan_incomplete(monkeypatch: pytest.MonkeyPatc
         raise ImportError(f"{spec.name} is broken on purpose")
 
     monkeypatch.setattr(scanner.scan, "instantiate", broken)  # where run_probes looks it up
-    monkeypatch.setattr(sys, "argv", ["ndaa-scan", "scan", "--no-history", "-q", "-p", "rtsp", "-f", "json",
-                                      "127.0.0.1"])
+    monkeypatch.setattr(
+        sys, "argv", ["ndaa-scan", "scan", "--no-history", "-q", "-p", "rtsp", "-f", "json", "127.0.0.1"]
+    )
     assert run_app(app) == 3
     report = json.loads(capsys.readouterr().out)
     assert report["complete"] is False

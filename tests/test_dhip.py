@@ -32,8 +32,9 @@ from scanner.lab.sim.dhip import device_info
 
 DATA = Path(__file__).parent / "data" / "dhip"
 BODIES = {p.stem: p.read_bytes() for p in sorted(DATA.glob("*.json"))}
-GO_CAPTURE_HEADER = bytes.fromhex("20 00 00 00 44 48 49 50 00 00 00 00 00 00 00 00"
-                                  "ef 02 00 00 00 00 00 00 ef 02 00 00 00 00 00 00")
+GO_CAPTURE_HEADER = bytes.fromhex(
+    "20 00 00 00 44 48 49 50 00 00 00 00 00 00 00 00ef 02 00 00 00 00 00 00 ef 02 00 00 00 00 00 00"
+)
 
 
 def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
@@ -55,6 +56,7 @@ def real(name: str) -> bytes:
 
 # ---------------------------------------------------------------- search request
 
+
 def test_header_matches_the_go_capture():
     assert build_header(0x2EF) == GO_CAPTURE_HEADER
 
@@ -75,12 +77,16 @@ def test_the_62_byte_search_variant_is_a_search():
 
 # ---------------------------------------------------------------- reply parser
 
-@pytest.mark.parametrize(("name", "vendor", "version", "model"), [
-    ("dahua_ipc-hdw1431t1-s4", "Private", "2.800.0000000.13.R", "IPC-HDW1431T1-S4"),
-    ("intelbras_mhdx-1016", "Intelbras", "3.210.IB01.3", "MHDX 1016"),
-    ("intelbras_ss-3530-mf-face-w", "Intelbras", "2.000.00IB004.0.R", "SS 3530 MF FACE W"),
-    ("intelbras_vip-1230-d-g4", "IntelBras", "2.800.00IB00C.0.T", "VIP-1230-D-G4"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "vendor", "version", "model"),
+    [
+        ("dahua_ipc-hdw1431t1-s4", "Private", "2.800.0000000.13.R", "IPC-HDW1431T1-S4"),
+        ("intelbras_mhdx-1016", "Intelbras", "3.210.IB01.3", "MHDX 1016"),
+        ("intelbras_ss-3530-mf-face-w", "Intelbras", "2.000.00IB004.0.R", "SS 3530 MF FACE W"),
+        ("intelbras_vip-1230-d-g4", "IntelBras", "2.800.00IB00C.0.T", "VIP-1230-D-G4"),
+    ],
+)
 def test_real_shaped_replies(name, vendor, version, model):
     reply = parse_reply(real(name))
     assert reply is not None
@@ -94,10 +100,22 @@ def test_dahua_reply_is_flattened_in_order_with_json_scalars():
     reply = parse_reply(real("dahua_ipc-hdw1431t1-s4"))
     assert reply is not None
     keys = list(reply.info)
-    assert keys[:8] == ["AlarmInputChannels", "AlarmOutputChannels", "DeviceClass", "DeviceID", "DeviceType",
-                        "Find", "FindVersion", "HttpPort"]
-    assert keys[8:12] == ["IPv4Address.DefaultGateway", "IPv4Address.DhcpEnable", "IPv4Address.IPAddress",
-                          "IPv4Address.SubnetMask"]
+    assert keys[:8] == [
+        "AlarmInputChannels",
+        "AlarmOutputChannels",
+        "DeviceClass",
+        "DeviceID",
+        "DeviceType",
+        "Find",
+        "FindVersion",
+        "HttpPort",
+    ]
+    assert keys[8:12] == [
+        "IPv4Address.DefaultGateway",
+        "IPv4Address.DhcpEnable",
+        "IPv4Address.IPAddress",
+        "IPv4Address.SubnetMask",
+    ]
     assert reply.info["IPv6Address.LinkLocalAddress"] == "fe80::aed:edff:fe6a:31c4/64"
     assert [reply.info[k] for k in ("HttpPort", "Port", "IPv4Address.DhcpEnable")] == ["80", "37777", "false"]
     assert reply.info["SerialNo"] == "4M0747EPAA1D284"
@@ -117,8 +135,12 @@ def test_bytes_beyond_json_len_are_ignored():
 
 def test_lab_reply_parses_to_the_profile_and_the_device_address():
     dev = SimDevice("d", "10.99.0.12", "08:ed:ed:44:55:66", "nd-unused", "dahua-ipc")
-    params = {"DeviceType": "IPC-HDW1431T1-S4", "Vendor": "Private", "SerialNo": "4M0747EPAA{serial}",
-              "Port": 37777}
+    params = {
+        "DeviceType": "IPC-HDW1431T1-S4",
+        "Vendor": "Private",
+        "SerialNo": "4M0747EPAA{serial}",
+        "Port": 37777,
+    }
     raw = build_reply(dev.mac, device_info(dev, dev.fill(params)))
     assert raw[:32] == frame(raw[32:])[:32]  # json_len counts the NUL
     assert raw.endswith(b"}\0")
@@ -144,8 +166,9 @@ HOSTILE = {
     "not utf-8": frame(b"\xff\xfe{\x00\x00"),
     "deeply nested json": frame(b"[" * 30000 + b"]" * 30000),
     "nested objects": frame(b'{"a":' * 10000 + b"1" + b"}" * 10000),
-    "huge integer": frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000
-                          + b"}}}"),
+    "huge integer": frame(
+        b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000 + b"}}}"
+    ),
     "json array": frame(b"[1,2,3]"),
     "our own search": build_search(),
     "no deviceInfo": frame(b'{"method":"client.notifyDevInfo","params":{}}'),
@@ -170,7 +193,7 @@ def test_deep_and_wide_device_info_is_bounded():
     wide = {f"k{i}": "v" * 5000 for i in range(1000)}
     reply = parse_reply(notify(deep))
     assert reply is not None and reply.info == {"a.b.c.d": '{"e":1}'}
-    assert parse_reply(frame(notify(wide)[32:32 + MAX_BODY])) is None  # cut at the bound: not JSON any more
+    assert parse_reply(frame(notify(wide)[32 : 32 + MAX_BODY])) is None  # cut at the bound: not JSON any more
     wide = {f"k{i}": "v" * 100 for i in range(500)}
     reply = parse_reply(notify(wide))
     assert reply is not None and len(reply.info) == 256
@@ -188,8 +211,11 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_never_raise(data):
-    raw = mutated(data, real(data.draw(st.sampled_from(sorted(BODIES)))),
-                  [b"{", b"[", b'"', b"\0", b"\xff", b"\\u0", b"1e999"])
+    raw = mutated(
+        data,
+        real(data.draw(st.sampled_from(sorted(BODIES)))),
+        [b"{", b"[", b'"', b"\0", b"\xff", b"\\u0", b"1e999"],
+    )
     reply = parse_reply(raw)
     assert reply is None or all(isinstance(k, str) and isinstance(v, str) for k, v in reply.info.items())
     answer = dhip_answer(raw, "10.0.0.1")
@@ -206,6 +232,7 @@ def test_answer_reports_the_device_address_vendor_and_mac():
 
 
 # ---------------------------------------------------------------- namespaces
+
 
 @pytest.mark.netns
 def test_only_dahua_firmware_answers(lab_factory):
@@ -230,8 +257,17 @@ def test_only_dahua_firmware_answers(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_responders_are_all_found_once(lab_factory):
-    lab = lab_factory(groups=[{"name": "cam", "count": 50, "start_ip": "10.99.0.100", "ouis": ["9c:8e:cd"],
-                               "profile": "amcrest-ipc"}])
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "cam",
+                "count": 50,
+                "start_ip": "10.99.0.100",
+                "ouis": ["9c:8e:cd"],
+                "profile": "amcrest-ipc",
+            }
+        ]
+    )
     budget = 3.0
     result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"], timeout=budget)
     assert result.status == ProbeStatus.SUCCESS, result.error
@@ -245,15 +281,23 @@ def test_fifty_responders_are_all_found_once(lab_factory):
 def _junk() -> dict[int, list[bytes]]:
     """What the hostile device sends back to every request, per port."""
     sadp_dir = Path(__file__).parent / "data" / "sadp"
-    sadp = [(sadp_dir / n).read_bytes() for n in ("hostile_billion_laughs.xml", "hostile_external_entity.xml",
-                                                   "hostile_truncated.xml", "hostile_not_utf8.xml")]
+    sadp = [
+        (sadp_dir / n).read_bytes()
+        for n in (
+            "hostile_billion_laughs.xml",
+            "hostile_external_entity.xml",
+            "hostile_truncated.xml",
+            "hostile_not_utf8.xml",
+        )
+    ]
     sadp += [b"<ProbeMatch>" + b"<a>" * 16000, os.urandom(60000), b"\0" * 65000, os.urandom(512)]
     dhip = list(HOSTILE.values()) + [os.urandom(60000), frame(os.urandom(60000)), b"\xff" * 65000]
     return {37020: sadp, 37810: dhip}
 
 
-def _hostile_device(netns: str, ip: str, ready: threading.Event, stop: threading.Event,
-                    sent: list[int]) -> None:
+def _hostile_device(
+    netns: str, ip: str, ready: threading.Event, stop: threading.Event, sent: list[int]
+) -> None:
     """Answer every SADP and DHIP request with garbage and oversized datagrams, 20 times over."""
     from scanner.lab.netns import enter_netns
 
@@ -287,15 +331,19 @@ def _hostile_device(netns: str, ip: str, ready: threading.Event, stop: threading
 
 
 @pytest.mark.netns
-@pytest.mark.parametrize(("probe", "good"), [(SadpProbe(), "hik"), (DhipProbe(), "dahua")],
-                         ids=["sadp", "dhip"])
+@pytest.mark.parametrize(
+    ("probe", "good"), [(SadpProbe(), "hik"), (DhipProbe(), "dahua")], ids=["sadp", "dhip"]
+)
 def test_hostile_flood_does_not_hide_good_devices(lab_factory, probe, good):
-    lab = lab_factory([d for d in SADP_DHIP_LAB if d["name"] in ("hik", "dahua")]
-                      + [{"name": "evil", "ip": "10.99.0.66", "mac": "02:00:00:00:06:66", "profile": "host"}])
+    lab = lab_factory(
+        [d for d in SADP_DHIP_LAB if d["name"] in ("hik", "dahua")]
+        + [{"name": "evil", "ip": "10.99.0.66", "mac": "02:00:00:00:06:66", "profile": "host"}]
+    )
     evil = next(i for i, d in enumerate(lab.devices) if d.name == "evil")
     ready, stop, sent = threading.Event(), threading.Event(), [0]
-    thread = threading.Thread(target=_hostile_device, daemon=True,
-                              args=(lab.device_ns(evil), "10.99.0.66", ready, stop, sent))
+    thread = threading.Thread(
+        target=_hostile_device, daemon=True, args=(lab.device_ns(evil), "10.99.0.66", ready, stop, sent)
+    )
     thread.start()
     try:
         assert ready.wait(5)

@@ -18,39 +18,106 @@ def banner_device(ip: str, mac: str, server: str, verdict: Verdict, when: dateti
     """A device seen by ARP and an HTTP banner, with the verdict that banner led to."""
     observations = [
         Observation(signal="mac", value=mac, probe="arp", ip=ip, mac=mac, seen_at=when),
-        Observation(signal="http.server", value=server, probe="http", ip=ip, port=80,
-                    seen_at=when + timedelta(seconds=2)),
+        Observation(
+            signal="http.server",
+            value=server,
+            probe="http",
+            ip=ip,
+            port=80,
+            seen_at=when + timedelta(seconds=2),
+        ),
     ]
-    evidence = [Evidence(probe="http", signal="http.server", value=server, matched="http_servers.toml:test",
-                         vendor=verdict.vendor, certainty=0.9)]
-    return DeviceReport(ip=ip, mac=mac, probes=["arp", "http"], observations=observations,
-                        verdict=verdict.model_copy(update={"evidence": evidence}))
+    evidence = [
+        Evidence(
+            probe="http",
+            signal="http.server",
+            value=server,
+            matched="http_servers.toml:test",
+            vendor=verdict.vendor,
+            certainty=0.9,
+        )
+    ]
+    return DeviceReport(
+        ip=ip,
+        mac=mac,
+        probes=["arp", "http"],
+        observations=observations,
+        verdict=verdict.model_copy(update={"evidence": evidence}),
+    )
 
 
 def axis_camera(when: datetime) -> DeviceReport:
-    return banner_device("10.0.0.10", "00:40:8c:11:22:33", "Boa/0.94", Verdict(
-        status=Status.NOT_COVERED, confidence=0.9, vendor="Axis", model="M3045", firmware="6.50"), when)
+    return banner_device(
+        "10.0.0.10",
+        "00:40:8c:11:22:33",
+        "Boa/0.94",
+        Verdict(status=Status.NOT_COVERED, confidence=0.9, vendor="Axis", model="M3045", firmware="6.50"),
+        when,
+    )
 
 
 def reports() -> tuple[ScanReport, ScanReport]:
     unchanged_old = axis_camera(WEEK1)
     unchanged_new = axis_camera(WEEK2)  # same device, a week later: only timestamps differ
     unchanged_new.mac = "00-40-8C-11-22-33"  # and the MAC spelled another way
-    removed = banner_device("10.0.0.11", "b4:a3:82:00:00:01", "lighttpd", Verdict(
-        status=Status.UNKNOWN), WEEK1)
-    reflashed_old = banner_device("10.0.0.12", "e0:50:8b:aa:bb:cc", "Webs", Verdict(
-        status=Status.LIKELY, confidence=0.6, vendor="Dahua", covered_entity="Dahua Technology Company",
-        device_type="camera", model="IPC-HFW1230S", firmware="V2.622.0000000.31.R"), WEEK1)
-    reflashed_new = banner_device("10.0.0.12", "e0:50:8b:aa:bb:cc", "Lorex-Webs/1.0", Verdict(
-        status=Status.SUSPECTED, confidence=0.5, vendor="Lorex", brand="Lorex", device_type="camera",
-        model="IPC-HFW1230S", firmware="V2.800.0000000.5.R"), WEEK2)
-    added = banner_device("10.0.0.13", "58:50:ed:1f:e3:85", "App-webs/", Verdict(
-        status=Status.COVERED, confidence=0.95, vendor="Hikvision",
-        covered_entity="Hangzhou Hikvision Digital Technology Company", model="DS-2CD2143G0-I"), WEEK2)
-    old = ScanReport(scan_id="20261116-023000-aaaa", tool_version="t", started_at=WEEK1,
-                     devices=[unchanged_old, removed, reflashed_old])
-    new = ScanReport(scan_id="20261123-023000-bbbb", tool_version="t", started_at=WEEK2,
-                     devices=[added, reflashed_new, unchanged_new])
+    removed = banner_device(
+        "10.0.0.11", "b4:a3:82:00:00:01", "lighttpd", Verdict(status=Status.UNKNOWN), WEEK1
+    )
+    reflashed_old = banner_device(
+        "10.0.0.12",
+        "e0:50:8b:aa:bb:cc",
+        "Webs",
+        Verdict(
+            status=Status.LIKELY,
+            confidence=0.6,
+            vendor="Dahua",
+            covered_entity="Dahua Technology Company",
+            device_type="camera",
+            model="IPC-HFW1230S",
+            firmware="V2.622.0000000.31.R",
+        ),
+        WEEK1,
+    )
+    reflashed_new = banner_device(
+        "10.0.0.12",
+        "e0:50:8b:aa:bb:cc",
+        "Lorex-Webs/1.0",
+        Verdict(
+            status=Status.SUSPECTED,
+            confidence=0.5,
+            vendor="Lorex",
+            brand="Lorex",
+            device_type="camera",
+            model="IPC-HFW1230S",
+            firmware="V2.800.0000000.5.R",
+        ),
+        WEEK2,
+    )
+    added = banner_device(
+        "10.0.0.13",
+        "58:50:ed:1f:e3:85",
+        "App-webs/",
+        Verdict(
+            status=Status.COVERED,
+            confidence=0.95,
+            vendor="Hikvision",
+            covered_entity="Hangzhou Hikvision Digital Technology Company",
+            model="DS-2CD2143G0-I",
+        ),
+        WEEK2,
+    )
+    old = ScanReport(
+        scan_id="20261116-023000-aaaa",
+        tool_version="t",
+        started_at=WEEK1,
+        devices=[unchanged_old, removed, reflashed_old],
+    )
+    new = ScanReport(
+        scan_id="20261123-023000-bbbb",
+        tool_version="t",
+        started_at=WEEK2,
+        devices=[added, reflashed_new, unchanged_new],
+    )
     return old, new
 
 
@@ -81,7 +148,9 @@ def test_same_report_has_no_changes() -> None:
 
 def test_text_rendering() -> None:
     lines = diff_reports(*reports()).render_text().splitlines()
-    assert lines[0] == "scan 20261116-023000-aaaa -> 20261123-023000-bbbb: 1 appeared, 1 disappeared, 1 changed"
+    assert (
+        lines[0] == "scan 20261116-023000-aaaa -> 20261123-023000-bbbb: 1 appeared, 1 disappeared, 1 changed"
+    )
     assert lines[1].startswith("+ 10.0.0.13") and "covered Hangzhou Hikvision" in lines[1]
     assert lines[2].startswith("- 10.0.0.11") and lines[2].endswith("unknown")
     assert lines[3].startswith("~ 10.0.0.12")
@@ -104,19 +173,25 @@ def test_json_rendering() -> None:
 def test_ip_only_device_matches_by_ip() -> None:
     old_dev = DeviceReport(ip="10.0.0.20", verdict=Verdict(status=Status.UNKNOWN))
     new_dev = DeviceReport(ip="10.0.0.20", mac="02:00:00:00:00:20", verdict=Verdict(status=Status.UNKNOWN))
-    diff = diff_reports(ScanReport(tool_version="t", devices=[old_dev]), ScanReport(tool_version="t", devices=[new_dev]))
+    diff = diff_reports(
+        ScanReport(tool_version="t", devices=[old_dev]), ScanReport(tool_version="t", devices=[new_dev])
+    )
     assert diff.is_empty
 
 
 def test_a_reused_ip_with_another_mac_is_another_device() -> None:
     old_dev = DeviceReport(ip="10.0.0.20", mac="02:00:00:00:00:20")
     new_dev = DeviceReport(ip="10.0.0.20", mac="02:00:00:00:00:21")
-    diff = diff_reports(ScanReport(tool_version="t", devices=[old_dev]), ScanReport(tool_version="t", devices=[new_dev]))
+    diff = diff_reports(
+        ScanReport(tool_version="t", devices=[old_dev]), ScanReport(tool_version="t", devices=[new_dev])
+    )
     assert (diff.appeared, diff.disappeared, diff.changed) == ((new_dev,), (old_dev,), ())
 
 
 def test_a_device_that_moved_ip_is_not_a_change() -> None:
     old_dev = DeviceReport(ip="10.0.0.20", mac="02:00:00:00:00:20", verdict=Verdict(vendor="Axis"))
     new_dev = DeviceReport(ip="10.0.0.31", mac="02:00:00:00:00:20", verdict=Verdict(vendor="Axis"))
-    diff = diff_reports(ScanReport(tool_version="t", devices=[old_dev]), ScanReport(tool_version="t", devices=[new_dev]))
+    diff = diff_reports(
+        ScanReport(tool_version="t", devices=[old_dev]), ScanReport(tool_version="t", devices=[new_dev])
+    )
     assert diff.is_empty

@@ -44,8 +44,13 @@ def sample_observations() -> list[Observation]:
     fields = [
         dict(signal="mac", value="58:50:ed:1f:e3:85", probe="arp", ip="10.0.0.5", mac="58:50:ed:1f:e3:85"),
         dict(signal="http.server", value="App-webs/", probe="http", ip="10.0.0.5", port=80),
-        dict(signal="sadp.DeviceDescription", value="DS-2CD2143G0-I", probe="sadp", ip="10.0.0.5",
-             mac="58:50:ed:1f:e3:85"),
+        dict(
+            signal="sadp.DeviceDescription",
+            value="DS-2CD2143G0-I",
+            probe="sadp",
+            ip="10.0.0.5",
+            mac="58:50:ed:1f:e3:85",
+        ),
         dict(signal="mac", value="00:40:8c:11:22:33", probe="arp", ip="10.0.0.6", mac="00:40:8c:11:22:33"),
         dict(signal="http.server", value="Boa/0.94", probe="http", ip="10.0.0.6", port=80),
     ]
@@ -57,31 +62,55 @@ def identify(observations: list[Observation]) -> list[DeviceReport]:
     out = []
     for dev in group_by_host(observations):
         hik = (dev.mac or "").startswith("58:50:ed")
-        verdict = Verdict(status=Status.COVERED if hik else Status.UNKNOWN, vendor="Hikvision" if hik else None,
-                          evidence=[Evidence(probe="arp", signal="mac", value=dev.mac or "", matched="oui:test",
-                                             vendor="Hikvision")] if hik else [])
-        out.append(DeviceReport(ip=dev.ip, mac=dev.mac, probes=dev.probes(), observations=dev.observations,
-                                verdict=verdict))
+        verdict = Verdict(
+            status=Status.COVERED if hik else Status.UNKNOWN,
+            vendor="Hikvision" if hik else None,
+            evidence=[
+                Evidence(
+                    probe="arp", signal="mac", value=dev.mac or "", matched="oui:test", vendor="Hikvision"
+                )
+            ]
+            if hik
+            else [],
+        )
+        out.append(
+            DeviceReport(
+                ip=dev.ip, mac=dev.mac, probes=dev.probes(), observations=dev.observations, verdict=verdict
+            )
+        )
     return out
 
 
-def record_scan(store: HistoryStore, started_at: datetime = T0, *, finish: bool = True) -> tuple[str, ScanReport]:
-    scan_id = store.start_scan(["10.0.0.0/24"], "veth0", "0.1.0", ["arp", "http", "sadp"], started_at=started_at)
+def record_scan(
+    store: HistoryStore, started_at: datetime = T0, *, finish: bool = True
+) -> tuple[str, ScanReport]:
+    scan_id = store.start_scan(
+        ["10.0.0.0/24"], "veth0", "0.1.0", ["arp", "http", "sadp"], started_at=started_at
+    )
     observations = sample_observations()
     for obs in observations:
         store.add_observation(scan_id, obs)
     summary = ProbeSummary(probe="arp", status="success", duration=1.25, notes=["raw ARP"])
     store.add_probe_summary(scan_id, summary)
-    report = ScanReport(scan_id=scan_id, tool_version="0.1.0", started_at=started_at,
-                        finished_at=started_at + timedelta(seconds=30), targets=["10.0.0.0/24"], interface="veth0",
-                        probes=[summary, ProbeSummary(probe="http", status="no-response")], notes=["lab run"],
-                        oui_registry_date="2026-11-01", devices=identify(observations))
+    report = ScanReport(
+        scan_id=scan_id,
+        tool_version="0.1.0",
+        started_at=started_at,
+        finished_at=started_at + timedelta(seconds=30),
+        targets=["10.0.0.0/24"],
+        interface="veth0",
+        probes=[summary, ProbeSummary(probe="http", status="no-response")],
+        notes=["lab run"],
+        oui_registry_date="2026-11-01",
+        devices=identify(observations),
+    )
     if finish:
         store.finish_scan(scan_id, report)
     return scan_id, report
 
 
 # -- paths and schema ------------------------------------------------------------------------------
+
 
 def test_default_db_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -137,6 +166,7 @@ def test_refuses_files_that_are_not_its_database(tmp_path: Path) -> None:
 
 # -- round trip -------------------------------------------------------------------------------------
 
+
 def test_finished_scan_round_trips(store: HistoryStore) -> None:
     scan_id, report = record_scan(store)
     loaded = store.load_report(scan_id)
@@ -170,8 +200,10 @@ def test_list_scans_newest_first_with_counts(store: HistoryStore) -> None:
     assert rows[0].counts == dict.fromkeys(rows[1].counts, 0)
     assert [r.id for r in store.list_scans(limit=1)] == [running]
     assert first.startswith("20261116-023000-") and len(first) == len("20261116-023000-ab12")
-    assert rows[1].render() == (f"{second}  2026-11-23 02:30 UTC  complete    10.0.0.0/24  covered 1, likely 0, "
-                                "suspected 0, not-covered 0, unknown 1; 5 observations")
+    assert rows[1].render() == (
+        f"{second}  2026-11-23 02:30 UTC  complete    10.0.0.0/24  covered 1, likely 0, "
+        "suspected 0, not-covered 0, unknown 1; 5 observations"
+    )
 
 
 def test_resolve_references(store: HistoryStore) -> None:
@@ -216,7 +248,9 @@ def test_unfinished_scan_is_rebuilt_through_the_callback(store: HistoryStore) ->
     assert loaded.notes == ["scan did not finish: devices rebuilt from 5 stored observations"]
     assert [p.probe for p in loaded.probes] == ["arp"]
     bare = store.load_report(scan_id)
-    assert bare.devices == [] and bare.notes == ["scan did not finish: 5 observations stored, devices not identified"]
+    assert bare.devices == [] and bare.notes == [
+        "scan did not finish: 5 observations stored, devices not identified"
+    ]
 
 
 def test_mark_incomplete(store: HistoryStore) -> None:
@@ -247,8 +281,14 @@ def test_unreadable_stored_observation_is_skipped(store: HistoryStore) -> None:
     db.execute("UPDATE observation SET mac = 'zz' WHERE id = (SELECT min(id) FROM observation)")
     db.commit()
     db.close()
-    assert len(store.load_report(scan_id, identify=lambda obs: [DeviceReport(observations=obs)]).devices[0]
-               .observations) == 4
+    assert (
+        len(
+            store.load_report(scan_id, identify=lambda obs: [DeviceReport(observations=obs)])
+            .devices[0]
+            .observations
+        )
+        == 4
+    )
 
 
 def test_prune_keeps_the_newest(store: HistoryStore) -> None:
@@ -299,8 +339,12 @@ def read_lines_until(proc: subprocess.Popen[bytes], want: int, deadline: float) 
 
 def test_sigkill_midway_keeps_every_committed_observation(tmp_path: Path) -> None:
     db = tmp_path / "history.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db)], stdout=subprocess.PIPE, cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db)],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         lines = read_lines_until(proc, 301, time.monotonic() + 30)
     finally:
@@ -323,8 +367,16 @@ def test_sigkill_midway_keeps_every_committed_observation(tmp_path: Path) -> Non
 
 def test_ten_thousand_observations_in_under_a_second(store: HistoryStore) -> None:
     scan_id = store.start_scan(["10.0.0.0/16"], None, "0.1.0", ["http"])
-    batch = [Observation(signal="http.server", value=f"App-webs/{i}", probe="http",
-                         ip=f"10.0.{i // 250}.{i % 250 + 1}", port=80) for i in range(10_000)]
+    batch = [
+        Observation(
+            signal="http.server",
+            value=f"App-webs/{i}",
+            probe="http",
+            ip=f"10.0.{i // 250}.{i % 250 + 1}",
+            port=80,
+        )
+        for i in range(10_000)
+    ]
     started = time.perf_counter()
     for obs in batch:
         store.add_observation(scan_id, obs)
@@ -344,8 +396,15 @@ def test_two_scans_write_at_once(tmp_path: Path) -> None:
                 scan_id = s.start_scan([f"10.{n}.0.0/24"], None, "0.1.0", ["arp"])
                 ids.append(scan_id)
                 for i in range(500):
-                    s.add_observation(scan_id, Observation(signal="http.server", value=str(i), probe="http",
-                                                           ip=f"10.{n}.{i // 250}.{i % 250 + 1}"))
+                    s.add_observation(
+                        scan_id,
+                        Observation(
+                            signal="http.server",
+                            value=str(i),
+                            probe="http",
+                            ip=f"10.{n}.{i // 250}.{i % 250 + 1}",
+                        ),
+                    )
                 s.finish_scan(scan_id, ScanReport(tool_version="0.1.0", devices=[]))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
@@ -367,8 +426,18 @@ def test_an_unfinished_scan_line_does_not_claim_zero_findings() -> None:
 
     from scanner.history.store import ScanRow
 
-    row = ScanRow("20261122-170000-ab12", datetime.now(UTC), None, "unfinished", None, ["10.0.0.0/24"], "eth0",
-                  "0.1.0", 31, {"covered": 0, "likely": 0})
+    row = ScanRow(
+        "20261122-170000-ab12",
+        datetime.now(UTC),
+        None,
+        "unfinished",
+        None,
+        ["10.0.0.0/24"],
+        "eth0",
+        "0.1.0",
+        31,
+        {"covered": 0, "likely": 0},
+    )
     line = row.render()
     assert "covered 0" not in line
     assert "ndaa-scan report 20261122-170000-ab12" in line and "31 observations" in line

@@ -43,14 +43,18 @@ DATA = Path(__file__).parent / "data" / "banners"
 
 # ---------------------------------------------------------------- titles, heads, links
 
-@pytest.mark.parametrize(("page", "title"), [
-    (b"<html><head><title>NETSurveillance WEB</title></head>", "NETSurveillance WEB"),  # Xiongmai
-    (b"<HTML><HEAD><TITLE>Web Viewer for Samsung DVR</TITLE>", "Web Viewer for Samsung DVR"),
-    (b'<title id="t">\r\n   Hanwha\n Techwin  </title>', "Hanwha Techwin"),
-    (b"<title>UniFi NVR: Software Portal</title>", "UniFi NVR: Software Portal"),
-    (b"<title>Sony &amp; Network Camera&#33;</title>", "Sony & Network Camera!"),
-    (b"<title>AXIS", "AXIS"),  # no closing tag: the rest, bounded
-])
+
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [
+        (b"<html><head><title>NETSurveillance WEB</title></head>", "NETSurveillance WEB"),  # Xiongmai
+        (b"<HTML><HEAD><TITLE>Web Viewer for Samsung DVR</TITLE>", "Web Viewer for Samsung DVR"),
+        (b'<title id="t">\r\n   Hanwha\n Techwin  </title>', "Hanwha Techwin"),
+        (b"<title>UniFi NVR: Software Portal</title>", "UniFi NVR: Software Portal"),
+        (b"<title>Sony &amp; Network Camera&#33;</title>", "Sony & Network Camera!"),
+        (b"<title>AXIS", "AXIS"),  # no closing tag: the rest, bounded
+    ],
+)
 def test_title_of_real_pages(page: bytes, title: str) -> None:
     assert extract_title(page) == title
 
@@ -62,46 +66,55 @@ def test_title_decoded_with_the_declared_charset() -> None:
     assert extract_title(latin, "text/html; charset=ISO-8859-1") == "Caméra"
 
 
-@pytest.mark.parametrize("page", [b"", b"<html><body>no title</body></html>", b"<title></title>",
-                                  b"<title>  </title>", b"<title"])
+@pytest.mark.parametrize(
+    "page", [b"", b"<html><body>no title</body></html>", b"<title></title>", b"<title>  </title>", b"<title"]
+)
 def test_no_title(page: bytes) -> None:
     assert extract_title(page) is None
 
 
 def test_icon_links_take_icon_rels_only() -> None:
-    page = (b'<link rel="stylesheet" href="/a.css"><LINK REL="Shortcut Icon" HREF="/doc/images/favicon.ico">'
-            b"<link rel=icon href=fav.png><link rel='apple-touch-icon' href='/t.png'>"
-            b'<link href="/x" rel="icon">')
+    page = (
+        b'<link rel="stylesheet" href="/a.css"><LINK REL="Shortcut Icon" HREF="/doc/images/favicon.ico">'
+        b"<link rel=icon href=fav.png><link rel='apple-touch-icon' href='/t.png'>"
+        b'<link href="/x" rel="icon">'
+    )
     assert icon_links(page) == ["/doc/images/favicon.ico", "fav.png", "/x"]
 
 
-@pytest.mark.parametrize(("ref", "expected"), [
-    ("/doc/page/login.asp", "http://10.0.0.5/doc/page/login.asp"),
-    ("login.asp?_=1#top", "http://10.0.0.5/doc/login.asp?_=1"),
-    ("https://10.0.0.5:443/", "https://10.0.0.5:443/"),
-    ("http://10.0.0.6/", None),
-    ("//evil.example/x", None),
-    ("javascript:alert(1)", None),
-    ("ftp://10.0.0.5/", None),
-    ("http://10.0.0.5:99999/", None),
-])
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("/doc/page/login.asp", "http://10.0.0.5/doc/page/login.asp"),
+        ("login.asp?_=1#top", "http://10.0.0.5/doc/login.asp?_=1"),
+        ("https://10.0.0.5:443/", "https://10.0.0.5:443/"),
+        ("http://10.0.0.6/", None),
+        ("//evil.example/x", None),
+        ("javascript:alert(1)", None),
+        ("ftp://10.0.0.5/", None),
+        ("http://10.0.0.5:99999/", None),
+    ],
+)
 def test_same_host_url(ref: str, expected: str | None) -> None:
     assert same_host_url("http://10.0.0.5/doc/index.asp", ref) == expected
 
 
 def test_head_of_a_hikvision_401() -> None:
-    raw = (b"HTTP/1.1 401 Unauthorized\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nServer: App-webs/\r\n"
-           b"Content-Length: 178\r\nContent-Type: text/html\r\nConnection: close\r\n"
-           b'WWW-Authenticate: Digest qop="auth", realm="IP Camera(C2183)", nonce="4e5468694e7a4136", '
-           b'stale="FALSE"\r\n'
-           b'WWW-Authenticate: Basic realm="IP Camera(C2183)"\r\n\r\n<!DOCTYPE html>')
+    raw = (
+        b"HTTP/1.1 401 Unauthorized\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nServer: App-webs/\r\n"
+        b"Content-Length: 178\r\nContent-Type: text/html\r\nConnection: close\r\n"
+        b'WWW-Authenticate: Digest qop="auth", realm="IP Camera(C2183)", nonce="4e5468694e7a4136", '
+        b'stale="FALSE"\r\n'
+        b'WWW-Authenticate: Basic realm="IP Camera(C2183)"\r\n\r\n<!DOCTYPE html>'
+    )
     head = parse_head(raw)
     assert head is not None
     assert (head.version, head.status, head.reason) == ("HTTP/1.1", 401, "Unauthorized")
     assert head.get("server") == "App-webs/"
     assert head.get_all("WWW-Authenticate") == [
         'Digest qop="auth", realm="IP Camera(C2183)", nonce="4e5468694e7a4136", stale="FALSE"',
-        'Basic realm="IP Camera(C2183)"']
+        'Basic realm="IP Camera(C2183)"',
+    ]
 
 
 def test_head_folding_and_junk_lines() -> None:
@@ -114,7 +127,7 @@ def test_head_folding_and_junk_lines() -> None:
 def test_favicon_hashes_match_shodan_convention() -> None:
     data = bytes(range(256)) * 3  # long enough that base64 wraps at 76 characters
     b64 = base64.b64encode(data)
-    wrapped = b"".join(b64[i:i + 76] + b"\n" for i in range(0, len(b64), 76))
+    wrapped = b"".join(b64[i : i + 76] + b"\n" for i in range(0, len(b64), 76))
     md5, mm = favicon_hashes(data)
     assert md5 == hashlib.md5(data).hexdigest()
     assert mm == str(mmh3.hash(wrapped))
@@ -147,9 +160,17 @@ def test_inflate_is_bounded() -> None:
 def test_request_bytes() -> None:
     assert build_request("GET", "10.0.0.5", 80, "/cgi-bin/magicBox.cgi?action=getVendor", tls=False) == (
         b"GET /cgi-bin/magicBox.cgi?action=getVendor HTTP/1.1\r\nHost: 10.0.0.5\r\n"
-        b"User-Agent: ndaa-scanner\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n")
-    post = build_request("POST", "10.0.0.5", 8080, "/onvif/device_service", tls=False, body=b"<x/>",
-                         headers=[("Content-Type", "application/soap+xml")])
+        b"User-Agent: ndaa-scanner\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
+    )
+    post = build_request(
+        "POST",
+        "10.0.0.5",
+        8080,
+        "/onvif/device_service",
+        tls=False,
+        body=b"<x/>",
+        headers=[("Content-Type", "application/soap+xml")],
+    )
     assert post.startswith(b"POST /onvif/device_service HTTP/1.1\r\nHost: 10.0.0.5:8080\r\n")
     assert post.endswith(b"Content-Type: application/soap+xml\r\nContent-Length: 4\r\n\r\n<x/>")
     # a hostile Location cannot smuggle header lines or spaces into the request line
@@ -170,6 +191,7 @@ def test_dechunk() -> None:
 
 # ---------------------------------------------------------------- vendor endpoints
 
+
 def test_isapi_device_info_of_a_real_camera() -> None:
     fields = dict(parse_isapi_device_info((DATA / "isapi_device_info_ds-2cd3t25d-i3.xml").read_bytes()))
     assert fields["xmlns"] == "http://www.hikvision.com/ver20/XMLSchema"
@@ -188,13 +210,16 @@ def test_isapi_device_info_older_namespace() -> None:
     assert ("model", "DS-2CD2A20F-IS") in fields
 
 
-@pytest.mark.parametrize("body", [
-    (DATA / "xml_bomb.xml").read_bytes(),
-    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><DeviceInfo>&e;</DeviceInfo>',
-    b"<ResponseStatus><statusCode>4</statusCode></ResponseStatus>",
-    b"<html><body>login</body></html>",
-    b"<DeviceInfo><model>" + b"x" * (70 * 1024) + b"</model></DeviceInfo>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        (DATA / "xml_bomb.xml").read_bytes(),
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><DeviceInfo>&e;</DeviceInfo>',
+        b"<ResponseStatus><statusCode>4</statusCode></ResponseStatus>",
+        b"<html><body>login</body></html>",
+        b"<DeviceInfo><model>" + b"x" * (70 * 1024) + b"</model></DeviceInfo>",
+    ],
+)
 def test_isapi_rejects_other_documents(body: bytes) -> None:
     assert parse_isapi_device_info(body) == []
 
@@ -203,7 +228,9 @@ def test_magicbox_lines() -> None:
     assert parse_magicbox(b"vendor=Dahua\r\n") == [("vendor", "Dahua")]
     assert parse_magicbox(b"type=IPC-HDW1431T1-S4\r\n") == [("type", "IPC-HDW1431T1-S4")]
     assert parse_magicbox(b"deviceType=IP4M-1041B\nprocessor=SSC327DE\nnot a pair\n") == [
-        ("deviceType", "IP4M-1041B"), ("processor", "SSC327DE")]
+        ("deviceType", "IP4M-1041B"),
+        ("processor", "SSC327DE"),
+    ]
     assert parse_magicbox(b"<html><title>vendor=Dahua</title></html>") == []
     assert parse_magicbox(b"Error\r\nBad Request!\r\n") == []
 
@@ -236,6 +263,7 @@ def test_same_host_url_never_raises(ref: str) -> None:
 
 # ---------------------------------------------------------------- the probe on loopback
 
+
 async def probe(port: int | None, *, tls_port: int | None = None, timeout: float = 3.0) -> ProbeResult:
     options = {"http_ports": str(port or ""), "https_ports": str(tls_port or "")}
     ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=timeout, options=options)
@@ -263,13 +291,18 @@ def test_probe_reads_the_lab_hikvision_camera() -> None:
     serial = params["serial"]
     assert result.status == ProbeStatus.SUCCESS and result.received == 1
     assert seen(result) == {
-        ("http.status", "200"), ("http.server", "App-webs/"), ("http.www_authenticate", params["realm"]),
-        ("http.favicon.md5", md5), ("http.favicon.mmh3", mm),
+        ("http.status", "200"),
+        ("http.server", "App-webs/"),
+        ("http.www_authenticate", params["realm"]),
+        ("http.favicon.md5", md5),
+        ("http.favicon.mmh3", mm),
         ("isapi.device_info", "xmlns=http://www.hikvision.com/ver20/XMLSchema"),
         ("isapi.device_info", "deviceName=IP CAMERA"),
         ("isapi.device_info", "deviceID=aa85c000-6324-11b3-819e-5850ed1fe385"),
-        ("isapi.device_info", "deviceDescription=IPCamera"), ("isapi.device_info", "deviceLocation=hangzhou"),
-        ("isapi.device_info", "systemContact=Hikvision.China"), ("isapi.device_info", "model=DS-2CD2385G1-I"),
+        ("isapi.device_info", "deviceDescription=IPCamera"),
+        ("isapi.device_info", "deviceLocation=hangzhou"),
+        ("isapi.device_info", "systemContact=Hikvision.China"),
+        ("isapi.device_info", "model=DS-2CD2385G1-I"),
         ("isapi.device_info", f"serialNumber={serial}"),
         ("isapi.device_info", "macAddress=58:50:ed:1f:e3:85"),
         ("isapi.device_info", "firmwareVersion=V5.6.2"),
@@ -303,8 +336,10 @@ def test_redirects_are_recorded_and_followed_on_the_same_host_only() -> None:
         requests.append(line)
         hops = {"/": "/a", "/a": "/b", "/b": "/c", "/c": "/d"}
         if line in hops:
-            writer.write(f"HTTP/1.1 302 Found\r\nLocation: {hops[line]}\r\nContent-Length: 0\r\n"
-                         "Connection: close\r\n\r\n".encode())
+            writer.write(
+                f"HTTP/1.1 302 Found\r\nLocation: {hops[line]}\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
         else:
             writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         await writer.drain()
@@ -331,8 +366,12 @@ def test_redirects_are_recorded_and_followed_on_the_same_host_only() -> None:
 
 
 def test_title_and_icon_link_after_a_same_host_redirect() -> None:
-    params = {"server": "DNVRS-Webs", "redirect": "/doc/page/login.asp", "title": "Login",
-              "favicon_path": "/doc/images/favicon.ico"}
+    params = {
+        "server": "DNVRS-Webs",
+        "redirect": "/doc/page/login.asp",
+        "title": "Login",
+        "favicon_path": "/doc/images/favicon.ico",
+    }
 
     async def scenario() -> ProbeResult:
         async with serving(WebApp(params, "nvr").handle) as port:
@@ -340,8 +379,14 @@ def test_title_and_icon_link_after_a_same_host_redirect() -> None:
 
     found = seen(asyncio.run(scenario()))
     md5, mm = favicon_hashes(favicon("nvr"))
-    assert {("http.status", "302"), ("http.location", "/doc/page/login.asp"), ("http.title", "Login"),
-            ("http.server", "DNVRS-Webs"), ("http.favicon.md5", md5), ("http.favicon.mmh3", mm)} <= found
+    assert {
+        ("http.status", "302"),
+        ("http.location", "/doc/page/login.asp"),
+        ("http.title", "Login"),
+        ("http.server", "DNVRS-Webs"),
+        ("http.favicon.md5", md5),
+        ("http.favicon.mmh3", mm),
+    } <= found
     assert ("http.status", "200") in found
 
 
@@ -376,6 +421,7 @@ def test_no_hosts_is_skipped() -> None:
 
 
 # ---------------------------------------------------------------- hostile servers
+
 
 @tolerant
 async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -415,14 +461,18 @@ async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     await writer.drain()
 
 
-@pytest.mark.parametrize(("handler", "status", "kept"), [
-    (endless_body, ProbeStatus.SUCCESS, {("http.server", "endless"), ("http.title", "endless")}),
-    (drip, ProbeStatus.PARTIAL, set()),  # still dripping when the budget ends
-    (huge_headers, ProbeStatus.NO_RESPONSE, set()),
-    (garbage, ProbeStatus.NO_RESPONSE, set()),
-])
-def test_hostile_servers_end_in_bounded_time(handler: Handler, status: ProbeStatus,
-                                             kept: set[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("handler", "status", "kept"),
+    [
+        (endless_body, ProbeStatus.SUCCESS, {("http.server", "endless"), ("http.title", "endless")}),
+        (drip, ProbeStatus.PARTIAL, set()),  # still dripping when the budget ends
+        (huge_headers, ProbeStatus.NO_RESPONSE, set()),
+        (garbage, ProbeStatus.NO_RESPONSE, set()),
+    ],
+)
+def test_hostile_servers_end_in_bounded_time(
+    handler: Handler, status: ProbeStatus, kept: set[tuple[str, str]]
+) -> None:
     async def scenario() -> ProbeResult:
         async with serving(handler) as port:
             return await probe(port, timeout=1.5)
@@ -446,14 +496,23 @@ def one_reply(reply: bytes) -> Handler:
     return handler
 
 
-@pytest.mark.parametrize(("reply", "title"), [
-    (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
-     b"7\r\n<title>\r\nF\r\nchunked</title>\r\n0\r\n\r\n", "chunked"),
-    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
-     % (len(gzip.compress(b"<title>zipped</title>")), gzip.compress(b"<title>zipped</title>")), "zipped"),
-    (b"HTTP/1.0 200 OK\nServer: old\n\n<title>until close</title>", "until close"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n<title>cut at ten</title>", "cut at ten"[:3]),
-])
+@pytest.mark.parametrize(
+    ("reply", "title"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"7\r\n<title>\r\nF\r\nchunked</title>\r\n0\r\n\r\n",
+            "chunked",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(gzip.compress(b"<title>zipped</title>")), gzip.compress(b"<title>zipped</title>")),
+            "zipped",
+        ),
+        (b"HTTP/1.0 200 OK\nServer: old\n\n<title>until close</title>", "until close"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n<title>cut at ten</title>", "cut at ten"[:3]),
+    ],
+)
 def test_body_framings(reply: bytes, title: str) -> None:
     async def scenario() -> ProbeResult:
         async with serving(one_reply(reply)) as port:

@@ -65,12 +65,24 @@ def test_over_long_line_is_skipped_and_line_numbers_stay_right(tmp_path: Path) -
 
 
 def test_fields_are_normalised() -> None:
-    text = "\n".join(json.dumps(r) for r in [
-        {"ip": "192.168.1.64", "signal": "mac", "value": "58-50-ED-1F-E3-85", "probe": "arp"},
-        {"mac": "5850.ed1f.e385", "signal": "http.status", "value": 401, "seen_at": "2026-01-31T12:00:00Z"},
-        {"ip": "192.168.1.64", "signal": "http.title", "value": "t" * (MAX_VALUE_LEN + 10),
-         "seen_at": "2026-01-31T12:00:00"},
-    ])
+    text = "\n".join(
+        json.dumps(r)
+        for r in [
+            {"ip": "192.168.1.64", "signal": "mac", "value": "58-50-ED-1F-E3-85", "probe": "arp"},
+            {
+                "mac": "5850.ed1f.e385",
+                "signal": "http.status",
+                "value": 401,
+                "seen_at": "2026-01-31T12:00:00Z",
+            },
+            {
+                "ip": "192.168.1.64",
+                "signal": "http.title",
+                "value": "t" * (MAX_VALUE_LEN + 10),
+                "seen_at": "2026-01-31T12:00:00",
+            },
+        ]
+    )
     observations, problems = _read(io.BytesIO(text.encode()))
 
     assert problems == []
@@ -89,8 +101,9 @@ def test_reads_standard_input() -> None:
         "    print(o.ip, o.mac, o.signal, o.value)\n"
     )
     lines = (DATA / "lan.jsonl").read_bytes() + b"{broken\n"
-    done = subprocess.run([sys.executable, "-c", script], input=lines, capture_output=True, cwd=REPO,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=lines, capture_output=True, cwd=REPO, timeout=60, check=True
+    )
     out = done.stdout.decode().splitlines()
 
     assert "192.168.1.64 None http.server App-webs/" in out
@@ -107,6 +120,7 @@ def test_observations_doc_lists_every_signal() -> None:
 
 # the bounded grouping every offline input goes through
 
+
 def _obs(ip: str | None, signal: str, value: str, mac: str | None = None) -> Observation:
     return Observation(signal=signal, value=value, probe="import", ip=ip, mac=mac)
 
@@ -121,8 +135,11 @@ def test_memory_stays_bounded_for_many_observations_over_few_hosts() -> None:
         value = f"banner {n % 5000}"  # 500 distinct values per host, each repeated 40 times
         assert grouper.add(_obs(ip, "http.title", value)) is None
         if n % 997 == 0:
-            largest = max(largest, *(len(s.observations) for s in grouper.hosts.values()),
-                          *(len(s.seen) for s in grouper.hosts.values()))
+            largest = max(
+                largest,
+                *(len(s.observations) for s in grouper.hosts.values()),
+                *(len(s.seen) for s in grouper.hosts.values()),
+            )
     states = list(grouper.finish())
 
     assert largest <= cap
@@ -145,7 +162,11 @@ def test_ip_only_observations_join_the_mac_seen_at_that_ip() -> None:
 
     assert (state.ip, state.mac) == ("192.168.1.64", "58:50:ed:1f:e3:85")
     assert [o.signal for o in state.observations] == [
-        "http.server", "mac", "sadp.DeviceDescription", "http.title"]
+        "http.server",
+        "mac",
+        "sadp.DeviceDescription",
+        "http.title",
+    ]
     assert state.notes == ["nmap MAC vendor: Hikvision"]
 
 
@@ -184,6 +205,7 @@ def test_held_host_limit_flushes_the_oldest_host() -> None:
 
 # end to end, with the real verdict
 
+
 def test_a_file_with_bad_lines_is_still_identified(tmp_path: Path) -> None:
     from scanner.identify.models import Status
     from scanner.ingest.stream import identify_file
@@ -199,8 +221,11 @@ def test_a_file_with_bad_lines_is_still_identified(tmp_path: Path) -> None:
 
     assert [line for line, _ in problems] == [4, 7]
     assert report.notes[0].startswith(f"offline identification of {path} (jsonl): no packets were sent")
-    assert report.notes[1:] == ["2 input problem(s) (malformed lines were skipped):",
-                                f"line 4: {problems[0][1]}", f"line 7: {problems[1][1]}"]
+    assert report.notes[1:] == [
+        "2 input problem(s) (malformed lines were skipped):",
+        f"line 4: {problems[0][1]}",
+        f"line 7: {problems[1][1]}",
+    ]
     assert report.probes[0].probe == "import" and report.probes[0].status == "partial"
     by_ip = {d.ip: d for d in report.devices}
     assert set(by_ip) == {"192.168.1.64", "192.168.1.108", "192.168.1.90"}
@@ -226,11 +251,15 @@ def test_identify_stream_notes_what_the_cap_dropped() -> None:
 
 
 _SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
 _PLAUSIBLE = st.sampled_from(["10.0.0.1", "58:50:ed:1f:e3:85", "http.server", "2026-01-01"])
-_RECORDS = st.dictionaries(st.sampled_from(["signal", "value", "ip", "mac", "probe", "port", "seen_at", "x"]),
-                           _JSON | _PLAUSIBLE)
+_RECORDS = st.dictionaries(
+    st.sampled_from(["signal", "value", "ip", "mac", "probe", "port", "seen_at", "x"]), _JSON | _PLAUSIBLE
+)
 
 
 @settings(max_examples=300, deadline=None)

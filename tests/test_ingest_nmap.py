@@ -67,17 +67,23 @@ def test_hikvision_host_becomes_the_expected_observations() -> None:
     ]
     camera = [o for o in items if isinstance(o, Observation) and o.ip == "192.168.1.64"]
     assert {(o.probe, o.mac, o.seen_at.isoformat()) for o in camera} == {
-        ("nmap", "58:50:ed:1f:e3:85", "2026-11-22T15:44:32+00:00")}
+        ("nmap", "58:50:ed:1f:e3:85", "2026-11-22T15:44:32+00:00")
+    }
 
 
 def test_other_hosts_in_the_same_file() -> None:
     items, _ = _read(DATA / "hikvision_lan.xml")
 
     assert _signals(items, "192.168.1.1") == {
-        ("mac", "00:e0:fc:12:34:56", None), ("arp.reply", "arp-response", None),
-        ("hostname", "gateway.lan", None), ("ssh.banner", "SSH-2.0-HUAWEI-1.5", 22)}
+        ("mac", "00:e0:fc:12:34:56", None),
+        ("arp.reply", "arp-response", None),
+        ("hostname", "gateway.lan", None),
+        ("ssh.banner", "SSH-2.0-HUAWEI-1.5", 22),
+    }
     assert _signals(items, "192.168.1.90") == {
-        ("mac", "ac:cc:8e:01:02:03", None), ("arp.reply", "arp-response", None)}
+        ("mac", "ac:cc:8e:01:02:03", None),
+        ("arp.reply", "arp-response", None),
+    }
     assert _signals(items, "192.168.1.91") == set()  # nmap marked it down
     # a broadcast answer from an address nmap has no <host> for comes last, IP only
     assert items[-2:] == [o for o in items if getattr(o, "ip", None) == "192.168.1.200"]
@@ -89,17 +95,23 @@ def test_replies_stored_for_unrecognised_services_are_read() -> None:
 
     assert problems == []
     signals = _signals(items, "192.168.1.65")
-    assert {("http.server", "App-webs/", 18080), ("http.status", "200", 18080),
-            ("http.title", "index", 18080), ("ssh.banner", "SSH-2.0-HUAWEI-1.5", 18022),
-            ("x509.subject", HIKVISION_SUBJECT, 18443)} <= signals
+    assert {
+        ("http.server", "App-webs/", 18080),
+        ("http.status", "200", 18080),
+        ("http.title", "index", 18080),
+        ("ssh.banner", "SSH-2.0-HUAWEI-1.5", 18022),
+        ("x509.subject", HIKVISION_SUBJECT, 18443),
+    } <= signals
     assert not any(signal == "http.title" and value == "Error response" for signal, value, _ in signals)
 
 
 def test_servicefp_unescaping() -> None:
-    fingerprint = (r'SF-Port8000-TCP:V=7.93%I=7%D=1/2%Time=1%P=x86_64-pc-linux-gnu%r(GetRequest,5A,"HTTP/1\.1'
-                   r'\x20401\x20Unauthorized\r\nWWW-Authenticate:\x20Basic\x20realm=\"Login\x20to\x204M0747EPAA1D284'
-                   r'\"\r\nLocation:\x20/doc/page/login\.asp\?_1\r\n\r\n")%r(RTSPRequest,20,"RTSP/1\.0\x20200\x20OK'
-                   r'\r\nServer:\x20Dahua\x20Rtsp\x20Server\r\n\r\n")%r(NULL,4,"\0\0\0\x10");')
+    fingerprint = (
+        r'SF-Port8000-TCP:V=7.93%I=7%D=1/2%Time=1%P=x86_64-pc-linux-gnu%r(GetRequest,5A,"HTTP/1\.1'
+        r"\x20401\x20Unauthorized\r\nWWW-Authenticate:\x20Basic\x20realm=\"Login\x20to\x204M0747EPAA1D284"
+        r'\"\r\nLocation:\x20/doc/page/login\.asp\?_1\r\n\r\n")%r(RTSPRequest,20,"RTSP/1\.0\x20200\x20OK'
+        r'\r\nServer:\x20Dahua\x20Rtsp\x20Server\r\n\r\n")%r(NULL,4,"\0\0\0\x10");'
+    )
 
     assert servicefp_signals(fingerprint) == [
         ("http.www_authenticate", 'Basic realm="Login to 4M0747EPAA1D284"'),
@@ -135,11 +147,14 @@ def test_ssl_cert_without_pem_uses_nmaps_table(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("billion_laughs.xml", "internal subset"),
-    ("xxe_external_entity.xml", "internal subset"),
-    ("external_dtd.xml", "external DTD"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("billion_laughs.xml", "internal subset"),
+        ("xxe_external_entity.xml", "internal subset"),
+        ("external_dtd.xml", "external DTD"),
+    ],
+)
 def test_hostile_xml_is_rejected_with_one_line(name: str, reason: str) -> None:
     problems: list[tuple[int, str]] = []
     with pytest.raises(UsageError) as caught:
@@ -172,23 +187,37 @@ def test_interrupted_scan_keeps_the_hosts_before_the_cut() -> None:
 
 
 def test_a_huge_host_is_cut_at_the_element_limit(tmp_path: Path) -> None:
-    ports = "".join(f'<port protocol="tcp" portid="{p % 65536}"><state state="closed"/></port>'
-                    for p in range(MAX_HOST_ELEMENTS))
+    ports = "".join(
+        f'<port protocol="tcp" portid="{p % 65536}"><state state="closed"/></port>'
+        for p in range(MAX_HOST_ELEMENTS)
+    )
     path = tmp_path / "huge.xml"
-    path.write_text('<?xml version="1.0"?><nmaprun>\n<host><status state="up" reason="arp-response"/>'
-                    '<address addr="10.9.9.9" addrtype="ipv4"/>'
-                    '<address addr="00:11:22:33:44:55" addrtype="mac"/>'
-                    f"<ports>{ports}</ports></host>\n"
-                    '<host><address addr="10.9.9.10" addrtype="ipv4"/>'
-                    '<status state="up" reason="arp-response"/>'
-                    "</host></nmaprun>")
+    path.write_text(
+        '<?xml version="1.0"?><nmaprun>\n<host><status state="up" reason="arp-response"/>'
+        '<address addr="10.9.9.9" addrtype="ipv4"/>'
+        '<address addr="00:11:22:33:44:55" addrtype="mac"/>'
+        f"<ports>{ports}</ports></host>\n"
+        '<host><address addr="10.9.9.10" addrtype="ipv4"/>'
+        '<status state="up" reason="arp-response"/>'
+        "</host></nmaprun>"
+    )
 
     items, problems = _read(path)
 
-    assert problems == [(2, (f"<host> larger than {MAX_HOST_ELEMENTS} elements or 8388608 characters: "
-                            "the rest of it was skipped"))]
+    assert problems == [
+        (
+            2,
+            (
+                f"<host> larger than {MAX_HOST_ELEMENTS} elements or 8388608 characters: "
+                "the rest of it was skipped"
+            ),
+        )
+    ]
     assert {(o.ip, o.signal) for o in items} == {  # type: ignore[union-attr]
-        ("10.9.9.9", "mac"), ("10.9.9.9", "arp.reply"), ("10.9.9.10", "arp.reply")}
+        ("10.9.9.9", "mac"),
+        ("10.9.9.9", "arp.reply"),
+        ("10.9.9.10", "arp.reply"),
+    }
 
 
 class _CountingReader(io.RawIOBase):
@@ -209,10 +238,12 @@ class _CountingReader(io.RawIOBase):
 
 
 def test_hosts_are_yielded_before_the_file_is_read_to_the_end() -> None:
-    host = ('<host endtime="1795362272"><status state="up" reason="arp-response"/>'
-            '<address addr="10.0.{}.{}" addrtype="ipv4"/><ports><port protocol="tcp" portid="80">'
-            '<state state="open"/><service name="http"/><script id="http-server-header" output="App-webs/">'
-            "<elem>App-webs/</elem></script></port></ports></host>\n")
+    host = (
+        '<host endtime="1795362272"><status state="up" reason="arp-response"/>'
+        '<address addr="10.0.{}.{}" addrtype="ipv4"/><ports><port protocol="tcp" portid="80">'
+        '<state state="open"/><service name="http"/><script id="http-server-header" output="App-webs/">'
+        "<elem>App-webs/</elem></script></port></ports></host>\n"
+    )
     body = "".join(host.format(i // 250, i % 250) for i in range(5000))
     data = f'<?xml version="1.0"?>\n<!DOCTYPE nmaprun>\n<nmaprun>\n{body}</nmaprun>\n'.encode()
     source = _CountingReader(data)
@@ -230,8 +261,11 @@ def test_nmap_file_is_identified_host_by_host() -> None:
     from scanner.ingest.stream import device_reports
 
     problems: list[tuple[int, str]] = []
-    reports = list(device_reports(DATA / "hikvision_lan.xml", "nmap-xml", lambda *p: problems.append(p),
-                                 evidence_only=True))
+    reports = list(
+        device_reports(
+            DATA / "hikvision_lan.xml", "nmap-xml", lambda *p: problems.append(p), evidence_only=True
+        )
+    )
 
     assert problems == []
     by_ip = {d.ip: d for d in reports}
@@ -251,13 +285,16 @@ _REAL = (DATA / "hikvision_lan.xml").read_bytes()
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, len(_REAL)),
-       st.lists(st.tuples(st.integers(0, len(_REAL) - 1), st.binary(min_size=1, max_size=8)), max_size=4))
-def test_damaged_nmap_xml_never_raises_anything_but_a_usage_error(cut: int,
-                                                                    patches: list[tuple[int, bytes]]) -> None:
+@given(
+    st.integers(0, len(_REAL)),
+    st.lists(st.tuples(st.integers(0, len(_REAL) - 1), st.binary(min_size=1, max_size=8)), max_size=4),
+)
+def test_damaged_nmap_xml_never_raises_anything_but_a_usage_error(
+    cut: int, patches: list[tuple[int, bytes]]
+) -> None:
     data = bytearray(_REAL[:cut])
     for at, junk in patches:
-        data[at:at + len(junk)] = junk
+        data[at : at + len(junk)] = junk
     problems: list[tuple[int, str]] = []
     try:
         items = list(read_nmap_xml(io.BytesIO(bytes(data)), lambda *problem: problems.append(problem)))

@@ -21,8 +21,10 @@ def _sweep(targets: list[str]):  # runs inside the scanner namespace
 
 def test_arp_sweep_finds_every_device_with_its_mac(lab_factory):
     macs = ["58:50:ed:1f:e3:85", "08:ed:ed:44:55:66", "ac:cc:8e:27:0a:d8", "de:ad:be:ef:00:01"]
-    lab = lab_factory([{"name": f"d{i}", "ip": f"10.99.0.{10 + i}", "mac": m} for i, m in enumerate(macs)],
-                      groups=[{"name": "g", "count": 40, "start_ip": "10.99.0.100", "ouis": ["54:d6:0d", "00:15:eb"]}])
+    lab = lab_factory(
+        [{"name": f"d{i}", "ip": f"10.99.0.{10 + i}", "mac": m} for i, m in enumerate(macs)],
+        groups=[{"name": "g", "count": 40, "start_ip": "10.99.0.100", "ouis": ["54:d6:0d", "00:15:eb"]}],
+    )
     result = run_in_netns(lab.scanner_ns, _sweep, ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS
     found = {o.ip: o.mac for o in result.observations if o.signal == "mac"}
@@ -114,11 +116,18 @@ def test_back_to_back_scans_keep_finding_protocol_responders(lab_factory):
     from scanner.discovery.registry import select
     from scanner.scan import ScanConfig, ScanState, run_probes
 
-    lab = lab_factory([{"name": "cam", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01", "profile": "hikvision-nvr"}])
+    lab = lab_factory(
+        [{"name": "cam", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01", "profile": "hikvision-nvr"}]
+    )
 
     def one_round():
-        config = ScanConfig(targets=parse_targets(["10.99.0.0/28"]), target_texts=["10.99.0.0/28"],
-                            probes=select("arp,sadp"), interface="eth0", timeout=2.0)
+        config = ScanConfig(
+            targets=parse_targets(["10.99.0.0/28"]),
+            target_texts=["10.99.0.0/28"],
+            probes=select("arp,sadp"),
+            interface="eth0",
+            timeout=2.0,
+        )
         state = ScanState()
         asyncio.run(run_probes(config, state))
         return {o.probe for o in state.observations}

@@ -37,14 +37,22 @@ def demo_devices() -> dict[str, dict[str, Any]]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, timeout=120,
-                          check=False, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
 
 def scan_into(lab: Any, db: Path) -> dict[str, Any]:
-    proc = cli("scan", "--netns", lab.scanner_ns, "-i", "eth0", "--db", str(db), "-q", "-f", "json", lab.subnet)
+    proc = cli(
+        "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--db", str(db), "-q", "-f", "json", lab.subnet
+    )
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     assert report["complete"] is True
@@ -70,7 +78,9 @@ def test_diff_names_exactly_the_added_removed_and_reflashed_device(lab_factory: 
 
     reflashed = {**demo[REFLASHED], "profile": REFLASHED_PROFILE}
     reflashed.pop("expect", None)
-    lab_b = lab_factory([reflashed, *(demo[n] for n in KEPT), demo[ADDED]], subnet=SUBNET, scanner_ip=SCANNER_IP)
+    lab_b = lab_factory(
+        [reflashed, *(demo[n] for n in KEPT), demo[ADDED]], subnet=SUBNET, scanner_ip=SCANNER_IP
+    )
     after = scan_into(lab_b, db)
 
     proc = cli("diff", "--db", str(db), "--json")
@@ -80,7 +90,8 @@ def test_diff_names_exactly_the_added_removed_and_reflashed_device(lab_factory: 
     assert [d["mac"] for d in diff["appeared"]] == [demo[ADDED]["mac"]]
     assert [d["mac"] for d in diff["disappeared"]] == [demo[REMOVED]["mac"]]
     assert [(c["mac"], c["ip"], c["before_ip"]) for c in diff["changed"]] == [
-        (demo[REFLASHED]["mac"], demo[REFLASHED]["ip"], demo[REFLASHED]["ip"])]
+        (demo[REFLASHED]["mac"], demo[REFLASHED]["ip"], demo[REFLASHED]["ip"])
+    ]
 
     mac = demo[REFLASHED]["mac"]
     old, new = verdict_fields(before, mac), verdict_fields(after, mac)

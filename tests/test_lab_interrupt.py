@@ -56,7 +56,7 @@ def read_db(db: Path) -> Stored | None:
         con.close()
     if len(scans) != 1 or not rows:
         return None
-    (scan_id, state, reason), = scans
+    ((scan_id, state, reason),) = scans
     return Stored(scan_id, state, reason, {m for m, _ in rows if m}, {i for _, i in rows if i}, len(rows))
 
 
@@ -68,10 +68,25 @@ def _default_sigint() -> None:
 @contextmanager
 def scan_process(lab: Any, db: Path) -> Iterator[subprocess.Popen[str]]:
     """`ndaa-scan scan` of the whole lab into ``db``, JSON on stdout; killed on the way out if still running."""
-    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--db", str(db),
-           "-q", "-f", "json", lab.subnet]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                            preexec_fn=_default_sigint)  # noqa: PLW1509 - one signal() call, no locks taken
+    cmd = [
+        sys.executable,
+        "-m",
+        "scanner",
+        "scan",
+        "--netns",
+        lab.scanner_ns,
+        "-i",
+        "eth0",
+        "--db",
+        str(db),
+        "-q",
+        "-f",
+        "json",
+        lab.subnet,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=_default_sigint
+    )  # noqa: PLW1509 - one signal() call, no locks taken
     try:
         yield proc
     finally:
@@ -94,8 +109,14 @@ def wait_until_midway(proc: subprocess.Popen[str], db: Path) -> Stored:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, timeout=60,
-                          check=False, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -144,8 +165,9 @@ def test_sigkill_midway_keeps_every_stored_device(lab_factory: Any, tmp_path: Pa
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_stopped_midway_writes_a_partial_report_and_marks_the_scan(lab_factory: Any, tmp_path: Path,
-                                                                   signum: signal.Signals) -> None:
+def test_stopped_midway_writes_a_partial_report_and_marks_the_scan(
+    lab_factory: Any, tmp_path: Path, signum: signal.Signals
+) -> None:
     """Ctrl-C, or the SIGTERM a CI runner or service manager sends, stops the scan the same clean way."""
     lab = lab_factory(builtin="demo")
     db = tmp_path / "history.sqlite3"
@@ -168,5 +190,6 @@ def test_stopped_midway_writes_a_partial_report_and_marks_the_scan(lab_factory: 
 
     again = json.loads(cli("report", "latest", "--db", str(db), "-f", "json").stdout)
     assert again["complete"] is False
-    assert [(d["mac"], d["verdict"]) for d in again["devices"]] == [(d["mac"], d["verdict"])
-                                                                    for d in report["devices"]]
+    assert [(d["mac"], d["verdict"]) for d in again["devices"]] == [
+        (d["mac"], d["verdict"]) for d in report["devices"]
+    ]

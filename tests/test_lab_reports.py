@@ -69,8 +69,21 @@ def lab_scan(tmp_path_factory: pytest.TempPathFactory) -> LabScan:
     tmp = tmp_path_factory.mktemp("lab-reports")
     spec, lab_file = demo_lab_copy(tmp)
     files = {fmt: tmp / f"report.{fmt}" for fmt in FILE_FORMATS}
-    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", spec.scanner_ns, "-i", "eth0", "--no-history",
-           "-f", "table", *(a for fmt, p in files.items() for a in ("-o", f"{fmt}={p}")), spec.subnet]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scanner",
+        "scan",
+        "--netns",
+        spec.scanner_ns,
+        "-i",
+        "eth0",
+        "--no-history",
+        "-f",
+        "table",
+        *(a for fmt, p in files.items() for a in ("-o", f"{fmt}={p}")),
+        spec.subnet,
+    ]
     try:
         status = lab_up(spec, lab_file)
         assert not status.failures, "lab responders failed:\n" + "\n".join(status.failures)
@@ -101,8 +114,9 @@ def _macs(devices: list[dict[str, Any]], statuses: set[str] | None = None) -> se
     return {d["mac"] for d in devices if statuses is None or d["verdict"]["status"] in statuses}
 
 
-def test_json_is_valid_complete_and_holds_every_lab_device(lab_scan: LabScan, report: dict[str, Any],
-                                                           devices: list[dict[str, Any]]) -> None:
+def test_json_is_valid_complete_and_holds_every_lab_device(
+    lab_scan: LabScan, report: dict[str, Any], devices: list[dict[str, Any]]
+) -> None:
     _validator(json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))).validate(report)
     assert report["complete"] is True
     assert [p for p in report["probes"] if p["error"]] == []
@@ -122,23 +136,29 @@ def test_exit_code_is_1_and_stdout_holds_only_the_table(lab_scan: LabScan, repor
     assert not lab_scan.stdout.lstrip().startswith(("{", "<", "#", "status,"))
 
 
-def test_jsonl_header_then_one_schema_valid_line_per_device(lab_scan: LabScan, report: dict[str, Any],
-                                                            devices: list[dict[str, Any]]) -> None:
+def test_jsonl_header_then_one_schema_valid_line_per_device(
+    lab_scan: LabScan, report: dict[str, Any], devices: list[dict[str, Any]]
+) -> None:
     schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
     device_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/DeviceReport"}
     validator = _validator(device_schema)
     header, *lines = [json.loads(line) for line in lab_scan.text("jsonl").splitlines()]
     assert header["type"] == "scan" and header["scan_id"] == report["scan_id"] and "devices" not in header
-    assert {s: n for s, n in header["counts"].items() if n} == Counter(d["verdict"]["status"] for d in devices)
+    assert {s: n for s, n in header["counts"].items() if n} == Counter(
+        d["verdict"]["status"] for d in devices
+    )
     assert len(lines) == len(devices)
     for line in lines:
         assert line.pop("type") == "device"
         validator.validate(line)
-    assert [(x["mac"], x["verdict"]["status"]) for x in lines] == [(d["mac"], d["verdict"]["status"])
-                                                                   for d in devices]
+    assert [(x["mac"], x["verdict"]["status"]) for x in lines] == [
+        (d["mac"], d["verdict"]["status"]) for d in devices
+    ]
 
 
-def test_sarif_valid_with_one_result_per_flagged_device(lab_scan: LabScan, devices: list[dict[str, Any]]) -> None:
+def test_sarif_valid_with_one_result_per_flagged_device(
+    lab_scan: LabScan, devices: list[dict[str, Any]]
+) -> None:
     schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     jsonschema.Draft4Validator.check_schema(schema)
     log = json.loads(lab_scan.text("sarif"))
@@ -151,8 +171,9 @@ def test_sarif_valid_with_one_result_per_flagged_device(lab_scan: LabScan, devic
         assert r["level"] == ("error" if r["properties"]["status"] == "covered" else "warning")
 
 
-def test_junit_failures_are_the_devices_failing_the_default_policy(lab_scan: LabScan,
-                                                                  devices: list[dict[str, Any]]) -> None:
+def test_junit_failures_are_the_devices_failing_the_default_policy(
+    lab_scan: LabScan, devices: list[dict[str, Any]]
+) -> None:
     root = ET.fromstring(lab_scan.text("junit"))
     suite = root.find("testsuite")
     assert suite is not None
@@ -171,7 +192,8 @@ def test_csv_reads_back_one_row_per_device(lab_scan: LabScan, devices: list[dict
         rows = list(csv.DictReader(f))
     assert len(rows) == len(devices)
     assert [(r["ip"], r["mac"], r["status"], r["model"]) for r in rows] == [
-        (d["ip"], d["mac"], d["verdict"]["status"], d["verdict"]["model"] or "") for d in devices]
+        (d["ip"], d["mac"], d["verdict"]["status"], d["verdict"]["model"] or "") for d in devices
+    ]
 
 
 def test_markdown_names_every_device(lab_scan: LabScan, devices: list[dict[str, Any]]) -> None:
@@ -180,8 +202,9 @@ def test_markdown_names_every_device(lab_scan: LabScan, devices: list[dict[str, 
     assert [d["ip"] for d in devices if d["ip"] not in text] == []
 
 
-def test_compliance_lists_every_flagged_device_and_no_other(lab_scan: LabScan,
-                                                            devices: list[dict[str, Any]]) -> None:
+def test_compliance_lists_every_flagged_device_and_no_other(
+    lab_scan: LabScan, devices: list[dict[str, Any]]
+) -> None:
     text = lab_scan.text("compliance")
     for d in devices:
         v = d["verdict"]
@@ -193,8 +216,9 @@ def test_compliance_lists_every_flagged_device_and_no_other(lab_scan: LabScan,
     assert len(re.findall(r"(?m)^### Finding \d+:", text)) == len(_macs(devices, FLAGGED))
 
 
-def test_html_in_headless_chromium_counts_every_device(lab_scan: LabScan, devices: list[dict[str, Any]],
-                                                       tmp_path: Path) -> None:
+def test_html_in_headless_chromium_counts_every_device(
+    lab_scan: LabScan, devices: list[dict[str, Any]], tmp_path: Path
+) -> None:
     dom = dump_dom(require_chromium(), tmp_path, lab_scan.files["html"])
     assert body_attr(dom, "data-device-count") == str(len(devices))  # counted by the page's own script
     assert body_attr(dom, "data-visible-count") == str(len(devices))

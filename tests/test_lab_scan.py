@@ -13,8 +13,22 @@ pytestmark = pytest.mark.netns
 
 
 def scan_json(lab, *extra: str, target: str | None = None) -> dict:
-    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history", "-q",
-           "-f", "json", *extra, target or lab.subnet]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scanner",
+        "scan",
+        "--netns",
+        lab.scanner_ns,
+        "-i",
+        "eth0",
+        "--no-history",
+        "-q",
+        "-f",
+        "json",
+        *extra,
+        target or lab.subnet,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
@@ -40,7 +54,9 @@ def check_expectations(lab, report: dict) -> list[str]:
         if dev.expect.vendor is not None and v.get("vendor") != dev.expect.vendor:
             problems.append(f"{dev.name}: vendor {v.get('vendor')} != {dev.expect.vendor}")
         if dev.expect.brand_mismatch is not None and v.get("brand_mismatch") != dev.expect.brand_mismatch:
-            problems.append(f"{dev.name}: brand_mismatch {v.get('brand_mismatch')} != {dev.expect.brand_mismatch}")
+            problems.append(
+                f"{dev.name}: brand_mismatch {v.get('brand_mismatch')} != {dev.expect.brand_mismatch}"
+            )
         if v["status"] != "unknown" and not v["evidence"]:
             problems.append(f"{dev.name}: verdict {v['status']} without evidence")
     return problems
@@ -69,8 +85,18 @@ def test_full_slash24_is_swept_completely_and_covered_ouis_named(lab_factory):
     assert check_expectations(lab, report) == []
 
 
-SERVICE_PROBES = {"sadp": {"sadp"}, "dhip": {"dhip"}, "wsd": {"wsd"}, "wsd-peer": {"wsd"}, "mdns": {"mdns"},
-                  "ssdp": {"ssdp"}, "http": {"http"}, "https": {"tls"}, "rtsp": {"rtsp"}, "snmp": {"snmp"}}
+SERVICE_PROBES = {
+    "sadp": {"sadp"},
+    "dhip": {"dhip"},
+    "wsd": {"wsd"},
+    "wsd-peer": {"wsd"},
+    "mdns": {"mdns"},
+    "ssdp": {"ssdp"},
+    "http": {"http"},
+    "https": {"tls"},
+    "rtsp": {"rtsp"},
+    "snmp": {"snmp"},
+}
 
 
 def test_every_simulated_protocol_answers_in_one_round(lab_factory):

@@ -29,7 +29,10 @@ from scanner.targets import parse_targets
 
 def test_txt_entries_as_key_value_with_boolean_keys():
     assert txt_entries({b"macaddress": b"ACCC8E270AD8", b"path": b"/", b"flag": None}) == [
-        "macaddress=ACCC8E270AD8", "path=/", "flag"]
+        "macaddress=ACCC8E270AD8",
+        "path=/",
+        "flag",
+    ]
     assert txt_entries(None) == []
     assert txt_entries({b"": None}) == []  # avahi's empty TXT record
 
@@ -56,13 +59,20 @@ def test_instance_label_strips_the_service_type():
     assert instance_label("odd.name.", "_http._tcp.local.") == "odd.name."
 
 
-@pytest.mark.parametrize(("addresses", "network", "ip"), [
-    (["169.254.107.165", "128.223.10.14"], None, "128.223.10.14"),  # a camera also announcing link-local
-    (["10.1.0.5", "192.168.1.64"], "192.168.1.0/24", "192.168.1.64"),  # on the scan interface's subnet first
-    (["169.254.1.1"], "192.168.1.0/24", "169.254.1.1"),  # nothing better
-    (["127.0.0.1", "not an address", "10.0.0.9"], None, "10.0.0.9"),
-    ([], None, None),
-])
+@pytest.mark.parametrize(
+    ("addresses", "network", "ip"),
+    [
+        (["169.254.107.165", "128.223.10.14"], None, "128.223.10.14"),  # a camera also announcing link-local
+        (
+            ["10.1.0.5", "192.168.1.64"],
+            "192.168.1.0/24",
+            "192.168.1.64",
+        ),  # on the scan interface's subnet first
+        (["169.254.1.1"], "192.168.1.0/24", "169.254.1.1"),  # nothing better
+        (["127.0.0.1", "not an address", "10.0.0.9"], None, "10.0.0.9"),
+        ([], None, None),
+    ],
+)
 def test_the_address_other_probes_reach_is_chosen(addresses, network, ip):
     from ipaddress import IPv4Network
 
@@ -74,18 +84,31 @@ def test_hostile_enumerated_types_are_not_browsed():
     from zeroconf import ServiceStateChange
 
     session = _Session(None, Collector("mdns", ProbeContext(targets=[])), 1)
-    for name in ("_a--b._tcp.local.", "_-x._tcp.local.", "not a type", "_x._sctp.local.",
-                 "_" + "a" * 80 + "._tcp.local."):
+    for name in (
+        "_a--b._tcp.local.",
+        "_-x._tcp.local.",
+        "not a type",
+        "_x._sctp.local.",
+        "_" + "a" * 80 + "._tcp.local.",
+    ):
         session._on_change(None, ENUMERATION_TYPE, name, ServiceStateChange.Added)
     assert session.browsers == []
 
 
 def test_camera_types_are_browsed():
-    assert {"_CGI._tcp.local.", "_axis-video._tcp.local.", "_rtsp._tcp.local.", "_http._tcp.local.",
-            "_onvif._tcp.local.", "_psia._tcp.local.", "_workstation._tcp.local."} == set(BROWSE_TYPES)
+    assert {
+        "_CGI._tcp.local.",
+        "_axis-video._tcp.local.",
+        "_rtsp._tcp.local.",
+        "_http._tcp.local.",
+        "_onvif._tcp.local.",
+        "_psia._tcp.local.",
+        "_workstation._tcp.local.",
+    } == set(BROWSE_TYPES)
 
 
 # ---------------------------------------------------------------- probe without a network
+
 
 def test_no_interface_is_skipped():
     result = asyncio.run(MdnsProbe().run(ProbeContext(targets=parse_targets(["10.99.0.0/30"]))))
@@ -101,6 +124,7 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 # ---------------------------------------------------------------- namespaces
 
+
 @pytest.mark.netns
 def test_mixed_lab_only_hikvision_and_axis_answer_with_names_and_txt(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
@@ -108,10 +132,14 @@ def test_mixed_lab_only_hikvision_and_axis_answer_with_names_and_txt(lab_factory
     assert result.status == ProbeStatus.SUCCESS, result.error
     hik, axis = filled(lab, "hik", "mdns"), filled(lab, "axis", "mdns")
     assert {o.ip for o in result.observations} == {"10.99.0.10", "10.99.0.14"}
-    assert values(result, "mdns.service") == {"10.99.0.10": ["_CGI._tcp.local."],
-                                              "10.99.0.14": ["_axis-video._tcp.local."]}
-    assert values(result, "mdns.instance") == {"10.99.0.10": [hik["instance"]],
-                                               "10.99.0.14": [axis["instance"]]}
+    assert values(result, "mdns.service") == {
+        "10.99.0.10": ["_CGI._tcp.local."],
+        "10.99.0.14": ["_axis-video._tcp.local."],
+    }
+    assert values(result, "mdns.instance") == {
+        "10.99.0.10": [hik["instance"]],
+        "10.99.0.14": [axis["instance"]],
+    }
     assert values(result, "mdns.instance")["10.99.0.14"] == ["AXIS M1014 - ACCC8E270AD8"]
     assert values(result, "mdns.txt") == {"10.99.0.10": ["path=/"], "10.99.0.14": ["macaddress=ACCC8E270AD8"]}
     assert values(result, "mdns.hostname") == {"10.99.0.10": [hik["host"]], "10.99.0.14": [axis["host"]]}
@@ -122,9 +150,17 @@ def test_mixed_lab_only_hikvision_and_axis_answer_with_names_and_txt(lab_factory
 @pytest.mark.netns
 def test_types_found_only_by_enumeration_are_browsed_and_txt_is_bounded(lab_factory):
     txt = {f"key{i:02d}": f"value{i}" for i in range(MAX_TXT + 8)}
-    lab = lab_factory([{"name": "odd", "ip": "10.99.0.20", "mac": "ac:cc:8e:00:00:20", "profile": "axis-ipc",
-                        "params": {"mdns": {"type": "_ndaa-lab-test._tcp.local.", "txt": txt,
-                                            "port": 8080}}}])
+    lab = lab_factory(
+        [
+            {
+                "name": "odd",
+                "ip": "10.99.0.20",
+                "mac": "ac:cc:8e:00:00:20",
+                "profile": "axis-ipc",
+                "params": {"mdns": {"type": "_ndaa-lab-test._tcp.local.", "txt": txt, "port": 8080}},
+            }
+        ]
+    )
     result = run_probe(lab, MdnsProbe(), ["10.99.0.20"])
     assert values(result, "mdns.service") == {"10.99.0.20": ["_ndaa-lab-test._tcp.local."]}
     assert values(result, "mdns.instance") == {"10.99.0.20": ["AXIS M1014 - ACCC8E000020"]}
@@ -150,10 +186,24 @@ def test_zeroconf_sockets_live_in_the_device_namespace(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_mdns_devices_are_all_resolved_quickly(lab_factory):
-    lab = lab_factory(groups=[
-        {"name": "axis", "count": 25, "start_ip": "10.99.0.100", "ouis": ["ac:cc:8e"], "profile": "axis-ipc"},
-        {"name": "hik", "count": 25, "start_ip": "10.99.0.150", "ouis": ["58:50:ed"],
-         "profile": "hikvision-ipc"}])
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "axis",
+                "count": 25,
+                "start_ip": "10.99.0.100",
+                "ouis": ["ac:cc:8e"],
+                "profile": "axis-ipc",
+            },
+            {
+                "name": "hik",
+                "count": 25,
+                "start_ip": "10.99.0.150",
+                "ouis": ["58:50:ed"],
+                "profile": "hikvision-ipc",
+            },
+        ]
+    )
     result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"], timeout=3.0)
     assert result.status == ProbeStatus.SUCCESS, result.error
     instances = values(result, "mdns.instance")
@@ -194,10 +244,16 @@ def test_avahi_daemon_peer_is_found(lab_factory, tmp_path):
     run.mkdir()
     (etc / "avahi-daemon.conf").write_text(AVAHI_CONF)
     (etc / "services" / "camera.service").write_text(AVAHI_SERVICE)
-    script = (f"mount --bind {etc} /etc/avahi && mount --bind {run} /run && "
-              f"exec {avahi} --no-drop-root --no-chroot --no-rlimits -f /etc/avahi/avahi-daemon.conf")
-    proc = subprocess.Popen(["ip", "netns", "exec", lab.device_ns(0), "unshare", "--mount", "sh", "-c",
-                             script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    script = (
+        f"mount --bind {etc} /etc/avahi && mount --bind {run} /run && "
+        f"exec {avahi} --no-drop-root --no-chroot --no-rlimits -f /etc/avahi/avahi-daemon.conf"
+    )
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", lab.device_ns(0), "unshare", "--mount", "sh", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for_line(proc, "successfully established", 15)
         result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"])
@@ -206,8 +262,10 @@ def test_avahi_daemon_peer_is_found(lab_factory, tmp_path):
         proc.wait(10)
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert {o.ip for o in result.observations} == {"10.99.0.40"}
-    assert sorted(values(result, "mdns.service")["10.99.0.40"]) == ["_axis-video._tcp.local.",
-                                                                    "_workstation._tcp.local."]
+    assert sorted(values(result, "mdns.service")["10.99.0.40"]) == [
+        "_axis-video._tcp.local.",
+        "_workstation._tcp.local.",
+    ]
     assert "AXIS P1435-LE - B8A44F0A0B0C" in values(result, "mdns.instance")["10.99.0.40"]
     assert values(result, "mdns.txt") == {"10.99.0.40": ["macaddress=B8A44F0A0B0C"]}
     assert set(values(result, "mdns.hostname")["10.99.0.40"]) == {"ndaa-avahi-peer.local."}

@@ -49,8 +49,11 @@ def test_device_information_of_a_hikvision_camera() -> None:
     answer = parse_soap((DATA / "onvif_get_device_information_hikvision.xml").read_bytes())
     assert answer is not None
     assert device_information(answer) == {
-        "onvif.manufacturer": "HIKVISION", "onvif.model": "DS-2CD1343G2-LIUF", "onvif.firmware": "V5.8.4",
-        "onvif.serial": "DS-2CD1343G2-LIUF20240823AAWRFM5354993"}
+        "onvif.manufacturer": "HIKVISION",
+        "onvif.model": "DS-2CD1343G2-LIUF",
+        "onvif.firmware": "V5.8.4",
+        "onvif.serial": "DS-2CD1343G2-LIUF20240823AAWRFM5354993",
+    }
     assert system_date_and_time(answer) == (None, None)
 
 
@@ -59,27 +62,36 @@ def test_fault_code() -> None:
     assert answer is not None and answer.response is None and answer.fault == "ter:NotAuthorized"
 
 
-@pytest.mark.parametrize("body", [
-    (DATA / "xml_bomb.xml").read_bytes(), b"<html><title>login</title></html>", b"",
-    f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body/></e:Envelope>'.encode(),
-    f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Header/></e:Envelope>'.encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        (DATA / "xml_bomb.xml").read_bytes(),
+        b"<html><title>login</title></html>",
+        b"",
+        f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body/></e:Envelope>'.encode(),
+        f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Header/></e:Envelope>'.encode(),
+    ],
+)
 def test_not_an_answer(body: bytes) -> None:
     assert parse_soap(body) is None
 
 
 def test_date_fields_out_of_range_are_dropped() -> None:
-    body = (f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body><GetSystemDateAndTimeResponse><SystemDateAndTime>'
-            "<UTCDateTime><Time><Hour>25</Hour><Minute>0</Minute><Second>0</Second></Time>"
-            "<Date><Year>2024</Year><Month>1</Month><Day>1</Day></Date></UTCDateTime>"
-            "</SystemDateAndTime></GetSystemDateAndTimeResponse></e:Body></e:Envelope>").encode()
+    body = (
+        f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body><GetSystemDateAndTimeResponse><SystemDateAndTime>'
+        "<UTCDateTime><Time><Hour>25</Hour><Minute>0</Minute><Second>0</Second></Time>"
+        "<Date><Year>2024</Year><Month>1</Month><Day>1</Day></Date></UTCDateTime>"
+        "</SystemDateAndTime></GetSystemDateAndTimeResponse></e:Body></e:Envelope>"
+    ).encode()
     answer = parse_soap(body)
     assert answer is not None and system_date_and_time(answer) == (None, None)
 
 
 def test_requests_are_soap_1_2_device_service_calls() -> None:
-    for raw, op in ((get_system_date_and_time(), "GetSystemDateAndTime"),
-                    (get_device_information(), "GetDeviceInformation")):
+    for raw, op in (
+        (get_system_date_and_time(), "GetSystemDateAndTime"),
+        (get_device_information(), "GetDeviceInformation"),
+    ):
         root = ElementTree.fromstring(raw)
         assert root.tag == f"{{{SOAP_ENV}}}Envelope"
         body = root.find(f"{{{SOAP_ENV}}}Body")
@@ -111,17 +123,23 @@ def test_parser_never_raises(data: bytes) -> None:
 
 
 def test_device_services_keep_to_the_probed_hosts() -> None:
-    xaddrs = ("http://10.0.0.5/onvif/device_service http://10.0.0.5:8899/onvif/device_service "
-              "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service http://192.0.2.1/onvif/device_service "
-              "https://10.0.0.6:443/onvif/device_service")
+    xaddrs = (
+        "http://10.0.0.5/onvif/device_service http://10.0.0.5:8899/onvif/device_service "
+        "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service http://192.0.2.1/onvif/device_service "
+        "https://10.0.0.6:443/onvif/device_service"
+    )
     assert device_services(["10.0.0.5", "10.0.0.6"], [80], xaddrs) == {
-        "10.0.0.5": ["http://10.0.0.5:80/onvif/device_service", "http://10.0.0.5/onvif/device_service",
-                     "http://10.0.0.5:8899/onvif/device_service"],
+        "10.0.0.5": [
+            "http://10.0.0.5:80/onvif/device_service",
+            "http://10.0.0.5/onvif/device_service",
+            "http://10.0.0.5:8899/onvif/device_service",
+        ],
         "10.0.0.6": ["http://10.0.0.6:80/onvif/device_service", "https://10.0.0.6:443/onvif/device_service"],
     }
 
 
 # ---------------------------------------------------------------- the probe on loopback
+
 
 def hikvision_params() -> dict[str, Any]:
     dev = SimDevice("cam", "127.0.0.1", "58:50:ed:1f:e3:85", "unused", "hikvision-ipc")
@@ -129,8 +147,9 @@ def hikvision_params() -> dict[str, Any]:
 
 
 async def probe(port: int, **options: str) -> ProbeResult:
-    ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=3.0,
-                       options={"onvif_ports": str(port), **options})
+    ctx = ProbeContext(
+        targets=[IPv4Address("127.0.0.1")], timeout=3.0, options={"onvif_ports": str(port), **options}
+    )
     return await OnvifProbe().run(ctx)
 
 
@@ -155,8 +174,9 @@ def test_without_credentials_only_the_clock_is_read(monkeypatch: pytest.MonkeyPa
     assert any("GetDeviceInformation refused on 1 host" in n and USER_ENV in n for n in result.notes)
 
 
-def test_with_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_with_credentials_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     params = hikvision_params()
     monkeypatch.setenv(USER_ENV, params["onvif_user"])
     monkeypatch.setenv(PASSWORD_ENV, params["onvif_password"])
@@ -189,14 +209,20 @@ def test_xaddrs_on_the_same_host_are_tried_and_others_never_contacted() -> None:
         writer.close()
 
     async def scenario() -> tuple[ProbeResult, int]:
-        async with serving(WebApp({}).handle) as plain, serving(WebApp({"onvif": True}).handle) as onvif, \
-                serving(other_host, "127.0.0.2") as other:
-            xaddrs = f"http://127.0.0.2:{other}/onvif/device_service http://127.0.0.1:{onvif}/onvif/device_service"
+        async with (
+            serving(WebApp({}).handle) as plain,
+            serving(WebApp({"onvif": True}).handle) as onvif,
+            serving(other_host, "127.0.0.2") as other,
+        ):
+            xaddrs = (
+                f"http://127.0.0.2:{other}/onvif/device_service http://127.0.0.1:{onvif}/onvif/device_service"
+            )
             return await probe(plain, onvif_xaddrs=xaddrs), onvif
 
     result, onvif_port = asyncio.run(scenario())
     assert ("onvif.device_service", f"http://127.0.0.1:{onvif_port}/onvif/device_service") in {
-        (o.signal, o.value) for o in result.observations}
+        (o.signal, o.value) for o in result.observations
+    }
     assert contacted == []
 
 

@@ -23,16 +23,26 @@ CI = Path(__file__).resolve().parent.parent / "examples" / "ci"
 
 
 def report(*statuses: Status, complete: bool = True, waived: tuple[int, ...] = ()) -> ScanReport:
-    devices = [DeviceReport(ip=f"10.0.0.{i + 1}", mac=f"02:00:00:00:00:{i + 1:02x}",
-                            verdict=Verdict(status=s, waived=i in waived, waiver="ok" if i in waived else None))
-               for i, s in enumerate(statuses)]
+    devices = [
+        DeviceReport(
+            ip=f"10.0.0.{i + 1}",
+            mac=f"02:00:00:00:00:{i + 1:02x}",
+            verdict=Verdict(status=s, waived=i in waived, waiver="ok" if i in waived else None),
+        )
+        for i, s in enumerate(statuses)
+    ]
     return ScanReport(tool_version="test", complete=complete, devices=devices)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("covered", FailOn.COVERED), ("likely", FailOn.LIKELY), (" Suspected ", FailOn.SUSPECTED),
-    ("NEVER", FailOn.NEVER),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("covered", FailOn.COVERED),
+        ("likely", FailOn.LIKELY),
+        (" Suspected ", FailOn.SUSPECTED),
+        ("NEVER", FailOn.NEVER),
+    ],
+)
 def test_parse_fail_on(text: str, expected: FailOn) -> None:
     assert parse_fail_on(text) is expected
 
@@ -48,36 +58,43 @@ def test_default_is_likely() -> None:
     assert DEFAULT_FAIL_ON is FailOn.LIKELY
 
 
-@pytest.mark.parametrize("fail_on, statuses", [
-    (FailOn.COVERED, {Status.COVERED}),
-    (FailOn.LIKELY, {Status.COVERED, Status.LIKELY}),
-    (FailOn.SUSPECTED, {Status.COVERED, Status.LIKELY, Status.SUSPECTED}),
-    (FailOn.NEVER, set()),
-])
+@pytest.mark.parametrize(
+    "fail_on, statuses",
+    [
+        (FailOn.COVERED, {Status.COVERED}),
+        (FailOn.LIKELY, {Status.COVERED, Status.LIKELY}),
+        (FailOn.SUSPECTED, {Status.COVERED, Status.LIKELY, Status.SUSPECTED}),
+        (FailOn.NEVER, set()),
+    ],
+)
 def test_fail_statuses(fail_on: FailOn, statuses: set[Status]) -> None:
     assert fail_on.fail_statuses == frozenset(statuses)
 
 
-@pytest.mark.parametrize("statuses, fail_on, complete, waived, code", [
-    ((Status.NOT_COVERED, Status.UNKNOWN), FailOn.LIKELY, True, (), 0),
-    ((), FailOn.LIKELY, True, (), 0),
-    ((Status.NOT_COVERED, Status.COVERED), FailOn.LIKELY, True, (), 1),
-    ((Status.LIKELY,), FailOn.LIKELY, True, (), 1),
-    ((Status.LIKELY,), FailOn.COVERED, True, (), 0),
-    ((Status.SUSPECTED,), FailOn.LIKELY, True, (), 0),
-    ((Status.SUSPECTED,), FailOn.SUSPECTED, True, (), 1),
-    ((Status.COVERED,), FailOn.NEVER, True, (), 0),
-    # incomplete: what was found stands; nothing found cannot be called clean
-    ((Status.COVERED,), FailOn.LIKELY, False, (), 1),
-    ((Status.NOT_COVERED,), FailOn.LIKELY, False, (), 3),
-    ((), FailOn.NEVER, False, (), 3),
-    # waived devices never fail
-    ((Status.COVERED,), FailOn.LIKELY, True, (0,), 0),
-    ((Status.COVERED, Status.LIKELY), FailOn.LIKELY, True, (0,), 1),
-    ((Status.COVERED,), FailOn.LIKELY, False, (0,), 3),
-])
-def test_exit_code(statuses: tuple[Status, ...], fail_on: FailOn, complete: bool, waived: tuple[int, ...],
-                   code: int) -> None:
+@pytest.mark.parametrize(
+    "statuses, fail_on, complete, waived, code",
+    [
+        ((Status.NOT_COVERED, Status.UNKNOWN), FailOn.LIKELY, True, (), 0),
+        ((), FailOn.LIKELY, True, (), 0),
+        ((Status.NOT_COVERED, Status.COVERED), FailOn.LIKELY, True, (), 1),
+        ((Status.LIKELY,), FailOn.LIKELY, True, (), 1),
+        ((Status.LIKELY,), FailOn.COVERED, True, (), 0),
+        ((Status.SUSPECTED,), FailOn.LIKELY, True, (), 0),
+        ((Status.SUSPECTED,), FailOn.SUSPECTED, True, (), 1),
+        ((Status.COVERED,), FailOn.NEVER, True, (), 0),
+        # incomplete: what was found stands; nothing found cannot be called clean
+        ((Status.COVERED,), FailOn.LIKELY, False, (), 1),
+        ((Status.NOT_COVERED,), FailOn.LIKELY, False, (), 3),
+        ((), FailOn.NEVER, False, (), 3),
+        # waived devices never fail
+        ((Status.COVERED,), FailOn.LIKELY, True, (0,), 0),
+        ((Status.COVERED, Status.LIKELY), FailOn.LIKELY, True, (0,), 1),
+        ((Status.COVERED,), FailOn.LIKELY, False, (0,), 3),
+    ],
+)
+def test_exit_code(
+    statuses: tuple[Status, ...], fail_on: FailOn, complete: bool, waived: tuple[int, ...], code: int
+) -> None:
     assert exit_code(report(*statuses, complete=complete, waived=waived), fail_on) == code
 
 
@@ -108,8 +125,11 @@ def ndaa_commands(text: str) -> list[list[str]]:
         tokens = shlex.split(line)
         for i, token in enumerate(tokens[:-1]):
             if token.rsplit("/", 1)[-1] == "ndaa-scan":
-                args = list(itertools.takewhile(lambda t: t not in SHELL_OPERATORS and not t.startswith(">"),
-                                                tokens[i + 1:]))
+                args = list(
+                    itertools.takewhile(
+                        lambda t: t not in SHELL_OPERATORS and not t.startswith(">"), tokens[i + 1 :]
+                    )
+                )
                 found.append(args)
     return found
 
@@ -171,8 +191,11 @@ def test_yaml_examples_parse() -> None:
 
 
 def test_crontab_line_is_weekly() -> None:
-    jobs = [line for line in (CI / "crontab").read_text().splitlines()
-            if line.strip() and not line.startswith("#") and not re.match(r"^[A-Z_]+=", line)]
+    jobs = [
+        line
+        for line in (CI / "crontab").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not re.match(r"^[A-Z_]+=", line)
+    ]
     assert len(jobs) == 1
     minute, hour, dom, month, dow, user, *_command = jobs[0].split()
     assert (dom, month, user) == ("*", "*", "root")
@@ -189,8 +212,13 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     assert "ExecStart=/usr/local/bin/ndaa-scan " in service
     (tmp_path / "ndaa-scan.service").write_text(service.replace("/usr/local/bin/ndaa-scan", str(stub)))
     shutil.copy(CI / "ndaa-scan.timer", tmp_path / "ndaa-scan.timer")
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", "./ndaa-scan.timer", "./ndaa-scan.service"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", "./ndaa-scan.timer", "./ndaa-scan.service"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     # verify exits 0 even for "Failed to parse …, ignoring" warnings: any output is a failure
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
@@ -199,9 +227,13 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
 def test_timer_calendar_is_weekly() -> None:
     spec = re.search(r"^OnCalendar=(.+)$", (CI / "ndaa-scan.timer").read_text(), re.M)
     assert spec
-    done = subprocess.run(["systemd-analyze", "calendar", "--iterations=3", spec.group(1)],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["systemd-analyze", "calendar", "--iterations=3", spec.group(1)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     elapses = re.findall(r"(?:Next elapse|Iter\. #\d):\s+\w+ (\d{4}-\d\d-\d\d)", done.stdout)
     days = [date.fromisoformat(d) for d in elapses]
-    assert len(days) == 3 and all((b - a).days == 7 for a, b in zip(days, days[1:]))
+    assert len(days) == 3 and all((b - a).days == 7 for a, b in zip(days, days[1:], strict=False))

@@ -25,7 +25,10 @@ def expectations(folder: str, table: str = "item") -> list[dict[str, Any]]:
 
 
 def cases(folder: str, table: str = "item") -> list[Any]:
-    return [pytest.param(e, id=e.get("file") or e.get("subject") or e["value"]) for e in expectations(folder, table)]
+    return [
+        pytest.param(e, id=e.get("file") or e.get("subject") or e["value"])
+        for e in expectations(folder, table)
+    ]
 
 
 def reply(folder: str, item: dict[str, Any]) -> bytes:
@@ -192,7 +195,9 @@ def get_response(records: dict[str, tuple[int, str]]) -> bytes:
             assert tag in (4, 6), f"snmprec tag {tag}"
             value: Any = text.encode() if tag == 4 else text
             binds.append(snmp.VarBind(oid, snmp.OCTET_STRING if tag == 4 else snmp.OID, value))
-    return snmp.encode_message(snmp.Message(snmp.VERSION_2C, b"public", snmp.GET_RESPONSE, 4711, 0, 0, tuple(binds)))
+    return snmp.encode_message(
+        snmp.Message(snmp.VERSION_2C, b"public", snmp.GET_RESPONSE, 4711, 0, 0, tuple(binds))
+    )
 
 
 @pytest.mark.parametrize("item", cases("banners", "snmp"))
@@ -254,8 +259,15 @@ PARSERS = {
 }
 # Generic readers that rightly accept any HTTP-like head or any SOAP envelope: only "never raises" applies.
 GENERIC = {"http", "soap"}
-OWN = {"sadp": {"sadp"}, "dhip": {"dhip"}, "wsd": {"wsd"}, "ssdp": {"ssdp"}, "upnp": {"upnp"}, "mdns": set(),
-       "banners": {"rtsp", "isapi", "magicbox"}}
+OWN = {
+    "sadp": {"sadp"},
+    "dhip": {"dhip"},
+    "wsd": {"wsd"},
+    "ssdp": {"ssdp"},
+    "upnp": {"upnp"},
+    "mdns": set(),
+    "banners": {"rtsp", "isapi", "magicbox"},
+}
 
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: f"{p.parent.name}/{p.name}")

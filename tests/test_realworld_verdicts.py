@@ -40,7 +40,9 @@ def cases(folder: str, table: str = "item") -> list[Any]:
             continue
         reason = verdict.get("xfail") or entry.get("xfail")
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        out.append(pytest.param(entry, id=entry.get("file") or entry.get("subject") or entry["value"], marks=marks))
+        out.append(
+            pytest.param(entry, id=entry.get("file") or entry.get("subject") or entry["value"], marks=marks)
+        )
     return out
 
 
@@ -235,7 +237,9 @@ def test_ssdp_reply_verdict(item: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("item", cases("upnp"))
 def test_upnp_description_verdict(item: dict[str, Any]) -> None:
-    device = only_device(upnp_observations((REALWORLD / "upnp" / item["file"]).read_bytes(), SOURCE_IP, 52869))
+    device = only_device(
+        upnp_observations((REALWORLD / "upnp" / item["file"]).read_bytes(), SOURCE_IP, 52869)
+    )
     check(device, item["verdict"])
 
 
@@ -313,7 +317,9 @@ def device_cases() -> list[Any]:
 def test_multi_reply_device_verdict(entry: dict[str, Any]) -> None:
     observations = [o for f in entry["files"] for o in observations_of(f)]
     # Banner probes talk to the host at the address discovery found: put them there.
-    observations = [o.model_copy(update={"ip": entry["ip"]}) if o.ip == BANNER_IP else o for o in observations]
+    observations = [
+        o.model_copy(update={"ip": entry["ip"]}) if o.ip == BANNER_IP else o for o in observations
+    ]
     device = only_device(observations)
     assert device.ip == entry["ip"]
     check(device, entry["verdict"])

@@ -36,7 +36,9 @@ from scanner.observations import Device, Observation, group_by_host
 
 REALWORLD = Path(__file__).parent / "data" / "realworld"
 SUBNET, SCANNER_IP = "192.168.0.0/16", "192.168.200.2"
-OFFLINE_SOURCE = "192.0.2.10"  # the UDP source expect.toml's answers assume (tests/test_realworld_verdicts.py)
+OFFLINE_SOURCE = (
+    "192.0.2.10"  # the UDP source expect.toml's answers assume (tests/test_realworld_verdicts.py)
+)
 PROBE_TIMEOUT = 3.0  # seconds; every probe ends well before (measured 1.30-1.35 s each)
 PORTS = {"sadp": 37020, "dhip": 37810, "wsd": 3702, "ssdp": 1900}
 Row = tuple[str, str, str | None, str | None, int | None]  # signal, value, ip, mac, port
@@ -58,17 +60,24 @@ def corpus(folder: str) -> list[dict[str, Any]]:
 
 def replays() -> list[Replay]:
     """Every SADP, DHIP, WS-Discovery and SSDP reply of the corpus on its own device."""
-    out = [Replay(f"192.168.200.{base + i}", folder, (f"{folder}/{item['file']}",))
-           for folder, base in (("sadp", 10), ("dhip", 30), ("wsd", 50))
-           for i, item in enumerate(corpus(folder))]
+    out = [
+        Replay(f"192.168.200.{base + i}", folder, (f"{folder}/{item['file']}",))
+        for folder, base in (("sadp", 10), ("dhip", 30), ("wsd", 50))
+        for i, item in enumerate(corpus(folder))
+    ]
     return out + [  # at the LOCATION host where free; the description is the same capture's
         Replay("192.168.86.1", "ssdp", ("ssdp/google_onhub_igd2.bin",), "upnp/google_onhub_rootdesc.xml"),
         Replay("192.168.1.1", "ssdp", ("ssdp/pfsense_miniupnpd.bin",), "upnp/pfsense_rootdesc.xml"),
-        Replay("192.168.3.1", "ssdp", ("ssdp/huawei_atp_igd_rootdevice.bin",
-                                       "ssdp/huawei_atp_igd_internetgateway.bin")),  # one router, two replies
+        Replay(
+            "192.168.3.1",
+            "ssdp",
+            ("ssdp/huawei_atp_igd_rootdevice.bin", "ssdp/huawei_atp_igd_internetgateway.bin"),
+        ),  # one router, two replies
         Replay("192.168.0.4", "ssdp", ("ssdp/roku_ecp.bin",)),
         Replay("192.168.0.1", "ssdp", ("ssdp/sagemcom_fast3890v3.bin",)),
-        Replay("192.168.200.90", "ssdp", ("ssdp/huawei_igd_portable_sdk.bin",)),  # LOCATION 192.168.1.1: taken
+        Replay(
+            "192.168.200.90", "ssdp", ("ssdp/huawei_igd_portable_sdk.bin",)
+        ),  # LOCATION 192.168.1.1: taken
         Replay("192.168.200.91", "ssdp", ("ssdp/igd_portable_sdk_redsonic.bin",)),  # likewise
     ]
 
@@ -88,8 +97,15 @@ def lab_devices() -> list[dict[str, Any]]:
         params: dict[str, Any] = {"protocol": r.protocol, "file": list(r.files)}
         if r.description:
             params["description"] = r.description
-        out.append({"name": f"r{i}", "ip": r.ip, "mac": f"02:00:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
-                    "profile": "replay", "params": {"replay": params}})
+        out.append(
+            {
+                "name": f"r{i}",
+                "ip": r.ip,
+                "mac": f"02:00:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
+                "profile": "replay",
+                "params": {"replay": params},
+            }
+        )
     return out
 
 
@@ -109,9 +125,12 @@ def request(protocol: str) -> bytes:
     """The request the probe sends for ``protocol`` (an SSDP search for every target)."""
     from scanner.discovery.parsers import dhip, sadp, ssdp, wsd
 
-    return {"sadp": lambda: sadp.build_inquiry("00000000-0000-0000-0000-000000000000"),
-            "dhip": dhip.build_search, "wsd": lambda: wsd.build_probe(wsd.new_message_id()),
-            "ssdp": lambda: ssdp.build_msearch("ssdp:all", 1)}[protocol]()
+    return {
+        "sadp": lambda: sadp.build_inquiry("00000000-0000-0000-0000-000000000000"),
+        "dhip": dhip.build_search,
+        "wsd": lambda: wsd.build_probe(wsd.new_message_id()),
+        "ssdp": lambda: ssdp.build_msearch("ssdp:all", 1),
+    }[protocol]()
 
 
 def ask_each() -> dict[Replay, list[bytes]]:
@@ -149,8 +168,10 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
     from scanner.lab.netns import run_in_netns
     from scanner.lab.spec import parse_lab
 
-    raw = {"lab": {"name": "t" + secrets.token_hex(3), "subnet": SUBNET, "scanner_ip": SCANNER_IP},
-           "device": lab_devices()}
+    raw = {
+        "lab": {"name": "t" + secrets.token_hex(3), "subnet": SUBNET, "scanner_ip": SCANNER_IP},
+        "device": lab_devices(),
+    }
     spec = parse_lab(raw, "replay lab")
     path = tmp_path_factory.mktemp("replay-lab") / f"{spec.name}.toml"
     path.write_text(lab_toml(raw))
@@ -163,7 +184,9 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
         status = lab_up(spec, path)
         assert not status.failures, "replay responders failed:\n" + "\n".join(status.failures)
         with ThreadPoolExecutor(len(PORTS)) as pool:
-            futures = {name: pool.submit(run_in_netns, spec.scanner_ns, run, p) for name, p in probes().items()}
+            futures = {
+                name: pool.submit(run_in_netns, spec.scanner_ns, run, p) for name, p in probes().items()
+            }
             results = {name: f.result() for name, f in futures.items()}
         return LabRun(results, run_in_netns(spec.scanner_ns, ask_each))
     finally:
@@ -275,7 +298,9 @@ def test_the_probe_reports_exactly_the_replayed_replies(wire: dict[str, ProbeRes
 
 @pytest.mark.netns
 @pytest.mark.parametrize(("folder", "item"), items("sadp", "dhip"))
-def test_udp_discovery_reply_over_the_wire(wire: dict[str, ProbeResult], folder: str, item: dict[str, Any]) -> None:
+def test_udp_discovery_reply_over_the_wire(
+    wire: dict[str, ProbeResult], folder: str, item: dict[str, Any]
+) -> None:
     """The answer sits at the reply's own IPv4Address and MAC; at the UDP source, no MAC, where they are masked."""
     relative = f"{folder}/{item['file']}"
     device = serving(relative)
@@ -335,9 +360,15 @@ def test_an_ssdp_search_gets_the_replies_for_its_target() -> None:
 
     root = (REALWORLD / "ssdp" / "huawei_atp_igd_rootdevice.bin").read_bytes()
     igd = (REALWORLD / "ssdp" / "huawei_atp_igd_internetgateway.bin").read_bytes()
-    replies = {st: answers("ssdp", [root, igd], build_msearch(st, 1)) for st in (
-        "ssdp:all", "upnp:rootdevice", "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
-        "urn:schemas-upnp-org:device:MediaRenderer:1")}
+    replies = {
+        st: answers("ssdp", [root, igd], build_msearch(st, 1))
+        for st in (
+            "ssdp:all",
+            "upnp:rootdevice",
+            "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+            "urn:schemas-upnp-org:device:MediaRenderer:1",
+        )
+    }
     assert list(replies.values()) == [[root, igd], [root], [igd], []]
 
 
@@ -350,14 +381,29 @@ def test_only_the_protocols_own_request_is_answered(protocol: str) -> None:
     assert answers(protocol, [b"reply"], b"") == []
 
 
-@pytest.mark.parametrize(("params", "error"), [
-    ({"protocol": "ssdp", "file": "ssdp/pfsense_miniupnpd.bin", "description": "upnp/pfsense_rootdesc.xml"},
-     "does not point at 10.0.0.9"),
-    ({"protocol": "sadp", "file": "sadp/ezviz_cs-c6tc-32wfr.xml", "description": "upnp/pfsense_rootdesc.xml"},
-     "only for ssdp"),
-    ({"protocol": "rtsp", "file": "banners/rtsp_hikvision_c2875_options.bin"}, "unknown protocol"),
-    ({"protocol": "sadp"}, "no file"),
-])
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        (
+            {
+                "protocol": "ssdp",
+                "file": "ssdp/pfsense_miniupnpd.bin",
+                "description": "upnp/pfsense_rootdesc.xml",
+            },
+            "does not point at 10.0.0.9",
+        ),
+        (
+            {
+                "protocol": "sadp",
+                "file": "sadp/ezviz_cs-c6tc-32wfr.xml",
+                "description": "upnp/pfsense_rootdesc.xml",
+            },
+            "only for ssdp",
+        ),
+        ({"protocol": "rtsp", "file": "banners/rtsp_hikvision_c2875_options.bin"}, "unknown protocol"),
+        ({"protocol": "sadp"}, "no file"),
+    ],
+)
 def test_a_misconfigured_replay_device_fails_to_start(params: dict[str, Any], error: str) -> None:
     from scanner.lab.sim.device import SimDevice
     from scanner.lab.sim.replay import start

@@ -18,7 +18,6 @@ from report_fixtures import sample_report
 from scanner.report import render
 
 
-
 class _Page(HTMLParser):
     """Collects what the checks need: tags with attributes, inline script/style text, device bodies."""
 

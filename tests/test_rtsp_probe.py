@@ -23,27 +23,48 @@ from scanner.lab.sim.runtime import profiles
 
 def test_requests_carry_cseq_and_user_agent() -> None:
     assert build_request("OPTIONS", "rtsp://10.0.0.5:554/", 1) == (
-        b"OPTIONS rtsp://10.0.0.5:554/ RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: ndaa-scanner\r\n\r\n")
+        b"OPTIONS rtsp://10.0.0.5:554/ RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: ndaa-scanner\r\n\r\n"
+    )
     assert build_request("DESCRIBE", "rtsp://10.0.0.5:554/", 2) == (
         b"DESCRIBE rtsp://10.0.0.5:554/ RTSP/1.0\r\nCSeq: 2\r\nUser-Agent: ndaa-scanner\r\n"
-        b"Accept: application/sdp\r\n\r\n")
+        b"Accept: application/sdp\r\n\r\n"
+    )
 
 
-@pytest.mark.parametrize(("raw", "status", "server", "realms"), [
-    (b'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm="Login to 4M0747EPAA1D284", '
-     b'nonce="d0f2c4e6a8b0c2d4e6f8a0b2c4d6e8f0"\r\nServer: Rtsp Server/3.0\r\n\r\n',
-     401, "Rtsp Server/3.0",
-     ('Digest realm="Login to 4M0747EPAA1D284", nonce="d0f2c4e6a8b0c2d4e6f8a0b2c4d6e8f0"',)),
-    (b'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm="IP Camera(C2875)", '
-     b'nonce="a1b2c3", stale="FALSE"\r\nDate:  Mon, Jan 01 2024 00:00:00 GMT\r\n\r\n',
-     401, None, ('Digest realm="IP Camera(C2875)", nonce="a1b2c3", stale="FALSE"',)),
-    (b'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nServer: Dahua Rtsp Server\r\n'
-     b'WWW-Authenticate: Basic realm="device"\r\n\r\n', 401, "Dahua Rtsp Server", ('Basic realm="device"',)),
-    (b"RTSP/1.0 200 OK\r\nServer: HiIpcam/V100R003 VodServer/1.0.0\r\nCseq: 1\r\n"
-     b"Public: OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY\r\n\r\n",
-     200, "HiIpcam/V100R003 VodServer/1.0.0", ()),
-    (b"RTSP/1.0 200 OK\nCSeq: 1\nServer: Hipcam RealServer/V1.0\n\n", 200, "Hipcam RealServer/V1.0", ()),
-])
+@pytest.mark.parametrize(
+    ("raw", "status", "server", "realms"),
+    [
+        (
+            b'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm="Login to 4M0747EPAA1D284", '
+            b'nonce="d0f2c4e6a8b0c2d4e6f8a0b2c4d6e8f0"\r\nServer: Rtsp Server/3.0\r\n\r\n',
+            401,
+            "Rtsp Server/3.0",
+            ('Digest realm="Login to 4M0747EPAA1D284", nonce="d0f2c4e6a8b0c2d4e6f8a0b2c4d6e8f0"',),
+        ),
+        (
+            b'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm="IP Camera(C2875)", '
+            b'nonce="a1b2c3", stale="FALSE"\r\nDate:  Mon, Jan 01 2024 00:00:00 GMT\r\n\r\n',
+            401,
+            None,
+            ('Digest realm="IP Camera(C2875)", nonce="a1b2c3", stale="FALSE"',),
+        ),
+        (
+            b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nServer: Dahua Rtsp Server\r\n"
+            b'WWW-Authenticate: Basic realm="device"\r\n\r\n',
+            401,
+            "Dahua Rtsp Server",
+            ('Basic realm="device"',),
+        ),
+        (
+            b"RTSP/1.0 200 OK\r\nServer: HiIpcam/V100R003 VodServer/1.0.0\r\nCseq: 1\r\n"
+            b"Public: OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY\r\n\r\n",
+            200,
+            "HiIpcam/V100R003 VodServer/1.0.0",
+            (),
+        ),
+        (b"RTSP/1.0 200 OK\nCSeq: 1\nServer: Hipcam RealServer/V1.0\n\n", 200, "Hipcam RealServer/V1.0", ()),
+    ],
+)
 def test_real_replies(raw: bytes, status: int, server: str | None, realms: tuple[str, ...]) -> None:
     reply = parse_reply(raw)
     assert reply is not None
@@ -71,6 +92,7 @@ def test_parser_never_raises(data: bytes) -> None:
 
 # ---------------------------------------------------------------- the probe on loopback
 
+
 async def probe(port: int, timeout: float = 3.0) -> ProbeResult:
     ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=timeout, options={"rtsp_ports": str(port)})
     return await RtspProbe().run(ctx)
@@ -81,8 +103,9 @@ def lab_server(profile: str, mac: str) -> RtspServer:
     return RtspServer(params.get("server", ""), params.get("realm", ""), "127.0.0.1")
 
 
-@pytest.mark.parametrize(("profile", "mac"), [("dahua-ipc", "08:ed:ed:44:55:66"),
-                                              ("hikvision-ipc", "58:50:ed:1f:e3:85")])
+@pytest.mark.parametrize(
+    ("profile", "mac"), [("dahua-ipc", "08:ed:ed:44:55:66"), ("hikvision-ipc", "58:50:ed:1f:e3:85")]
+)
 def test_probe_reads_the_lab_cameras(profile: str, mac: str) -> None:
     server = lab_server(profile, mac)
 
@@ -91,8 +114,11 @@ def test_probe_reads_the_lab_cameras(profile: str, mac: str) -> None:
             return await probe(port), port
 
     result, port = asyncio.run(scenario())
-    expected = {("rtsp.status", "OPTIONS 200"), ("rtsp.status", "DESCRIBE 401"),
-                ("rtsp.www_authenticate", server.realm)}
+    expected = {
+        ("rtsp.status", "OPTIONS 200"),
+        ("rtsp.status", "DESCRIBE 401"),
+        ("rtsp.www_authenticate", server.realm),
+    }
     if server.server:
         expected.add(("rtsp.server", server.server))
     assert {(o.signal, o.value) for o in result.observations} == expected
@@ -116,8 +142,11 @@ def test_body_of_the_first_reply_is_skipped() -> None:
             return await probe(port)
 
     found = {(o.signal, o.value) for o in asyncio.run(scenario()).observations}
-    assert found == {("rtsp.status", "OPTIONS 200"), ("rtsp.status", "DESCRIBE 404"),
-                     ("rtsp.server", "chatty")}
+    assert found == {
+        ("rtsp.status", "OPTIONS 200"),
+        ("rtsp.status", "DESCRIBE 404"),
+        ("rtsp.server", "chatty"),
+    }
 
 
 @tolerant
@@ -157,14 +186,18 @@ async def huge_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
         await writer.drain()
 
 
-@pytest.mark.parametrize(("handler", "limit", "found"), [
-    (endless_headers, 0.5, set()),
-    (drip, EXCHANGE_TIMEOUT + 0.5, set()),
-    (garbage, 0.5, set()),
-    (huge_body, 0.5, {("rtsp.status", "OPTIONS 200"), ("rtsp.server", "big")}),
-])
-def test_hostile_servers_end_in_bounded_time(handler: Handler, limit: float,
-                                             found: set[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("handler", "limit", "found"),
+    [
+        (endless_headers, 0.5, set()),
+        (drip, EXCHANGE_TIMEOUT + 0.5, set()),
+        (garbage, 0.5, set()),
+        (huge_body, 0.5, {("rtsp.status", "OPTIONS 200"), ("rtsp.server", "big")}),
+    ],
+)
+def test_hostile_servers_end_in_bounded_time(
+    handler: Handler, limit: float, found: set[tuple[str, str]]
+) -> None:
     async def scenario() -> ProbeResult:
         async with serving(handler) as port:
             return await probe(port, timeout=5.0)

@@ -24,22 +24,54 @@ OEM = (DATA / "probematch_oem_one_line.xml").read_bytes()
 
 # The field order of the real DS-2CD2385G1-I ProbeMatch, as FINGERPRINTS.md §1.2 lists it.
 REAL_ORDER = [
-    "Uuid", "Types", "DeviceType", "DeviceDescription", "DeviceSN", "CommandPort", "HttpPort", "MAC",
-    "IPv4Address", "IPv4SubnetMask", "IPv4Gateway", "IPv6Address", "IPv6Gateway", "IPv6MaskLen", "DHCP",
-    "AnalogChannelNum", "DigitalChannelNum", "SoftwareVersion", "DSPVersion", "BootTime", "Encrypt",
-    "ResetAbility", "DiskNumber", "Activated", "PasswordResetAbility", "PasswordResetModeSecond",
-    "DetailOEMCode", "SupportSecurityQuestion", "SupportHCPlatform", "HCPlatformEnable",
-    "IsModifyVerificationCode", "Salt", "DeviceLock", "SDKOverTLSPort", "SDKServerStatus",
-    "SDKOverTLSServerStatus", "SupportMailBox",
+    "Uuid",
+    "Types",
+    "DeviceType",
+    "DeviceDescription",
+    "DeviceSN",
+    "CommandPort",
+    "HttpPort",
+    "MAC",
+    "IPv4Address",
+    "IPv4SubnetMask",
+    "IPv4Gateway",
+    "IPv6Address",
+    "IPv6Gateway",
+    "IPv6MaskLen",
+    "DHCP",
+    "AnalogChannelNum",
+    "DigitalChannelNum",
+    "SoftwareVersion",
+    "DSPVersion",
+    "BootTime",
+    "Encrypt",
+    "ResetAbility",
+    "DiskNumber",
+    "Activated",
+    "PasswordResetAbility",
+    "PasswordResetModeSecond",
+    "DetailOEMCode",
+    "SupportSecurityQuestion",
+    "SupportHCPlatform",
+    "HCPlatformEnable",
+    "IsModifyVerificationCode",
+    "Salt",
+    "DeviceLock",
+    "SDKOverTLSPort",
+    "SDKServerStatus",
+    "SDKOverTLSServerStatus",
+    "SupportMailBox",
 ]
 
 
 # ---------------------------------------------------------------- inquiry
 
+
 def test_inquiry_is_the_documented_xml():
     assert build_inquiry("1D5C8F0A-0000-4000-8000-0123456789AB") == (
         b'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>1D5C8F0A-0000-4000-8000-0123456789AB</Uuid>'
-        b"<Types>inquiry</Types></Probe>")
+        b"<Types>inquiry</Types></Probe>"
+    )
     assert b"<Types>inquiry_v32</Types>" in build_inquiry("X", "inquiry_v32")
 
 
@@ -51,6 +83,7 @@ def test_inquiry_round_trips_and_is_not_a_reply():
 
 
 # ---------------------------------------------------------------- ProbeMatch parser
+
 
 def test_real_shaped_probe_match_keeps_every_field_in_order():
     fields = parse_probe_match(REAL)
@@ -75,8 +108,10 @@ def test_oem_reply_on_one_line_carries_oem_info():
 
 
 def test_tolerant_of_case_namespaces_duplicates_and_nesting():
-    raw = (b'<Probematch xmlns="urn:x"><MAC>aa-bb-cc-dd-ee-ff</MAC><MAC>11-22-33-44-55-66</MAC>'
-           b"<Encoder><Name> H.265 </Name></Encoder><Empty/></Probematch>")
+    raw = (
+        b'<Probematch xmlns="urn:x"><MAC>aa-bb-cc-dd-ee-ff</MAC><MAC>11-22-33-44-55-66</MAC>'
+        b"<Encoder><Name> H.265 </Name></Encoder><Empty/></Probematch>"
+    )
     assert parse_probe_match(raw) == {"MAC": "aa-bb-cc-dd-ee-ff", "Encoder": "H.265", "Empty": ""}
 
 
@@ -85,10 +120,18 @@ def test_hostile_fixtures_are_rejected(name):
     assert parse_probe_match((DATA / name).read_bytes()) is None
 
 
-@pytest.mark.parametrize("raw", [b"", b"\0" * 64, b"not xml", b"<ProbeMatch>",
-                                 b"<Probe><Uuid>x</Uuid></Probe>",
-                                 b'<?xml version="1.0" encoding="x-unknown"?><ProbeMatch/>',
-                                 b"<a>" * 5000 + b"</a>" * 5000])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\0" * 64,
+        b"not xml",
+        b"<ProbeMatch>",
+        b"<Probe><Uuid>x</Uuid></Probe>",
+        b'<?xml version="1.0" encoding="x-unknown"?><ProbeMatch/>',
+        b"<a>" * 5000 + b"</a>" * 5000,
+    ],
+)
 def test_garbage_is_rejected(raw):
     assert parse_probe_match(raw) is None
 
@@ -101,8 +144,13 @@ def test_size_bound():
 
 
 def test_field_values_are_bounded():
-    fields = parse_probe_match(b"<ProbeMatch><DeviceDescription>" + b"A" * 50000 + b"</DeviceDescription>"
-                               + b"".join(b"<F%d/>" % i for i in range(1000)) + b"</ProbeMatch>")
+    fields = parse_probe_match(
+        b"<ProbeMatch><DeviceDescription>"
+        + b"A" * 50000
+        + b"</DeviceDescription>"
+        + b"".join(b"<F%d/>" % i for i in range(1000))
+        + b"</ProbeMatch>"
+    )
     assert fields is not None
     assert len(fields["DeviceDescription"]) == 1024
     assert len(fields) == 256
@@ -118,8 +166,11 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_never_raise(data):
-    raw = mutated(data, data.draw(st.sampled_from([REAL, OEM])),
-                  [b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff", b"]]>"])
+    raw = mutated(
+        data,
+        data.draw(st.sampled_from([REAL, OEM])),
+        [b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff", b"]]>"],
+    )
     fields = parse_probe_match(raw)
     assert fields is None or all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     answer = sadp_answer(raw, "10.0.0.1")
@@ -127,6 +178,7 @@ def test_mutated_replies_never_raise(data):
 
 
 # ---------------------------------------------------------------- observations of one reply
+
 
 def test_answer_reports_every_field_about_the_claimed_address_and_mac():
     ans = sadp_answer(REAL, "10.99.0.77")
@@ -148,10 +200,17 @@ def test_answer_falls_back_to_the_source_for_bad_address_and_mac():
 
 # ---------------------------------------------------------------- lab responder
 
+
 def test_lab_reply_has_the_real_field_order_and_the_device_identity():
     dev = SimDevice("cam", "10.99.0.20", "58:50:ed:00:00:07", "nd-unused", "hikvision-ipc")
-    params = {"DeviceType": "141945", "DeviceDescription": "DS-2CD2385G1-I", "DeviceSN": "DS-X{serial}",
-              "SoftwareVersion": "V5.6.2build 190701", "DetailOEMCode": "1", "OEMInfo": "HiWatch"}
+    params = {
+        "DeviceType": "141945",
+        "DeviceDescription": "DS-2CD2385G1-I",
+        "DeviceSN": "DS-X{serial}",
+        "SoftwareVersion": "V5.6.2build 190701",
+        "DetailOEMCode": "1",
+        "OEMInfo": "HiWatch",
+    }
     fields = parse_probe_match(probe_match(dev, dev.fill(params), "U-1", "inquiry"))
     assert fields is not None
     known = [f for f in fields if f in REAL_ORDER]
@@ -163,6 +222,7 @@ def test_lab_reply_has_the_real_field_order_and_the_device_identity():
 
 
 # ---------------------------------------------------------------- probe without a network
+
 
 def test_nothing_to_do_sends_nothing():
     result = asyncio.run(SadpProbe().run(ProbeContext(targets=[])))
@@ -179,6 +239,7 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 # ---------------------------------------------------------------- namespaces
 
+
 @pytest.mark.netns
 def test_only_hikvision_firmware_answers(lab_factory):
     from scanner.lab.sim.runtime import profiles
@@ -191,11 +252,14 @@ def test_only_hikvision_firmware_answers(lab_factory):
     hik = {d.name: d for d in lab.devices}["hik"]
     serial = SimDevice(hik.name, hik.ip, hik.mac, "", hik.profile).serial
     assert by_mac(result, "sadp.DeviceSN")["58:50:ed:1f:e3:85"] == f"DS-2CD2385G1-I20200414AAWR{serial}"
-    assert by_mac(result, "sadp.MAC") == {"58:50:ed:1f:e3:85": "58-50-ed-1f-e3-85",
-                                          "bc:ad:28:11:22:33": "bc-ad-28-11-22-33"}
+    assert by_mac(result, "sadp.MAC") == {
+        "58:50:ed:1f:e3:85": "58-50-ed-1f-e3-85",
+        "bc:ad:28:11:22:33": "bc-ad-28-11-22-33",
+    }
     assert by_mac(result, "sadp.SoftwareVersion") == {
         "58:50:ed:1f:e3:85": profiles()["hikvision-ipc"]["sadp"]["SoftwareVersion"],
-        "bc:ad:28:11:22:33": profiles()["hiwatch-ipc"]["sadp"]["SoftwareVersion"]}
+        "bc:ad:28:11:22:33": profiles()["hiwatch-ipc"]["sadp"]["SoftwareVersion"],
+    }
     assert by_mac(result, "sadp.OEMInfo") == {"bc:ad:28:11:22:33": "HiWatch"}
     assert {o.ip for o in result.observations} == {"10.99.0.10", "10.99.0.11"}
     assert all(o.port == 37020 and o.probe == "sadp" for o in result.observations)
@@ -203,11 +267,18 @@ def test_only_hikvision_firmware_answers(lab_factory):
 
 @pytest.mark.netns
 def test_camera_on_its_factory_address_is_found_off_subnet(lab_factory):
-    lab = lab_factory([
-        {"name": "factory", "ip": "192.0.0.64", "mac": "58:50:ed:00:00:64", "profile": "hikvision-ipc",
-         "routes": ["default"]},
-        {"name": "onnet", "ip": "10.99.0.20", "mac": "58:50:ed:00:00:20", "profile": "hikvision-nvr"},
-    ])
+    lab = lab_factory(
+        [
+            {
+                "name": "factory",
+                "ip": "192.0.0.64",
+                "mac": "58:50:ed:00:00:64",
+                "profile": "hikvision-ipc",
+                "routes": ["default"],
+            },
+            {"name": "onnet", "ip": "10.99.0.20", "mac": "58:50:ed:00:00:20", "profile": "hikvision-nvr"},
+        ]
+    )
     result = run_probe(lab, SadpProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     replies = {o.mac: o.ip for o in result.observations if o.signal == "sadp.reply"}
@@ -217,8 +288,17 @@ def test_camera_on_its_factory_address_is_found_off_subnet(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_responders_are_all_found_once(lab_factory):
-    lab = lab_factory(groups=[{"name": "cam", "count": 50, "start_ip": "10.99.0.100", "ouis": ["58:50:ed"],
-                               "profile": "ezviz-cam"}])
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "cam",
+                "count": 50,
+                "start_ip": "10.99.0.100",
+                "ouis": ["58:50:ed"],
+                "profile": "ezviz-cam",
+            }
+        ]
+    )
     budget = 3.0
     result = run_probe(lab, SadpProbe(), ["10.99.0.0/24"], timeout=budget)
     assert result.status == ProbeStatus.SUCCESS, result.error
@@ -233,8 +313,17 @@ def test_fifty_responders_are_all_found_once(lab_factory):
 def test_without_an_interface_only_the_targets_are_asked(lab_factory):
     from scanner.lab.netns import run_in_netns
 
-    lab = lab_factory(groups=[{"name": "cam", "count": 3, "start_ip": "10.99.0.30", "ouis": ["58:50:ed"],
-                               "profile": "ezviz-cam"}])
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "cam",
+                "count": 3,
+                "start_ip": "10.99.0.30",
+                "ouis": ["58:50:ed"],
+                "profile": "ezviz-cam",
+            }
+        ]
+    )
     asked = lab.devices[1]
 
     def go(targets: list[str], interface: str | None) -> ProbeResult:
@@ -253,9 +342,18 @@ def test_without_an_interface_only_the_targets_are_asked(lab_factory):
 
 def test_a_device_that_replies_only_to_the_group_is_heard(lab_factory):
     """Some firmware copies its ProbeMatch to 239.255.255.250:37020 rather than the requester's port."""
-    lab = lab_factory([{"name": "grp", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:10", "profile": "hikvision-nvr",
-                        "params": {"sadp": {"reply_to": "group"}}},
-                       {"name": "uni", "ip": "10.99.0.11", "mac": "58:50:ed:00:00:11", "profile": "hikvision-nvr"}])
+    lab = lab_factory(
+        [
+            {
+                "name": "grp",
+                "ip": "10.99.0.10",
+                "mac": "58:50:ed:00:00:10",
+                "profile": "hikvision-nvr",
+                "params": {"sadp": {"reply_to": "group"}},
+            },
+            {"name": "uni", "ip": "10.99.0.11", "mac": "58:50:ed:00:00:11", "profile": "hikvision-nvr"},
+        ]
+    )
     result = run_probe(lab, SadpProbe(), ["10.99.0.10", "10.99.0.11"])
     found = {o.mac for o in result.observations if o.signal == "sadp.reply"}
     assert found == {"58:50:ed:00:00:10", "58:50:ed:00:00:11"}

@@ -11,9 +11,12 @@ TARGETS = [IPv4Address("10.0.0.5"), IPv4Address("10.0.0.6"), IPv4Address("10.0.9
 
 
 def test_on_link_targets_need_a_discovery_answer_off_link_ones_are_all_probed():
-    seen = [Observation(signal="mac", value="58:50:ed:00:00:01", probe="arp", ip="10.0.0.5",
-                        mac="58:50:ed:00:00:01"),
-            Observation(signal="sadp.reply", value="x", probe="sadp", ip="192.0.0.64")]
+    seen = [
+        Observation(
+            signal="mac", value="58:50:ed:00:00:01", probe="arp", ip="10.0.0.5", mac="58:50:ed:00:00:01"
+        ),
+        Observation(signal="sadp.reply", value="x", probe="sadp", ip="192.0.0.64"),
+    ]
     live = live_hosts(seen, TARGETS, discovered=True, swept=IPv4Network("10.0.0.0/24"))
     # 10.0.0.6 was swept by ARP and did not answer: skipped; 10.0.9.7 is across a router: probed;
     # 192.0.0.64 announced itself (factory address): probed

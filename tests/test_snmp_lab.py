@@ -25,7 +25,9 @@ def _snmp(lab, community: str | None):
         import asyncio
 
         options = {"snmp_community": community} if community else {}
-        ctx = ProbeContext(targets=parse_targets(["10.99.0.22"]), interface="eth0", timeout=2.0, options=options)
+        ctx = ProbeContext(
+            targets=parse_targets(["10.99.0.22"]), interface="eth0", timeout=2.0, options=options
+        )
         return asyncio.run(SnmpProbe().run(ctx))
 
     return run_in_netns(lab.scanner_ns, go)
@@ -35,7 +37,9 @@ def test_the_agent_answers_the_right_community_only(lab_factory):
     lab = lab_factory([REPEATER])
     good = _snmp(lab, "hytera")
     assert {(o.signal, o.value) for o in good.observations} == {
-        ("snmp.sys_descr", "RD985"), ("snmp.sys_object_id", "1.3.6.1.4.1.40297.1.2.1")}
+        ("snmp.sys_descr", "RD985"),
+        ("snmp.sys_object_id", "1.3.6.1.4.1.40297.1.2.1"),
+    }
     wrong = _snmp(lab, "public")
     assert wrong.observations == []
     none = _snmp(lab, None)
@@ -46,8 +50,22 @@ def test_hytera_is_likely_by_oui_and_covered_with_the_community(lab_factory):
     lab = lab_factory([REPEATER])
 
     def scan(*extra: str) -> dict:
-        cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history",
-               "-q", "-f", "json", *extra, "10.99.0.0/27"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "scanner",
+            "scan",
+            "--netns",
+            lab.scanner_ns,
+            "-i",
+            "eth0",
+            "--no-history",
+            "-q",
+            "-f",
+            "json",
+            *extra,
+            "10.99.0.0/27",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         assert "Traceback" not in proc.stderr
         return json.loads(proc.stdout)["devices"][0]["verdict"]

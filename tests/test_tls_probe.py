@@ -30,12 +30,18 @@ REAL_NAMES = [  # (subject, issuer) as published
     ("CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN",) * 2,
     # the doorbell certificate published in OpenSSL order (C=CN, ST=ZJ, …); RFC 4514 reverses it
     ("CN=hikvision.com,OU=HZ,O=HIKVISION,L=HZ,ST=ZJ,C=CN",) * 2,
-    ("OU=DAHUATECH,O=DAHUA,L=HANGZHOU,ST=ZHEJIANG,C=CN,CN=192.168.1.108",
-     "O=DahuaTech,L=HangZhou,ST=ZheJiang,C=CN,CN=Product Root CA"),
-    ("CN=axis-accc8e270ad8,O=Axis Communications AB",
-     "CN=Axis Communications AB Root CA,O=Axis Communications AB"),
-    ("CN=10.0.0.7,O=Bosch Sicherheitssysteme GmbH,C=DE",
-     "CN=Bosch ST Root CA,O=Bosch Sicherheitssysteme GmbH,C=DE"),
+    (
+        "OU=DAHUATECH,O=DAHUA,L=HANGZHOU,ST=ZHEJIANG,C=CN,CN=192.168.1.108",
+        "O=DahuaTech,L=HangZhou,ST=ZheJiang,C=CN,CN=Product Root CA",
+    ),
+    (
+        "CN=axis-accc8e270ad8,O=Axis Communications AB",
+        "CN=Axis Communications AB Root CA,O=Axis Communications AB",
+    ),
+    (
+        "CN=10.0.0.7,O=Bosch Sicherheitssysteme GmbH,C=DE",
+        "CN=Bosch ST Root CA,O=Bosch Sicherheitssysteme GmbH,C=DE",
+    ),
     ("CN=AVIGILON-CAMERA-1234,O=Avigilon Corporation",) * 2,
 ]
 
@@ -59,17 +65,35 @@ def test_subject_alternative_names() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name.from_rfc4514_string("CN=camera.ubnt.dev")
     now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(0x1A2B).not_valid_before(now).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("camera.ubnt.dev"), x509.IPAddress(ipaddress.IPv4Address("192.168.1.20")),
-                x509.UniformResourceIdentifier("https://camera.ubnt.dev/"), x509.RFC822Name("ops@ubnt.dev")]),
-                critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x1A2B)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("camera.ubnt.dev"),
+                    x509.IPAddress(ipaddress.IPv4Address("192.168.1.20")),
+                    x509.UniformResourceIdentifier("https://camera.ubnt.dev/"),
+                    x509.RFC822Name("ops@ubnt.dev"),
+                ]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     info = parse_certificate(cert.public_bytes(serialization.Encoding.DER))
     assert info is not None
-    assert info.sans == ("DNS:camera.ubnt.dev", "IP:192.168.1.20", "URI:https://camera.ubnt.dev/",
-                         "email:ops@ubnt.dev")
+    assert info.sans == (
+        "DNS:camera.ubnt.dev",
+        "IP:192.168.1.20",
+        "URI:https://camera.ubnt.dev/",
+        "email:ops@ubnt.dev",
+    )
     assert info.serial == "1a2b"
 
 
@@ -92,13 +116,15 @@ def test_parser_never_raises(data: bytes, index: int, byte: int) -> None:
 
 # ---------------------------------------------------------------- the probe on loopback
 
+
 async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.close()
 
 
 async def probe(ports: list[int], timeout: float = 3.0) -> ProbeResult:
-    ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=timeout,
-                       options={"tls_ports": ",".join(map(str, ports))})
+    ctx = ProbeContext(
+        targets=[IPv4Address("127.0.0.1")], timeout=timeout, options={"tls_ports": ",".join(map(str, ports))}
+    )
     return await TlsProbe().run(ctx)
 
 
@@ -114,7 +140,8 @@ def test_probe_reads_the_lab_certificate() -> None:
     assert result.status == ProbeStatus.SUCCESS and (result.sent, result.received) == (1, 1)
     found = {(o.signal, o.value, o.port) for o in result.observations}
     assert found == {
-        ("x509.subject", subject, port), ("x509.issuer", issuer, port),
+        ("x509.subject", subject, port),
+        ("x509.issuer", issuer, port),
         ("x509.serial", format(x509.load_der_x509_certificate(der).serial_number, "x"), port),
         ("x509.sha256", hashlib.sha256(der).hexdigest(), port),
     }
@@ -160,10 +187,14 @@ async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     writer.close()
 
 
-@pytest.mark.parametrize(("handler", "limit"), [
-    (garbage, 0.5), (plain_http, 0.5),
-    (silent, HANDSHAKE_TIMEOUT + 0.5),  # the handshake's own time limit ends it, well inside the budget
-])
+@pytest.mark.parametrize(
+    ("handler", "limit"),
+    [
+        (garbage, 0.5),
+        (plain_http, 0.5),
+        (silent, HANDSHAKE_TIMEOUT + 0.5),  # the handshake's own time limit ends it, well inside the budget
+    ],
+)
 def test_hostile_and_non_tls_servers_end_in_bounded_time(handler: Handler, limit: float) -> None:
     async def scenario() -> ProbeResult:
         async with serving(handler) as port:

@@ -24,8 +24,12 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def device(ip: str = "10.0.0.5", mac: str | None = "58:50:ed:1f:e3:85", serial: str | None = None,
-           status: Status = Status.COVERED) -> DeviceReport:
+def device(
+    ip: str = "10.0.0.5",
+    mac: str | None = "58:50:ed:1f:e3:85",
+    serial: str | None = None,
+    status: Status = Status.COVERED,
+) -> DeviceReport:
     return DeviceReport(ip=ip, mac=mac, verdict=Verdict(status=status, serial=serial, vendor="Hikvision"))
 
 
@@ -39,11 +43,16 @@ def waiver(**identifiers: str) -> Waiver:
 
 # -- loading -------------------------------------------------------------------------------------
 
+
 def test_example_file_loads() -> None:
     waivers = load_waivers(EXAMPLE)
     assert len(waivers) == 3
     first = waivers[0]
-    assert (first.mac, first.ticket, first.approved_by) == ("58:50:ed:1f:e3:85", "SEC-1432", "J. Smith (ISSO)")
+    assert (first.mac, first.ticket, first.approved_by) == (
+        "58:50:ed:1f:e3:85",
+        "SEC-1432",
+        "J. Smith (ISSO)",
+    )
     assert first.expires == date(2027, 3, 31)
     assert waivers[1].serial and waivers[1].mac is None
     assert (waivers[2].mac, waivers[2].ip) == ("00:e0:fc:00:12:34", "10.20.30.41")
@@ -52,43 +61,62 @@ def test_example_file_loads() -> None:
 
 
 def test_values_are_normalised(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         [[waiver]]
         mac = "58-50-ED-1F-E3-85"
         ip = " 10.0.0.7 "
         reason = "  lab  "
         approved_by = "ISSO"
         expires = "2026-06-30"
-        """)
+        """,
+    )
     (w,) = load_waivers(path)
-    assert (w.mac, w.ip, w.reason, w.expires, w.line) == ("58:50:ed:1f:e3:85", "10.0.0.7", "lab",
-                                                          date(2026, 6, 30), 1)
+    assert (w.mac, w.ip, w.reason, w.expires, w.line) == (
+        "58:50:ed:1f:e3:85",
+        "10.0.0.7",
+        "lab",
+        date(2026, 6, 30),
+        1,
+    )
 
 
 def test_empty_file_has_no_waivers(tmp_path: Path) -> None:
     assert load_waivers(write(tmp_path, "# nothing waived yet\n")) == []
 
 
-@pytest.mark.parametrize("text, line, reason", [
-    # bad TOML at a known line
-    ("""
+@pytest.mark.parametrize(
+    "text, line, reason",
+    [
+        # bad TOML at a known line
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      reason = "lab"
      approved_by = "ISSO"
      expires = 2026-06-30
      ticket = "SEC-1
-     """, 6, "invalid TOML"),
-    # a TOML date literal that is not a date
-    ("""
+     """,
+            6,
+            "invalid TOML",
+        ),
+        # a TOML date literal that is not a date
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      reason = "lab"
      approved_by = "ISSO"
      expires = 2026-13-01
-     """, 5, "; dates are written YYYY-MM-DD"),
-    # no identifier: the line of its [[waiver]] table (the second one)
-    ("""
+     """,
+            5,
+            "; dates are written YYYY-MM-DD",
+        ),
+        # no identifier: the line of its [[waiver]] table (the second one)
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      reason = "lab"
@@ -99,71 +127,111 @@ def test_empty_file_has_no_waivers(tmp_path: Path) -> None:
      reason = "forgot which device"
      approved_by = "ISSO"
      expires = 2026-06-30
-     """, 7, "waiver 2: needs at least one of mac, serial, ip"),
-    # a date string that is not a date: the line of the key
-    ("""
+     """,
+            7,
+            "waiver 2: needs at least one of mac, serial, ip",
+        ),
+        # a date string that is not a date: the line of the key
+        (
+            """
      [[waiver]]
      serial = "ABC123"
      reason = "lab"
      approved_by = "ISSO"
      expires = "30/06/2026"
-     """, 5, "waiver 1: 'expires' must be a date like 2026-06-30, got '30/06/2026'"),
-    ("""
+     """,
+            5,
+            "waiver 1: 'expires' must be a date like 2026-06-30, got '30/06/2026'",
+        ),
+        (
+            """
      [[waiver]]
      serial = "ABC123"
      reason = "lab"
      approved_by = "ISSO"
      expires = 2026-06-30T00:00:00
-     """, 5, "not a date-time"),
-    ("""
+     """,
+            5,
+            "not a date-time",
+        ),
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3"
      reason = "lab"
      approved_by = "ISSO"
      expires = 2026-06-30
-     """, 2, "'mac': not a valid mac"),
-    ("""
+     """,
+            2,
+            "'mac': not a valid mac",
+        ),
+        (
+            """
      [[waiver]]
      ip = "10.0.0.300"
      reason = "lab"
      approved_by = "ISSO"
      expires = 2026-06-30
-     """, 2, "'ip': not a valid ip"),
-    # a typo must not silently disable the waiver
-    ("""
+     """,
+            2,
+            "'ip': not a valid ip",
+        ),
+        # a typo must not silently disable the waiver
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      reason = "lab"
      aproved_by = "ISSO"
      expires = 2026-06-30
-     """, 4, "unknown key 'aproved_by'"),
-    ("""
+     """,
+            4,
+            "unknown key 'aproved_by'",
+        ),
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      approved_by = "ISSO"
      expires = 2026-06-30
-     """, 1, "missing 'reason'"),
-    ("""
+     """,
+            1,
+            "missing 'reason'",
+        ),
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      reason = ""
      approved_by = "ISSO"
      expires = 2026-06-30
-     """, 3, "'reason' must be a non-empty string"),
-    ("""
+     """,
+            3,
+            "'reason' must be a non-empty string",
+        ),
+        (
+            """
      [[waiver]]
      mac = 5850
      reason = "lab"
      approved_by = "ISSO"
      expires = 2026-06-30
-     """, 2, "'mac' must be a non-empty string"),
-    ("""
+     """,
+            2,
+            "'mac' must be a non-empty string",
+        ),
+        (
+            """
      version = 1
 
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
-     """, 1, "unknown top-level key 'version'"),
-    ("""
+     """,
+            1,
+            "unknown top-level key 'version'",
+        ),
+        (
+            """
      [[waiver]]
      mac = "58:50:ed:1f:e3:85"
      reason = "lab"
@@ -172,8 +240,12 @@ def test_empty_file_has_no_waivers(tmp_path: Path) -> None:
 
      [settings]
      strict = true
-     """, 7, "unknown top-level key 'settings'"),
-])
+     """,
+            7,
+            "unknown top-level key 'settings'",
+        ),
+    ],
+)
 def test_malformed_file_names_file_line_and_reason(tmp_path: Path, text: str, line: int, reason: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(UsageError) as info:
@@ -218,19 +290,25 @@ def test_hostile_files_raise_only_usage_errors(tmp_path_factory: pytest.TempPath
 
 # -- applying ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mac", ["58:50:ed:1f:e3:85", "58-50-ED-1F-E3-85", "5850.ed1f.e385", "5850ED1FE385"])
 def test_mac_matches_in_any_spelling(mac: str) -> None:
-    (d,) = apply_waivers(scan(device(mac=mac)), [waiver(mac="58:50:ed:1f:e3:85")], today=date(2026, 1, 1)).devices
+    (d,) = apply_waivers(
+        scan(device(mac=mac)), [waiver(mac="58:50:ed:1f:e3:85")], today=date(2026, 1, 1)
+    ).devices
     assert d.verdict.waived
     assert d.verdict.waiver == "Isolated VLAN (approved by J. Smith, until 2026-06-30)"
 
 
 def test_serial_matches_case_insensitively_and_ip_as_address() -> None:
-    r = scan(device(ip="10.0.0.5", mac=None, serial="ds-2cd2143g0-i20190101aawr"),
-             device(ip="10.0.0.6", mac="02:00:00:00:00:06"),
-             device(ip="10.0.0.7", mac="02:00:00:00:00:07"))
-    out = apply_waivers(r, [waiver(serial="DS-2CD2143G0-I20190101AAWR"), waiver(ip="10.0.0.6")],
-                        today=date(2026, 1, 1))
+    r = scan(
+        device(ip="10.0.0.5", mac=None, serial="ds-2cd2143g0-i20190101aawr"),
+        device(ip="10.0.0.6", mac="02:00:00:00:00:06"),
+        device(ip="10.0.0.7", mac="02:00:00:00:00:07"),
+    )
+    out = apply_waivers(
+        r, [waiver(serial="DS-2CD2143G0-I20190101AAWR"), waiver(ip="10.0.0.6")], today=date(2026, 1, 1)
+    )
     assert [d.verdict.waived for d in out.devices] == [True, True, False]
 
 
@@ -241,7 +319,9 @@ def test_any_given_identifier_matches() -> None:
 
 
 def test_ticket_is_part_of_the_description() -> None:
-    w = Waiver(reason="r", approved_by="a", expires=date(2026, 6, 30), mac="58:50:ed:1f:e3:85", ticket="SEC-1")
+    w = Waiver(
+        reason="r", approved_by="a", expires=date(2026, 6, 30), mac="58:50:ed:1f:e3:85", ticket="SEC-1"
+    )
     (d,) = apply_waivers(scan(device()), [w], today=date(2026, 1, 1)).devices
     assert d.verdict.waiver == "r (approved by a, until 2026-06-30, ticket SEC-1)"
 
@@ -279,7 +359,9 @@ def test_no_waivers_changes_nothing() -> None:
     assert apply_waivers(r, [], today=date(2026, 1, 1)).devices == r.devices
 
 
-@pytest.mark.parametrize("text, line", [("waiver = 3\n", 1), ('# x\n[waiver]\nmac = "58:50:ed:1f:e3:85"\n', 2)])
+@pytest.mark.parametrize(
+    "text, line", [("waiver = 3\n", 1), ('# x\n[waiver]\nmac = "58:50:ed:1f:e3:85"\n', 2)]
+)
 def test_waiver_must_be_an_array_of_tables(tmp_path: Path, text: str, line: int) -> None:
     path = write(tmp_path, text)
     with pytest.raises(UsageError, match=rf"^{path}:{line}: write each waiver as a \[\[waiver\]\] table"):

@@ -43,6 +43,7 @@ HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.
 
 # ---------------------------------------------------------------- Probe envelopes
 
+
 def test_two_separate_typed_probes_and_an_untyped_one():
     assert PROBE_TYPES == ("dn:NetworkVideoTransmitter", "tds:Device", None)
     nvt, device, untyped = (parse_probe(build_probe(f"urn:uuid:{i}", t)) for i, t in enumerate(PROBE_TYPES))
@@ -56,11 +57,14 @@ def test_probe_carries_the_ws_addressing_headers():
     mid = new_message_id()
     assert mid.startswith("urn:uuid:")
     raw = build_probe(mid, "dn:NetworkVideoTransmitter")
-    for part in (b'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
-                 b'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"',
-                 b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"',
-                 b">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>",
-                 b">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>", f">{mid}</a:MessageID>".encode()):
+    for part in (
+        b'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
+        b'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"',
+        b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"',
+        b">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>",
+        b">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>",
+        f">{mid}</a:MessageID>".encode(),
+    ):
         assert part in raw
 
 
@@ -75,13 +79,16 @@ def test_the_wsdiscovery_package_reads_our_probe_types():
 
 # ---------------------------------------------------------------- ProbeMatches parser
 
+
 def test_real_shaped_hikvision_match():
     [m] = parse_probe_matches(HIK)
     assert m.endpoint == "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385"
     assert m.types == ("dn:NetworkVideoTransmitter", "tds:Device")
     assert len(m.scopes) == 8 and m.scopes[4] == "onvif://www.onvif.org/MAC/58:50:ed:1f:e3:85"
-    assert m.xaddrs == ("http://192.168.124.40/onvif/device_service",
-                        "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service")
+    assert m.xaddrs == (
+        "http://192.168.124.40/onvif/device_service",
+        "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service",
+    )
     params = scope_params(m.scopes)
     assert params["name"] == ["HIKVISION DS-2CD2385G1-I"]
     assert params["hardware"] == ["DS-2CD2385G1-I"]
@@ -103,25 +110,42 @@ def test_oasis_namespace_oem_match_without_mac_or_ipv4_xaddr():
     assert xaddr_ipv4(m) is None
 
 
-@pytest.mark.parametrize(("scopes", "endpoint", "mac"), [
-    ((), "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385", "58:50:ed:1f:e3:85"),  # Hikvision: v1 node = MAC
-    (("onvif://www.onvif.org/mac/14-22-01-23-45",), "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
-     "58:50:ed:1f:e3:85"),  # a 5-octet MAC scope (field report) is not a MAC: the endpoint is used
-    (("onvif://www.onvif.org/MacAddress/AC-CC-8E-27-0A-D8",), "", "ac:cc:8e:27:0a:d8"),
-    (("onvif://www.onvif.org/MAC/01:00:5e:00:00:01",), "", None),  # multicast
-    (("onvif://www.onvif.org/MAC/00:00:00:00:00:00",), "", None),
-    ((), "urn:uuid:aa85c000-6324-11b3-819e-0150ed1fe385", None),  # v1 with a random (multicast-bit) node
-    ((), "urn:uuid:3fb563d9-9a79-4844-ad3e-3fb5bb8a2a8d", None),  # v4
-    ((), "urn:uuid:not-a-uuid", None),
-])
+@pytest.mark.parametrize(
+    ("scopes", "endpoint", "mac"),
+    [
+        (
+            (),
+            "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+            "58:50:ed:1f:e3:85",
+        ),  # Hikvision: v1 node = MAC
+        (
+            ("onvif://www.onvif.org/mac/14-22-01-23-45",),
+            "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+            "58:50:ed:1f:e3:85",
+        ),  # a 5-octet MAC scope (field report) is not a MAC: the endpoint is used
+        (("onvif://www.onvif.org/MacAddress/AC-CC-8E-27-0A-D8",), "", "ac:cc:8e:27:0a:d8"),
+        (("onvif://www.onvif.org/MAC/01:00:5e:00:00:01",), "", None),  # multicast
+        (("onvif://www.onvif.org/MAC/00:00:00:00:00:00",), "", None),
+        ((), "urn:uuid:aa85c000-6324-11b3-819e-0150ed1fe385", None),  # v1 with a random (multicast-bit) node
+        ((), "urn:uuid:3fb563d9-9a79-4844-ad3e-3fb5bb8a2a8d", None),  # v4
+        ((), "urn:uuid:not-a-uuid", None),
+    ],
+)
 def test_mac_from_scope_or_version_1_endpoint(scopes, endpoint, mac):
     assert match_mac(ProbeMatch(endpoint, (), scopes, ())) == mac
 
 
 def test_scope_params_decode_case_and_ignore_foreign_scopes():
-    params = scope_params(["ONVIF://WWW.ONVIF.ORG/Name/Foo%2FBar%20Cam", "onvif://www.onvif.org/SerialNumber/X1",
-                           "http://example.com/name/Nope", "onvif://www.onvif.org/name/", "onvif://www.onvif.org/",
-                           "onvif://www.onvif.org/name/%FF%FE"])
+    params = scope_params(
+        [
+            "ONVIF://WWW.ONVIF.ORG/Name/Foo%2FBar%20Cam",
+            "onvif://www.onvif.org/SerialNumber/X1",
+            "http://example.com/name/Nope",
+            "onvif://www.onvif.org/name/",
+            "onvif://www.onvif.org/",
+            "onvif://www.onvif.org/name/%FF%FE",
+        ]
+    )
     assert params == {"name": ["Foo/Bar Cam", "\ufffd\ufffd"], "serialnumber": ["X1"]}
 
 
@@ -132,10 +156,19 @@ def test_hostile_fixtures_yield_nothing(name):
     assert parse_probe(raw) is None
 
 
-@pytest.mark.parametrize("raw", [b"", b"\x00" * 100, b"<", b"<x/>", b"<Envelope/>", b"not xml at all",
-                                 b'<?xml version="1.0" encoding="x-nope"?><Envelope/>',
-                                 "<s:Envelope xmlns:s='u'><s:Body>\u00e9</s:Body></s:Envelope>"
-                                 .encode("utf-16")])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00" * 100,
+        b"<",
+        b"<x/>",
+        b"<Envelope/>",
+        b"not xml at all",
+        b'<?xml version="1.0" encoding="x-nope"?><Envelope/>',
+        "<s:Envelope xmlns:s='u'><s:Body>\u00e9</s:Body></s:Envelope>".encode("utf-16"),
+    ],
+)
 def test_garbage_yields_nothing(raw):
     assert parse_probe_matches(raw) == []
     assert parse_probe(raw) is None
@@ -149,10 +182,15 @@ def test_huge_datagram_is_refused_unparsed():
 
 def test_matches_items_and_values_are_bounded():
     scopes = " ".join(f"onvif://www.onvif.org/n/{i}" for i in range(MAX_ITEMS + 10))
-    one = (f"<d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:{'x' * 1100}</a:Address>"
-           f"</a:EndpointReference><d:Scopes>{scopes}</d:Scopes></d:ProbeMatch>")
-    raw = ('<s:Envelope xmlns:s="S" xmlns:a="A" xmlns:d="D"><s:Body><d:ProbeMatches>'
-           + one * (MAX_MATCHES + 2) + "</d:ProbeMatches></s:Body></s:Envelope>").encode()
+    one = (
+        f"<d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:{'x' * 1100}</a:Address>"
+        f"</a:EndpointReference><d:Scopes>{scopes}</d:Scopes></d:ProbeMatch>"
+    )
+    raw = (
+        '<s:Envelope xmlns:s="S" xmlns:a="A" xmlns:d="D"><s:Body><d:ProbeMatches>'
+        + one * (MAX_MATCHES + 2)
+        + "</d:ProbeMatches></s:Body></s:Envelope>"
+    ).encode()
     assert len(raw) <= MAX_REPLY
     matches = parse_probe_matches(raw)
     assert len(matches) == MAX_MATCHES
@@ -165,9 +203,13 @@ def test_a_probematch_built_by_the_wsdiscovery_package_parses():
     from wsdiscovery.service import Service
 
     endpoint = "urn:uuid:aa85c000-6324-11b3-819e-4419b6000001"
-    svc = Service([QName(NS_DN, "NetworkVideoTransmitter", "dn")],
-                  [Scope("onvif://www.onvif.org/name/HIKVISION DS-2CD2143G0-I")],
-                  ["http://10.0.0.9/onvif/device_service"], endpoint, 1)
+    svc = Service(
+        [QName(NS_DN, "NetworkVideoTransmitter", "dn")],
+        [Scope("onvif://www.onvif.org/name/HIKVISION DS-2CD2143G0-I")],
+        ["http://10.0.0.9/onvif/device_service"],
+        endpoint,
+        1,
+    )
     [m] = parse_probe_matches(createProbeMatchMessage(constructProbeMatch([svc], "urn:uuid:1")).encode())
     assert (m.endpoint, m.types) == (endpoint, ("dn:NetworkVideoTransmitter",))
     assert scope_params(m.scopes)["name"] == ["HIKVISION DS-2CD2143G0-I"]
@@ -184,9 +226,22 @@ def test_random_bytes_never_raise(raw):
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_never_raise(data):
-    raw = mutated(data, data.draw(st.sampled_from([HIK, CPPLUS, build_probe("urn:uuid:1", "tds:Device")])),
-                  [b"<", b">", b"&", b"&lol;", b"<!DOCTYPE x>", b"\xff", b"]]>", b"%", b"onvif://www.onvif.org/MAC/",
-                   b" "])
+    raw = mutated(
+        data,
+        data.draw(st.sampled_from([HIK, CPPLUS, build_probe("urn:uuid:1", "tds:Device")])),
+        [
+            b"<",
+            b">",
+            b"&",
+            b"&lol;",
+            b"<!DOCTYPE x>",
+            b"\xff",
+            b"]]>",
+            b"%",
+            b"onvif://www.onvif.org/MAC/",
+            b" ",
+        ],
+    )
     for m in parse_probe_matches(raw):
         scope_params(m.scopes)
         assert match_mac(m) is None or len(match_mac(m)) == 17
@@ -195,17 +250,25 @@ def test_mutated_replies_never_raise(data):
 
 # ---------------------------------------------------------------- lab responder
 
+
 def _target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
-    return Target("urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385", types,
-                  ["onvif://www.onvif.org/name/HIKVISION%20X"], "http://10.99.0.9/onvif/device_service")
+    return Target(
+        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+        types,
+        ["onvif://www.onvif.org/name/HIKVISION%20X"],
+        "http://10.99.0.9/onvif/device_service",
+    )
 
 
-@pytest.mark.parametrize(("device_types", "probe_type", "answers"), [
-    ("dn:NetworkVideoTransmitter tds:Device", "dn:NetworkVideoTransmitter", True),
-    ("dn:NetworkVideoTransmitter tds:Device", "tds:Device", True),
-    ("dn:NetworkVideoTransmitter tds:Device", None, True),
-    ("dn:NetworkVideoTransmitter", "tds:Device", False),
-])
+@pytest.mark.parametrize(
+    ("device_types", "probe_type", "answers"),
+    [
+        ("dn:NetworkVideoTransmitter tds:Device", "dn:NetworkVideoTransmitter", True),
+        ("dn:NetworkVideoTransmitter tds:Device", "tds:Device", True),
+        ("dn:NetworkVideoTransmitter tds:Device", None, True),
+        ("dn:NetworkVideoTransmitter", "tds:Device", False),
+    ],
+)
 def test_responder_answers_a_typed_probe_only_with_that_type(device_types, probe_type, answers):
     probe = parse_probe(build_probe("urn:uuid:7", probe_type))
     assert probe is not None
@@ -224,10 +287,12 @@ def test_responder_answers_each_message_id_once():
     assert target.answer(probe) is not None
     assert target.answer(probe) is None
     assert parse_probe_matches(probe_matches(target, "urn:uuid:8"))[0].xaddrs == (
-        "http://10.99.0.9/onvif/device_service",)
+        "http://10.99.0.9/onvif/device_service",
+    )
 
 
 # ---------------------------------------------------------------- probe without a network
+
 
 def test_nothing_to_do_sends_nothing():
     result = asyncio.run(WsdProbe().run(ProbeContext(targets=[])))
@@ -243,13 +308,14 @@ def test_unknown_interface_is_an_error_not_an_exception():
 
 # ---------------------------------------------------------------- namespaces
 
+
 def scope_value(lab, name: str, key: str) -> str:
     """The URL-decoded value of the ``onvif://www.onvif.org/<key>/`` scope in device ``name``'s profile."""
     from urllib.parse import unquote
 
     prefix = f"onvif://www.onvif.org/{key}/"
     params = filled(lab, name, "wsd-peer" if name == "peer" else "wsd")
-    return next(unquote(s[len(prefix):]) for s in params["scopes"] if s.startswith(prefix))
+    return next(unquote(s[len(prefix) :]) for s in params["scopes"] if s.startswith(prefix))
 
 
 @pytest.mark.netns
@@ -257,8 +323,13 @@ def test_mixed_lab_onvif_devices_and_the_wsdiscovery_peer_answer(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
     result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
-    assert {o.ip for o in result.observations} == {"10.99.0.10", "10.99.0.11", "10.99.0.12", "10.99.0.13",
-                                                   "10.99.0.16"}
+    assert {o.ip for o in result.observations} == {
+        "10.99.0.10",
+        "10.99.0.11",
+        "10.99.0.12",
+        "10.99.0.13",
+        "10.99.0.16",
+    }
     onvif = {d.ip: d.name for d in lab.devices if d.name in ("hik", "dahua", "cpplus", "unv", "peer")}
     assert values(result, "onvif.name") == {ip: [scope_value(lab, n, "name")] for ip, n in onvif.items()}
     hardware = {ip: [scope_value(lab, n, "hardware")] for ip, n in onvif.items()}
@@ -336,10 +407,24 @@ def test_hostile_responder_does_not_break_the_probe(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_onvif_devices_are_all_found_quickly(lab_factory):
-    lab = lab_factory(groups=[
-        {"name": "cp", "count": 25, "start_ip": "10.99.0.100", "ouis": ["e0:50:8b"], "profile": "cpplus-ipc"},
-        {"name": "unv", "count": 25, "start_ip": "10.99.0.150", "ouis": ["48:ea:63"],
-         "profile": "uniview-ipc"}])
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "cp",
+                "count": 25,
+                "start_ip": "10.99.0.100",
+                "ouis": ["e0:50:8b"],
+                "profile": "cpplus-ipc",
+            },
+            {
+                "name": "unv",
+                "count": 25,
+                "start_ip": "10.99.0.150",
+                "ouis": ["48:ea:63"],
+                "profile": "uniview-ipc",
+            },
+        ]
+    )
     result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"], timeout=3.0)
     assert result.status == ProbeStatus.SUCCESS, result.error
     names = values(result, "onvif.name")

@@ -19,9 +19,15 @@ namespaces, scans it and prints the report. Scan a real network with
 
 EPILOG = common.EXIT_CODES_HELP
 
-app = typer.Typer(help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
-                  rich_markup_mode=None, pretty_exceptions_enable=False,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help=HELP,
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def _register() -> None:

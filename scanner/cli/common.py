@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -48,10 +49,8 @@ def run_app(app: Any) -> int:
         err("interrupted")
         return 130
     except BrokenPipeError:  # `ndaa-scan … | head`: the reader left; that is not an error
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
         return 0
 
 
@@ -72,7 +71,9 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         level = logging.DEBUG
     if quiet:
         level = logging.ERROR
-    logging.basicConfig(level=level, stream=sys.stderr, format="ndaa-scan: %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="ndaa-scan: %(levelname)s %(name)s: %(message)s"
+    )
 
 
 class Progress:

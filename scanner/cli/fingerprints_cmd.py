@@ -46,8 +46,10 @@ def lookup(
         typer.echo(f"{mac}: {match.registry} {match.prefix}/{match.bits} {match.organization}")
         ent = match_organization(match.organization)
         if ent:
-            typer.echo(f"  entity: {ent.entity or '-'}  vendor: {ent.vendor}  relation: {ent.relation}  "
-                       f"covered: {'review' if ent.covered is None else ent.covered}  confidence: {ent.confidence}")
+            typer.echo(
+                f"  entity: {ent.entity or '-'}  vendor: {ent.vendor}  relation: {ent.relation}  "
+                f"covered: {'review' if ent.covered is None else ent.covered}  confidence: {ent.confidence}"
+            )
             typer.echo(f"  source: {ent.source}")
             if ent.note:
                 typer.echo(f"  note: {ent.note}")
@@ -59,8 +61,11 @@ def lookup(
 
 @app.command()
 def update(
-    files: list[Path] = typer.Option(..., "--from", help="IEEE CSV files you downloaded (oui.csv, mam.csv, "
-                                     "oui36.csv, iab.csv). Nothing is downloaded."),
+    files: list[Path] = typer.Option(
+        ...,
+        "--from",
+        help="IEEE CSV files you downloaded (oui.csv, mam.csv, oui36.csv, iab.csv). Nothing is downloaded.",
+    ),
     dest: Path = typer.Option(None, "--dest", help="Write the registry here instead of the shipped data."),
 ) -> None:
     """Rebuild the OUI registry from IEEE CSV files and print what changed for covered entities."""

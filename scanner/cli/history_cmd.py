@@ -8,8 +8,11 @@ import typer
 
 from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
 
-DB_OPTION = typer.Option(None, "--db", help="History database (default: $NDAA_SCAN_DB or "
-                         "~/.local/share/ndaa-scanner/history.sqlite3).")
+DB_OPTION = typer.Option(
+    None,
+    "--db",
+    help="History database (default: $NDAA_SCAN_DB or ~/.local/share/ndaa-scanner/history.sqlite3).",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,8 +21,10 @@ def register(app: typer.Typer) -> None:
     app.command()(report)
 
 
-def history(db: Path = DB_OPTION,
-            limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many scans to list.")) -> None:
+def history(
+    db: Path = DB_OPTION,
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many scans to list."),
+) -> None:
     """List stored scans, newest first, with their verdict counts."""
     from scanner.history.store import HistoryStore
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Bring a simulated lab network up or down (Linux network namespaces; needs root).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Bring a simulated lab network up or down (Linux network namespaces; needs root).",
+    no_args_is_help=True,
+)
 
 LAB_ARG = typer.Argument("demo", help="Built-in lab name (see `ndaa-scan lab list`) or a lab TOML file.")
 

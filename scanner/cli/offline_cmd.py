@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -18,8 +19,11 @@ def register(app: typer.Typer) -> None:
 
 
 def identify(
-    file: str = typer.Argument(..., help="JSON Lines observations (one per line: ip or mac, signal, value; "
-                               "see docs/OBSERVATIONS.md), or - for stdin."),
+    file: str = typer.Argument(
+        ...,
+        help="JSON Lines observations (one per line: ip or mac, signal, value; "
+        "see docs/OBSERVATIONS.md), or - for stdin.",
+    ),
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
@@ -39,7 +43,7 @@ def nmap_xml(
     raise typer.Exit(_offline(str(file), "nmap-xml", output_specs(fmt, output), fail_on))
 
 
-def _offline(path: str, kind: str, specs: list[str], fail_on: str) -> int:
+def _offline(path: str, kind: Literal["jsonl", "nmap-xml"], specs: list[str], fail_on: str) -> int:
     from scanner.cli.common import err
     from scanner.ingest.stream import identify_file
     from scanner.policy.fail_on import exit_code, parse_fail_on

@@ -9,14 +9,22 @@ import typer
 
 from scanner.cli.common import EXIT_CODES_HELP
 
-PROBE_HELP = ("Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, http, tls, "
-              "rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only.")
-FORMAT_HELP = ("Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
-               "compliance. Also FORMAT=PATH to write a file. Repeatable.")
-OUTPUT_HELP = ("Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
-               "still goes to stdout unless --format says otherwise. Repeatable.")
-FAIL_ON_HELP = ("Weakest verdict that makes the exit code 1: covered, likely (default: covered and likely), "
-                "suspected, never.")
+PROBE_HELP = (
+    "Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, http, tls, "
+    "rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
+)
+FORMAT_HELP = (
+    "Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
+    "compliance. Also FORMAT=PATH to write a file. Repeatable."
+)
+OUTPUT_HELP = (
+    "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
+    "still goes to stdout unless --format says otherwise. Repeatable."
+)
+FAIL_ON_HELP = (
+    "Weakest verdict that makes the exit code 1: covered, likely (default: covered and likely), "
+    "suspected, never."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,29 +33,55 @@ def register(app: typer.Typer) -> None:
 
 
 def scan(
-    targets: list[str] = typer.Argument(None, help="CIDRs, ranges or addresses: 10.0.0.0/24 10.0.1.5-40 "
-                                        "10.0.2.1-10.0.2.9 10.0.3.7 (comma lists too)."),
-    interface: str = typer.Option(None, "--interface", "-i", help="Interface to scan from; with no targets, "
-                                  "scan that interface's subnet."),
+    targets: list[str] = typer.Argument(
+        None,
+        help="CIDRs, ranges or addresses: 10.0.0.0/24 10.0.1.5-40 "
+        "10.0.2.1-10.0.2.9 10.0.3.7 (comma lists too).",
+    ),
+    interface: str = typer.Option(
+        None,
+        "--interface",
+        "-i",
+        help="Interface to scan from; with no targets, scan that interface's subnet.",
+    ),
     probes: str = typer.Option(None, "--probes", "-p", help=PROBE_HELP),
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
-    waivers: Path = typer.Option(None, "--waivers", help="TOML file of accepted devices (see examples/waivers.toml)."),
-    db: Path = typer.Option(None, "--db", help="History database (default: $NDAA_SCAN_DB or "
-                            "~/.local/share/ndaa-scanner/history.sqlite3)."),
-    no_history: bool = typer.Option(False, "--no-history", help="Do not store this scan in the history database."),
-    timeout: float = typer.Option(3.0, "--timeout", min=0.5, max=600, help="Seconds each discovery probe may take."),
+    waivers: Path = typer.Option(
+        None, "--waivers", help="TOML file of accepted devices (see examples/waivers.toml)."
+    ),
+    db: Path = typer.Option(
+        None,
+        "--db",
+        help="History database (default: $NDAA_SCAN_DB or ~/.local/share/ndaa-scanner/history.sqlite3).",
+    ),
+    no_history: bool = typer.Option(
+        False, "--no-history", help="Do not store this scan in the history database."
+    ),
+    timeout: float = typer.Option(
+        3.0, "--timeout", min=0.5, max=600, help="Seconds each discovery probe may take."
+    ),
     max_hosts: int = typer.Option(65536, "--max-hosts", min=1, help="Refuse target lists larger than this."),
     rate: int = typer.Option(20000, "--rate", min=10, help="ARP requests per second."),
-    snmp_community: str = typer.Option(None, "--snmp-community", envvar="NDAA_SNMP_COMMUNITY",
-                                       help="SNMPv2c community to read sysDescr/sysObjectID with (never guessed)."),
-    with_nmap: bool = typer.Option(False, "--with-nmap", help="Also run nmap -sV on live hosts (needs nmap and "
-                                   "python-nmap) as an extra evidence source."),
-    netns: str = typer.Option(None, "--netns", help="Run inside this network namespace (a lab's scanner: "
-                              "nd-demo-scan)."),
+    snmp_community: str = typer.Option(
+        None,
+        "--snmp-community",
+        envvar="NDAA_SNMP_COMMUNITY",
+        help="SNMPv2c community to read sysDescr/sysObjectID with (never guessed).",
+    ),
+    with_nmap: bool = typer.Option(
+        False,
+        "--with-nmap",
+        help="Also run nmap -sV on live hosts (needs nmap and python-nmap) as an extra evidence source.",
+    ),
+    netns: str = typer.Option(
+        None, "--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or log lines on stderr."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log lines on stderr (-vv: debug)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log lines on stderr (-vv: debug)."
+    ),
 ) -> None:
     """Scan the named targets and report every device with its §889 verdict and evidence.
 
@@ -71,10 +105,21 @@ def scan(
         from scanner.lab.netns import enter_netns
 
         enter_netns(netns)
-    code = run_scan_command(targets or [], interface=interface, probes=probes, specs=output_specs(fmt, output),
-                            fail_on=fail_on, waivers=waivers, db=None if no_history else (db or "default"),
-                            timeout=timeout, max_hosts=max_hosts, rate=rate, snmp_community=snmp_community,
-                            with_nmap=with_nmap, quiet=quiet)
+    code = run_scan_command(
+        targets or [],
+        interface=interface,
+        probes=probes,
+        specs=output_specs(fmt, output),
+        fail_on=fail_on,
+        waivers=waivers,
+        db=None if no_history else (db or "default"),
+        timeout=timeout,
+        max_hosts=max_hosts,
+        rate=rate,
+        snmp_community=snmp_community,
+        with_nmap=with_nmap,
+        quiet=quiet,
+    )
     raise typer.Exit(code)
 
 
@@ -83,10 +128,23 @@ def output_specs(fmt: list[str] | None, output: list[str] | None) -> list[str]:
     return [*(fmt or ["table"]), *(output or [])]
 
 
-def run_scan_command(target_texts: list[str], *, interface: str | None, probes: str | None, specs: list[str],
-                     fail_on: str, waivers: Path | None, db: Path | str | None, timeout: float, max_hosts: int,
-                     rate: int, snmp_community: str | None, with_nmap: bool, quiet: bool,
-                     extra_notes: list[str] | None = None) -> int:
+def run_scan_command(
+    target_texts: list[str],
+    *,
+    interface: str | None,
+    probes: str | None,
+    specs: list[str],
+    fail_on: str,
+    waivers: Path | None,
+    db: Path | str | None,
+    timeout: float,
+    max_hosts: int,
+    rate: int,
+    snmp_community: str | None,
+    with_nmap: bool,
+    quiet: bool,
+    extra_notes: list[str] | None = None,
+) -> int:
     """Everything `scan` does after option parsing; returns the exit code."""
     import asyncio
 
@@ -104,8 +162,10 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
     waiver_list = _load_waivers(waivers)
     if not target_texts:
         if not interface:
-            raise UsageError("no targets: name the CIDRs, ranges or addresses to scan, or --interface NAME "
-                             "to scan that interface's subnet (nothing is scanned implicitly)")
+            raise UsageError(
+                "no targets: name the CIDRs, ranges or addresses to scan, or --interface NAME "
+                "to scan that interface's subnet (nothing is scanned implicitly)"
+            )
         from scanner.netif import interface as get_interface
 
         target_texts = [str(get_interface(interface).network)]
@@ -119,12 +179,20 @@ def run_scan_command(target_texts: list[str], *, interface: str | None, probes: 
     options = {"rate": str(rate)}
     if snmp_community:
         options["snmp_community"] = snmp_community
-    config = ScanConfig(targets=targets, target_texts=target_texts, probes=chosen, interface=itf,
-                        timeout=timeout, options=options)
+    config = ScanConfig(
+        targets=targets,
+        target_texts=target_texts,
+        probes=chosen,
+        interface=itf,
+        timeout=timeout,
+        options=options,
+    )
     notes = list(extra_notes or [])
     if itf is None:
-        notes.append("no local interface is on the targets' subnet: ARP and multicast discovery were skipped, "
-                     "only unicast probes ran")
+        notes.append(
+            "no local interface is on the targets' subnet: ARP and multicast discovery were skipped, "
+            "only unicast probes ran"
+        )
 
     store, scan_id = _open_history(db, config)
     sink = (lambda obs: store.add_observation(scan_id, obs)) if store else None
@@ -177,7 +245,9 @@ def _open_history(db: Path | str | None, config: Any) -> tuple[Any, str | None]:
     from scanner.history.store import HistoryStore
 
     store = HistoryStore(None if db == "default" else db)
-    scan_id = store.start_scan(config.target_texts, config.interface, __version__, [p.name for p in config.probes])
+    scan_id = store.start_scan(
+        config.target_texts, config.interface, __version__, [p.name for p in config.probes]
+    )
     return store, scan_id
 
 
@@ -185,7 +255,9 @@ def demo(
     lab: str = typer.Option("demo", "--lab", help="Built-in lab name or a lab TOML file."),
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    keep: bool = typer.Option(False, "--keep", help="Leave the lab up afterwards (tear down: ndaa-scan lab down)."),
+    keep: bool = typer.Option(
+        False, "--keep", help="Leave the lab up afterwards (tear down: ndaa-scan lab down)."
+    ),
     db: Path = typer.Option(None, "--db", help="Also store the demo scan in this history database."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
@@ -205,10 +277,22 @@ def demo(
     lab_up(spec, lab_file)
     try:
         enter_netns(spec.scanner_ns)
-        code = run_scan_command([spec.subnet], interface="eth0", probes=None, specs=output_specs(fmt, output),
-                                fail_on="likely", waivers=None, db=db, timeout=3.0, max_hosts=65536,
-                                rate=20000, snmp_community=None, with_nmap=False, quiet=quiet,
-                                extra_notes=[f"demo lab {spec.name!r}: simulated devices in network namespaces"])
+        code = run_scan_command(
+            [spec.subnet],
+            interface="eth0",
+            probes=None,
+            specs=output_specs(fmt, output),
+            fail_on="likely",
+            waivers=None,
+            db=db,
+            timeout=3.0,
+            max_hosts=65536,
+            rate=20000,
+            snmp_community=None,
+            with_nmap=False,
+            quiet=quiet,
+            extra_notes=[f"demo lab {spec.name!r}: simulated devices in network namespaces"],
+        )
     finally:
         if not keep:
             lab_down(spec.name)

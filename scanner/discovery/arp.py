@@ -11,6 +11,7 @@ platform without AF_PACKET it uses scapy (``arp_scapy.py``) when installed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from ipaddress import IPv4Address
@@ -36,7 +37,9 @@ class ArpProbe:
         itf = interface(ctx.interface)
         targets = [t for t in ctx.targets if t in itf.network and t != itf.ip]
         if not targets:
-            return col.result(ProbeStatus.SKIPPED, notes=[f"no target is on-link on {itf.name} ({itf.network})"])
+            return col.result(
+                ProbeStatus.SKIPPED, notes=[f"no target is on-link on {itf.name} ({itf.network})"]
+            )
         if not hasattr(socket, "AF_PACKET"):
             from scanner.discovery import arp_scapy
 
@@ -64,8 +67,15 @@ class ArpProbe:
         return col.result(sent=sent, received=found)
 
 
-async def _sweep(sock: socket.socket, src_mac: str, src_ip: IPv4Address, targets: list[IPv4Address],
-                 col: Collector, rate: float, budget: float) -> tuple[int, int]:
+async def _sweep(
+    sock: socket.socket,
+    src_mac: str,
+    src_ip: IPv4Address,
+    targets: list[IPv4Address],
+    col: Collector,
+    rate: float,
+    budget: float,
+) -> tuple[int, int]:
     loop = asyncio.get_running_loop()
     mac_b = bytes.fromhex(src_mac.replace(":", ""))
     ip_b = src_ip.packed
@@ -129,10 +139,8 @@ async def _sweep(sock: socket.socket, src_mac: str, src_ip: IPv4Address, targets
                 wait = min(last_event + IDLE, deadline) - now
                 if wait <= 0:
                     break
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(all_done.wait(), wait)
-                except TimeoutError:
-                    pass
             if time.monotonic() >= deadline:
                 break
     finally:

@@ -23,12 +23,16 @@ def available() -> bool:
     return True
 
 
-async def scapy_sweep(ctx: ProbeContext, targets: list[IPv4Address], iface: str, timeout: float = 1.0) -> ProbeResult:
+async def scapy_sweep(
+    ctx: ProbeContext, targets: list[IPv4Address], iface: str, timeout: float = 1.0
+) -> ProbeResult:
     col = Collector("arp", ctx)
     try:
         answered = await asyncio.to_thread(_srp, [str(t) for t in targets], iface, timeout)
     except PermissionError:
-        return col.result(ProbeStatus.PERMISSION_DENIED, error="scapy needs raw-socket rights (root)", notes=[NOTE])
+        return col.result(
+            ProbeStatus.PERMISSION_DENIED, error="scapy needs raw-socket rights (root)", notes=[NOTE]
+        )
     except OSError as exc:
         return col.result(ProbeStatus.ERROR, error=f"scapy ARP sweep failed: {exc}", notes=[NOTE])
     wanted = {str(t) for t in targets}
@@ -43,6 +47,7 @@ def _srp(hosts: list[str], iface: str, timeout: float) -> list[tuple[str, str]]:
     from scapy.sendrecv import srp
 
     # A host list, not ARP(pdst="x/24"): .0 and .255 never answer and would hold the timeout.
-    answered, _ = srp(Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=hosts), iface=iface, timeout=timeout,
-                      retry=1, verbose=False)
+    answered, _ = srp(
+        Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=hosts), iface=iface, timeout=timeout, retry=1, verbose=False
+    )
     return [(rcv.psrc, rcv.hwsrc.lower()) for _snd, rcv in answered]

@@ -35,8 +35,9 @@ class HostRecorder:
 HostWork = Callable[[HostRecorder], Awaitable[bool]]  # one host's probing; True if the host answered
 
 
-async def probe_each_host(col: Collector, hosts: list[str], probe_host: HostWork,
-                          sockets_per_host: int) -> ProbeResult:
+async def probe_each_host(
+    col: Collector, hosts: list[str], probe_host: HostWork, sockets_per_host: int
+) -> ProbeResult:
     """``probe_host`` for every host, with the host's recorder; a host answered when it returned True.
 
     At most ``ctx.concurrency`` hosts at once (fewer if ``sockets_per_host`` each would pass the open-file
@@ -52,10 +53,12 @@ async def probe_each_host(col: Collector, hosts: list[str], probe_host: HostWork
     unfinished = await run_with_deadline(hosts, one, host_concurrency(ctx, sockets_per_host), ctx.timeout)
     notes = []
     if unfinished:
-        notes.append(f"stopped at the {ctx.timeout:g} s budget with {len(unfinished)} of {len(hosts)} hosts "
-                     "unfinished")
-    return col.result(ProbeStatus.PARTIAL if unfinished else None, notes=notes, sent=len(hosts),
-                      received=len(answered))
+        notes.append(
+            f"stopped at the {ctx.timeout:g} s budget with {len(unfinished)} of {len(hosts)} hosts unfinished"
+        )
+    return col.result(
+        ProbeStatus.PARTIAL if unfinished else None, notes=notes, sent=len(hosts), received=len(answered)
+    )
 
 
 async def open_ports(ip: str, ports: list[int], timeout: float) -> list[int]:
@@ -74,8 +77,9 @@ async def open_ports(ip: str, ports: list[int], timeout: float) -> list[int]:
     return [p for p, ok in zip(ports, flags, strict=True) if ok]
 
 
-async def run_with_deadline(hosts: list[str], worker: Callable[[str], Awaitable[None]], concurrency: int,
-                            budget: float) -> list[str]:
+async def run_with_deadline(
+    hosts: list[str], worker: Callable[[str], Awaitable[None]], concurrency: int, budget: float
+) -> list[str]:
     """``run_bounded`` under a total deadline; the hosts the deadline cut short (empty if none)."""
     done: set[str] = set()
 

@@ -80,8 +80,15 @@ class Collector:
         self.observations: list[Observation] = []
         self.started = time.monotonic()
 
-    def add(self, signal: str, value: object, *, ip: str | None = None, mac: str | None = None,
-            port: int | None = None) -> Observation | None:
+    def add(
+        self,
+        signal: str,
+        value: object,
+        *,
+        ip: str | None = None,
+        mac: str | None = None,
+        port: int | None = None,
+    ) -> Observation | None:
         try:
             obs = Observation(signal=signal, value=str(value), probe=self.probe, ip=ip, mac=mac, port=port)
         except ValueError as exc:  # e.g. a malformed MAC in a hostile reply
@@ -94,16 +101,32 @@ class Collector:
             log.exception("observation sink failed")
         return obs
 
-    def result(self, status: ProbeStatus | None = None, *, error: str | None = None,
-               notes: list[str] | None = None, sent: int = 0, received: int = 0) -> ProbeResult:
+    def result(
+        self,
+        status: ProbeStatus | None = None,
+        *,
+        error: str | None = None,
+        notes: list[str] | None = None,
+        sent: int = 0,
+        received: int = 0,
+    ) -> ProbeResult:
         if status is None:
             status = ProbeStatus.SUCCESS if self.observations else ProbeStatus.NO_RESPONSE
-        return ProbeResult(self.probe, status, self.observations, error, notes or [],
-                           time.monotonic() - self.started, sent, received)
+        return ProbeResult(
+            self.probe,
+            status,
+            self.observations,
+            error,
+            notes or [],
+            time.monotonic() - self.started,
+            sent,
+            received,
+        )
 
 
-async def run_bounded(items: Sequence[str], worker: Callable[[str], "asyncio.Future[None] | object"],
-                      concurrency: int) -> None:
+async def run_bounded(
+    items: Sequence[str], worker: Callable[[str], asyncio.Future[None] | object], concurrency: int
+) -> None:
     """Run ``await worker(item)`` for every item with at most ``concurrency`` at once; errors are logged."""
     sem = asyncio.Semaphore(max(1, concurrency))
 

@@ -16,8 +16,9 @@ class DhipProbe:
     description = "Dahua DHIP DHDiscover.search (UDP 37810, multicast + broadcast + unicast to targets)"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
-        return await udp_discovery(Collector(self.name, ctx), port=PORT, group=GROUP,
-                                   payloads=[build_search()], answer=dhip_answer)
+        return await udp_discovery(
+            Collector(self.name, ctx), port=PORT, group=GROUP, payloads=[build_search()], answer=dhip_answer
+        )
 
 
 def dhip_answer(data: bytes, source_ip: str) -> Answer | None:
@@ -26,5 +27,6 @@ def dhip_answer(data: bytes, source_ip: str) -> Answer | None:
     if reply is None:
         return None
     info = reply.info
-    return make_answer("dhip", info, info.get("IPv4Address.IPAddress", ""), reply.mac, source_ip,
-                       info.get("DeviceType", ""))
+    return make_answer(
+        "dhip", info, info.get("IPv4Address.IPAddress", ""), reply.mac, source_ip, info.get("DeviceType", "")
+    )

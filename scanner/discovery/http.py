@@ -180,8 +180,9 @@ class HostScan:
 # --- the HTTP/1.1 client ------------------------------------------------------------------------
 
 
-async def fetch(url: str, cap: int, *, method: str = "GET", body: bytes = b"",
-                headers: Iterable[tuple[str, str]] = ()) -> Fetched | None:
+async def fetch(
+    url: str, cap: int, *, method: str = "GET", body: bytes = b"", headers: Iterable[tuple[str, str]] = ()
+) -> Fetched | None:
     """One request with a total time limit and a body cap; None on any network or protocol failure."""
     parts = urlsplit(url)
     tls = parts.scheme == "https"
@@ -193,8 +194,11 @@ async def fetch(url: str, cap: int, *, method: str = "GET", body: bytes = b"",
             target += "?" + parts.query
         async with asyncio.timeout(REQUEST_TIMEOUT):
             reader, writer = await asyncio.open_connection(
-                host, port, ssl=insecure_context() if tls else None,
-                ssl_handshake_timeout=REQUEST_TIMEOUT if tls else None)
+                host,
+                port,
+                ssl=insecure_context() if tls else None,
+                ssl_handshake_timeout=REQUEST_TIMEOUT if tls else None,
+            )
             try:
                 writer.write(build_request(method, host, port, target, tls=tls, body=body, headers=headers))
                 await writer.drain()

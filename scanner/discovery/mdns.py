@@ -12,6 +12,7 @@ cache, as responders send them as additional records) with bounded concurrency. 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from ipaddress import IPv4Address, IPv4Network
@@ -23,8 +24,15 @@ from scanner.errors import TargetError
 from scanner.netif import interface
 
 ENUMERATION_TYPE = "_services._dns-sd._udp.local."
-BROWSE_TYPES = ("_CGI._tcp.local.", "_axis-video._tcp.local.", "_rtsp._tcp.local.", "_http._tcp.local.",
-                "_onvif._tcp.local.", "_psia._tcp.local.", "_workstation._tcp.local.")
+BROWSE_TYPES = (
+    "_CGI._tcp.local.",
+    "_axis-video._tcp.local.",
+    "_rtsp._tcp.local.",
+    "_http._tcp.local.",
+    "_onvif._tcp.local.",
+    "_psia._tcp.local.",
+    "_workstation._tcp.local.",
+)
 MIN_WAIT = 1.5  # seconds: zeroconf's browser queries at ~0.1 s and again at ~1.1 s; answers come 20-120 ms
 # later (RFC 6762 §5.2, §6), so a first exchange lost on a busy host is still caught. The other probes take ~1.4 s anyway.
 IDLE = 0.3  # seconds without a new type or instance that end the probe
@@ -94,10 +102,8 @@ class _Session:
                 return
             self.changed.clear()
             wait = (self.deadline if now >= quiet_at else min(quiet_at, self.deadline)) - now
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), wait)
-            except TimeoutError:
-                pass
 
     async def close(self) -> None:
         self.unfinished = len(self.tasks)

@@ -15,6 +15,7 @@ A protocol subclasses ``MulticastSearch`` (what to send, what a reply records) a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import time
@@ -136,10 +137,8 @@ class MulticastSearch(Generic[ReplyT]):
         if self._all_answered():
             until = min(until, self.last_reply + SETTLE)
         self.wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), max(0.0, min(until, self.deadline) - time.monotonic()))
-        except TimeoutError:
-            pass
         return not self._over()
 
     async def _pause_until(self, when: float) -> bool:
@@ -208,8 +207,9 @@ async def run_search(col: Collector, search: type[MulticastSearch[Any]]) -> Prob
     if source is None and not hosts:
         return col.result(ProbeStatus.SKIPPED, notes=[f"{search.protocol} needs an interface or targets"])
     try:
-        sock = open_udp_socket(source, ttl=search.ttl, rcvbuf=BUFFER, sndbuf=BUFFER, force_buffers=True,
-                               multicast_loop=False)
+        sock = open_udp_socket(
+            source, ttl=search.ttl, rcvbuf=BUFFER, sndbuf=BUFFER, force_buffers=True, multicast_loop=False
+        )
     except OSError as exc:
         return col.result(ProbeStatus.ERROR, error=f"cannot open the {search.protocol} socket: {exc}")
     notes = [] if source else [f"no interface given: unicast {search.request} only, no multicast"]
@@ -221,6 +221,7 @@ async def run_search(col: Collector, search: type[MulticastSearch[Any]]) -> Prob
         await session.close()
     unasked = len(set(hosts) - session.asked)
     if unasked:
-        notes.append(f"{unasked} hosts got no unicast {search.request} "
-                     "(time budget or socket buffer exhausted)")
+        notes.append(
+            f"{unasked} hosts got no unicast {search.request} (time budget or socket buffer exhausted)"
+        )
     return col.result(notes=notes + session.notes(), sent=session.sent, received=session.received)

@@ -15,9 +15,13 @@ from scanner.netif import Interface
 CHUNK = 256
 SETTLE = 0.35  # seconds for the kernel's ARP resolution of a chunk
 # /proc/net follows the process's first thread; thread-self follows the calling thread's namespace.
-ARP_TABLE = Path("/proc/thread-self/net/arp") if Path("/proc/thread-self/net/arp").exists() else Path("/proc/net/arp")
-NOTE = ("unprivileged sweep: no raw-socket rights (root or CAP_NET_RAW), so hosts were found through the "
-        "kernel neighbour table after UDP pokes; run as root for a faster, complete ARP sweep")
+ARP_TABLE = (
+    Path("/proc/thread-self/net/arp") if Path("/proc/thread-self/net/arp").exists() else Path("/proc/net/arp")
+)
+NOTE = (
+    "unprivileged sweep: no raw-socket rights (root or CAP_NET_RAW), so hosts were found through the "
+    "kernel neighbour table after UDP pokes; run as root for a faster, complete ARP sweep"
+)
 
 
 def read_neighbours(text: str, device: str) -> dict[str, str]:

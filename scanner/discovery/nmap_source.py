@@ -48,13 +48,18 @@ class NmapSource:
         arguments = f"-sV --version-light -Pn -n -p {ports} --host-timeout {budget}s"
         scanner = nmap.PortScanner()
         try:
-            await asyncio.to_thread(scanner.scan, hosts=" ".join(hosts), arguments=arguments,
-                                    timeout=budget + 5)
+            await asyncio.to_thread(
+                scanner.scan, hosts=" ".join(hosts), arguments=arguments, timeout=budget + 5
+            )
         except Exception as exc:  # PortScannerError, PortScannerTimeout, OSError
             return col.result(ProbeStatus.ERROR, error=f"nmap failed: {exc}")
         notes, answered = read_output(scanner.get_nmap_last_output(), col)
-        return col.result(ProbeStatus.SUCCESS if answered else ProbeStatus.NO_RESPONSE, notes=notes,
-                          sent=len(hosts), received=len(answered))
+        return col.result(
+            ProbeStatus.SUCCESS if answered else ProbeStatus.NO_RESPONSE,
+            notes=notes,
+            sent=len(hosts),
+            received=len(answered),
+        )
 
 
 def read_output(xml: bytes | str, col: Collector) -> tuple[list[str], set[str]]:

@@ -49,8 +49,9 @@ class OnvifProbe:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
         credentials = (os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, ""))
         has_credentials = all(credentials)
-        endpoints = device_services(hosts, ports_option(ctx, "onvif_ports", ONVIF_PORTS),
-                                    ctx.options.get("onvif_xaddrs", ""))
+        endpoints = device_services(
+            hosts, ports_option(ctx, "onvif_ports", ONVIF_PORTS), ctx.options.get("onvif_xaddrs", "")
+        )
         host_timeout = float(ctx.options.get("host_timeout", ctx.timeout))
         refused: set[str] = set()
 
@@ -106,8 +107,9 @@ async def query(rec: HostRecorder, url: str, credentials: tuple[str, str] | None
 async def soap(url: str, action: str, envelope: bytes) -> tuple[OnvifAnswer, int] | None:
     """POST a SOAP 1.2 request; (parsed answer, port) when the reply is a SOAP envelope, else None."""
     content_type = f'application/soap+xml; charset=utf-8; action="{SOAP_ACTION.format(action)}"'
-    reply = await fetch(url, ENDPOINT_CAP, method="POST", body=envelope,
-                        headers=[("Content-Type", content_type)])
+    reply = await fetch(
+        url, ENDPOINT_CAP, method="POST", body=envelope, headers=[("Content-Type", content_type)]
+    )
     if reply is None or not reply.complete:
         return None
     answer = parse_soap(reply.body)

@@ -22,20 +22,23 @@ class ProbeSpec:
     default: bool = True  # selected when --probes is not given
 
 
-PROBES: dict[str, ProbeSpec] = {p.name: p for p in [
-    ProbeSpec("arp", "scanner.discovery.arp", "ArpProbe", "discover"),
-    ProbeSpec("wsd", "scanner.discovery.wsd", "WsdProbe", "discover"),
-    ProbeSpec("mdns", "scanner.discovery.mdns", "MdnsProbe", "discover"),
-    ProbeSpec("ssdp", "scanner.discovery.ssdp", "SsdpProbe", "discover"),
-    ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
-    ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
-    ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner"),
-    ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner"),
-    ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),
-    ProbeSpec("onvif", "scanner.discovery.onvif", "OnvifProbe", "banner"),
-    ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False),
-    ProbeSpec("nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False),
-]}
+PROBES: dict[str, ProbeSpec] = {
+    p.name: p
+    for p in [
+        ProbeSpec("arp", "scanner.discovery.arp", "ArpProbe", "discover"),
+        ProbeSpec("wsd", "scanner.discovery.wsd", "WsdProbe", "discover"),
+        ProbeSpec("mdns", "scanner.discovery.mdns", "MdnsProbe", "discover"),
+        ProbeSpec("ssdp", "scanner.discovery.ssdp", "SsdpProbe", "discover"),
+        ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
+        ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
+        ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner"),
+        ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner"),
+        ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),
+        ProbeSpec("onvif", "scanner.discovery.onvif", "OnvifProbe", "banner"),
+        ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False),
+        ProbeSpec("nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False),
+    ]
+}
 
 
 def select(names: str | None) -> list[ProbeSpec]:
@@ -58,4 +61,5 @@ def select(names: str | None) -> list[ProbeSpec]:
 
 def instantiate(spec: ProbeSpec) -> Probe:
     module = importlib.import_module(spec.module)
-    return getattr(module, spec.cls)()
+    probe: Probe = getattr(module, spec.cls)()
+    return probe

@@ -19,8 +19,9 @@ class SadpProbe:
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         request_id = str(uuid.uuid4()).upper()
         payloads = [build_inquiry(request_id, t) for t in INQUIRY_TYPES]
-        return await udp_discovery(Collector(self.name, ctx), port=PORT, group=GROUP, payloads=payloads,
-                                   answer=sadp_answer)
+        return await udp_discovery(
+            Collector(self.name, ctx), port=PORT, group=GROUP, payloads=payloads, answer=sadp_answer
+        )
 
 
 def sadp_answer(data: bytes, source_ip: str) -> Answer | None:
@@ -28,5 +29,11 @@ def sadp_answer(data: bytes, source_ip: str) -> Answer | None:
     fields = parse_probe_match(data)
     if fields is None:
         return None
-    return make_answer("sadp", fields, fields.get("IPv4Address", ""), fields.get("MAC", ""), source_ip,
-                       fields.get("DeviceDescription", ""))
+    return make_answer(
+        "sadp",
+        fields,
+        fields.get("IPv4Address", ""),
+        fields.get("MAC", ""),
+        source_ip,
+        fields.get("DeviceDescription", ""),
+    )

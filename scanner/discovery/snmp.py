@@ -48,7 +48,7 @@ class SnmpProbe:
         port = int(ctx.options.get("snmp_port", SNMP_PORT))
         loop = asyncio.get_running_loop()
         exchange = _Exchange(col, ctx, community.encode(), hosts, port)
-        bind = str(ctx.source_ip) if ctx.source_ip else "0.0.0.0"
+        bind = str(ctx.source_ip) if ctx.source_ip else "0.0.0.0"  # noqa: S104 - a client socket, ephemeral port
         try:
             transport, _ = await loop.create_datagram_endpoint(lambda: exchange, local_addr=(bind, 0))
         except OSError as exc:
@@ -75,8 +75,9 @@ class SnmpProbe:
 class _Exchange(asyncio.DatagramProtocol):
     """Request ids per host and the matching of replies to them."""
 
-    def __init__(self, col: Collector, ctx: ProbeContext, community: bytes, hosts: list[str],
-                 port: int) -> None:
+    def __init__(
+        self, col: Collector, ctx: ProbeContext, community: bytes, hosts: list[str], port: int
+    ) -> None:
         self.col, self.ctx, self.community, self.port = col, ctx, community, port
         self.pending = set(hosts)
         self.request_ids: dict[str, int] = {}
@@ -88,13 +89,17 @@ class _Exchange(asyncio.DatagramProtocol):
         rid = self.request_ids.setdefault(ip, secrets.randbits(31))
         return build_get(self.community, rid)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         ip = addr[0]
         if ip not in self.pending or ip in self.answered or addr[1] != self.port:
             return
         msg = parse_message(data)
-        if (msg is None or msg.pdu_type != GET_RESPONSE or msg.request_id != self.request_ids.get(ip)
-                or msg.community != self.community):
+        if (
+            msg is None
+            or msg.pdu_type != GET_RESPONSE
+            or msg.request_id != self.request_ids.get(ip)
+            or msg.community != self.community
+        ):
             log.debug("snmp: ignored a datagram from %s", ip)
             return
         self.answered.add(ip)

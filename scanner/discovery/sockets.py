@@ -30,9 +30,16 @@ def discovery_source(ctx: ProbeContext) -> IPv4Address | None:
     return None
 
 
-def open_udp_socket(source: IPv4Address | None, *, ttl: int, rcvbuf: int, sndbuf: int,
-                    force_buffers: bool = False, broadcast: bool = False,
-                    multicast_loop: bool = True) -> socket.socket:
+def open_udp_socket(
+    source: IPv4Address | None,
+    *,
+    ttl: int,
+    rcvbuf: int,
+    sndbuf: int,
+    force_buffers: bool = False,
+    broadcast: bool = False,
+    multicast_loop: bool = True,
+) -> socket.socket:
     """A non-blocking UDP socket on an ephemeral port of ``source`` (else 0.0.0.0).
 
     With a ``source`` it multicasts from that address with ``ttl`` (looped back to this host only if
@@ -43,7 +50,7 @@ def open_udp_socket(source: IPv4Address | None, *, ttl: int, rcvbuf: int, sndbuf
     try:
         _set_buffer(sock, socket.SO_RCVBUF, SO_RCVBUFFORCE if force_buffers else None, rcvbuf)
         _set_buffer(sock, socket.SO_SNDBUF, SO_SNDBUFFORCE if force_buffers else None, sndbuf)
-        sock.bind((str(source) if source else "0.0.0.0", 0))
+        sock.bind((str(source) if source else "0.0.0.0", 0))  # noqa: S104 - a client socket, ephemeral port
         if source is not None:
             if broadcast:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)

@@ -38,10 +38,15 @@ MULTICAST_TTL = 2  # UDA 1.1 §1.1.2 default
 FETCH_TIMEOUT = 2.0  # seconds per description
 MAX_FETCHES = 32  # at once
 MAX_REDIRECTS = 2
-UPNP_SIGNALS = {"manufacturer": "upnp.manufacturer", "model_name": "upnp.model_name",
-                "model_number": "upnp.model_number", "model_description": "upnp.model_description",
-                "friendly_name": "upnp.friendly_name", "serial": "upnp.serial",
-                "device_type": "upnp.device_type"}
+UPNP_SIGNALS = {
+    "manufacturer": "upnp.manufacturer",
+    "model_name": "upnp.model_name",
+    "model_number": "upnp.model_number",
+    "model_description": "upnp.model_description",
+    "friendly_name": "upnp.friendly_name",
+    "serial": "upnp.serial",
+    "device_type": "upnp.device_type",
+}
 SSDP_SIGNALS = {"server": "ssdp.server", "st": "ssdp.st", "usn": "ssdp.usn", "location": "ssdp.location"}
 
 

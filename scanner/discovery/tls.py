@@ -61,8 +61,9 @@ async def peer_certificate(ip: str, port: int, context: ssl.SSLContext, timeout:
     """The DER certificate the server at ip:port presents, or None (closed, not TLS, too slow)."""
     try:
         async with asyncio.timeout(timeout):
-            _reader, writer = await asyncio.open_connection(ip, port, ssl=context,
-                                                            ssl_handshake_timeout=timeout)
+            _reader, writer = await asyncio.open_connection(
+                ip, port, ssl=context, ssl_handshake_timeout=timeout
+            )
     except Exception as exc:  # refused, reset, SSLError on garbage, timeouts
         log.debug("tls: %s:%d: %r", ip, port, exc)
         return None

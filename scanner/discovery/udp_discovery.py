@@ -56,8 +56,9 @@ class Answer(NamedTuple):
     fields: list[tuple[str, str]]  # (signal, value), emitted in order
 
 
-def make_answer(prefix: str, fields: dict[str, str], claimed_ip: str, claimed_mac: str, source_ip: str,
-                label: str) -> Answer:
+def make_answer(
+    prefix: str, fields: dict[str, str], claimed_ip: str, claimed_mac: str, source_ip: str, label: str
+) -> Answer:
     """``<prefix>.reply`` (value: ``label`` or "yes"), ``mac`` and ``<prefix>.<Field>`` for every field,
     about the IP the device claims (else the UDP source) and its MAC."""
     ip = _ipv4_or(claimed_ip, source_ip)
@@ -113,8 +114,13 @@ class _Receiver:
             ans = self.answer(data, src)
             if ans is None:
                 self.dropped += 1
-                log.debug("%s: ignored a %d-byte datagram from %s:%d that is not a reply",
-                          self.col.probe, len(data), src, sport)
+                log.debug(
+                    "%s: ignored a %d-byte datagram from %s:%d that is not a reply",
+                    self.col.probe,
+                    len(data),
+                    src,
+                    sport,
+                )
                 continue
             self.replies += 1
             self.answered_ips.add(src)
@@ -125,8 +131,14 @@ class _Receiver:
             record_answer(self.col, ans, self.port)
 
 
-async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequence[bytes],
-                        answer: Callable[[bytes, str], Answer | None]) -> ProbeResult:
+async def udp_discovery(
+    col: Collector,
+    *,
+    port: int,
+    group: str,
+    payloads: Sequence[bytes],
+    answer: Callable[[bytes, str], Answer | None],
+) -> ProbeResult:
     """Send ``payloads`` to ``group``, the broadcasts and the targets on ``port``; emit every new answer.
 
     Group/broadcast and unicast sends use separate sockets: unicast datagrams to silent on-link
@@ -167,21 +179,24 @@ async def udp_discovery(col: Collector, *, port: int, group: str, payloads: Sequ
                 sent += _send_group(group_sock, port, payloads, plan.group_dests, failures)
             if unicast_sock:
                 silent = [ip for ip in plan.unicast if ip not in rx.answered_ips and ip not in failures]
-                n, busy = await _send_unicast(unicast_sock, port, payloads, silent, _rate(ctx), deadline,
-                                              failures)
+                n, busy = await _send_unicast(
+                    unicast_sock, port, payloads, silent, _rate(ctx), deadline, failures
+                )
                 sent, busy_rounds = sent + n, busy_rounds + busy
         rx.last_new = max(rx.last_new, time.monotonic())
-        while (wait := min(rx.last_new + IDLE, deadline) - time.monotonic()) > 0:
+        while (wait := min(rx.last_new + IDLE, deadline) - time.monotonic()) > 0:  # noqa: ASYNC110 - the quiet deadline moves as replies arrive
             await asyncio.sleep(wait)
     notes = [f"ignored {rx.dropped} datagrams that were not replies"] if rx.dropped else []
     if busy_rounds:
-        notes.append(f"the unicast send queue was full in {busy_rounds} round(s): "
-                     "some targets were asked fewer times")
+        notes.append(
+            f"the unicast send queue was full in {busy_rounds} round(s): some targets were asked fewer times"
+        )
     error = _describe(failures)
     if failures and not sent:
         return col.result(ProbeStatus.ERROR, error=error, notes=notes)
-    return col.result(ProbeStatus.PARTIAL if failures else None, error=error, notes=notes, sent=sent,
-                      received=rx.replies)
+    return col.result(
+        ProbeStatus.PARTIAL if failures else None, error=error, notes=notes, sent=sent, received=rx.replies
+    )
 
 
 def _group_listener(plan: _Plan, group: str, port: int) -> socket.socket | None:
@@ -225,8 +240,9 @@ def _plan(ctx: ProbeContext, group: str) -> _Plan:
     return _Plan(source, dests, unicast)
 
 
-def _send_group(sock: socket.socket, port: int, payloads: Sequence[bytes], dests: list[str],
-                failures: dict[str, str]) -> int:
+def _send_group(
+    sock: socket.socket, port: int, payloads: Sequence[bytes], dests: list[str], failures: dict[str, str]
+) -> int:
     sent = 0
     for dest in dests:
         for payload in payloads:
@@ -236,8 +252,15 @@ def _send_group(sock: socket.socket, port: int, payloads: Sequence[bytes], dests
     return sent
 
 
-async def _send_unicast(sock: socket.socket, port: int, payloads: Sequence[bytes], targets: list[str],
-                        rate: float, deadline: float, failures: dict[str, str]) -> tuple[int, bool]:
+async def _send_unicast(
+    sock: socket.socket,
+    port: int,
+    payloads: Sequence[bytes],
+    targets: list[str],
+    rate: float,
+    deadline: float,
+    failures: dict[str, str],
+) -> tuple[int, bool]:
     """Every payload to every target, at most ``rate`` datagrams a second; (sent, stopped on a full queue)."""
     sent = 0
     start = time.monotonic()

@@ -47,24 +47,40 @@ class ScanDiff:
         head = f"scan {self.old_scan or '?'} -> {self.new_scan or '?'}: "
         if self.is_empty:
             return head + "no changes"
-        lines = [head + f"{len(self.appeared)} appeared, {len(self.disappeared)} disappeared, "
-                        f"{len(self.changed)} changed"]
+        lines = [
+            head + f"{len(self.appeared)} appeared, {len(self.disappeared)} disappeared, "
+            f"{len(self.changed)} changed"
+        ]
         lines += [f"+ {_label(d)}  {_describe(d)}" for d in self.appeared]
         lines += [f"- {_label(d)}  {_describe(d)}" for d in self.disappeared]
-        lines += [f"~ {_label(c.after)}  " + "; ".join(f"{f.field}: {f.before or '-'} -> {f.after or '-'}"
-                                                       for f in c.changes) for c in self.changed]
+        lines += [
+            f"~ {_label(c.after)}  "
+            + "; ".join(f"{f.field}: {f.before or '-'} -> {f.after or '-'}" for f in c.changes)
+            for c in self.changed
+        ]
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        return json.dumps({
-            "old_scan": self.old_scan,
-            "new_scan": self.new_scan,
-            "appeared": [_summary(d) for d in self.appeared],
-            "disappeared": [_summary(d) for d in self.disappeared],
-            "changed": [{"ip": c.after.ip, "mac": c.after.mac, "before_ip": c.before.ip,
-                         "changes": [{"field": f.field, "before": f.before, "after": f.after} for f in c.changes]}
-                        for c in self.changed],
-        }, indent=2)
+        return json.dumps(
+            {
+                "old_scan": self.old_scan,
+                "new_scan": self.new_scan,
+                "appeared": [_summary(d) for d in self.appeared],
+                "disappeared": [_summary(d) for d in self.disappeared],
+                "changed": [
+                    {
+                        "ip": c.after.ip,
+                        "mac": c.after.mac,
+                        "before_ip": c.before.ip,
+                        "changes": [
+                            {"field": f.field, "before": f.before, "after": f.after} for f in c.changes
+                        ],
+                    }
+                    for c in self.changed
+                ],
+            },
+            indent=2,
+        )
 
 
 def diff_reports(old: ScanReport, new: ScanReport) -> ScanDiff:
@@ -72,15 +88,17 @@ def diff_reports(old: ScanReport, new: ScanReport) -> ScanDiff:
     pairs, old_left, new_left = _match(old.devices, new.devices)
     changed = [DeviceChange(a, b, changes) for a, b in pairs if (changes := _changes(a, b))]
     return ScanDiff(
-        old_scan=old.scan_id, new_scan=new.scan_id,
+        old_scan=old.scan_id,
+        new_scan=new.scan_id,
         appeared=tuple(sorted(new_left, key=_ip_key)),
         disappeared=tuple(sorted(old_left, key=_ip_key)),
         changed=tuple(sorted(changed, key=lambda c: _ip_key(c.after))),
     )
 
 
-def _match(old: list[DeviceReport], new: list[DeviceReport]
-           ) -> tuple[list[tuple[DeviceReport, DeviceReport]], list[DeviceReport], list[DeviceReport]]:
+def _match(
+    old: list[DeviceReport], new: list[DeviceReport]
+) -> tuple[list[tuple[DeviceReport, DeviceReport]], list[DeviceReport], list[DeviceReport]]:
     new_left = dict(enumerate(new))
     by_mac: dict[str, list[int]] = {}
     for i, d in new_left.items():
@@ -96,7 +114,9 @@ def _match(old: list[DeviceReport], new: list[DeviceReport]
             old_left.append(d)
     unmatched_old: list[DeviceReport] = []
     for d in old_left:
-        j = next((i for i, n in new_left.items() if d.ip and n.ip == d.ip and not (_mac(d) and _mac(n))), None)
+        j = next(
+            (i for i, n in new_left.items() if d.ip and n.ip == d.ip and not (_mac(d) and _mac(n))), None
+        )
         if j is None:
             unmatched_old.append(d)
         else:
@@ -105,8 +125,11 @@ def _match(old: list[DeviceReport], new: list[DeviceReport]
 
 
 def _changes(a: DeviceReport, b: DeviceReport) -> tuple[FieldChange, ...]:
-    return tuple(FieldChange(f, before, after) for f in COMPARED_FIELDS
-                 if (before := _field(a, f)) != (after := _field(b, f)))
+    return tuple(
+        FieldChange(f, before, after)
+        for f in COMPARED_FIELDS
+        if (before := _field(a, f)) != (after := _field(b, f))
+    )
 
 
 def _field(d: DeviceReport, name: str) -> str | None:
@@ -127,7 +150,14 @@ def _label(d: DeviceReport) -> str:
 
 def _describe(d: DeviceReport) -> str:
     v = d.verdict
-    parts = [v.status.value, v.covered_entity or "", v.vendor or "", v.brand or "", v.model or "", v.firmware or ""]
+    parts = [
+        v.status.value,
+        v.covered_entity or "",
+        v.vendor or "",
+        v.brand or "",
+        v.model or "",
+        v.firmware or "",
+    ]
     return " ".join(p for p in parts if p)
 
 

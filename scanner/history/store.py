@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scanner.errors import DataError, UsageError
 from scanner.identify.models import Status, Verdict
@@ -141,8 +142,10 @@ class ScanRow:
         else:
             counts = ", ".join(f"{status} {n}" for status, n in self.counts.items())
         state = f"{self.state} ({self.reason})" if self.reason else self.state
-        return (f"{self.id}  {self.started_at:%Y-%m-%d %H:%M} UTC  {state:<10}  {' '.join(self.targets)}  "
-                f"{counts}; {self.observations} observations")
+        return (
+            f"{self.id}  {self.started_at:%Y-%m-%d %H:%M} UTC  {state:<10}  {' '.join(self.targets)}  "
+            f"{counts}; {self.observations} observations"
+        )
 
 
 class HistoryStore:
@@ -165,8 +168,15 @@ class HistoryStore:
 
     # -- writing -------------------------------------------------------------
 
-    def start_scan(self, targets: Sequence[str], interface: str | None, tool_version: str,
-                   probes: Sequence[str], *, started_at: datetime | None = None) -> str:
+    def start_scan(
+        self,
+        targets: Sequence[str],
+        interface: str | None,
+        tool_version: str,
+        probes: Sequence[str],
+        *,
+        started_at: datetime | None = None,
+    ) -> str:
         """Record a new scan as unfinished; returns its id (``20261122-153400-ab12``, UTC)."""
         started = _utc(started_at or datetime.now(UTC))
         row = (_iso(started), json.dumps(list(targets)), interface, tool_version, json.dumps(list(probes)))
@@ -176,7 +186,9 @@ class HistoryStore:
                 try:
                     self._db.execute(
                         "INSERT INTO scan (id, started_at, state, targets, interface, tool_version, probes)"
-                        " VALUES (?, ?, 'unfinished', ?, ?, ?, ?)", (scan_id, *row))
+                        " VALUES (?, ?, 'unfinished', ?, ?, ?, ?)",
+                        (scan_id, *row),
+                    )
                     return scan_id
                 except sqlite3.IntegrityError:
                     continue
@@ -185,13 +197,17 @@ class HistoryStore:
     def add_observation(self, scan_id: str, obs: Observation) -> None:
         """Store one observation, committed before returning (one small write, no fsync)."""
         with self._lock:
-            self._db.execute(f"INSERT INTO observation (scan_id, {_OBS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (scan_id, *_obs_key(obs)))
+            self._db.execute(
+                f"INSERT INTO observation (scan_id, {_OBS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (scan_id, *_obs_key(obs)),
+            )
 
     def add_probe_summary(self, scan_id: str, summary: ProbeSummary) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO probe_summary VALUES (?, ?, ?, ?, ?, ?)",
-                             _summary_row(scan_id, summary))
+            self._db.execute(
+                "INSERT OR REPLACE INTO probe_summary VALUES (?, ?, ?, ?, ?, ?)",
+                _summary_row(scan_id, summary),
+            )
 
     def finish_scan(self, scan_id: str, report: ScanReport) -> None:
         """Store the report's devices, verdicts and probe summaries; the scan's state follows
@@ -203,30 +219,40 @@ class HistoryStore:
             self._db.execute("UPDATE observation SET device_id = NULL WHERE scan_id = ?", (scan_id,))
             self._db.execute("DELETE FROM device WHERE scan_id = ?", (scan_id,))
             self._db.execute("DELETE FROM probe_summary WHERE scan_id = ?", (scan_id,))
-            self._db.executemany("INSERT INTO probe_summary VALUES (?, ?, ?, ?, ?, ?)",
-                                 [_summary_row(scan_id, p) for p in report.probes])
+            self._db.executemany(
+                "INSERT INTO probe_summary VALUES (?, ?, ?, ?, ?, ?)",
+                [_summary_row(scan_id, p) for p in report.probes],
+            )
             unlinked = self._observation_ids(scan_id)
             for device in report.devices:
                 self._insert_device(scan_id, device, unlinked)
             self._db.execute(
                 "UPDATE scan SET finished_at = ?, state = ?, devices_stored = 1, notes = ?,"
                 " oui_registry_date = ? WHERE id = ?",
-                (finished, state, json.dumps(report.notes), report.oui_registry_date, scan_id))
+                (finished, state, json.dumps(report.notes), report.oui_registry_date, scan_id),
+            )
 
     def mark_incomplete(self, scan_id: str, reason: str) -> None:
         """Record that the scan stopped early (interrupted, failed); a complete scan stays complete."""
         with self._lock, self._write():
             self._require(scan_id)
-            self._db.execute("UPDATE scan SET state = 'incomplete', reason = ?, finished_at = ?"
-                             " WHERE id = ? AND state != 'complete'", (reason, _iso(datetime.now(UTC)), scan_id))
+            self._db.execute(
+                "UPDATE scan SET state = 'incomplete', reason = ?, finished_at = ?"
+                " WHERE id = ? AND state != 'complete'",
+                (reason, _iso(datetime.now(UTC)), scan_id),
+            )
 
     def prune(self, keep: int) -> list[str]:
         """Delete all but the newest ``keep`` scans (with their devices and observations); returns the ids."""
         if keep < 0:
             raise UsageError(f"cannot keep {keep} scans")
         with self._lock, self._write():
-            ids = [r[0] for r in self._db.execute(
-                "SELECT id FROM scan ORDER BY started_at DESC, id DESC LIMIT -1 OFFSET ?", (keep,))]
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM scan ORDER BY started_at DESC, id DESC LIMIT -1 OFFSET ?", (keep,)
+                )
+            ]
             self._db.executemany("DELETE FROM scan WHERE id = ?", [(i,) for i in ids])
         return ids
 
@@ -238,12 +264,25 @@ class HistoryStore:
             rows = self._db.execute(
                 "SELECT s.id, s.started_at, s.finished_at, s.state, s.reason, s.targets, s.interface,"
                 " s.tool_version, (SELECT count(*) FROM observation o WHERE o.scan_id = s.id)"
-                " FROM scan s ORDER BY s.started_at DESC, s.id DESC LIMIT ?", (max(0, limit),)).fetchall()
+                " FROM scan s ORDER BY s.started_at DESC, s.id DESC LIMIT ?",
+                (max(0, limit),),
+            ).fetchall()
             counts = self._counts([r[0] for r in rows])
-        return [ScanRow(id=r[0], started_at=_dt(r[1]), finished_at=_dt_or_none(r[2]), state=r[3], reason=r[4],
-                        targets=json.loads(r[5]), interface=r[6], tool_version=r[7], observations=r[8],
-                        counts=counts.get(r[0]) or _zero_counts())
-                for r in rows]
+        return [
+            ScanRow(
+                id=r[0],
+                started_at=_dt(r[1]),
+                finished_at=_dt_or_none(r[2]),
+                state=r[3],
+                reason=r[4],
+                targets=json.loads(r[5]),
+                interface=r[6],
+                tool_version=r[7],
+                observations=r[8],
+                counts=counts.get(r[0]) or _zero_counts(),
+            )
+            for r in rows
+        ]
 
     def resolve(self, ref: str) -> str:
         """A scan id from an id, a unique id prefix, ``latest`` or ``latest~N`` (N scans before it)."""
@@ -254,14 +293,19 @@ class HistoryStore:
         with self._lock:
             if latest:
                 back = int(latest.group(1) or 0)
-                row = self._db.execute("SELECT id FROM scan ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?",
-                                       (back,)).fetchone()
+                row = self._db.execute(
+                    "SELECT id FROM scan ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?", (back,)
+                ).fetchone()
                 if row is None:
                     total = self._db.execute("SELECT count(*) FROM scan").fetchone()[0]
                     raise UsageError(f"{ref}: {self.path} holds {total} scan(s)")
                 return str(row[0])
-            ids = [r[0] for r in self._db.execute(
-                "SELECT id FROM scan WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6", (len(ref), ref))]
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM scan WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6", (len(ref), ref)
+                )
+            ]
         if ref in ids:
             return ref
         if len(ids) == 1:
@@ -276,12 +320,29 @@ class HistoryStore:
         gets them rebuilt by ``identify(observations)``, or none without it; ``complete`` is False."""
         with self._lock:
             scan = self._require(scan_id)
-            probes = [_summary(r) for r in self._db.execute(
-                "SELECT probe, status, duration, error, notes FROM probe_summary WHERE scan_id = ? ORDER BY rowid",
-                (scan_id,))]
+            probes = [
+                _summary(r)
+                for r in self._db.execute(
+                    "SELECT probe, status, duration, error, notes FROM probe_summary WHERE scan_id = ? ORDER BY rowid",
+                    (scan_id,),
+                )
+            ]
             stored = self._devices(scan_id) if scan["devices_stored"] else None
-            observations = [] if stored is not None else [o for o in map(_observation, self._db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observation WHERE scan_id = ? ORDER BY id", (scan_id,))) if o]
+            observations = (
+                []
+                if stored is not None
+                else [
+                    o
+                    for o in map(
+                        _observation,
+                        self._db.execute(
+                            f"SELECT {_OBS_COLUMNS} FROM observation WHERE scan_id = ? ORDER BY id",
+                            (scan_id,),
+                        ),
+                    )
+                    if o
+                ]
+            )
         notes = json.loads(scan["notes"])
         if scan["reason"]:
             notes.append(f"scan incomplete: {scan['reason']}")
@@ -292,19 +353,31 @@ class HistoryStore:
             notes.append(f"scan did not finish: devices rebuilt from {len(observations)} stored observations")
         else:
             devices = []
-            notes.append(f"scan did not finish: {len(observations)} observations stored, devices not identified")
-        return ScanReport(scan_id=scan_id, tool_version=scan["tool_version"], started_at=_dt(scan["started_at"]),
-                          finished_at=_dt_or_none(scan["finished_at"]), complete=scan["state"] == "complete",
-                          targets=json.loads(scan["targets"]), interface=scan["interface"], probes=probes,
-                          notes=notes, oui_registry_date=scan["oui_registry_date"], devices=devices)
+            notes.append(
+                f"scan did not finish: {len(observations)} observations stored, devices not identified"
+            )
+        return ScanReport(
+            scan_id=scan_id,
+            tool_version=scan["tool_version"],
+            started_at=_dt(scan["started_at"]),
+            finished_at=_dt_or_none(scan["finished_at"]),
+            complete=scan["state"] == "complete",
+            targets=json.loads(scan["targets"]),
+            interface=scan["interface"],
+            probes=probes,
+            notes=notes,
+            oui_registry_date=scan["oui_registry_date"],
+            devices=devices,
+        )
 
     # -- internals -----------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
         _create_private(self.path)
         # autocommit (isolation_level=None): each lone statement commits; _write() groups the rest
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                             check_same_thread=False)
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode = WAL")
@@ -334,13 +407,15 @@ class HistoryStore:
         row = self._db.execute("SELECT * FROM scan WHERE id = ?", (scan_id,)).fetchone()
         if row is None:
             raise UsageError(f"no scan {scan_id!r} in {self.path}")
+        assert isinstance(row, sqlite3.Row)
         return row
 
     def _observation_ids(self, scan_id: str) -> dict[_ObsKey, list[int]]:
         out: dict[_ObsKey, list[int]] = {}
-        for row in self._db.execute(f"SELECT id, {_OBS_COLUMNS} FROM observation WHERE scan_id = ? ORDER BY id DESC",
-                                    (scan_id,)):
-            out.setdefault(tuple(row[1:]), []).append(row[0])  # type: ignore[arg-type]
+        for row in self._db.execute(
+            f"SELECT id, {_OBS_COLUMNS} FROM observation WHERE scan_id = ? ORDER BY id DESC", (scan_id,)
+        ):
+            out.setdefault(tuple(row[1:]), []).append(row[0])
         return out
 
     def _insert_device(self, scan_id: str, device: DeviceReport, unlinked: dict[_ObsKey, list[int]]) -> None:
@@ -348,9 +423,23 @@ class HistoryStore:
         cur = self._db.execute(
             "INSERT INTO device (scan_id, ip, mac, status, covered_entity, vendor, brand, model, firmware, serial,"
             " waived, hostnames, probes, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (scan_id, device.ip, device.mac, v.status.value, v.covered_entity, v.vendor, v.brand, v.model,
-             v.firmware, v.serial, int(v.waived), json.dumps(device.hostnames), json.dumps(device.probes),
-             v.model_dump_json()))
+            (
+                scan_id,
+                device.ip,
+                device.mac,
+                v.status.value,
+                v.covered_entity,
+                v.vendor,
+                v.brand,
+                v.model,
+                v.firmware,
+                v.serial,
+                int(v.waived),
+                json.dumps(device.hostnames),
+                json.dumps(device.probes),
+                v.model_dump_json(),
+            ),
+        )
         device_id = cur.lastrowid
         link, new = [], []
         for obs in device.observations:
@@ -362,20 +451,31 @@ class HistoryStore:
                 new.append((scan_id, device_id, *key))
         self._db.executemany("UPDATE observation SET device_id = ? WHERE id = ?", link)
         self._db.executemany(
-            f"INSERT INTO observation (scan_id, device_id, {_OBS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new)
+            f"INSERT INTO observation (scan_id, device_id, {_OBS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            new,
+        )
 
     def _devices(self, scan_id: str) -> list[DeviceReport]:
         observations: dict[int, list[Observation]] = {}
         for row in self._db.execute(
-                f"SELECT device_id, {_OBS_COLUMNS} FROM observation WHERE scan_id = ? AND device_id IS NOT NULL"
-                " ORDER BY id", (scan_id,)):
+            f"SELECT device_id, {_OBS_COLUMNS} FROM observation WHERE scan_id = ? AND device_id IS NOT NULL"
+            " ORDER BY id",
+            (scan_id,),
+        ):
             obs = _observation(row[1:])
             if obs:
                 observations.setdefault(row[0], []).append(obs)
-        return [DeviceReport(ip=r["ip"], mac=r["mac"], hostnames=json.loads(r["hostnames"]),
-                             probes=json.loads(r["probes"]), verdict=Verdict.model_validate_json(r["verdict"]),
-                             observations=observations.get(r["id"], []))
-                for r in self._db.execute("SELECT * FROM device WHERE scan_id = ? ORDER BY id", (scan_id,))]
+        return [
+            DeviceReport(
+                ip=r["ip"],
+                mac=r["mac"],
+                hostnames=json.loads(r["hostnames"]),
+                probes=json.loads(r["probes"]),
+                verdict=Verdict.model_validate_json(r["verdict"]),
+                observations=observations.get(r["id"], []),
+            )
+            for r in self._db.execute("SELECT * FROM device WHERE scan_id = ? ORDER BY id", (scan_id,))
+        ]
 
     def _counts(self, scan_ids: list[str]) -> dict[str, dict[str, int]]:
         if not scan_ids:
@@ -383,8 +483,9 @@ class HistoryStore:
         out: dict[str, dict[str, int]] = {}
         marks = ",".join("?" * len(scan_ids))
         for scan_id, status, n in self._db.execute(
-                f"SELECT scan_id, status, count(*) FROM device WHERE scan_id IN ({marks}) GROUP BY scan_id, status",
-                scan_ids):
+            f"SELECT scan_id, status, count(*) FROM device WHERE scan_id IN ({marks}) GROUP BY scan_id, status",
+            scan_ids,
+        ):
             out.setdefault(scan_id, _zero_counts())[status] = n
         return out
 
@@ -397,8 +498,10 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise DataError(f"{path}: history schema {version} is newer than this ndaa-scanner "
-                            f"understands ({SCHEMA_VERSION}); upgrade ndaa-scanner")
+            raise DataError(
+                f"{path}: history schema {version} is newer than this ndaa-scanner "
+                f"understands ({SCHEMA_VERSION}); upgrade ndaa-scanner"
+            )
         if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise DataError(f"{path}: an SQLite database, but not an ndaa-scanner history")
         for step in range(version, SCHEMA_VERSION):
@@ -445,10 +548,12 @@ def _obs_key(obs: Observation) -> _ObsKey:
     return (_iso(obs.seen_at), obs.probe, obs.signal, obs.value, obs.ip, obs.mac, obs.port)
 
 
-def _observation(row: Sequence[object]) -> Observation | None:
+def _observation(row: Sequence[Any]) -> Observation | None:
     seen_at, probe, signal, value, ip, mac, port = row
     try:
-        return Observation(seen_at=seen_at, probe=probe, signal=signal, value=value, ip=ip, mac=mac, port=port)
+        return Observation(
+            seen_at=seen_at, probe=probe, signal=signal, value=value, ip=ip, mac=mac, port=port
+        )
     except ValueError as exc:  # a row edited by hand: skip it, keep the rest
         log.warning("skipping unreadable stored observation: %s", exc)
         return None

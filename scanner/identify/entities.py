@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -175,7 +175,7 @@ class EntityData:
         return next((e for e in self.entities if e.name == name), None)
 
 
-def _read_toml(path: Path) -> dict:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             data = f.read(MAX_DATA_BYTES + 1)
@@ -189,7 +189,7 @@ def _read_toml(path: Path) -> dict:
         raise DataError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _validation_error(path: Path, raw: dict, exc: ValidationError) -> DataError:
+def _validation_error(path: Path, raw: dict[str, Any], exc: ValidationError) -> DataError:
     first = exc.errors()[0]
     loc = first["loc"]
     entry = ".".join(str(p) for p in loc)

@@ -204,7 +204,12 @@ def _mac_probe(device: Device, mac: str) -> str:
 
 
 def _oui_claim(
-    mac: str, probe: str, day: date, hisilicon: bool, claims: list[_Claim], neutral: list[Evidence],
+    mac: str,
+    probe: str,
+    day: date,
+    hisilicon: bool,
+    claims: list[_Claim],
+    neutral: list[Evidence],
     notes: list[str],
 ) -> None:
     facts = _oui(mac)
@@ -383,8 +388,15 @@ def _resolve(vendor: str, day: date, hisilicon: bool) -> Resolution:
         if ended[0].verified and up.coverage == "covered":
             # e.g. Lorex after Dahua sold it: units from the ownership years are the maker's hardware,
             # and a name alone cannot tell them apart: a review, never a clearance.
-            return Resolution("review", up.entity, (*notes, f"units from before the ownership change are "
-                              f"{ended[0].maker}-built: the firmware (SADP/DHIP/banners) tells"))
+            return Resolution(
+                "review",
+                up.entity,
+                (
+                    *notes,
+                    f"units from before the ownership change are "
+                    f"{ended[0].maker}-built: the firmware (SADP/DHIP/banners) tells",
+                ),
+            )
         return Resolution("not-covered", None, notes, related=up.entity)
     if row is not None:
         return Resolution("not-covered", None, (row[2],) if row[2] else (), related=row[0])
@@ -530,8 +542,16 @@ def _device_fields(device: Device, ranked: list[_Claim]) -> dict[str, str | None
     fingerprint captures strongest first, then the other protocol fields."""
     out: dict[str, str | None] = {}
     for name, signals in FIELD_SIGNALS.items():
-        value = next((o.value.strip() for s in signals if s.startswith(VENDOR_PROTOCOLS)
-                      for o in device.observations if o.signal == s and o.value.strip()), None)
+        value = next(
+            (
+                o.value.strip()
+                for s in signals
+                if s.startswith(VENDOR_PROTOCOLS)
+                for o in device.observations
+                if o.signal == s and o.value.strip()
+            ),
+            None,
+        )
         if value is None:
             value = next((c.captures[name] for c in ranked if c.captures and name in c.captures), None)
         if value is None:

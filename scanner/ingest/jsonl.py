@@ -133,8 +133,9 @@ class _LineReader:
             seen_at = self.now
         else:
             seen_at = (self.stamps.get(seen_at) if type(seen_at) is str else None) or self._timestamp(seen_at)
-        return Observation.model_construct(_FIELDS_SET, signal=signal, value=value, probe=probe, ip=ip,
-                                           mac=mac, port=port, seen_at=seen_at)
+        return Observation.model_construct(
+            _FIELDS_SET, signal=signal, value=value, probe=probe, ip=ip, mac=mac, port=port, seen_at=seen_at
+        )
 
     def _ip(self, raw: object) -> str:
         if type(raw) is not str:
@@ -170,8 +171,11 @@ class _LineReader:
         if len(self.signals) < _CACHE_LIMIT:
             self.signals[signal] = signal
         if signal not in SIGNALS and not signal.startswith(PROTOCOL_FIELD_PREFIXES):
-            self._warn(lineno, f"unknown signal {signal!r}: accepted, but the fingerprint database "
-                               "may not use it (reported once)")
+            self._warn(
+                lineno,
+                f"unknown signal {signal!r}: accepted, but the fingerprint database "
+                "may not use it (reported once)",
+            )
         return signal
 
     def _check_probe(self, probe: object) -> str:

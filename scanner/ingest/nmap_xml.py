@@ -67,20 +67,24 @@ def read_nmap_xml(source: str | Path | BinaryIO, problems: Problems) -> Iterator
             raise UsageError(f"{name}: not readable XML: {exc}") from None
         except ParseError as exc:
             line, column = exc.position
-            problems(line, f"XML error at column {column} ({_expat_message(exc)}); input ends here "
-                           f"(an interrupted scan?), the {reader.hosts} host(s) before it are kept")
+            problems(
+                line,
+                f"XML error at column {column} ({_expat_message(exc)}); input ends here "
+                f"(an interrupted scan?), the {reader.hosts} host(s) before it are kept",
+            )
     yield from reader.drain()
     yield from reader.leftover_broadcasts()
 
 
-class _NmapParser(DefusedXMLParser):
+class _NmapParser(DefusedXMLParser):  # type: ignore[misc]
     """defusedxml's parser (no entities, no external references), allowing only nmap's bare DOCTYPE."""
 
     def __init__(self, target: _HostReader) -> None:
         super().__init__(target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
-    def defused_start_doctype_decl(self, name: str, sysid: str | None, pubid: str | None,
-                                   has_internal_subset: bool) -> None:
+    def defused_start_doctype_decl(
+        self, name: str, sysid: str | None, pubid: str | None, has_internal_subset: bool
+    ) -> None:
         if name != "nmaprun" or sysid or pubid or has_internal_subset:
             super().defused_start_doctype_decl(name, sysid, pubid, has_internal_subset)
 
@@ -139,8 +143,11 @@ class _HostReader:
         if self.depth == 1:
             element, self.builder = self.builder.close(), None
             if self.truncated:
-                self.problems(self.start_line, f"<{tag}> larger than {MAX_HOST_ELEMENTS} elements or "
-                                               f"{MAX_HOST_CHARS} characters: the rest of it was skipped")
+                self.problems(
+                    self.start_line,
+                    f"<{tag}> larger than {MAX_HOST_ELEMENTS} elements or "
+                    f"{MAX_HOST_CHARS} characters: the rest of it was skipped",
+                )
             try:
                 if tag == "host":
                     self.hosts += 1
@@ -193,8 +200,12 @@ class _HostReader:
         mac = self._valid_mac(mac)
         if ip is None and mac is None:
             return
-        seen_at = _epoch(host.get("endtime")) or _epoch(host.get("starttime")) or self.scan_started \
+        seen_at = (
+            _epoch(host.get("endtime"))
+            or _epoch(host.get("starttime"))
+            or self.scan_started
             or datetime.now(UTC)
+        )
         pairs: list[tuple[str, str, int | None]] = []
         notes: list[str] = []
         if mac:
@@ -220,8 +231,11 @@ class _HostReader:
         pairs.extend((s, v, None) for s, v in self.broadcasts.pop(ip or "", []))
         for signal, value, port in dict.fromkeys(pairs):
             if value:
-                self.items.append(Observation(signal=signal, value=value, probe=PROBE, ip=ip, mac=mac,
-                                              port=port, seen_at=seen_at))
+                self.items.append(
+                    Observation(
+                        signal=signal, value=value, probe=PROBE, ip=ip, mac=mac, port=port, seen_at=seen_at
+                    )
+                )
         self.items.extend(HostNote(text=n, ip=ip, mac=mac) for n in notes)
 
     def _valid_mac(self, mac: str | None) -> str | None:
@@ -287,6 +301,7 @@ def _script_signals(script: Element, service: str) -> tuple[Pairs, list[str]]:
 
 
 # script handlers: (script element, service name, pairs out, notes out)
+
 
 def _http_title(script: Element, _service: str, pairs: Pairs, _notes: list[str]) -> None:
     title, redirect = _elem(script, "title"), _elem(script, "redirect_url")
@@ -473,8 +488,11 @@ def _reply_pairs(reply: str, *, first_request: bool) -> Pairs:
 
 
 _HEADER_SIGNALS = {
-    "http": {"server": "http.server", "www-authenticate": "http.www_authenticate",
-             "location": "http.location"},
+    "http": {
+        "server": "http.server",
+        "www-authenticate": "http.www_authenticate",
+        "location": "http.location",
+    },
     "rtsp": {"server": "rtsp.server", "www-authenticate": "rtsp.www_authenticate"},
     "sip": {"server": "sip.user_agent", "user-agent": "sip.user_agent"},
 }
@@ -493,6 +511,7 @@ def _header_pairs(lines: list[str], protocol: str) -> Pairs:
 
 def _unescape(text: str) -> str:
     """nmap's escaping of raw bytes: ``\\xNN``, ``\\r``, ``\\n``, ``\\t``, ``\\0``, backslash + character."""
+
     def one(match: re.Match[str]) -> str:
         code = match[1]
         if len(code) == 3 and code[0] == "x":
@@ -505,9 +524,17 @@ def _unescape(text: str) -> str:
 # certificates
 
 _RFC4514_NAMES = {
-    "commonName": "CN", "organizationalUnitName": "OU", "organizationName": "O", "localityName": "L",
-    "stateOrProvinceName": "ST", "countryName": "C", "streetAddress": "STREET", "domainComponent": "DC",
-    "userId": "UID", "emailAddress": "1.2.840.113549.1.9.1", "serialNumber": "2.5.4.5",
+    "commonName": "CN",
+    "organizationalUnitName": "OU",
+    "organizationName": "O",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "countryName": "C",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+    "emailAddress": "1.2.840.113549.1.9.1",
+    "serialNumber": "2.5.4.5",
 }
 _RFC4514_ORDER = ["CN", "OU", "O", "L", "ST", "C"]  # the usual reverse of C, ST, L, O, OU, CN
 
@@ -552,6 +579,7 @@ def _escape_rdn(value: str) -> str:
 
 
 # small helpers
+
 
 def _source_name(source: str | Path | BinaryIO) -> str:
     if isinstance(source, (str, Path)):
@@ -610,8 +638,11 @@ def _epoch(text: str | None) -> datetime | None:
 
 def _hostile_reason(exc: DefusedXmlException) -> str:
     if isinstance(exc, DTDForbidden):
-        return ("a DOCTYPE naming an external DTD" if exc.sysid or exc.pubid
-                else "a DOCTYPE with an internal subset (where 'billion laughs' entities are declared)")
+        return (
+            "a DOCTYPE naming an external DTD"
+            if exc.sysid or exc.pubid
+            else "a DOCTYPE with an internal subset (where 'billion laughs' entities are declared)"
+        )
     if isinstance(exc, EntitiesForbidden):
         return "an XML entity declaration"
     if isinstance(exc, ExternalReferenceForbidden):

@@ -69,8 +69,9 @@ class HostGrouper:
     observation joins the MAC last seen at that IP (an IP-keyed state is re-keyed when its MAC shows up).
     """
 
-    def __init__(self, *, cap: int = DEFAULT_CAP, max_hosts: int = DEFAULT_MAX_HOSTS,
-                 host_sorted: bool = False) -> None:
+    def __init__(
+        self, *, cap: int = DEFAULT_CAP, max_hosts: int = DEFAULT_MAX_HOSTS, host_sorted: bool = False
+    ) -> None:
         self.cap = max(1, cap)
         self.max_hosts = max(1, max_hosts)
         self.host_sorted = host_sorted
@@ -128,8 +129,10 @@ class HostGrouper:
             if flushed is None and len(self.hosts) >= self.max_hosts:
                 flushed = self._pop(next(iter(self.hosts)))
                 self.evicted += 1
-                flushed.notes.append(f"held-host limit ({self.max_hosts}) reached: identified early; "
-                                     "later observations of this host are reported separately")
+                flushed.notes.append(
+                    f"held-host limit ({self.max_hosts}) reached: identified early; "
+                    "later observations of this host are reported separately"
+                )
             state = self.hosts[key] = HostState(ip=ip, mac=mac)
         if state.ip is None and ip:
             state.ip = ip
@@ -158,9 +161,15 @@ class HostGrouper:
         return state
 
 
-def identify_stream(observations: Iterable[Observation | HostNote], *, host_sorted: bool = False,
-                    cap: int = DEFAULT_CAP, max_hosts: int = DEFAULT_MAX_HOSTS, on_date: date | None = None,
-                    hisilicon_covered: bool = False) -> Iterator[tuple[Device, Verdict]]:
+def identify_stream(
+    observations: Iterable[Observation | HostNote],
+    *,
+    host_sorted: bool = False,
+    cap: int = DEFAULT_CAP,
+    max_hosts: int = DEFAULT_MAX_HOSTS,
+    on_date: date | None = None,
+    hisilicon_covered: bool = False,
+) -> Iterator[tuple[Device, Verdict]]:
     """Group ``observations`` by host (bounded, see module doc) and yield each host with its verdict."""
     grouper = HostGrouper(cap=cap, max_hosts=max_hosts, host_sorted=host_sorted)
     for item in observations:
@@ -171,8 +180,9 @@ def identify_stream(observations: Iterable[Observation | HostNote], *, host_sort
         yield _identify(state, grouper.cap, on_date, hisilicon_covered)
 
 
-def _identify(state: HostState, cap: int, on_date: date | None,
-              hisilicon_covered: bool) -> tuple[Device, Verdict]:
+def _identify(
+    state: HostState, cap: int, on_date: date | None, hisilicon_covered: bool
+) -> tuple[Device, Verdict]:
     from scanner.identify.verdict import identify
 
     device = Device.model_construct(ip=state.ip, mac=state.mac, observations=state.observations)
@@ -200,9 +210,17 @@ def read_observations(path: str | Path, fmt: Format, problems: Problems) -> Iter
     raise UsageError(f"unknown input format {fmt!r} (expected 'jsonl' or 'nmap-xml')")
 
 
-def device_reports(path: str | Path, fmt: Format, problems: Problems, *, host_sorted: bool | None = None,
-                   cap: int = DEFAULT_CAP, evidence_only: bool = False, on_date: date | None = None,
-                   hisilicon_covered: bool = False) -> Iterator[DeviceReport]:
+def device_reports(
+    path: str | Path,
+    fmt: Format,
+    problems: Problems,
+    *,
+    host_sorted: bool | None = None,
+    cap: int = DEFAULT_CAP,
+    evidence_only: bool = False,
+    on_date: date | None = None,
+    hisilicon_covered: bool = False,
+) -> Iterator[DeviceReport]:
     """One DeviceReport per host in the file. ``host_sorted`` defaults to True for nmap XML only.
 
     ``evidence_only`` keeps in each report just the observations the verdict cites (else all kept ones).
@@ -211,19 +229,35 @@ def device_reports(path: str | Path, fmt: Format, problems: Problems, *, host_so
 
     sorted_input = fmt == "nmap-xml" if host_sorted is None else host_sorted
     items = read_observations(path, fmt, problems)
-    for device, verdict in identify_stream(items, host_sorted=sorted_input, cap=cap, on_date=on_date,
-                                           hisilicon_covered=hisilicon_covered):
+    for device, verdict in identify_stream(
+        items, host_sorted=sorted_input, cap=cap, on_date=on_date, hisilicon_covered=hisilicon_covered
+    ):
         observations = device.observations
         if evidence_only:
             cited = {(e.signal, e.value) for e in verdict.evidence}
             observations = [o for o in observations if (o.signal, o.value) in cited]
-        yield DeviceReport(ip=device.ip, mac=device.mac, hostnames=_hostnames(device), probes=device.probes(),
-                           verdict=verdict, observations=observations)
+        yield DeviceReport(
+            ip=device.ip,
+            mac=device.mac,
+            hostnames=_hostnames(device),
+            probes=device.probes(),
+            verdict=verdict,
+            observations=observations,
+        )
 
 
-def identify_file(path: str | Path, fmt: Format, problems: Problems, *, tool_version: str | None = None,
-                  host_sorted: bool | None = None, cap: int = DEFAULT_CAP, evidence_only: bool = False,
-                  on_date: date | None = None, hisilicon_covered: bool = False) -> ScanReport:
+def identify_file(
+    path: str | Path,
+    fmt: Format,
+    problems: Problems,
+    *,
+    tool_version: str | None = None,
+    host_sorted: bool | None = None,
+    cap: int = DEFAULT_CAP,
+    evidence_only: bool = False,
+    on_date: date | None = None,
+    hisilicon_covered: bool = False,
+) -> ScanReport:
     """A ScanReport for an offline identification of ``path``; input problems are repeated in its notes."""
     from scanner import __version__
     from scanner.results import ProbeSummary, ScanReport
@@ -239,23 +273,45 @@ def identify_file(path: str | Path, fmt: Format, problems: Problems, *, tool_ver
         problems(line, message)
 
     started, clock = datetime.now(UTC), time.monotonic()
-    devices = list(device_reports(path, fmt, record, host_sorted=host_sorted, cap=cap,
-                                  evidence_only=evidence_only, on_date=on_date,
-                                  hisilicon_covered=hisilicon_covered))
+    devices = list(
+        device_reports(
+            path,
+            fmt,
+            record,
+            host_sorted=host_sorted,
+            cap=cap,
+            evidence_only=evidence_only,
+            on_date=on_date,
+            hisilicon_covered=hisilicon_covered,
+        )
+    )
     name = "standard input" if str(path) == "-" else str(path)
-    notes = [(f"offline identification of {name} ({fmt}): no packets were sent; "
-             "verdicts rest only on what the file records")]
+    notes = [
+        (
+            f"offline identification of {name} ({fmt}): no packets were sent; "
+            "verdicts rest only on what the file records"
+        )
+    ]
     if count:
         notes.append(f"{count} input problem(s) (malformed lines were skipped):")
         notes.extend(seen)
-    summary = ProbeSummary(probe="nmap" if fmt == "nmap-xml" else "import",
-                           status="partial" if count else "success",
-                           duration=time.monotonic() - clock, notes=[f"read {name}"])
+    summary = ProbeSummary(
+        probe="nmap" if fmt == "nmap-xml" else "import",
+        status="partial" if count else "success",
+        duration=time.monotonic() - clock,
+        notes=[f"read {name}"],
+    )
     from scanner.identify.oui import load_registry
 
-    return ScanReport(tool_version=tool_version or __version__, started_at=started,
-                      finished_at=datetime.now(UTC), probes=[summary], notes=notes, devices=devices,
-                      oui_registry_date=load_registry().date)
+    return ScanReport(
+        tool_version=tool_version or __version__,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        probes=[summary],
+        notes=notes,
+        devices=devices,
+        oui_registry_date=load_registry().date,
+    )
 
 
 def _hostnames(device: Device) -> list[str]:

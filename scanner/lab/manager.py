@@ -30,8 +30,11 @@ class LabStatus:
     failures: list[str]
 
     def render(self) -> str:
-        sim = f"simulator pid {self.simulator_pid} ({'running' if self.simulator_alive else 'not running'})" \
-            if self.simulator_pid else "no simulator"
+        sim = (
+            f"simulator pid {self.simulator_pid} ({'running' if self.simulator_alive else 'not running'})"
+            if self.simulator_pid
+            else "no simulator"
+        )
         lines = [f"lab {self.name}: {self.namespaces} namespaces, {sim}"]
         lines += [f"  responder failed: {f}" for f in self.failures]
         return "\n".join(lines)
@@ -69,12 +72,20 @@ def _create_network(spec: LabSpec) -> None:
     br = spec.bridge_ns
     # Each veth is created inside the bridge namespace with its peer moved straight into the device
     # namespace, so no lab interface ever exists in the root namespace.
-    batch = ["link add br0 type bridge mcast_snooping 0", "link set br0 up", "link set lo up",
-             f"link add vscan type veth peer name eth0 address {SCANNER_MAC} netns {spec.scanner_ns}",
-             "link set vscan master br0", "link set vscan up"]
+    batch = [
+        "link add br0 type bridge mcast_snooping 0",
+        "link set br0 up",
+        "link set lo up",
+        f"link add vscan type veth peer name eth0 address {SCANNER_MAC} netns {spec.scanner_ns}",
+        "link set vscan master br0",
+        "link set vscan up",
+    ]
     for i, d in enumerate(spec.devices):
-        batch += [f"link add v{i} type veth peer name eth0 address {d.mac} netns {spec.device_ns(i)}",
-                  f"link set v{i} master br0", f"link set v{i} up"]
+        batch += [
+            f"link add v{i} type veth peer name eth0 address {d.mac} netns {spec.device_ns(i)}",
+            f"link set v{i} master br0",
+            f"link set v{i} up",
+        ]
     ip(netns=br, batch=batch)
     _configure_host(spec.scanner_ns, spec.scanner_ip, plen, [])
     for i, d in enumerate(spec.devices):
@@ -83,8 +94,12 @@ def _create_network(spec: LabSpec) -> None:
 
 
 def _configure_host(ns: str, addr: str, plen: int, routes: list[str]) -> None:
-    batch = [f"addr add {addr}/{plen} dev eth0", "link set eth0 up", "link set lo up",
-             "route add 224.0.0.0/4 dev eth0"]
+    batch = [
+        f"addr add {addr}/{plen} dev eth0",
+        "link set eth0 up",
+        "link set lo up",
+        "route add 224.0.0.0/4 dev eth0",
+    ]
     batch += ["route add default dev eth0" if r == "default" else f"route add {r} dev eth0" for r in routes]
     ip(netns=ns, batch=batch)
 
@@ -95,9 +110,14 @@ def _start_simulator(spec: LabSpec, lab_file: Path) -> None:
     state = sdir / "sim.state"
     state.unlink(missing_ok=True)
     log = open(sdir / "sim.log", "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-m", "scanner.lab.sim", str(lab_file.resolve()), str(state)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner.lab.sim", str(lab_file.resolve()), str(state)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     log.close()
     (sdir / "sim.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + READY_TIMEOUT
@@ -105,11 +125,15 @@ def _start_simulator(spec: LabSpec, lab_file: Path) -> None:
         if state.exists() and state.read_text().startswith("ready"):
             return
         if proc.poll() is not None:
-            raise ScanFailed(f"lab simulator exited with {proc.returncode}; its log:\n"
-                             + (sdir / "sim.log").read_text()[-2000:])
+            raise ScanFailed(
+                f"lab simulator exited with {proc.returncode}; its log:\n"
+                + (sdir / "sim.log").read_text()[-2000:]
+            )
         time.sleep(0.05)
-    raise ScanFailed(f"lab simulator not ready after {READY_TIMEOUT:.0f} s; its log:\n"
-                     + (sdir / "sim.log").read_text(errors="replace")[-2000:])
+    raise ScanFailed(
+        f"lab simulator not ready after {READY_TIMEOUT:.0f} s; its log:\n"
+        + (sdir / "sim.log").read_text(errors="replace")[-2000:]
+    )
 
 
 def lab_down(name: str) -> int:
@@ -176,8 +200,6 @@ def lab_status(name: str) -> LabStatus:
         except OSError:
             alive = False
     failures: list[str] = []
-    try:
+    with contextlib.suppress(OSError):
         failures = [ln for ln in (sdir / "sim.state").read_text().splitlines()[1:] if ln]
-    except OSError:
-        pass
     return LabStatus(name, len(list_netns(f"nd-{name}-")), pid, alive, failures)

@@ -37,8 +37,14 @@ def ip(*args: str, netns: str | None = None, batch: list[str] | None = None, che
     if batch is not None:
         cmd += ["-b", "-"]
     cmd += list(args)
-    proc = subprocess.run(cmd, input="\n".join(batch) + "\n" if batch is not None else None,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        cmd,
+        input="\n".join(batch) + "\n" if batch is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if check and proc.returncode != 0:
         raise ScanFailed(f"`{' '.join(cmd)}` failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout

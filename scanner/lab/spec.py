@@ -63,11 +63,20 @@ class DeviceGroup(BaseModel):
         start = ipaddress.IPv4Address(self.start_ip)
         out = []
         for i in range(self.count):
-            oui = normalise_mac(self.ouis[i % len(self.ouis)].replace(":", "").replace("-", "") + "000000")[:8]
+            oui = normalise_mac(self.ouis[i % len(self.ouis)].replace(":", "").replace("-", "") + "000000")[
+                :8
+            ]
             tail = (salt * 7919 + i) & 0xFFFFFF
             mac = f"{oui}:{tail >> 16:02x}:{(tail >> 8) & 0xFF:02x}:{tail & 0xFF:02x}"
-            out.append(LabDevice(name=f"{self.name}{i}", ip=str(start + i), mac=mac, profile=self.profile,
-                                 expect=self.expect))
+            out.append(
+                LabDevice(
+                    name=f"{self.name}{i}",
+                    ip=str(start + i),
+                    mac=mac,
+                    profile=self.profile,
+                    expect=self.expect,
+                )
+            )
         return out
 
 

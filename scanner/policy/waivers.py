@@ -54,9 +54,11 @@ class Waiver:
 
     def matches(self, device: DeviceReport) -> bool:
         serial = device.verdict.serial
-        return bool((self.mac and _mac(device.mac) == self.mac)
-                    or (self.serial and serial and serial.strip().casefold() == self.serial.casefold())
-                    or (self.ip and _ip(device.ip) == self.ip))
+        return bool(
+            (self.mac and _mac(device.mac) == self.mac)
+            or (self.serial and serial and serial.strip().casefold() == self.serial.casefold())
+            or (self.ip and _ip(device.ip) == self.ip)
+        )
 
     def expired(self, today: date) -> bool:
         return today > self.expires
@@ -77,16 +79,18 @@ def load_waivers(path: Path | str) -> list[Waiver]:
         position = _TOML_POSITION.search(message)
         if position is None:  # "(at end of document)"
             raise UsageError(f"{path}:{text.count(chr(10)) + 1}: invalid TOML: {message}") from None
-        line, reason = int(position.group(1)), message[: position.start()]
+        at, reason = int(position.group(1)), message[: position.start()]
         lines = text.splitlines()
-        hint = _DATE_HINT if line <= len(lines) and _key_line(lines, "expires", line - 1, line) else ""
-        raise UsageError(f"{path}:{line}: invalid TOML: {reason} (column {position.group(2)}){hint}") from None
+        hint = _DATE_HINT if at <= len(lines) and _key_line(lines, "expires", at - 1, at) else ""
+        raise UsageError(f"{path}:{at}: invalid TOML: {reason} (column {position.group(2)}){hint}") from None
     lines = text.splitlines()
     for key in data:
         if key != "waiver":
             line = _key_line(lines, key, 0, _table_end(lines, -1)) or _header_line(lines, key)
             where = f"{path}:{line}" if line else str(path)
-            raise UsageError(f"{where}: unknown top-level key {key!r} (a waiver file holds only [[waiver]] tables)")
+            raise UsageError(
+                f"{where}: unknown top-level key {key!r} (a waiver file holds only [[waiver]] tables)"
+            )
     tables = data.get("waiver", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         line = _key_line(lines, "waiver", 0, len(lines)) or _header_line(lines, "waiver")
@@ -101,8 +105,11 @@ def load_waivers(path: Path | str) -> list[Waiver]:
         try:
             waivers.append(_parse(table, None if start is None else start + 1))
         except _Invalid as exc:
-            line = None if start is None else (_key_line(lines, exc.key, start + 1, _table_end(lines, start))
-                                               or start + 1)
+            line = (
+                None
+                if start is None
+                else (_key_line(lines, exc.key, start + 1, _table_end(lines, start)) or start + 1)
+            )
             where = f"{path}:{line}" if line else str(path)
             raise UsageError(f"{where}: waiver {n + 1}: {exc.reason}") from None
     return waivers
@@ -126,7 +133,9 @@ def apply_waivers(report: ScanReport, waivers: list[Waiver], today: date | None 
                 if note not in notes:
                     notes.append(note)
             verdict = verdict.model_copy(update={"notes": notes})
-        devices.append(device if verdict is device.verdict else device.model_copy(update={"verdict": verdict}))
+        devices.append(
+            device if verdict is device.verdict else device.model_copy(update={"verdict": verdict})
+        )
     return report.model_copy(update={"devices": devices})
 
 
@@ -165,10 +174,16 @@ def _parse(table: dict[str, Any], line: int | None) -> Waiver:
     for key in REQUIRED:
         if key not in table:
             raise _Invalid(None, f"missing {key!r}")
-    return Waiver(reason=table["reason"].strip(), approved_by=table["approved_by"].strip(),
-                  expires=_date(table["expires"]), mac=_checked(table, "mac", normalise_mac),
-                  serial=_checked(table, "serial", str.strip), ip=_checked(table, "ip", _canonical_ip),
-                  ticket=_checked(table, "ticket", str.strip), line=line)
+    return Waiver(
+        reason=table["reason"].strip(),
+        approved_by=table["approved_by"].strip(),
+        expires=_date(table["expires"]),
+        mac=_checked(table, "mac", normalise_mac),
+        serial=_checked(table, "serial", str.strip),
+        ip=_checked(table, "ip", _canonical_ip),
+        ticket=_checked(table, "ticket", str.strip),
+        line=line,
+    )
 
 
 def _checked(table: dict[str, Any], key: str, convert: Callable[[str], object]) -> str | None:

@@ -23,10 +23,7 @@ def visible(text: str | None, limit: int | None = None) -> str:
     """Device text for display: control and bidi characters shown as escapes (``\\n``, ``\\x1b``), bounded."""
     if not text:
         return ""
-    if text.isprintable() and not _BIDI.intersection(text):
-        out = text
-    else:
-        out = "".join(_escape(c) for c in text)
+    out = text if text.isprintable() and not _BIDI.intersection(text) else "".join(_escape(c) for c in text)
     if limit is not None and len(out) > limit:
         out = out[: max(limit - 1, 0)] + "…"
     return out

@@ -20,8 +20,9 @@ class ArpReply(NamedTuple):
 
 def build_request(src_mac: bytes, src_ip: bytes, target_ip: bytes) -> bytes:
     """An Ethernet broadcast ARP who-has ``target_ip`` from ``src_mac``/``src_ip`` (padded to 60 bytes)."""
-    frame = _ETH.pack(BROADCAST, src_mac, ETH_P_ARP) + _ARP.pack(1, 0x0800, 6, 4, 1, src_mac, src_ip,
-                                                                 b"\0" * 6, target_ip)
+    frame = _ETH.pack(BROADCAST, src_mac, ETH_P_ARP) + _ARP.pack(
+        1, 0x0800, 6, 4, 1, src_mac, src_ip, b"\0" * 6, target_ip
+    )
     return frame.ljust(60, b"\0")
 
 

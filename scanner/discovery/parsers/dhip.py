@@ -74,7 +74,7 @@ def _parse_message(data: bytes) -> dict[str, Any] | None:
     size, magic, _session, _id, json_len, *_rest = HEADER.unpack_from(data, 0)
     if size != HEADER.size or magic != MAGIC or json_len > MAX_BODY or json_len > len(data) - HEADER.size:
         return None
-    body = bytes(data[HEADER.size:HEADER.size + json_len]).split(b"\0", 1)[0]
+    body = bytes(data[HEADER.size : HEADER.size + json_len]).split(b"\0", 1)[0]
     try:
         msg = json.loads(body.decode("utf-8", "replace"))
     except (ValueError, RecursionError):  # bad JSON, absurd integers, nesting past the recursion limit

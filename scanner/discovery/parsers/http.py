@@ -26,10 +26,13 @@ MAX_TITLE = 512
 MAX_LINKS = 16
 
 _LINK_TAG = re.compile(rb"<link\b([^<>]{0,2048})>", re.IGNORECASE)
-_ATTR = re.compile(rb"""([a-zA-Z_:][-a-zA-Z0-9_:.]{0,63})\s*=\s*"""
-                   rb"""("[^"]{0,2048}"|'[^']{0,2048}'|[^\s"'>]{1,2048})""")
-_META_CHARSET = re.compile(rb"""<meta[^<>]{0,512}?charset\s*=\s*["']?([-a-zA-Z0-9_:.]{1,40})""",
-                           re.IGNORECASE)
+_ATTR = re.compile(
+    rb"""([a-zA-Z_:][-a-zA-Z0-9_:.]{0,63})\s*=\s*"""
+    rb"""("[^"]{0,2048}"|'[^']{0,2048}'|[^\s"'>]{1,2048})"""
+)
+_META_CHARSET = re.compile(
+    rb"""<meta[^<>]{0,512}?charset\s*=\s*["']?([-a-zA-Z0-9_:.]{1,40})""", re.IGNORECASE
+)
 _CT_CHARSET = re.compile(r"""charset\s*=\s*["']?([-a-zA-Z0-9_:.]{1,40})""", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$")
@@ -94,12 +97,26 @@ def head_end(buffer: bytes) -> int:
     return end + 2 if end >= 0 else -1
 
 
-def build_request(method: str, host: str, port: int, target: str, *, tls: bool, body: bytes = b"",
-                  headers: Iterable[tuple[str, str]] = ()) -> bytes:
+def build_request(
+    method: str,
+    host: str,
+    port: int,
+    target: str,
+    *,
+    tls: bool,
+    body: bytes = b"",
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes:
     """An HTTP/1.1 request that asks the server to close the connection after answering."""
     authority = host if port == (443 if tls else 80) else f"{host}:{port}"
-    lines = [f"{method} {quote(target or '/', safe=_TARGET_SAFE)} HTTP/1.1", f"Host: {authority}",
-             f"User-Agent: {USER_AGENT}", "Accept: */*", "Accept-Encoding: identity", "Connection: close"]
+    lines = [
+        f"{method} {quote(target or '/', safe=_TARGET_SAFE)} HTTP/1.1",
+        f"Host: {authority}",
+        f"User-Agent: {USER_AGENT}",
+        "Accept: */*",
+        "Accept-Encoding: identity",
+        "Connection: close",
+    ]
     lines += [f"{k}: {v}" for k, v in headers]
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
@@ -232,9 +249,12 @@ def looks_like_html(data: bytes) -> bool:
 def looks_like_image(data: bytes) -> bool:
     """True for the magic bytes of ICO, PNG, GIF, JPEG, BMP, WebP or SVG."""
     head = data[:256].lstrip().lower()
-    return (data.startswith((b"\0\0\1\0", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"BM"))
-            or (data.startswith(b"RIFF") and data[8:12] == b"WEBP") or head.startswith(b"<svg")
-            or (head.startswith(b"<?xml") and b"<svg" in data[:1024].lower()))
+    return (
+        data.startswith((b"\0\0\1\0", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"BM"))
+        or (data.startswith(b"RIFF") and data[8:12] == b"WEBP")
+        or head.startswith(b"<svg")
+        or (head.startswith(b"<?xml") and b"<svg" in data[:1024].lower())
+    )
 
 
 def favicon_hashes(data: bytes) -> tuple[str, str]:

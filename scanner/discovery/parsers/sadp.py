@@ -65,8 +65,10 @@ class _FlatDocument:
 
 def build_inquiry(uuid: str, types: str = "inquiry") -> bytes:
     """The SADP inquiry datagram (``types`` is ``inquiry`` or ``inquiry_v32``)."""
-    return (f'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>{escape(uuid)}</Uuid>'
-            f"<Types>{escape(types)}</Types></Probe>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>{escape(uuid)}</Uuid>'
+        f"<Types>{escape(types)}</Types></Probe>"
+    ).encode()
 
 
 def parse_probe_match(data: bytes) -> dict[str, str] | None:

@@ -22,8 +22,11 @@ MAX_MESSAGE = 65535
 MAX_ITEMS = 64
 MAX_OID_ARCS = 128
 MAX_INT_BYTES = 9  # Counter64 plus a sign byte
-EXCEPTIONS = {NO_SUCH_OBJECT: "noSuchObject", NO_SUCH_INSTANCE: "noSuchInstance",
-              END_OF_MIB_VIEW: "endOfMibView"}
+EXCEPTIONS = {
+    NO_SUCH_OBJECT: "noSuchObject",
+    NO_SUCH_INSTANCE: "noSuchInstance",
+    END_OF_MIB_VIEW: "endOfMibView",
+}
 
 Value = int | bytes | str | None  # str only for OIDs ("1.3.6…") and the v2 exception names
 
@@ -86,13 +89,17 @@ def encode_value(tag: int, value: Value) -> bytes:
         return encode_oid(str(value))
     if tag in (OCTET_STRING, IP_ADDRESS, OPAQUE):
         return tlv(tag, value if isinstance(value, bytes) else str(value).encode())
-    return encode_integer(int(value or 0), tag)  # type: ignore[arg-type]
+    return encode_integer(int(value or 0), tag)
 
 
 def encode_message(msg: Message) -> bytes:
     binds = b"".join(tlv(SEQUENCE, encode_oid(b.oid) + encode_value(b.tag, b.value)) for b in msg.varbinds)
-    pdu = (encode_integer(msg.request_id) + encode_integer(msg.error_status) + encode_integer(msg.error_index)
-           + tlv(SEQUENCE, binds))
+    pdu = (
+        encode_integer(msg.request_id)
+        + encode_integer(msg.error_status)
+        + encode_integer(msg.error_index)
+        + tlv(SEQUENCE, binds)
+    )
     head = encode_integer(msg.version) + tlv(OCTET_STRING, msg.community)
     return tlv(SEQUENCE, head + tlv(msg.pdu_type, pdu))
 
@@ -208,8 +215,15 @@ def parse_message(data: bytes) -> Message | None:
             tag, x0, x1 = _read_tlv(data, o1, e1)
             binds.append(VarBind(decode_oid(data[o0:o1]), tag, _value(tag, data[x0:x1])))
             pos = e1
-        return Message(_int(data[v0:v1]), data[c0:c1], pdu_type, _int(data[r0:r1]), _int(data[s0:s1]),
-                       _int(data[i0:i1]), tuple(binds))
+        return Message(
+            _int(data[v0:v1]),
+            data[c0:c1],
+            pdu_type,
+            _int(data[r0:r1]),
+            _int(data[s0:s1]),
+            _int(data[i0:i1]),
+            tuple(binds),
+        )
     except (_Malformed, IndexError, ValueError):
         return None
 

@@ -46,8 +46,10 @@ class MSearch:
 
 def build_msearch(st: str, mx: int, host: str = GROUP) -> bytes:
     """An M-SEARCH for search target ``st``; ``host`` is the group or, for a unicast search, the device."""
-    return (f"M-SEARCH * HTTP/1.1\r\nHOST: {host}:{PORT}\r\nMAN: \"ssdp:discover\"\r\nMX: {mx}\r\n"
-            f"ST: {st}\r\nUSER-AGENT: Linux/1 UPnP/1.1 ndaa-scanner/0.1\r\n\r\n").encode()
+    return (
+        f'M-SEARCH * HTTP/1.1\r\nHOST: {host}:{PORT}\r\nMAN: "ssdp:discover"\r\nMX: {mx}\r\n'
+        f"ST: {st}\r\nUSER-AGENT: Linux/1 UPnP/1.1 ndaa-scanner/0.1\r\n\r\n"
+    ).encode()
 
 
 def parse_message(data: bytes) -> SsdpMessage | None:

@@ -30,9 +30,16 @@ class UpnpDevice:
     udn: str | None = None
 
 
-_ELEMENTS = {"deviceType": "device_type", "friendlyName": "friendly_name", "manufacturer": "manufacturer",
-             "modelName": "model_name", "modelNumber": "model_number",
-             "modelDescription": "model_description", "serialNumber": "serial", "UDN": "udn"}
+_ELEMENTS = {
+    "deviceType": "device_type",
+    "friendlyName": "friendly_name",
+    "manufacturer": "manufacturer",
+    "modelName": "model_name",
+    "modelNumber": "model_number",
+    "modelDescription": "model_description",
+    "serialNumber": "serial",
+    "UDN": "udn",
+}
 
 
 def parse_description(data: bytes) -> UpnpDevice | None:

@@ -24,10 +24,19 @@ DEVICE_WSDL = "http://www.onvif.org/ver10/device/wsdl"
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
-BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
-DEVICE_INFORMATION_SIGNALS = {"Manufacturer": "onvif.manufacturer", "Model": "onvif.model",
-                              "FirmwareVersion": "onvif.firmware", "SerialNumber": "onvif.serial"}
+# The WS-Security token type URI, not a password.
+PASSWORD_DIGEST = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"  # noqa: S105
+)
+BASE64_BINARY = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+)
+DEVICE_INFORMATION_SIGNALS = {
+    "Manufacturer": "onvif.manufacturer",
+    "Model": "onvif.model",
+    "FirmwareVersion": "onvif.firmware",
+    "SerialNumber": "onvif.serial",
+}
 
 _KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_.\[\]]{0,63})=(.{0,256})$")
 
@@ -103,9 +112,11 @@ def parse_magicbox(data: bytes) -> list[tuple[str, str]]:
 
 def soap_request(body: str, header: str = "") -> bytes:
     """A SOAP 1.2 envelope around one device-service request element."""
-    return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}" '
-            f'xmlns:tds="{DEVICE_WSDL}"><s:Header>{header}</s:Header><s:Body>{body}</s:Body>'
-            "</s:Envelope>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}" '
+        f'xmlns:tds="{DEVICE_WSDL}"><s:Header>{header}</s:Header><s:Body>{body}</s:Body>'
+        "</s:Envelope>"
+    ).encode()
 
 
 def get_system_date_and_time() -> bytes:
@@ -125,12 +136,14 @@ def password_digest(password: str, created: str, nonce: bytes) -> str:
 def username_token(user: str, password: str, created: str, nonce: bytes) -> str:
     """A WS-Security UsernameToken header with a PasswordDigest."""
     digest = password_digest(password, created, nonce)
-    return (f'<wsse:Security s:mustUnderstand="true" xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}">'
-            "<wsse:UsernameToken>"
-            f"<wsse:Username>{escape(user)}</wsse:Username>"
-            f'<wsse:Password Type="{PASSWORD_DIGEST}">{digest}</wsse:Password>'
-            f'<wsse:Nonce EncodingType="{BASE64_BINARY}">{base64.b64encode(nonce).decode()}</wsse:Nonce>'
-            f"<wsu:Created>{created}</wsu:Created></wsse:UsernameToken></wsse:Security>")
+    return (
+        f'<wsse:Security s:mustUnderstand="true" xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}">'
+        "<wsse:UsernameToken>"
+        f"<wsse:Username>{escape(user)}</wsse:Username>"
+        f'<wsse:Password Type="{PASSWORD_DIGEST}">{digest}</wsse:Password>'
+        f'<wsse:Nonce EncodingType="{BASE64_BINARY}">{base64.b64encode(nonce).decode()}</wsse:Nonce>'
+        f"<wsu:Created>{created}</wsu:Created></wsse:UsernameToken></wsse:Security>"
+    )
 
 
 class OnvifAnswer(NamedTuple):

@@ -73,14 +73,16 @@ def new_message_id() -> str:
 def build_probe(message_id: str, types: str | None = None) -> bytes:
     """A SOAP 1.2 Probe; ``types`` is one QName with the ``dn:`` or ``tds:`` prefix, or None (untyped)."""
     body = f"<d:Probe><d:Types>{escape(types)}</d:Types></d:Probe>" if types else "<d:Probe/>"
-    return ('<?xml version="1.0" encoding="UTF-8"?>'
-            f'<s:Envelope xmlns:s="{NS_SOAP}" xmlns:a="{NS_WSA}" xmlns:d="{NS_WSD}" xmlns:dn="{NS_DN}" '
-            f'xmlns:tds="{NS_TDS}"><s:Header>'
-            f'<a:Action s:mustUnderstand="1">{ACTION_PROBE}</a:Action>'
-            f"<a:MessageID>{escape(message_id)}</a:MessageID>"
-            f"<a:ReplyTo><a:Address>{ANONYMOUS}</a:Address></a:ReplyTo>"
-            f'<a:To s:mustUnderstand="1">{TO_DISCOVERY}</a:To>'
-            f"</s:Header><s:Body>{body}</s:Body></s:Envelope>").encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<s:Envelope xmlns:s="{NS_SOAP}" xmlns:a="{NS_WSA}" xmlns:d="{NS_WSD}" xmlns:dn="{NS_DN}" '
+        f'xmlns:tds="{NS_TDS}"><s:Header>'
+        f'<a:Action s:mustUnderstand="1">{ACTION_PROBE}</a:Action>'
+        f"<a:MessageID>{escape(message_id)}</a:MessageID>"
+        f"<a:ReplyTo><a:Address>{ANONYMOUS}</a:Address></a:ReplyTo>"
+        f'<a:To s:mustUnderstand="1">{TO_DISCOVERY}</a:To>'
+        f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
 
 
 def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
@@ -98,8 +100,9 @@ def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
             break
         epr = _child(pm, "EndpointReference")
         address = _text(_child(epr, "Address")) if epr is not None else ""
-        match = ProbeMatch(address, _list(_child(pm, "Types")), _list(_child(pm, "Scopes")),
-                           _list(_child(pm, "XAddrs")))
+        match = ProbeMatch(
+            address, _list(_child(pm, "Types")), _list(_child(pm, "Scopes")), _list(_child(pm, "XAddrs"))
+        )
         if match.endpoint or match.xaddrs or match.scopes:
             matches.append(match)
     return matches
@@ -135,7 +138,7 @@ def scope_params(scopes: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
     for scope in scopes:
         if scope[: len(ONVIF_SCOPE)].lower() != ONVIF_SCOPE:
             continue
-        key, _, value = scope[len(ONVIF_SCOPE):].partition("/")
+        key, _, value = scope[len(ONVIF_SCOPE) :].partition("/")
         key = unquote(key).lower()
         key = _SCOPE_ALIASES.get(key, key)
         value = unquote(value, errors="replace").strip()[:MAX_ITEM_LEN]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import struct
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,17 +24,26 @@ class SimDevice:
     @property
     def serial(self) -> str:
         """A stable per-device serial suffix (digits), derived from the MAC."""
-        return str(int(hashlib.sha1(self.mac.encode()).hexdigest()[:8], 16) % 10**9).zfill(9)
+        return str(
+            int(hashlib.sha1(self.mac.encode(), usedforsecurity=False).hexdigest()[:8], 16) % 10**9
+        ).zfill(9)
 
     def fill(self, value: Any) -> Any:
         """Substitute the per-device placeholders into a parameter value (recursively)."""
         if isinstance(value, str):
             hexmac = self.mac.replace(":", "")
-            nonce = hashlib.md5(self.mac.encode()).hexdigest()
-            return (value.replace("{mac}", self.mac).replace("{MAC}", self.mac.upper())
-                    .replace("{mac_dash}", self.mac.replace(":", "-")).replace("{mac_hex}", hexmac)
-                    .replace("{MAC_hex}", hexmac.upper()).replace("{ip}", self.ip)
-                    .replace("{serial}", self.serial).replace("{name}", self.name).replace("{nonce32}", nonce))
+            nonce = hashlib.md5(self.mac.encode(), usedforsecurity=False).hexdigest()
+            return (
+                value.replace("{mac}", self.mac)
+                .replace("{MAC}", self.mac.upper())
+                .replace("{mac_dash}", self.mac.replace(":", "-"))
+                .replace("{mac_hex}", hexmac)
+                .replace("{MAC_hex}", hexmac.upper())
+                .replace("{ip}", self.ip)
+                .replace("{serial}", self.serial)
+                .replace("{name}", self.name)
+                .replace("{nonce32}", nonce)
+            )
         if isinstance(value, list):
             return [self.fill(v) for v in value]
         if isinstance(value, dict):
@@ -64,6 +74,6 @@ class SimDevice:
             s.setblocking(False)
             return s
 
-    def in_netns(self):  # type: ignore[no-untyped-def]
+    def in_netns(self) -> AbstractContextManager[None]:
         """Context manager: run code (e.g. a library that opens its own sockets or threads) in the device's namespace."""
         return in_netns(self.netns)

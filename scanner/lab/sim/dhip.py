@@ -20,8 +20,14 @@ log = logging.getLogger("scanner.lab.sim")
 
 def device_info(dev: SimDevice, params: dict[str, Any]) -> dict[str, Any]:
     """The deviceInfo object ``dev`` reports: its parameters and its IPv4 address, keys sorted."""
-    info = {"IPv4Address": {"DefaultGateway": "0.0.0.0", "DhcpEnable": False, "IPAddress": dev.ip,
-                            "SubnetMask": "255.255.255.0"}}
+    info = {
+        "IPv4Address": {
+            "DefaultGateway": "0.0.0.0",
+            "DhcpEnable": False,
+            "IPAddress": dev.ip,
+            "SubnetMask": "255.255.255.0",
+        }
+    }
     info.update(params)
     return dict(sorted(info.items()))
 

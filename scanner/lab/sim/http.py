@@ -106,8 +106,10 @@ class WebApp:
         if path == ISAPI_DEVICE_INFO and self.p.get("isapi_device_info"):
             return Response(200, [("Content-Type", "application/xml")], self.device_info_xml())
         if path.startswith("/cgi-bin/magicBox.cgi?action="):
-            answer = {"getVendor": ("vendor", self.p.get("magicbox_vendor")),
-                      "getDeviceType": ("type", self.p.get("magicbox_type"))}.get(path.split("=", 1)[1])
+            answer = {
+                "getVendor": ("vendor", self.p.get("magicbox_vendor")),
+                "getDeviceType": ("type", self.p.get("magicbox_type")),
+            }.get(path.split("=", 1)[1])
             if answer and answer[1]:
                 body = f"{answer[0]}={answer[1]}\r\n".encode()
                 return Response(200, [("Content-Type", "text/plain")], body)
@@ -131,30 +133,36 @@ class WebApp:
     def device_info_xml(self) -> bytes:
         p = {k: escape(str(v)) for k, v in self.p.items()}
         mac_hex = p.get("mac", "").replace(":", "")
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<DeviceInfo version="2.0" xmlns="{HIKVISION_NS}">\n'
-                f"<deviceName>IP CAMERA</deviceName>\n"
-                f"<deviceID>aa85c000-6324-11b3-819e-{mac_hex}</deviceID>\n"
-                f"<deviceDescription>IPCamera</deviceDescription>\n<deviceLocation>hangzhou</deviceLocation>\n"
-                f"<systemContact>Hikvision.China</systemContact>\n<model>{p.get('model', '')}</model>\n"
-                f"<serialNumber>{p.get('serial', '')}</serialNumber>\n"
-                f"<macAddress>{p.get('mac', '')}</macAddress>\n"
-                f"<firmwareVersion>{p.get('firmware', '')}</firmwareVersion>\n"
-                f"<firmwareReleasedDate>{p.get('firmware_date', '')}</firmwareReleasedDate>\n"
-                f"<deviceType>{p.get('device_type', 'IPCamera')}</deviceType>\n</DeviceInfo>\n").encode()
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<DeviceInfo version="2.0" xmlns="{HIKVISION_NS}">\n'
+            f"<deviceName>IP CAMERA</deviceName>\n"
+            f"<deviceID>aa85c000-6324-11b3-819e-{mac_hex}</deviceID>\n"
+            f"<deviceDescription>IPCamera</deviceDescription>\n<deviceLocation>hangzhou</deviceLocation>\n"
+            f"<systemContact>Hikvision.China</systemContact>\n<model>{p.get('model', '')}</model>\n"
+            f"<serialNumber>{p.get('serial', '')}</serialNumber>\n"
+            f"<macAddress>{p.get('mac', '')}</macAddress>\n"
+            f"<firmwareVersion>{p.get('firmware', '')}</firmwareVersion>\n"
+            f"<firmwareReleasedDate>{p.get('firmware_date', '')}</firmwareReleasedDate>\n"
+            f"<deviceType>{p.get('device_type', 'IPCamera')}</deviceType>\n</DeviceInfo>\n"
+        ).encode()
 
     def onvif(self, body: bytes) -> Response:
         if b"GetSystemDateAndTime" in body:
             return soap_response(200, system_date_and_time(str(self.p.get("onvif_tz") or "")))
         if b"GetDeviceInformation" in body:
-            if not self.p.get("onvif_user") or not token_ok(body, str(self.p["onvif_user"]),
-                                                             str(self.p.get("onvif_password", ""))):
+            if not self.p.get("onvif_user") or not token_ok(
+                body, str(self.p["onvif_user"]), str(self.p.get("onvif_password", ""))
+            ):
                 return soap_response(400, soap_fault("ter:NotAuthorized", "Sender not Authorized"))
             fields = {k: escape(str(self.p.get(f"onvif_{k.lower()}", ""))) for k in ("Manufacturer", "Model")}
             fields["FirmwareVersion"] = escape(str(self.p.get("onvif_firmware", "")))
             fields["SerialNumber"] = escape(str(self.p.get("onvif_serial", "")))
             inner = "".join(f"<tds:{k}>{v}</tds:{k}>" for k, v in fields.items())
-            return soap_response(200, f"<tds:GetDeviceInformationResponse>{inner}"
-                                      "<tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>")
+            return soap_response(
+                200,
+                f"<tds:GetDeviceInformationResponse>{inner}"
+                "<tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>",
+            )
         return soap_response(400, soap_fault("ter:ActionNotSupported", "Action not supported"))
 
 
@@ -207,29 +215,35 @@ def favicon(seed: str) -> bytes:
 
 
 def soap_response(status: int, body: str) -> Response:
-    doc = ('<?xml version="1.0" encoding="UTF-8"?>'
-           f'<env:Envelope xmlns:env="{SOAP_ENV}" xmlns:tds="{DEVICE_WSDL}" '
-           'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:ter="http://www.onvif.org/ver10/error">'
-           f"<env:Body>{body}</env:Body></env:Envelope>")
+    doc = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<env:Envelope xmlns:env="{SOAP_ENV}" xmlns:tds="{DEVICE_WSDL}" '
+        'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:ter="http://www.onvif.org/ver10/error">'
+        f"<env:Body>{body}</env:Body></env:Envelope>"
+    )
     return Response(status, [("Content-Type", "application/soap+xml; charset=utf-8")], doc.encode())
 
 
 def soap_fault(subcode: str, reason: str) -> str:
-    return ("<env:Fault><env:Code><env:Value>env:Sender</env:Value>"
-            f"<env:Subcode><env:Value>{subcode}</env:Value>"
-            f'</env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason>'
-            "</env:Fault>")
+    return (
+        "<env:Fault><env:Code><env:Value>env:Sender</env:Value>"
+        f"<env:Subcode><env:Value>{subcode}</env:Value>"
+        f'</env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason>'
+        "</env:Fault>"
+    )
 
 
 def system_date_and_time(tz: str) -> str:
     now = datetime.now(UTC)
     zone = f"<tt:TimeZone><tt:TZ>{escape(tz)}</tt:TZ></tt:TimeZone>" if tz else ""
-    return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
-            "<tt:DateTimeType>Manual</tt:DateTimeType>"
-            f"<tt:DaylightSavings>false</tt:DaylightSavings>{zone}<tt:UTCDateTime><tt:Time>"
-            f"<tt:Hour>{now.hour}</tt:Hour><tt:Minute>{now.minute}</tt:Minute><tt:Second>{now.second}</tt:Second>"
-            f"</tt:Time><tt:Date><tt:Year>{now.year}</tt:Year><tt:Month>{now.month}</tt:Month><tt:Day>{now.day}"
-            "</tt:Day></tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+    return (
+        "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+        "<tt:DateTimeType>Manual</tt:DateTimeType>"
+        f"<tt:DaylightSavings>false</tt:DaylightSavings>{zone}<tt:UTCDateTime><tt:Time>"
+        f"<tt:Hour>{now.hour}</tt:Hour><tt:Minute>{now.minute}</tt:Minute><tt:Second>{now.second}</tt:Second>"
+        f"</tt:Time><tt:Date><tt:Year>{now.year}</tt:Year><tt:Month>{now.month}</tt:Month><tt:Day>{now.day}"
+        "</tt:Day></tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+    )
 
 
 def token_ok(body: bytes, user: str, password: str) -> bool:
@@ -248,4 +262,3 @@ def token_ok(body: bytes, user: str, password: str) -> bool:
     expected = password_digest(password, values.get("Created", ""), nonce)
     given = values.get("Password", "").encode()
     return values.get("Username") == user and hmac.compare_digest(given, expected.encode())
-

@@ -21,10 +21,14 @@ async def start(dev: SimDevice, params: dict[str, Any]) -> None:
     from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
     type_ = params["type"]
-    info = AsyncServiceInfo(type_, f"{params['instance']}.{type_}", port=int(params.get("port", 80)),
-                            properties={str(k): str(v) for k, v in params.get("txt", {}).items()},
-                            server=params.get("host") or f"{dev.name}.local.",
-                            addresses=[socket.inet_aton(dev.ip)])
+    info = AsyncServiceInfo(
+        type_,
+        f"{params['instance']}.{type_}",
+        port=int(params.get("port", 80)),
+        properties={str(k): str(v) for k, v in params.get("txt", {}).items()},
+        server=params.get("host") or f"{dev.name}.local.",
+        addresses=[socket.inet_aton(dev.ip)],
+    )
     with dev.in_netns():
         azc = AsyncZeroconf(interfaces=[dev.ip], ip_version=IPVersion.V4Only)
     _RUNNING.append(azc)

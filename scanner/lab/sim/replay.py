@@ -34,8 +34,12 @@ MAX_DESCRIPTION = 1 << 20  # bytes of a description file
 REQUEST_TIMEOUT = 5.0  # seconds for an HTTP client to send its request head
 MAX_REQUEST = 8192  # bytes of HTTP request head
 
-PORTS = {"sadp": (sadp.PORT, sadp.GROUP), "dhip": (dhip.PORT, dhip.GROUP), "wsd": (wsd.PORT, wsd.GROUP),
-         "ssdp": (ssdp.PORT, ssdp.GROUP)}  # protocol -> (UDP port, multicast group)
+PORTS = {
+    "sadp": (sadp.PORT, sadp.GROUP),
+    "dhip": (dhip.PORT, dhip.GROUP),
+    "wsd": (wsd.PORT, wsd.GROUP),
+    "ssdp": (ssdp.PORT, ssdp.GROUP),
+}  # protocol -> (UDP port, multicast group)
 
 
 def reply_file(name: str, limit: int = MAX_FILE) -> bytes:
@@ -86,16 +90,21 @@ class _Replayer(asyncio.DatagramProtocol):
         log.debug("replay responder %s: %s", self.name, exc)
 
 
-async def _serve_file(body: bytes, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _serve_file(
+    body: bytes, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     """Answer one GET: ``body`` at ``path``, 404 elsewhere; then close."""
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
         parts = head.split(b"\r\n", 1)[0].split()
         found = len(parts) == 3 and parts[0] == b"GET" and parts[1] == path.encode()
         payload = body if found else b""
-        writer.write(f"HTTP/1.1 {'200 OK' if found else '404 Not Found'}\r\n"
-                     f"Content-Type: text/xml; charset=\"utf-8\"\r\nContent-Length: {len(payload)}\r\n"
-                     "Connection: close\r\n\r\n".encode() + payload)
+        writer.write(
+            f"HTTP/1.1 {'200 OK' if found else '404 Not Found'}\r\n"
+            f'Content-Type: text/xml; charset="utf-8"\r\nContent-Length: {len(payload)}\r\n'
+            "Connection: close\r\n\r\n".encode()
+            + payload
+        )
         await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
     except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         pass
@@ -108,10 +117,15 @@ async def _serve_description(dev: SimDevice, replies: list[bytes], description: 
     location = next((loc for r in replies if (loc := _header(r, "location"))), "")
     url = urlsplit(location)
     if url.scheme != "http" or url.hostname != dev.ip:
-        raise ValueError(f"replay: LOCATION {location!r} does not point at {dev.ip}: cannot serve {description}")
+        raise ValueError(
+            f"replay: LOCATION {location!r} does not point at {dev.ip}: cannot serve {description}"
+        )
     body = reply_file(description, limit=MAX_DESCRIPTION)
-    await asyncio.start_server(lambda r, w: _serve_file(body, url.path or "/", r, w),
-                               sock=dev.tcp_listener(url.port or 80), limit=MAX_REQUEST)
+    await asyncio.start_server(
+        lambda r, w: _serve_file(body, url.path or "/", r, w),
+        sock=dev.tcp_listener(url.port or 80),
+        limit=MAX_REQUEST,
+    )
 
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
@@ -130,5 +144,6 @@ async def start(dev: SimDevice, params: dict[str, Any]) -> None:
         await _serve_description(dev, replies, str(params["description"]))
     port, group = PORTS[protocol]
     sock = dev.udp_socket(port, groups=(group,))
-    await asyncio.get_running_loop().create_datagram_endpoint(lambda: _Replayer(dev.name, protocol, replies),
-                                                              sock=sock)
+    await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: _Replayer(dev.name, protocol, replies), sock=sock
+    )

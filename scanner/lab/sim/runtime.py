@@ -74,7 +74,7 @@ async def start_all(devices: list[SimDevice]) -> list[str]:
 async def serve(spec: LabSpec, state_file: Path) -> None:
     devices = sim_devices(spec)
     failures = await start_all(devices)
-    state_file.write_text("ready\n" + "\n".join(failures))
+    await asyncio.to_thread(state_file.write_text, "ready\n" + "\n".join(failures))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -24,23 +24,50 @@ log = logging.getLogger("scanner.lab.sim")
 # Field order of the real reply; None: sent only when the profile sets it. Defaults follow public
 # ProbeMatch samples (booleans as "true"/"false", ports as numbers).
 FIELDS: dict[str, str | None] = {
-    "DeviceType": None, "DeviceDescription": None, "DeviceSN": None, "CommandPort": "8000",
-    "HttpPort": "80", "MAC": None, "IPv4Address": None, "IPv4SubnetMask": "255.255.255.0",
-    "IPv4Gateway": "0.0.0.0", "IPv6Address": "::", "IPv6Gateway": "::", "IPv6MaskLen": "64", "DHCP": "false",
-    "AnalogChannelNum": "0", "DigitalChannelNum": "0", "SoftwareVersion": None, "DSPVersion": None,
-    "BootTime": None, "Encrypt": "true", "ResetAbility": "false", "DiskNumber": "0", "Activated": "true",
-    "PasswordResetAbility": "true", "PasswordResetModeSecond": "true", "DetailOEMCode": None,
-    "SupportSecurityQuestion": "true", "SupportHCPlatform": "true", "HCPlatformEnable": "false",
-    "IsModifyVerificationCode": "true", "Salt": None, "DeviceLock": "false", "SDKOverTLSPort": "8443",
-    "SDKServerStatus": "true", "SDKOverTLSServerStatus": "true", "SupportMailBox": "true",
+    "DeviceType": None,
+    "DeviceDescription": None,
+    "DeviceSN": None,
+    "CommandPort": "8000",
+    "HttpPort": "80",
+    "MAC": None,
+    "IPv4Address": None,
+    "IPv4SubnetMask": "255.255.255.0",
+    "IPv4Gateway": "0.0.0.0",
+    "IPv6Address": "::",
+    "IPv6Gateway": "::",
+    "IPv6MaskLen": "64",
+    "DHCP": "false",
+    "AnalogChannelNum": "0",
+    "DigitalChannelNum": "0",
+    "SoftwareVersion": None,
+    "DSPVersion": None,
+    "BootTime": None,
+    "Encrypt": "true",
+    "ResetAbility": "false",
+    "DiskNumber": "0",
+    "Activated": "true",
+    "PasswordResetAbility": "true",
+    "PasswordResetModeSecond": "true",
+    "DetailOEMCode": None,
+    "SupportSecurityQuestion": "true",
+    "SupportHCPlatform": "true",
+    "HCPlatformEnable": "false",
+    "IsModifyVerificationCode": "true",
+    "Salt": None,
+    "DeviceLock": "false",
+    "SDKOverTLSPort": "8443",
+    "SDKServerStatus": "true",
+    "SDKOverTLSServerStatus": "true",
+    "SupportMailBox": "true",
 }
 
 
 def probe_match(dev: SimDevice, params: dict[str, Any], uuid: str, types: str) -> bytes:
     """The ProbeMatch ``dev`` sends for an inquiry ``uuid``/``types``."""
     values = {name: default for name, default in FIELDS.items() if default is not None}
-    values.update(MAC=dev.mac.replace(":", "-"), IPv4Address=dev.ip,
-                  Salt=hashlib.sha256(dev.mac.encode()).hexdigest())
+    values.update(
+        MAC=dev.mac.replace(":", "-"), IPv4Address=dev.ip, Salt=hashlib.sha256(dev.mac.encode()).hexdigest()
+    )
     values.update({k: str(v) for k, v in params.items()})
     order = [name for name in FIELDS if name in values] + [k for k in params if k not in FIELDS]
     lines = [f"<ProbeMatch><Uuid>{escape(uuid)}</Uuid>", f"<Types>{escape(types)}</Types>"]
@@ -63,7 +90,9 @@ class _Responder(asyncio.DatagramProtocol):
         inquiry = parse_inquiry(data)
         if inquiry is None or inquiry[1] not in INQUIRY_TYPES or self.transport is None:
             return
-        self.transport.sendto(probe_match(self.dev, self.params, *inquiry), (GROUP, PORT) if self.to_group else addr)
+        self.transport.sendto(
+            probe_match(self.dev, self.params, *inquiry), (GROUP, PORT) if self.to_group else addr
+        )
 
     def error_received(self, exc: Exception) -> None:
         log.debug("sadp responder %s: %s", self.dev.name, exc)

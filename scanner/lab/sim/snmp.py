@@ -38,8 +38,10 @@ def response(request: bytes, params: dict[str, Any]) -> bytes | None:
         return None
     if msg.community != str(params.get("community", "")).encode() or not params.get("community"):
         return None
-    values = {SYS_DESCR: (OCTET_STRING, str(params.get("sys_descr", "")).encode()),
-              SYS_OBJECT_ID: (OID, str(params.get("sys_object_id", "1.3.6.1.4.1.8072.3.2.10")))}
+    values = {
+        SYS_DESCR: (OCTET_STRING, str(params.get("sys_descr", "")).encode()),
+        SYS_OBJECT_ID: (OID, str(params.get("sys_object_id", "1.3.6.1.4.1.8072.3.2.10"))),
+    }
     binds = tuple(VarBind(b.oid, *values.get(b.oid, (NO_SUCH_OBJECT, None))) for b in msg.varbinds)
     return encode_message(Message(VERSION_2C, msg.community, GET_RESPONSE, msg.request_id, 0, 0, binds))
 

@@ -27,9 +27,14 @@ DESCRIPTION_PATH = "/rootDesc.xml"
 MAX_MX = 5  # UDA 1.1: a larger MX is treated as 5
 REQUEST_TIMEOUT = 5.0  # seconds for an HTTP client to send its request head
 MAX_REQUEST = 8192  # bytes of request head
-_FIELDS = (("friendlyName", "friendly_name"), ("manufacturer", "manufacturer"),
-           ("modelDescription", "model_description"), ("modelName", "model_name"),
-           ("modelNumber", "model_number"), ("serialNumber", "serial"))
+_FIELDS = (
+    ("friendlyName", "friendly_name"),
+    ("manufacturer", "manufacturer"),
+    ("modelDescription", "model_description"),
+    ("modelName", "model_name"),
+    ("modelNumber", "model_number"),
+    ("serialNumber", "serial"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,22 +64,29 @@ class UpnpIdentity:
 
     def _reply(self, st: str) -> bytes:
         usn = self.udn if st == self.udn else f"{self.udn}::{st}"
-        return (f"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nDATE: {formatdate(usegmt=True)}\r\n"
-                f"EXT:\r\nLOCATION: {self.location}\r\nSERVER: {self.server}\r\nST: {st}\r\nUSN: {usn}\r\n"
-                "\r\n").encode()
+        return (
+            f"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nDATE: {formatdate(usegmt=True)}\r\n"
+            f"EXT:\r\nLOCATION: {self.location}\r\nSERVER: {self.server}\r\nST: {st}\r\nUSN: {usn}\r\n"
+            "\r\n"
+        ).encode()
 
     def description(self) -> bytes:
-        fields = "".join(f"<{tag}>{escape(str(self.params[key]))}</{tag}>"
-                         for tag, key in _FIELDS if self.params.get(key))
-        services = "".join(f"<service><serviceType>{escape(s)}</serviceType>"
-                           f"<serviceId>urn:upnp-org:serviceId:{i}</serviceId><SCPDURL>/scpd{i}.xml</SCPDURL>"
-                           f"<controlURL>/control{i}</controlURL><eventSubURL>/event{i}</eventSubURL></service>"
-                           for i, s in enumerate(self.service_types))
-        return ('<?xml version="1.0"?>\n<root xmlns="urn:schemas-upnp-org:device-1-0">'
-                "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
-                f"<deviceType>{escape(self.device_type)}</deviceType>{fields}<UDN>{escape(self.udn)}</UDN>"
-                f"<serviceList>{services}</serviceList><presentationURL>http://{self.ip}/</presentationURL>"
-                "</device></root>\n").encode()
+        fields = "".join(
+            f"<{tag}>{escape(str(self.params[key]))}</{tag}>" for tag, key in _FIELDS if self.params.get(key)
+        )
+        services = "".join(
+            f"<service><serviceType>{escape(s)}</serviceType>"
+            f"<serviceId>urn:upnp-org:serviceId:{i}</serviceId><SCPDURL>/scpd{i}.xml</SCPDURL>"
+            f"<controlURL>/control{i}</controlURL><eventSubURL>/event{i}</eventSubURL></service>"
+            for i, s in enumerate(self.service_types)
+        )
+        return (
+            '<?xml version="1.0"?>\n<root xmlns="urn:schemas-upnp-org:device-1-0">'
+            "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
+            f"<deviceType>{escape(self.device_type)}</deviceType>{fields}<UDN>{escape(self.udn)}</UDN>"
+            f"<serviceList>{services}</serviceList><presentationURL>http://{self.ip}/</presentationURL>"
+            "</device></root>\n"
+        ).encode()
 
 
 def upnp_identity(dev: SimDevice, params: dict[str, Any]) -> UpnpIdentity:
@@ -82,8 +94,9 @@ def upnp_identity(dev: SimDevice, params: dict[str, Any]) -> UpnpIdentity:
     st = params.get("st", device_type)
     usn = params.get("usn") or uuid.uuid5(uuid.NAMESPACE_OID, dev.mac).urn[4:]  # 'uuid:…'
     services = () if st in (device_type, "upnp:rootdevice") else (st,)
-    return UpnpIdentity(dev.ip, params.get("server", "Linux UPnP/1.0"), usn.split("::")[0], device_type,
-                        services, params)
+    return UpnpIdentity(
+        dev.ip, params.get("server", "Linux UPnP/1.0"), usn.split("::")[0], device_type, services, params
+    )
 
 
 class _Responder(asyncio.DatagramProtocol):
@@ -111,8 +124,9 @@ class _Responder(asyncio.DatagramProtocol):
                 self.transport.sendto(reply, addr)
 
 
-async def _serve_description(device: UpnpIdentity, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+async def _serve_description(
+    device: UpnpIdentity, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
         parts = head.split(b"\r\n", 1)[0].split()
@@ -120,9 +134,11 @@ async def _serve_description(device: UpnpIdentity, reader: asyncio.StreamReader,
             body, status = device.description(), "200 OK"
         else:
             body, status = b"", "404 Not Found"
-        writer.write(f"HTTP/1.1 {status}\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n"
-                     f"Content-Length: {len(body)}\r\nServer: {device.server}\r\nConnection: close\r\n\r\n"
-                     .encode() + body)
+        writer.write(
+            f'HTTP/1.1 {status}\r\nContent-Type: text/xml; charset="utf-8"\r\n'
+            f"Content-Length: {len(body)}\r\nServer: {device.server}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
         await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
     except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         pass
@@ -138,5 +154,8 @@ async def start(dev: SimDevice, params: dict[str, Any]) -> None:
     unicast = dev.udp_socket(PORT, bind_any=False)
     await loop.create_datagram_endpoint(lambda: _Responder(device, True), sock=multicast)
     await loop.create_datagram_endpoint(lambda: _Responder(device, False), sock=unicast)
-    await asyncio.start_server(lambda r, w: _serve_description(device, r, w),
-                               sock=dev.tcp_listener(DESCRIPTION_PORT), limit=MAX_REQUEST)
+    await asyncio.start_server(
+        lambda r, w: _serve_description(device, r, w),
+        sock=dev.tcp_listener(DESCRIPTION_PORT),
+        limit=MAX_REQUEST,
+    )

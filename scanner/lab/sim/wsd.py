@@ -65,19 +65,21 @@ class Target:
 
 def probe_matches(target: Target, relates_to: str) -> bytes:
     ns = " ".join(f'xmlns:{p}="{u}"' for p, u in PREFIXES.items())
-    return ('<?xml version="1.0" encoding="UTF-8"?>'
-            f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{NS_SOAP}" xmlns:wsadis="{NS_WSA}" xmlns:d="{NS_WSD}" {ns}>'
-            f"<SOAP-ENV:Header><wsadis:MessageID>{uuid.uuid4().urn}</wsadis:MessageID>"
-            f"<wsadis:RelatesTo>{escape(relates_to)}</wsadis:RelatesTo>"
-            f"<wsadis:To>{ANONYMOUS}</wsadis:To><wsadis:Action>{ACTION_PROBE_MATCHES}</wsadis:Action>"
-            f'<d:AppSequence InstanceId="{random.randint(1, 1 << 31)}" MessageNumber="1"/></SOAP-ENV:Header>'
-            "<SOAP-ENV:Body><d:ProbeMatches><d:ProbeMatch>"
-            f"<wsadis:EndpointReference><wsadis:Address>{escape(target.endpoint)}</wsadis:Address>"
-            f"</wsadis:EndpointReference><d:Types>{escape(target.types)}</d:Types>"
-            f"<d:Scopes>{escape(' '.join(target.scopes))}</d:Scopes>"
-            f"<d:XAddrs>{escape(target.xaddrs)}</d:XAddrs>"
-            "<d:MetadataVersion>10</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches>"
-            "</SOAP-ENV:Body></SOAP-ENV:Envelope>").encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{NS_SOAP}" xmlns:wsadis="{NS_WSA}" xmlns:d="{NS_WSD}" {ns}>'
+        f"<SOAP-ENV:Header><wsadis:MessageID>{uuid.uuid4().urn}</wsadis:MessageID>"
+        f"<wsadis:RelatesTo>{escape(relates_to)}</wsadis:RelatesTo>"
+        f"<wsadis:To>{ANONYMOUS}</wsadis:To><wsadis:Action>{ACTION_PROBE_MATCHES}</wsadis:Action>"
+        f'<d:AppSequence InstanceId="{random.randint(1, 1 << 31)}" MessageNumber="1"/></SOAP-ENV:Header>'
+        "<SOAP-ENV:Body><d:ProbeMatches><d:ProbeMatch>"
+        f"<wsadis:EndpointReference><wsadis:Address>{escape(target.endpoint)}</wsadis:Address>"
+        f"</wsadis:EndpointReference><d:Types>{escape(target.types)}</d:Types>"
+        f"<d:Scopes>{escape(' '.join(target.scopes))}</d:Scopes>"
+        f"<d:XAddrs>{escape(target.xaddrs)}</d:XAddrs>"
+        "<d:MetadataVersion>10</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches>"
+        "</SOAP-ENV:Body></SOAP-ENV:Envelope>"
+    ).encode()
 
 
 class _Responder(asyncio.DatagramProtocol):
@@ -105,9 +107,12 @@ class _Responder(asyncio.DatagramProtocol):
 
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
-    target = Target(endpoint=params.get("endpoint") or uuid.uuid5(uuid.NAMESPACE_OID, dev.mac).urn,
-                    types=params.get("types", "dn:NetworkVideoTransmitter tds:Device"),
-                    scopes=list(params.get("scopes", [])), xaddrs=f"http://{dev.ip}/onvif/device_service")
+    target = Target(
+        endpoint=params.get("endpoint") or uuid.uuid5(uuid.NAMESPACE_OID, dev.mac).urn,
+        types=params.get("types", "dn:NetworkVideoTransmitter tds:Device"),
+        scopes=list(params.get("scopes", [])),
+        xaddrs=f"http://{dev.ip}/onvif/device_service",
+    )
     loop = asyncio.get_running_loop()
     # Multicast arrives on the wildcard socket that joined the group; unicast on the one bound to the
     # device's own address (the more specific bind wins), so each knows whether to delay its answer.

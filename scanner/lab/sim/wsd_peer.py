@@ -43,7 +43,7 @@ def _ipv4_publisher_class() -> type:
     from wsdiscovery.publishing import ThreadedWSPublishing
     from wsdiscovery.threaded import AddressMonitorThread, NetworkingThreadIPv4
 
-    class IPv4Publisher(ThreadedWSPublishing):
+    class IPv4Publisher(ThreadedWSPublishing):  # type: ignore[misc]
         """The package's threaded publisher with its IPv6 networking and address threads left out."""
 
         def _startThreads(self) -> None:
