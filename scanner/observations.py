@@ -7,6 +7,7 @@ probe that saw it. Discovery produces observations; it knows nothing of verdicts
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,6 +119,15 @@ class Observation(BaseModel):
     @classmethod
     def _norm_mac(cls, v: Any) -> str | None:
         return None if v in (None, "") else normalise_mac(str(v))
+
+
+@dataclass(frozen=True, slots=True)
+class HostNote:
+    """Something an input says about a host that is not a signal (e.g. nmap's MAC vendor)."""
+
+    text: str
+    ip: str | None = None
+    mac: str | None = None
 
 
 class Device(BaseModel):

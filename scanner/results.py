@@ -39,6 +39,9 @@ class ScanReport(BaseModel):
     notes: list[str] = Field(default_factory=list)
     oui_registry_date: str | None = None
     devices: list[DeviceReport] = Field(default_factory=list)
+    # Hosts that answered a multicast/broadcast probe but are not among the targets: their own replies'
+    # verdict, never probed further, never counted in the exit code unless the user asks (--fail-on-heard).
+    heard: list[DeviceReport] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

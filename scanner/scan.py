@@ -16,6 +16,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from scanner import __version__
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.options import Handoff, ProbeOptions
 from scanner.discovery.registry import ProbeSpec, instantiate
 from scanner.observations import Observation, group_by_host
 from scanner.results import DeviceReport, ProbeSummary, ScanReport
@@ -32,7 +33,7 @@ class ScanConfig:
     timeout: float = 3.0  # per discovery probe
     banner_timeout: float = 8.0  # per banner probe, for all hosts
     concurrency: int = 128
-    options: dict[str, str] = field(default_factory=dict)
+    options: ProbeOptions = field(default_factory=ProbeOptions)
 
 
 @dataclass
@@ -87,7 +88,7 @@ async def run_probes(
         if progress:
             progress(f"{spec.name}: {result.status}", result)
 
-    def context(timeout: float, live: dict[str, str | None]) -> ProbeContext:
+    def context(timeout: float, live: dict[str, str | None], handoff: Handoff | None = None) -> ProbeContext:
         return ProbeContext(
             targets=config.targets,
             interface=config.interface,
@@ -96,7 +97,8 @@ async def run_probes(
             concurrency=config.concurrency,
             live_hosts=live,
             emit=emit,
-            options=dict(config.options),
+            options=config.options,
+            handoff=handoff or Handoff(),
         )
 
     discover = [p for p in config.probes if p.phase == "discover"]
@@ -107,14 +109,19 @@ async def run_probes(
     if banner:
         swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
         live = live_hosts(state.observations, config.targets, bool(discover), swept)
-        xaddrs = " ".join(
-            dict.fromkeys(u for o in state.observations if o.signal == "wsd.xaddrs" for u in o.value.split())
-        )
-        if xaddrs:
-            config.options.setdefault("onvif_xaddrs", xaddrs)
+        handoff = discovery_handoff(state.observations)
         if live:
             budget = banner_budget(config.banner_timeout, len(live), config.concurrency)
-            await asyncio.gather(*(run_one(p, context(budget, live)) for p in banner))
+            await asyncio.gather(*(run_one(p, context(budget, live, handoff)) for p in banner))
+
+
+def discovery_handoff(observations: Iterable[Observation]) -> Handoff:
+    """What discovery found that the banner phase may use, keyed by the host that said it."""
+    xaddrs: dict[str, dict[str, None]] = {}
+    for o in observations:
+        if o.signal == "wsd.xaddrs" and o.ip:
+            xaddrs.setdefault(o.ip, {}).update(dict.fromkeys(o.value.split()))
+    return Handoff(onvif_xaddrs={ip: tuple(urls) for ip, urls in xaddrs.items()})
 
 
 UNICAST_RATE = 5000  # datagrams per second: the discovery probes' default unicast pacing

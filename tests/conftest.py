@@ -11,6 +11,18 @@ from typing import Any
 import pytest
 from labtools import netns_available, require
 
+LAB_FIXTURES = {"require_netns", "lab_factory"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every namespace test ``netns``: those under tests/lab/ and those that use the lab fixtures
+    (``pytest -m "not netns"`` runs the rest without root)."""
+    lab_dir = Path(__file__).resolve().parent / "lab"
+    for item in items:
+        uses_lab = LAB_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_lab or lab_dir in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.netns)
+
 
 @pytest.fixture
 def require_netns() -> None:

@@ -149,6 +149,7 @@ def run_scan_command(
     import asyncio
 
     from scanner.discovery.base import ProbeStatus
+    from scanner.discovery.options import ProbeOptions
     from scanner.discovery.registry import PROBES, select
     from scanner.errors import UsageError
     from scanner.policy.fail_on import exit_code, parse_fail_on
@@ -176,9 +177,9 @@ def run_scan_command(
     if with_nmap and PROBES["nmap"] not in chosen:
         chosen.append(PROBES["nmap"])
     itf = pick_interface(targets, interface)
-    options = {"rate": str(rate)}
-    if snmp_community:
-        options["snmp_community"] = snmp_community
+    options = ProbeOptions(
+        arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
+    )
     config = ScanConfig(
         targets=targets,
         target_texts=target_texts,
@@ -308,3 +309,14 @@ def _lab_path(ref: str) -> Path:
     from scanner.datafiles import labs_dir
 
     return labs_dir() / f"{ref}.toml"
+
+
+def onvif_credentials() -> Any:
+    """ONVIF credentials from ``NDAA_ONVIF_USER`` / ``NDAA_ONVIF_PASSWORD`` (both set), else None."""
+    import os
+
+    from scanner.discovery.onvif import PASSWORD_ENV, USER_ENV
+    from scanner.discovery.options import Credentials
+
+    user, password = os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, "")
+    return Credentials(user, password) if user and password else None

@@ -58,7 +58,7 @@ class ArpProbe:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
             sock.bind((itf.name, ETH_P_ARP))
             sock.setblocking(False)
-            rate = float(ctx.options.get("rate", DEFAULT_RATE))
+            rate = float(ctx.options.arp_rate or DEFAULT_RATE)
             found, sent = await _sweep(sock, itf.mac, itf.ip, targets, col, rate, ctx.timeout)
         except OSError as exc:
             return col.result(ProbeStatus.ERROR, error=f"ARP sweep on {itf.name} failed: {exc}")

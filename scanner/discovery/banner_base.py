@@ -4,7 +4,7 @@
 open-file limit could not hold their sockets) under the probe's total budget, and turns the outcome into
 the ProbeResult (PARTIAL, with a note, when the budget cut hosts short). Each host's answers go through
 a ``HostRecorder``, once per (signal, value, port). Also here: the TCP connect check of candidate ports,
-the ``<name>_ports`` options, and the TLS client context that reads any certificate.
+the user's port lists (``ctx.options.ports``), and the TLS client context that reads any certificate.
 """
 
 from __future__ import annotations
@@ -105,13 +105,14 @@ def host_concurrency(ctx: ProbeContext, sockets_per_host: int) -> int:
     return max(1, min(ctx.concurrency, (soft - 64) // sockets_per_host))
 
 
-def ports_option(ctx: ProbeContext, key: str, default: tuple[int, ...]) -> list[int]:
-    """Ports from ``ctx.options[key]`` ("80,8080"; empty for none), else ``default``."""
-    text = ctx.options.get(key)
-    if text is None:
-        return list(default)
-    parts = text.replace(" ", "").split(",")
-    return [int(p) for p in parts if p.isascii() and p.isdigit() and 0 < int(p) < 65536]
+def ports_option(ctx: ProbeContext, probe: str, default: tuple[int, ...]) -> list[int]:
+    """The ports the user gave ``probe`` (``ctx.options.ports``), else ``default``."""
+    return list(ctx.options.ports_for(probe, default))
+
+
+def host_timeout(ctx: ProbeContext) -> float:
+    """Seconds one host may take: the user's ``host_timeout``, else the probe's whole budget."""
+    return float(ctx.options.host_timeout or ctx.timeout)
 
 
 @cache

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from scanner.discovery.options import Handoff, ProbeOptions
 from scanner.observations import Observation
 
 log = logging.getLogger("scanner.discovery")
@@ -43,7 +44,8 @@ class ProbeContext:
     concurrency: int = 256  # bounded concurrency for per-host work
     live_hosts: dict[str, str | None] = field(default_factory=dict)  # ip -> mac, filled by earlier probes
     emit: Callable[[Observation], None] = lambda _obs: None
-    options: dict[str, str] = field(default_factory=dict)  # probe-specific settings (e.g. snmp community)
+    options: ProbeOptions = field(default_factory=ProbeOptions)  # the user's probe settings
+    handoff: Handoff = field(default_factory=Handoff)  # what the discovery phase found for the banner phase
 
     def hosts_to_probe(self) -> list[str]:
         """Hosts for per-host probes: those found alive so far, else every explicit target."""

@@ -11,7 +11,7 @@ The client is our own HTTP/1.1 over asyncio streams (``Connection: close``; no p
 environment): on a 240-device lab ``GET /`` to every host took 0.05 s with it and 1.22 s with httpx
 (median of 5 runs), and this whole probe 0.92 s.
 Every read is capped (head 64 KiB; body per request), chunked and gzip bodies are decoded within the
-cap, and each request, each host (``host_timeout`` option, default ``ctx.timeout``) and the whole probe
+cap, and each request, each host (``ctx.options.host_timeout``, default ``ctx.timeout``) and the whole probe
 (``ctx.timeout``) have time limits. The per-host machinery (connect checks, recording, the budget) is
 ``banner_base``; ``read_head`` serves the RTSP probe too.
 """
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from scanner.discovery.banner_base import (
     HostRecorder,
+    host_timeout,
     insecure_context,
     open_ports,
     ports_option,
@@ -80,12 +81,12 @@ class HttpProbe:
         hosts = ctx.hosts_to_probe()
         if not hosts:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
-        plain = ports_option(ctx, "http_ports", HTTP_PORTS)
-        secure = ports_option(ctx, "https_ports", HTTPS_PORTS)
-        host_timeout = float(ctx.options.get("host_timeout", ctx.timeout))
+        plain = ports_option(ctx, "http", HTTP_PORTS)
+        secure = ports_option(ctx, "https", HTTPS_PORTS)
+        per_host = host_timeout(ctx)
 
         async def one(rec: HostRecorder) -> bool:
-            async with asyncio.timeout(host_timeout):
+            async with asyncio.timeout(per_host):
                 return await HostScan(rec).run(plain, secure)
 
         return await probe_each_host(col, hosts, one, SOCKETS_PER_HOST)

@@ -53,7 +53,7 @@ class MulticastSearch(Generic[ReplyT]):
 
     def __init__(self, sock: socket.socket, col: Collector, *, multicast: bool, hosts: list[str]) -> None:
         self.sock, self.col, self.multicast, self.hosts = sock, col, multicast, hosts
-        rate = float(col.ctx.options.get("rate", DEFAULT_RATE))
+        rate = float(col.ctx.options.udp_rate or DEFAULT_RATE)
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.answered: set[str] = set()  # source addresses that sent a reply
         self.asked: set[str] = set()  # hosts every unicast request went to

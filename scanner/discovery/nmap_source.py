@@ -41,7 +41,7 @@ class NmapSource:
             return col.result(ProbeStatus.ERROR, error=MISSING_PACKAGE)
         if shutil.which("nmap") is None:
             return col.result(ProbeStatus.ERROR, error=MISSING_PROGRAM)
-        ports = ctx.options.get("nmap_ports", DEFAULT_PORTS).replace(" ", "")
+        ports = (ctx.options.nmap_ports or DEFAULT_PORTS).replace(" ", "")
         if not _PORTS.match(ports):
             return col.result(ProbeStatus.ERROR, error=f"bad nmap_ports {ports!r}")
         budget = max(1, int(ctx.timeout))
@@ -66,7 +66,7 @@ def read_output(xml: bytes | str, col: Collector) -> tuple[list[str], set[str]]:
     """Add the observations in nmap's XML to ``col``; (its host notes as "IP: text", hosts it reported)."""
     from scanner.errors import UsageError
     from scanner.ingest.nmap_xml import read_nmap_xml
-    from scanner.ingest.stream import HostNote
+    from scanner.observations import HostNote
 
     data = xml.encode() if isinstance(xml, str) else xml
     notes: list[str] = []

@@ -1,21 +1,21 @@
 """ONVIF device service: unauthenticated GetSystemDateAndTime, then GetDeviceInformation.
 
 Endpoints per host: ``http://IP:PORT/onvif/device_service`` for ``onvif_ports`` (default 80), plus any
-WS-Discovery XAddrs given in ``ctx.options["onvif_xaddrs"]`` (space-separated URLs) whose host is one of
-the hosts being probed; nothing else is ever contacted. GetDeviceInformation carries a WS-Security
-UsernameToken only when the user set ``NDAA_ONVIF_USER`` and ``NDAA_ONVIF_PASSWORD``; those values are never
-logged, stored or reported, and no credential is ever guessed.
+WS-Discovery XAddrs that a probed host announced itself (``ctx.handoff.onvif_xaddrs``) whose host is that
+same host; nothing else is ever contacted. GetDeviceInformation carries a WS-Security UsernameToken only
+when the user gave credentials (``ctx.options.onvif_credentials``, read by the CLI from ``NDAA_ONVIF_USER``
+and ``NDAA_ONVIF_PASSWORD``); they are never logged, stored or reported, and no credential is ever guessed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from scanner.discovery.banner_base import HostRecorder, ports_option, probe_each_host
+from scanner.discovery.banner_base import HostRecorder, host_timeout, ports_option, probe_each_host
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import ENDPOINT_CAP, fetch
 from scanner.discovery.parsers.http import same_host_url
@@ -47,16 +47,15 @@ class OnvifProbe:
         hosts = ctx.hosts_to_probe()
         if not hosts:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
-        credentials = (os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, ""))
+        given = ctx.options.onvif_credentials
+        credentials = (given.user, given.password) if given else ("", "")
         has_credentials = all(credentials)
-        endpoints = device_services(
-            hosts, ports_option(ctx, "onvif_ports", ONVIF_PORTS), ctx.options.get("onvif_xaddrs", "")
-        )
-        host_timeout = float(ctx.options.get("host_timeout", ctx.timeout))
+        endpoints = device_services(hosts, ports_option(ctx, "onvif", ONVIF_PORTS), ctx.handoff.onvif_xaddrs)
+        per_host = host_timeout(ctx)
         refused: set[str] = set()
 
         async def one(rec: HostRecorder) -> bool:
-            async with asyncio.timeout(host_timeout):
+            async with asyncio.timeout(per_host):
                 for url in endpoints[rec.ip]:
                     outcome = await query(rec, url, credentials if has_credentials else None)
                     if outcome is not None:
@@ -72,11 +71,14 @@ class OnvifProbe:
         return result
 
 
-def device_services(hosts: list[str], ports: list[int], xaddrs: str) -> dict[str, list[str]]:
-    """Device-service URLs per host: the default path on ``ports``, then same-host XAddrs (deduplicated)."""
+def device_services(
+    hosts: list[str], ports: list[int], xaddrs: Mapping[str, tuple[str, ...]]
+) -> dict[str, list[str]]:
+    """Device-service URLs per host: the default path on ``ports``, then the XAddrs that host announced
+    itself whose host is that same host (deduplicated)."""
     out = {ip: [f"http://{ip}:{p}{ONVIF_DEVICE_SERVICE}" for p in ports] for ip in hosts}
-    for xaddr in xaddrs.split():
-        for ip, urls in out.items():
+    for ip, urls in out.items():
+        for xaddr in xaddrs.get(ip, ()):
             url = same_host_url(f"http://{ip}/", xaddr)
             if url and url not in urls and len(urls) < MAX_ENDPOINTS:
                 urls.append(url)

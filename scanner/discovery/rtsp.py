@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from scanner.discovery.banner_base import HostRecorder, ports_option, probe_each_host
+from scanner.discovery.banner_base import HostRecorder, host_timeout, ports_option, probe_each_host
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import READ_CHUNK, read_head
 from scanner.discovery.parsers.rtsp import RtspReply, build_request, parse_reply
@@ -31,8 +31,8 @@ class RtspProbe:
         hosts = ctx.hosts_to_probe()
         if not hosts:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
-        ports = ports_option(ctx, "rtsp_ports", RTSP_PORTS)
-        timeout = min(EXCHANGE_TIMEOUT, float(ctx.options.get("host_timeout", ctx.timeout)))
+        ports = ports_option(ctx, "rtsp", RTSP_PORTS)
+        timeout = min(EXCHANGE_TIMEOUT, host_timeout(ctx))
 
         async def one(rec: HostRecorder) -> bool:
             return any(await asyncio.gather(*(converse(rec, p, timeout) for p in ports)))

@@ -1,6 +1,6 @@
 """SNMPv2c GET of sysDescr.0 and sysObjectID.0, only with the community the user gave.
 
-Runs only when ``ctx.options["snmp_community"]`` is set (no default, never guessed; the community is
+Runs only when ``ctx.options.snmp_community`` is set (no default, never guessed; the community is
 never logged or reported). One UDP socket: requests are sent to every host, the silent ones are asked
 once more, and the probe ends when every host answered or the round's wait ran out. A reply counts only
 if it comes from a probed host's SNMP port, as a GetResponse carrying that host's request id and our
@@ -39,13 +39,13 @@ class SnmpProbe:
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         col = Collector(self.name, ctx)
-        community = ctx.options.get("snmp_community")
+        community = ctx.options.snmp_community
         if not community:
             return col.result(ProbeStatus.SKIPPED, notes=["SNMP runs only with a community the user gives"])
         hosts = ctx.hosts_to_probe()
         if not hosts:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
-        port = int(ctx.options.get("snmp_port", SNMP_PORT))
+        port = ctx.options.snmp_port
         loop = asyncio.get_running_loop()
         exchange = _Exchange(col, ctx, community.encode(), hosts, port)
         bind = str(ctx.source_ip) if ctx.source_ip else "0.0.0.0"  # noqa: S104 - a client socket, ephemeral port

@@ -11,7 +11,13 @@ import asyncio
 import logging
 import ssl
 
-from scanner.discovery.banner_base import HostRecorder, insecure_context, ports_option, probe_each_host
+from scanner.discovery.banner_base import (
+    HostRecorder,
+    host_timeout,
+    insecure_context,
+    ports_option,
+    probe_each_host,
+)
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import HTTPS_PORTS
 from scanner.discovery.parsers.x509 import parse_certificate
@@ -34,9 +40,9 @@ class TlsProbe:
             import cryptography  # noqa: F401
         except ImportError:
             return col.result(ProbeStatus.ERROR, error="the TLS probe needs the `cryptography` package")
-        ports = ports_option(ctx, "tls_ports", HTTPS_PORTS)
+        ports = ports_option(ctx, "tls", HTTPS_PORTS)
         context = insecure_context()
-        timeout = min(HANDSHAKE_TIMEOUT, float(ctx.options.get("host_timeout", ctx.timeout)))
+        timeout = min(HANDSHAKE_TIMEOUT, host_timeout(ctx))
 
         async def one(rec: HostRecorder) -> bool:
             certs = await asyncio.gather(*(peer_certificate(rec.ip, p, context, timeout) for p in ports))

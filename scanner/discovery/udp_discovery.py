@@ -314,7 +314,7 @@ def _open_socket(plan: _Plan) -> socket.socket:
 
 def _rate(ctx: ProbeContext) -> float:
     try:
-        return max(1.0, float(ctx.options.get("rate", DEFAULT_RATE)))
+        return max(1.0, float(ctx.options.udp_rate or DEFAULT_RATE))
     except ValueError:
         return DEFAULT_RATE
 

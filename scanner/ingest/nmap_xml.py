@@ -30,8 +30,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from scanner.errors import UsageError
 from scanner.ingest.jsonl import open_input
-from scanner.ingest.stream import HostNote
-from scanner.observations import Observation, normalise_mac
+from scanner.observations import HostNote, Observation, normalise_mac
 
 PROBE = "nmap"
 CHUNK_BYTES = 64 * 1024

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from scanner.observations import Device, Observation
+from scanner.observations import Device, HostNote, Observation
 
 if TYPE_CHECKING:
     from scanner.identify.models import Verdict
@@ -33,15 +33,6 @@ MAX_REPORT_PROBLEMS = 20  # problem lines repeated in an offline report's notes
 
 Format = Literal["jsonl", "nmap-xml"]
 Problems = Callable[[int, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class HostNote:
-    """Something the input says about a host that is not a signal (e.g. nmap's MAC vendor)."""
-
-    text: str
-    ip: str | None = None
-    mac: str | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,261 @@
+"""ONVIF device service: SOAP requests and replies (real-shaped device answers, faults, junk) and the probe
+against the lab's web server on 127.0.0.1, with and without credentials from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from datetime import UTC, datetime
+from ipaddress import IPv4Address
+from typing import Any
+
+import pytest
+from defusedxml import ElementTree
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from labtools import serving
+from paths import DATA_DIR
+
+from scanner.cli.scan_cmd import onvif_credentials
+from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.onvif import PASSWORD_ENV, USER_ENV, OnvifProbe, device_services
+from scanner.discovery.options import Handoff, ProbeOptions
+from scanner.discovery.parsers.vendor_endpoints import (
+    DEVICE_WSDL,
+    SOAP_ENV,
+    device_information,
+    get_device_information,
+    get_system_date_and_time,
+    parse_soap,
+    system_date_and_time,
+    username_token,
+)
+from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.http import WebApp
+from scanner.lab.sim.runtime import profiles
+
+DATA = DATA_DIR / "banners"
+
+
+def test_system_date_and_time_of_a_real_reply() -> None:
+    answer = parse_soap((DATA / "onvif_get_system_date_and_time.xml").read_bytes())
+    assert answer is not None and answer.fault is None
+    assert answer.response == "GetSystemDateAndTimeResponse"
+    assert system_date_and_time(answer) == ("2020-04-29T07:25:17Z", "CST-8:00:00")  # UTC, not the local 15:25
+    assert device_information(answer) == {}
+
+
+def test_device_information_of_a_hikvision_camera() -> None:
+    answer = parse_soap((DATA / "onvif_get_device_information_hikvision.xml").read_bytes())
+    assert answer is not None
+    assert device_information(answer) == {
+        "onvif.manufacturer": "HIKVISION",
+        "onvif.model": "DS-2CD1343G2-LIUF",
+        "onvif.firmware": "V5.8.4",
+        "onvif.serial": "DS-2CD1343G2-LIUF20240823AAWRFM5354993",
+    }
+    assert system_date_and_time(answer) == (None, None)
+
+
+def test_fault_code() -> None:
+    answer = parse_soap((DATA / "onvif_fault_not_authorized.xml").read_bytes())
+    assert answer is not None and answer.response is None and answer.fault == "ter:NotAuthorized"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        (DATA / "xml_bomb.xml").read_bytes(),
+        b"<html><title>login</title></html>",
+        b"",
+        f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body/></e:Envelope>'.encode(),
+        f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Header/></e:Envelope>'.encode(),
+    ],
+)
+def test_not_an_answer(body: bytes) -> None:
+    assert parse_soap(body) is None
+
+
+def test_date_fields_out_of_range_are_dropped() -> None:
+    body = (
+        f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body><GetSystemDateAndTimeResponse><SystemDateAndTime>'
+        "<UTCDateTime><Time><Hour>25</Hour><Minute>0</Minute><Second>0</Second></Time>"
+        "<Date><Year>2024</Year><Month>1</Month><Day>1</Day></Date></UTCDateTime>"
+        "</SystemDateAndTime></GetSystemDateAndTimeResponse></e:Body></e:Envelope>"
+    ).encode()
+    answer = parse_soap(body)
+    assert answer is not None and system_date_and_time(answer) == (None, None)
+
+
+def test_requests_are_soap_1_2_device_service_calls() -> None:
+    for raw, op in (
+        (get_system_date_and_time(), "GetSystemDateAndTime"),
+        (get_device_information(), "GetDeviceInformation"),
+    ):
+        root = ElementTree.fromstring(raw)
+        assert root.tag == f"{{{SOAP_ENV}}}Envelope"
+        body = root.find(f"{{{SOAP_ENV}}}Body")
+        assert body is not None and body[0].tag == f"{{{DEVICE_WSDL}}}{op}"
+
+
+def test_username_token_digest_and_escaping() -> None:
+    nonce = bytes(range(16))
+    created = "2020-04-29T07:25:17Z"
+    header = username_token("ad<min", "pa&ss", created, nonce)
+    root = ElementTree.fromstring(get_device_information(header))
+    values = {e.tag.rsplit("}", 1)[-1]: e.text for e in root.iter()}
+    assert values["Username"] == "ad<min"
+    assert values["Nonce"] == base64.b64encode(nonce).decode()
+    assert values["Created"] == created
+    expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + b"pa&ss").digest()).decode()
+    assert values["Password"] == expected
+    assert "pa&ss" not in header
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4096))
+def test_parser_never_raises(data: bytes) -> None:
+    for body in (data, f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body>'.encode() + data):
+        answer = parse_soap(body)
+        if answer is not None:
+            system_date_and_time(answer)
+            device_information(answer)
+
+
+def test_device_services_keep_to_the_probed_hosts() -> None:
+    xaddrs = (
+        "http://10.0.0.5/onvif/device_service http://10.0.0.5:8899/onvif/device_service "
+        "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service http://192.0.2.1/onvif/device_service "
+        "https://10.0.0.6:443/onvif/device_service"
+    )
+    announced = {"10.0.0.5": tuple(xaddrs.split()), "10.0.0.6": tuple(xaddrs.split())}
+    assert device_services(["10.0.0.5", "10.0.0.6"], [80], announced) == {
+        "10.0.0.5": [
+            "http://10.0.0.5:80/onvif/device_service",
+            "http://10.0.0.5/onvif/device_service",
+            "http://10.0.0.5:8899/onvif/device_service",
+        ],
+        "10.0.0.6": ["http://10.0.0.6:80/onvif/device_service", "https://10.0.0.6:443/onvif/device_service"],
+    }
+
+
+# ---------------------------------------------------------------- the probe on loopback
+
+
+def hikvision_params() -> dict[str, Any]:
+    dev = SimDevice("cam", "127.0.0.1", "58:50:ed:1f:e3:85", "unused", "hikvision-ipc")
+    return dev.fill(dict(profiles()["hikvision-ipc"]["http"]))
+
+
+async def probe(port: int, onvif_xaddrs: str = "") -> ProbeResult:
+    """The probe on 127.0.0.1:``port``, with the credentials the CLI reads from the environment and the
+    XAddrs 127.0.0.1 announced."""
+    ctx = ProbeContext(
+        targets=[IPv4Address("127.0.0.1")],
+        timeout=3.0,
+        options=ProbeOptions(ports={"onvif": (port,)}, onvif_credentials=onvif_credentials()),
+        handoff=Handoff(onvif_xaddrs={"127.0.0.1": tuple(onvif_xaddrs.split())}),
+    )
+    return await OnvifProbe().run(ctx)
+
+
+def run_against(params: dict[str, Any]) -> tuple[ProbeResult, int]:
+    async def scenario() -> tuple[ProbeResult, int]:
+        async with serving(WebApp(params).handle) as port:
+            return await probe(port), port
+
+    return asyncio.run(scenario())
+
+
+def test_without_credentials_only_the_clock_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(USER_ENV, raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    result, port = run_against(hikvision_params())
+    values = {o.signal: o.value for o in result.observations}
+    assert values.keys() == {"onvif.device_service", "onvif.datetime"}
+    assert values["onvif.device_service"] == f"http://127.0.0.1:{port}/onvif/device_service"
+    clock = datetime.strptime(values["onvif.datetime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - clock).total_seconds()) < 5
+    assert result.status == ProbeStatus.SUCCESS
+    assert any("GetDeviceInformation refused on 1 host" in n and USER_ENV in n for n in result.notes)
+
+
+def test_with_credentials_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    params = hikvision_params()
+    monkeypatch.setenv(USER_ENV, params["onvif_user"])
+    monkeypatch.setenv(PASSWORD_ENV, params["onvif_password"])
+    with caplog.at_level(logging.DEBUG):
+        result, _ = run_against(params)
+    values = {o.signal: o.value for o in result.observations}
+    assert values["onvif.manufacturer"] == "HIKVISION"
+    assert values["onvif.model"] == "DS-2CD2385G1-I"
+    assert values["onvif.firmware"] == "V5.6.2 build 190701"
+    assert values["onvif.serial"] == params["onvif_serial"]
+    assert result.notes == []
+    secret = params["onvif_password"]
+    assert all(secret not in o.model_dump_json() for o in result.observations)
+    assert secret not in caplog.text and secret not in " ".join(result.notes)
+
+
+def test_wrong_credentials_are_refused_and_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(USER_ENV, "lab")
+    monkeypatch.setenv(PASSWORD_ENV, "wrong")
+    result, _ = run_against(hikvision_params())
+    assert not any(o.signal == "onvif.manufacturer" for o in result.observations)
+    assert result.notes == ["GetDeviceInformation refused on 1 host(s)"]
+
+
+def test_xaddrs_on_the_same_host_are_tried_and_others_never_contacted() -> None:
+    contacted: list[bytes] = []
+
+    async def other_host(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        contacted.append(await reader.read(100))
+        writer.close()
+
+    async def scenario() -> tuple[ProbeResult, int]:
+        async with (
+            serving(WebApp({}).handle) as plain,
+            serving(WebApp({"onvif": True}).handle) as onvif,
+            serving(other_host, "127.0.0.2") as other,
+        ):
+            xaddrs = (
+                f"http://127.0.0.2:{other}/onvif/device_service http://127.0.0.1:{onvif}/onvif/device_service"
+            )
+            return await probe(plain, onvif_xaddrs=xaddrs), onvif
+
+    result, onvif_port = asyncio.run(scenario())
+    assert ("onvif.device_service", f"http://127.0.0.1:{onvif_port}/onvif/device_service") in {
+        (o.signal, o.value) for o in result.observations
+    }
+    assert contacted == []
+
+
+def test_web_servers_without_onvif_give_no_response() -> None:
+    result, _ = run_against({"server": "uc-httpd 1.0.0", "title": "NETSurveillance WEB"})
+    assert result.status == ProbeStatus.NO_RESPONSE and result.observations == []
+
+
+def test_xml_bomb_answer_is_ignored() -> None:
+    bomb = (DATA / "xml_bomb.xml").read_bytes()
+
+    async def bomber(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(bomb), bomb))
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+            pass
+        writer.close()
+
+    async def scenario() -> ProbeResult:
+        async with serving(bomber) as port:
+            return await probe(port)
+
+    result = asyncio.run(scenario())
+    assert result.status == ProbeStatus.NO_RESPONSE and result.observations == []

@@ -1,0 +1,433 @@
+"""WS-Discovery / ONVIF: Probe envelopes, the ProbeMatches parser on real-shaped and hostile input, scope
+decoding, the lab responder, and the probe in namespaces against our responders and the third-party
+``wsdiscovery`` publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from labtools import WSD_MDNS_SSDP_LAB, filled, mutated, run_probe, values
+from paths import DATA_DIR
+
+from scanner.discovery.base import ProbeContext, ProbeStatus
+from scanner.discovery.parsers.wsd import (
+    MAX_ITEM_LEN,
+    MAX_ITEMS,
+    MAX_MATCHES,
+    MAX_REPLY,
+    NS_DN,
+    NS_TDS,
+    PROBE_TYPES,
+    ProbeMatch,
+    build_probe,
+    match_mac,
+    new_message_id,
+    parse_probe,
+    parse_probe_matches,
+    scope_params,
+    xaddr_ipv4,
+)
+from scanner.discovery.wsd import WsdProbe
+from scanner.lab.sim.wsd import Target, probe_matches
+
+DATA = DATA_DIR / "wsd"
+HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
+CPPLUS = (DATA / "cpplus-oasis-2009.xml").read_bytes()
+HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
+
+
+# ---------------------------------------------------------------- Probe envelopes
+
+
+def test_two_separate_typed_probes_and_an_untyped_one():
+    assert PROBE_TYPES == ("dn:NetworkVideoTransmitter", "tds:Device", None)
+    nvt, device, untyped = (parse_probe(build_probe(f"urn:uuid:{i}", t)) for i, t in enumerate(PROBE_TYPES))
+    assert nvt is not None and device is not None and untyped is not None
+    assert nvt.types == ((NS_DN, "NetworkVideoTransmitter"),)
+    assert device.types == ((NS_TDS, "Device"),)
+    assert (untyped.message_id, untyped.types) == ("urn:uuid:2", ())
+
+
+def test_probe_carries_the_ws_addressing_headers():
+    mid = new_message_id()
+    assert mid.startswith("urn:uuid:")
+    raw = build_probe(mid, "dn:NetworkVideoTransmitter")
+    for part in (
+        b'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
+        b'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"',
+        b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"',
+        b">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>",
+        b">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>",
+        f">{mid}</a:MessageID>".encode(),
+    ):
+        assert part in raw
+
+
+def test_the_wsdiscovery_package_reads_our_probe_types():
+    """A third-party WS-Discovery implementation resolves our typed Probe to the ONVIF QName."""
+    from wsdiscovery.message import parseSOAPMessage
+
+    env = parseSOAPMessage(build_probe("urn:uuid:42", "dn:NetworkVideoTransmitter"), "10.0.0.1")
+    assert env.getMessageId() == "urn:uuid:42"
+    assert [t.getFullname() for t in env.getTypes()] == [f"{NS_DN}:NetworkVideoTransmitter"]
+
+
+# ---------------------------------------------------------------- ProbeMatches parser
+
+
+def test_real_shaped_hikvision_match():
+    [m] = parse_probe_matches(HIK)
+    assert m.endpoint == "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385"
+    assert m.types == ("dn:NetworkVideoTransmitter", "tds:Device")
+    assert len(m.scopes) == 8 and m.scopes[4] == "onvif://www.onvif.org/MAC/58:50:ed:1f:e3:85"
+    assert m.xaddrs == (
+        "http://192.168.124.40/onvif/device_service",
+        "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service",
+    )
+    params = scope_params(m.scopes)
+    assert params["name"] == ["HIKVISION DS-2CD2385G1-I"]
+    assert params["hardware"] == ["DS-2CD2385G1-I"]
+    assert params["mac"] == ["58:50:ed:1f:e3:85"]
+    assert params["location"] == ["city/hangzhou"]
+    assert params["profile"] == ["Streaming", "G", "T"]
+    assert params["type"] == ["video_encoder"]
+    assert match_mac(m) == "58:50:ed:1f:e3:85"
+    assert xaddr_ipv4(m) == "192.168.124.40"
+
+
+def test_oasis_namespace_oem_match_without_mac_or_ipv4_xaddr():
+    [m] = parse_probe_matches(CPPLUS)
+    assert m.endpoint == "uuid:8f3ac3b2-5e7d-4c9a-a1b2-c3d4e5f60718"
+    params = scope_params(m.scopes)
+    assert (params["name"], params["hardware"]) == (["CP_PLUS"], ["CP-UNC-DA21PL3C-V3"])
+    assert params["location"] == ["country/India"]
+    assert match_mac(m) is None  # a random (version 4) endpoint UUID says nothing about the MAC
+    assert xaddr_ipv4(m) is None
+
+
+@pytest.mark.parametrize(
+    ("scopes", "endpoint", "mac"),
+    [
+        (
+            (),
+            "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+            "58:50:ed:1f:e3:85",
+        ),  # Hikvision: v1 node = MAC
+        (
+            ("onvif://www.onvif.org/mac/14-22-01-23-45",),
+            "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+            "58:50:ed:1f:e3:85",
+        ),  # a 5-octet MAC scope (field report) is not a MAC: the endpoint is used
+        (("onvif://www.onvif.org/MacAddress/AC-CC-8E-27-0A-D8",), "", "ac:cc:8e:27:0a:d8"),
+        (("onvif://www.onvif.org/MAC/01:00:5e:00:00:01",), "", None),  # multicast
+        (("onvif://www.onvif.org/MAC/00:00:00:00:00:00",), "", None),
+        ((), "urn:uuid:aa85c000-6324-11b3-819e-0150ed1fe385", None),  # v1 with a random (multicast-bit) node
+        ((), "urn:uuid:3fb563d9-9a79-4844-ad3e-3fb5bb8a2a8d", None),  # v4
+        ((), "urn:uuid:not-a-uuid", None),
+    ],
+)
+def test_mac_from_scope_or_version_1_endpoint(scopes, endpoint, mac):
+    assert match_mac(ProbeMatch(endpoint, (), scopes, ())) == mac
+
+
+def test_scope_params_decode_case_and_ignore_foreign_scopes():
+    params = scope_params(
+        [
+            "ONVIF://WWW.ONVIF.ORG/Name/Foo%2FBar%20Cam",
+            "onvif://www.onvif.org/SerialNumber/X1",
+            "http://example.com/name/Nope",
+            "onvif://www.onvif.org/name/",
+            "onvif://www.onvif.org/",
+            "onvif://www.onvif.org/name/%FF%FE",
+        ]
+    )
+    assert params == {"name": ["Foo/Bar Cam", "\ufffd\ufffd"], "serialnumber": ["X1"]}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_fixtures_yield_nothing(name):
+    raw = (DATA / name).read_bytes()
+    assert parse_probe_matches(raw) == []
+    assert parse_probe(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00" * 100,
+        b"<",
+        b"<x/>",
+        b"<Envelope/>",
+        b"not xml at all",
+        b'<?xml version="1.0" encoding="x-nope"?><Envelope/>',
+        "<s:Envelope xmlns:s='u'><s:Body>\u00e9</s:Body></s:Envelope>".encode("utf-16"),
+    ],
+)
+def test_garbage_yields_nothing(raw):
+    assert parse_probe_matches(raw) == []
+    assert parse_probe(raw) is None
+
+
+def test_huge_datagram_is_refused_unparsed():
+    pad = b"<!--" + b"x" * MAX_REPLY + b"-->"
+    assert parse_probe_matches(HIK.replace(b"<env:Body>", b"<env:Body>" + pad)) == []
+    assert parse_probe_matches(HIK) != []
+
+
+def test_matches_items_and_values_are_bounded():
+    scopes = " ".join(f"onvif://www.onvif.org/n/{i}" for i in range(MAX_ITEMS + 10))
+    one = (
+        f"<d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:{'x' * 1100}</a:Address>"
+        f"</a:EndpointReference><d:Scopes>{scopes}</d:Scopes></d:ProbeMatch>"
+    )
+    raw = (
+        '<s:Envelope xmlns:s="S" xmlns:a="A" xmlns:d="D"><s:Body><d:ProbeMatches>'
+        + one * (MAX_MATCHES + 2)
+        + "</d:ProbeMatches></s:Body></s:Envelope>"
+    ).encode()
+    assert len(raw) <= MAX_REPLY
+    matches = parse_probe_matches(raw)
+    assert len(matches) == MAX_MATCHES
+    assert all(len(m.scopes) == MAX_ITEMS and len(m.endpoint) == MAX_ITEM_LEN for m in matches)
+
+
+def test_a_probematch_built_by_the_wsdiscovery_package_parses():
+    from wsdiscovery import QName, Scope
+    from wsdiscovery.actions.probematch import constructProbeMatch, createProbeMatchMessage
+    from wsdiscovery.service import Service
+
+    endpoint = "urn:uuid:aa85c000-6324-11b3-819e-4419b6000001"
+    svc = Service(
+        [QName(NS_DN, "NetworkVideoTransmitter", "dn")],
+        [Scope("onvif://www.onvif.org/name/HIKVISION DS-2CD2143G0-I")],
+        ["http://10.0.0.9/onvif/device_service"],
+        endpoint,
+        1,
+    )
+    [m] = parse_probe_matches(createProbeMatchMessage(constructProbeMatch([svc], "urn:uuid:1")).encode())
+    assert (m.endpoint, m.types) == (endpoint, ("dn:NetworkVideoTransmitter",))
+    assert scope_params(m.scopes)["name"] == ["HIKVISION DS-2CD2143G0-I"]
+    assert (xaddr_ipv4(m), match_mac(m)) == ("10.0.0.9", "44:19:b6:00:00:01")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_raise(raw):
+    assert isinstance(parse_probe_matches(raw), list)
+    assert parse_probe(raw) is None or parse_probe(raw).message_id
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_replies_never_raise(data):
+    raw = mutated(
+        data,
+        data.draw(st.sampled_from([HIK, CPPLUS, build_probe("urn:uuid:1", "tds:Device")])),
+        [
+            b"<",
+            b">",
+            b"&",
+            b"&lol;",
+            b"<!DOCTYPE x>",
+            b"\xff",
+            b"]]>",
+            b"%",
+            b"onvif://www.onvif.org/MAC/",
+            b" ",
+        ],
+    )
+    for m in parse_probe_matches(raw):
+        scope_params(m.scopes)
+        assert match_mac(m) is None or len(match_mac(m)) == 17
+        xaddr_ipv4(m)
+
+
+# ---------------------------------------------------------------- lab responder
+
+
+def _target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
+    return Target(
+        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+        types,
+        ["onvif://www.onvif.org/name/HIKVISION%20X"],
+        "http://10.99.0.9/onvif/device_service",
+    )
+
+
+@pytest.mark.parametrize(
+    ("device_types", "probe_type", "answers"),
+    [
+        ("dn:NetworkVideoTransmitter tds:Device", "dn:NetworkVideoTransmitter", True),
+        ("dn:NetworkVideoTransmitter tds:Device", "tds:Device", True),
+        ("dn:NetworkVideoTransmitter tds:Device", None, True),
+        ("dn:NetworkVideoTransmitter", "tds:Device", False),
+    ],
+)
+def test_responder_answers_a_typed_probe_only_with_that_type(device_types, probe_type, answers):
+    probe = parse_probe(build_probe("urn:uuid:7", probe_type))
+    assert probe is not None
+    reply = _target(device_types).answer(probe)
+    assert (reply is not None) == answers
+    if reply:
+        [m] = parse_probe_matches(reply)
+        assert m.endpoint == "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385"
+        assert m.types == tuple(device_types.split())
+
+
+def test_responder_answers_each_message_id_once():
+    target = _target()
+    probe = parse_probe(build_probe("urn:uuid:8"))
+    assert probe is not None
+    assert target.answer(probe) is not None
+    assert target.answer(probe) is None
+    assert parse_probe_matches(probe_matches(target, "urn:uuid:8"))[0].xaddrs == (
+        "http://10.99.0.9/onvif/device_service",
+    )
+
+
+# ---------------------------------------------------------------- probe without a network
+
+
+def test_nothing_to_do_sends_nothing():
+    result = asyncio.run(WsdProbe().run(ProbeContext(targets=[])))
+    assert result.status == ProbeStatus.SKIPPED
+    assert (result.sent, result.observations) == (0, [])
+
+
+def test_unknown_interface_is_an_error_not_an_exception():
+    result = asyncio.run(WsdProbe().run(ProbeContext(targets=[], interface="nd-no-such-if")))
+    assert result.status == ProbeStatus.ERROR
+    assert "nd-no-such-if" in (result.error or "")
+
+
+# ---------------------------------------------------------------- namespaces
+
+
+def scope_value(lab, name: str, key: str) -> str:
+    """The URL-decoded value of the ``onvif://www.onvif.org/<key>/`` scope in device ``name``'s profile."""
+    from urllib.parse import unquote
+
+    prefix = f"onvif://www.onvif.org/{key}/"
+    params = filled(lab, name, "wsd-peer" if name == "peer" else "wsd")
+    return next(unquote(s[len(prefix) :]) for s in params["scopes"] if s.startswith(prefix))
+
+
+@pytest.mark.netns
+def test_mixed_lab_onvif_devices_and_the_wsdiscovery_peer_answer(lab_factory):
+    lab = lab_factory(WSD_MDNS_SSDP_LAB)
+    result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"])
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    assert {o.ip for o in result.observations} == {
+        "10.99.0.10",
+        "10.99.0.11",
+        "10.99.0.12",
+        "10.99.0.13",
+        "10.99.0.16",
+    }
+    onvif = {d.ip: d.name for d in lab.devices if d.name in ("hik", "dahua", "cpplus", "unv", "peer")}
+    assert values(result, "onvif.name") == {ip: [scope_value(lab, n, "name")] for ip, n in onvif.items()}
+    hardware = {ip: [scope_value(lab, n, "hardware")] for ip, n in onvif.items()}
+    assert values(result, "onvif.hardware") == hardware
+    assert values(result, "onvif.name")["10.99.0.10"] == ["HIKVISION DS-2CD2385G1-I"]  # %20 decoded
+    macs = {o.ip: o.mac for o in result.observations if o.signal == "mac"}
+    assert macs == {"10.99.0.10": "58:50:ed:1f:e3:85", "10.99.0.16": "44:19:b6:00:00:16"}
+    assert values(result, "wsd.types")["10.99.0.16"] == ["dn:NetworkVideoTransmitter"]
+    assert values(result, "wsd.endpoint")["10.99.0.10"] == ["urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385"]
+    assert values(result, "wsd.endpoint")["10.99.0.16"] == ["urn:uuid:aa85c000-6324-11b3-819e-4419b6000016"]
+    assert "onvif://www.onvif.org/extension/unique_identifier/1" in values(result, "wsd.scope")["10.99.0.12"]
+    assert values(result, "wsd.xaddrs")["10.99.0.11"] == ["http://10.99.0.11/onvif/device_service"]
+    assert all(len(v) == 1 for v in values(result, "wsd.endpoint").values())  # one endpoint, reported once
+    assert result.duration < 2.0
+
+
+@pytest.mark.netns
+def test_wsdiscovery_peer_sockets_live_in_the_device_namespace(lab_factory):
+    from scanner.lab.manager import state_dir
+
+    lab = lab_factory([WSD_MDNS_SSDP_LAB[-1]])
+    result = run_probe(lab, WsdProbe(), ["10.99.0.16"])  # unicast only: the peer must answer it
+    assert values(result, "onvif.hardware") == {"10.99.0.16": ["DS-2CD2143G0-I"]}
+    pid = (state_dir(lab.name) / "sim.pid").read_text().strip()
+
+    def sim_sockets(netns: str | None) -> list[str]:
+        cmd = (["ip", "netns", "exec", netns] if netns else []) + ["ss", "-H", "-uanp"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=True).stdout
+        return [line.split()[3] for line in out.splitlines() if f"pid={pid}," in line]
+
+    inside = sim_sockets(lab.device_ns(0))
+    assert "0.0.0.0:3702" in inside and len(inside) >= 2  # the multicast listener and a reply socket
+    assert all(a.rsplit(":", 1)[0] in ("0.0.0.0", "10.99.0.16") for a in inside), inside
+    assert sim_sockets(None) == []  # nothing of the simulator in the root namespace
+
+
+@pytest.mark.netns
+def test_hostile_responder_does_not_break_the_probe(lab_factory):
+    """A device answering every Probe with a fault, an entity bomb, a huge datagram and garbage, then a real
+    reply: the probe reports the real one and nothing else."""
+    import socket
+
+    from scanner.lab.netns import in_netns
+
+    lab = lab_factory([{"name": "evil", "ip": "10.99.0.30", "mac": "02:00:00:00:00:30"}])
+    with in_netns(lab.device_ns(0)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("10.99.0.30", 3702))
+    sock.settimeout(5)
+    junk = [(DATA / n).read_bytes() for n in HOSTILE] + [b"\xff" * 60000, b"<s:Envelope>" * 4000]
+
+    def serve() -> None:
+        try:
+            data, addr = sock.recvfrom(65535)
+        except TimeoutError:
+            return
+        probe = parse_probe(data)
+        for raw in junk:
+            sock.sendto(raw, addr)
+        if probe:
+            sock.sendto(probe_matches(_target(), probe.message_id), addr)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        result = run_probe(lab, WsdProbe(), ["10.99.0.30"])
+    finally:
+        server.join(5)
+        sock.close()
+    assert result.status == ProbeStatus.SUCCESS
+    assert result.received >= len(junk) + 1
+    assert values(result, "onvif.name") == {"10.99.0.9": ["HIKVISION X"]}  # ip from XAddrs
+    assert result.duration < 0.5  # the only target answered: no wait for delayed multicast answers
+
+
+@pytest.mark.netns
+def test_fifty_onvif_devices_are_all_found_quickly(lab_factory):
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "cp",
+                "count": 25,
+                "start_ip": "10.99.0.100",
+                "ouis": ["e0:50:8b"],
+                "profile": "cpplus-ipc",
+            },
+            {
+                "name": "unv",
+                "count": 25,
+                "start_ip": "10.99.0.150",
+                "ouis": ["48:ea:63"],
+                "profile": "uniview-ipc",
+            },
+        ]
+    )
+    result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"], timeout=3.0)
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    names = values(result, "onvif.name")
+    assert names == {d.ip: [scope_value(lab, d.name, "name")] for d in lab.devices}
+    print(f"\nwsd: {len(names)} of 50 devices in {result.duration:.2f} s")
+    assert result.duration < 2.5
