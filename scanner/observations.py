@@ -22,6 +22,12 @@ SIGNALS: dict[str, str] = {
     "arp.reply": "the host answered an ARP request",
     "neighbour": "the host appeared in the kernel neighbour table (unprivileged sweep)",
     "hostname": "a host name (mDNS, DHCP, reverse DNS)",
+    # What a reply says about its sender, inside its payload (SADP IPv4Address/MAC, DHIP IPAddress/mac,
+    # WS-Discovery XAddrs host, SSDP LOCATION host). Evidence only: the observation's own ip is the reply's
+    # UDP source; a claimed address is never probed and never merges the reply into another host's record.
+    "claimed.ip": "an IPv4 address the reply's payload claims for its sender",
+    "claimed.mac": "a MAC address the reply's payload claims for its sender",
+    "claimed.mismatch": "the payload claims an address other than the one the reply came from",
     # WS-Discovery / ONVIF
     "wsd.types": "WS-Discovery Types of a ProbeMatch",
     "wsd.scope": "one WS-Discovery scope URI",
