@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_VALUE_LEN = 4096
 
+# Vendor discovery protocols whose every field is its own signal, open-ended by design:
+# sadp.<Field> (the SADP ProbeMatch element name), dhip.<Key> (the DHIP deviceInfo key).
+PROTOCOL_FIELD_PREFIXES = ("sadp.", "dhip.")
+
 # Signal names, one obvious spelling each. Discovery modules emit these; the
 # fingerprint files name the signal they match (``matches = "http.server"``).
 SIGNALS: dict[str, str] = {

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from scanner.datafiles import fingerprints_dir
 from scanner.errors import DataError
-from scanner.observations import SIGNALS
+from scanner.observations import PROTOCOL_FIELD_PREFIXES, SIGNALS
 
 BANNERS_DIR = "banners"
 VENDORS_FILE = "vendors.toml"
@@ -47,7 +47,6 @@ DEVICE_TYPES = frozenset(
         "media-player",
     }
 )
-PROTOCOL_FIELD_PREFIXES = ("sadp.", "dhip.")
 MAX_EXAMPLES = 20
 MATCH_CACHE_SIZE = 1 << 13
 

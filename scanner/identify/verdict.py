@@ -27,7 +27,7 @@ from urllib.parse import unquote
 from scanner.identify.fingerprints import FingerprintDB, load_database, load_vendor_names
 from scanner.identify.models import Evidence, Status, Verdict
 from scanner.identify.rebrands import Rebrands, load_rebrands
-from scanner.observations import Device, Observation, normalise_mac
+from scanner.observations import PROTOCOL_FIELD_PREFIXES, Device, Observation, normalise_mac
 
 if TYPE_CHECKING:
     from scanner.identify.entities import EntityMatch
@@ -71,7 +71,7 @@ FIELD_SIGNALS = {
     "firmware": ("sadp.SoftwareVersion", "dhip.Version", "onvif.firmware"),
 }
 
-VENDOR_PROTOCOLS = ("sadp.", "dhip.")
+VENDOR_PROTOCOLS = PROTOCOL_FIELD_PREFIXES
 
 Coverage = Literal["covered", "review", "not-covered"]
 _COVERAGE_ORDER: dict[str, int] = {"covered": 0, "review": 1, "not-covered": 2}

@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from scanner.observations import MAX_VALUE_LEN, SIGNALS, Observation, normalise_mac
+from scanner.observations import MAX_VALUE_LEN, PROTOCOL_FIELD_PREFIXES, SIGNALS, Observation, normalise_mac
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_PROBE_LEN = 64
 DEFAULT_PROBE = "import"
 FIELDS = frozenset({"signal", "value", "ip", "mac", "probe", "port", "seen_at"})
-PROTOCOL_FIELD_PREFIXES = ("sadp.", "dhip.")  # sadp.<Field>, dhip.<Key>: open-ended by design
 _SIGNAL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
 _CACHE_LIMIT = 65_536  # addresses, names and timestamps remembered (they repeat; a full cache is cleared)
 _DECODE = json.JSONDecoder().decode
