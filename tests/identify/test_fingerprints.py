@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -176,19 +175,6 @@ def test_known_signals() -> None:
 def test_hostile_values_never_raise(signal: str, value: str) -> None:
     for hit in DB.match(signal, value):
         assert 0.0 <= hit.certainty <= 1.0
-
-
-def test_matching_is_fast_enough_for_the_identify_command() -> None:
-    """≥ 50,000 observations/s on one core is the target; uncached unique values are the worst case."""
-    values = [
-        f'Digest qop="auth", realm="IP Camera(C{i % 9000 + 1000})", nonce="{i:032x}", stale="FALSE"'
-        for i in range(20_000)
-    ]
-    start = time.perf_counter()
-    for v in values:
-        DB.match("http.www_authenticate", v)
-    rate = len(values) / (time.perf_counter() - start)
-    assert rate > 50_000, f"{rate:,.0f} uncached matches/s"
 
 
 # --- gaps the real-world corpus exposed (tests/data/realworld) -----------------------------------
