@@ -28,13 +28,13 @@ def history(
     """List stored scans, newest first, with their verdict counts."""
     from scanner.history.store import HistoryStore
 
-    with HistoryStore(db) as store:
+    with HistoryStore(db, readonly=True) as store:
         rows = store.list_scans(limit)
     if not rows:
         typer.echo("no scans stored yet")
         return
     for row in rows:
-        typer.echo(row.render() if hasattr(row, "render") else str(row))
+        typer.echo(row.render())
 
 
 def diff(
@@ -49,7 +49,7 @@ def diff(
     from scanner.history.store import HistoryStore
     from scanner.scan import identify_observations
 
-    with HistoryStore(db) as store:
+    with HistoryStore(db, readonly=True) as store:
         a = store.load_report(store.resolve(old), identify_observations)
         b = store.load_report(store.resolve(new), identify_observations)
     result = diff_reports(a, b)
@@ -75,7 +75,7 @@ def report(
     specs = output_specs(fmt, output)
     for s in specs:
         parse_spec(s)
-    with HistoryStore(db) as store:
+    with HistoryStore(db, readonly=True) as store:
         rep = store.load_report(store.resolve(scan_id), identify_observations)
     if waivers:
         from scanner.policy.waivers import apply_waivers, load_waivers

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from scanner.errors import UsageError
 from scanner.observations import MAX_VALUE_LEN, PROTOCOL_FIELD_PREFIXES, SIGNALS, Observation, normalise_mac
 
 MAX_LINE_BYTES = 64 * 1024
@@ -32,27 +33,56 @@ _CACHE_LIMIT = 65_536  # addresses, names and timestamps remembered (they repeat
 _DECODE = json.JSONDecoder().decode
 _FIELDS_SET = set(Observation.model_fields)  # every field is given: one shared set instead of one per line
 MAX_NAME_WARNINGS = 100  # unknown signal/field names reported per file
+MAX_HELD_PROBLEMS = 100  # problems held back until the first valid line shows the input is JSON Lines
 
 Problems = Callable[[int, str], None]
 
 
 def read_jsonl(source: str | Path | BinaryIO, problems: Problems) -> Iterator[Observation]:
-    """Observations from a path, ``-`` (standard input) or a binary file object, in file order."""
+    """Observations from a path, ``-`` (standard input) or a binary file object, in file order.
+
+    UsageError when the input cannot be read or holds no valid observation (empty, random bytes, another
+    format): problems found before the first valid line are held back and summed up in that one error.
+    """
     with open_input(source) as stream:
-        yield from _LineReader(problems).read(stream)
+        yield from _LineReader(problems).read(stream, source_name(source))
+
+
+def source_name(source: str | Path | BinaryIO) -> str:
+    if isinstance(source, (str, Path)):
+        return "standard input" if str(source) == "-" else str(source)
+    return str(getattr(source, "name", "input"))
 
 
 @contextmanager
 def open_input(source: str | Path | BinaryIO) -> Iterator[BinaryIO]:
-    """A binary stream for a path, ``-`` (standard input, left open) or an open binary file (left open)."""
+    """A binary stream for a path, ``-`` (standard input, left open) or an open binary file (left open).
+
+    A path that is missing, a directory or unreadable is a UsageError (one line), as is a read error.
+    """
     if isinstance(source, (str, Path)):
         if str(source) == "-":
-            yield sys.stdin.buffer
+            with _read_errors("standard input"):
+                yield sys.stdin.buffer
             return
-        with open(source, "rb") as handle:
+        try:
+            handle = open(source, "rb")  # noqa: SIM115 - closed below; errors need their own message
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        with handle, _read_errors(str(source)):
             yield handle
         return
     yield source
+
+
+@contextmanager
+def _read_errors(name: str) -> Iterator[None]:
+    try:
+        yield
+    except IsADirectoryError:
+        raise UsageError(f"{name}: cannot read: is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
 class _LineReader:
@@ -69,12 +99,26 @@ class _LineReader:
         self.warned_fields: set[str] = set()
         self.name_warnings = 0
 
-    def read(self, stream: BinaryIO) -> Iterator[Observation]:
+    def read(self, stream: BinaryIO, name: str = "input") -> Iterator[Observation]:
+        """Every valid line's observation; problems before the first one are held (see ``read_jsonl``)."""
+        report = self.problems
+        held: list[tuple[int, str]] = []
+        held_more = 0
+
+        def hold(line: int, message: str) -> None:
+            nonlocal held_more
+            if len(held) < MAX_HELD_PROBLEMS:
+                held.append((line, message))
+            else:
+                held_more += 1
+
+        self.problems = hold
         lineno = 0
+        valid = 0
         while True:
             raw = stream.readline(MAX_LINE_BYTES + 1)
             if not raw:
-                return
+                break
             lineno += 1
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                 _skip_rest_of_line(stream)
@@ -88,7 +132,19 @@ class _LineReader:
             except ValueError as exc:
                 self.problems(lineno, f"{exc}: skipped")
                 continue
+            if not valid:  # the input is JSON Lines after all: report what was held, then report as found
+                self.problems = report
+                for line, message in held:
+                    report(line, message)
+                if held_more:
+                    report(0, f"{held_more} further problem(s) before line {lineno} not shown")
+            valid += 1
             yield obs
+        if not valid:
+            fatal = [h for h in held if h[1].endswith("skipped")] or held
+            first = f"; first problem: line {fatal[0][0]}: {fatal[0][1]}" if fatal else ""
+            what = f"{lineno} line(s), none a valid observation" if lineno else "empty"
+            raise UsageError(f"{name}: not JSON Lines observations ({what}{first})"[:400])
 
     def parse(self, text: bytes, lineno: int) -> Observation:
         """One line's observation; ValueError (with a short reason) if the line is malformed."""
