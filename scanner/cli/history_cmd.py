@@ -43,8 +43,10 @@ def diff(
     db: Path = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Devices that appeared, disappeared or changed verdict between two stored scans.
-    Exit code 1 when anything changed, 0 when nothing did."""
+    """Devices that appeared, disappeared or changed verdict between two stored scans, over only what
+    both covered: hosts outside either scan's targets are "not scanned", changes that rest on a probe
+    only one scan ran are "not comparable", and a warning line says when the scans differ in scope or
+    either is incomplete. Exit code 1 when anything changed where both looked, 0 when nothing did."""
     from scanner.history.diff import diff_reports
     from scanner.history.store import HistoryStore
     from scanner.scan import identify_observations
