@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from scanner.identify.models import Evidence, Status, Verdict
 from scanner.results import DeviceReport, ScanReport
@@ -113,20 +115,59 @@ def host(device: DeviceReport) -> str:
     return " ".join(p for p in (device.ip, device.mac) if p) or "(no address)"
 
 
+@dataclass(frozen=True)
+class EvidenceStyle:
+    """How one format writes an evidence item: its template and how it escapes text and code.
+
+    The template's fields: ``sign``, ``cls`` (supports / against), ``probe``, ``signal``, ``port``,
+    ``value``, ``target`` (the maker it points at, with its arrow), ``certainty``, ``matched``, ``note``.
+    """
+
+    template: str
+    text: Callable[[str | None], str]  # our words and names: probe, maker, note
+    code: Callable[[str | None, int | None], str]  # device strings: signal, value, matched (bounded)
+    signs: tuple[str, str] = ("[+]", "[-]")  # supports, against
+    port: str = ":{}"
+    arrow: str = " -> {}"
+    points_sep: str = "/"
+    note: str = "; {}"
+    value_limit: int | None = 160
+    empty_value: str = ""
+
+
+def format_evidence(ev: Evidence, style: EvidenceStyle) -> str:
+    """One evidence item in ``style`` (the one place its parts are chosen, for every format)."""
+    points = style.points_sep.join(style.text(p) for p in evidence_points(ev))
+    return style.template.format(
+        sign=style.signs[0] if ev.supports else style.signs[1],
+        cls="supports" if ev.supports else "against",
+        probe=style.text(ev.probe),
+        signal=style.code(ev.signal, None),
+        port=style.port.format(ev.port) if ev.port else "",
+        value=style.code(ev.value, style.value_limit) or style.empty_value,
+        target=style.arrow.format(points) if points else "",
+        certainty=f"{ev.certainty:.2f}",
+        matched=style.code(ev.matched, None),
+        note=style.note.format(style.text(ev.note)) if ev.note else "",
+    )
+
+
+PLAIN_EVIDENCE = EvidenceStyle(
+    '{sign} {probe} {signal}{port} = "{value}"{target} ({certainty}) [{matched}{note}]',
+    text=visible,
+    code=visible,
+)
+
+
 def evidence_line(ev: Evidence, limit: int | None = 160) -> str:
     """One evidence item as a line: '[+] sadp sadp.DeviceDescription:37020 = "DS-…" -> Hikvision (0.95) [m]'.
 
     ``[+]`` marks evidence for the verdict, ``[-]`` evidence against it.
     """
-    sign = "[+]" if ev.supports else "[-]"
-    where = f"{visible(ev.signal)}:{ev.port}" if ev.port else visible(ev.signal)
-    points = "/".join(evidence_points(ev))
-    target = f" -> {visible(points)}" if points else ""
-    note = f"; {ev.note}" if ev.note else ""
-    return (
-        f'{sign} {visible(ev.probe)} {where} = "{visible(ev.value, limit)}"{target} '
-        f"({ev.certainty:.2f}) [{visible(ev.matched)}{visible(note)}]"
+    style = (
+        PLAIN_EVIDENCE if limit == PLAIN_EVIDENCE.value_limit else replace(PLAIN_EVIDENCE, value_limit=limit)
     )
+    return format_evidence(ev, style)
 
 
 def flagged(device: DeviceReport) -> bool:

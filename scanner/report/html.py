@@ -21,8 +21,9 @@ from scanner.report._text import (
     HEARD_MEANING,
     HEARD_TITLE,
     STATUS_TITLE,
-    evidence_points,
+    EvidenceStyle,
     flagged,
+    format_evidence,
     heard_devices,
     maker,
     visible,
@@ -303,17 +304,21 @@ def _details(d: DeviceReport) -> str:
     )
 
 
+_HTML_EVIDENCE = EvidenceStyle(
+    '<li class="{cls}"><span class="sign" title="{cls}">{sign}</span> {probe} <code>{signal}{port}</code> = '
+    '<code>{value}</code>{target} ({certainty}); <span class="muted">matched <code>{matched}</code>{note}</span></li>',
+    text=lambda text: _e(text, 300),
+    code=_e,
+    signs=("+", "\u2212"),
+    arrow=" \u2192 {}",
+    points_sep=" / ",
+    note=" \u2014 {}",
+    value_limit=500,
+)
+
+
 def _evidence_item(e: Evidence) -> str:
-    sign, cls = ("+", "supports") if e.supports else ("\u2212", "against")
-    port = f":{e.port}" if e.port else ""
-    points = " / ".join(_e(x) for x in evidence_points(e))
-    target = f" \u2192 {points}" if points else ""
-    note = f" \u2014 {_e(e.note, 300)}" if e.note else ""
-    return (
-        f'<li class="{cls}"><span class="sign" title="{cls}">{sign}</span> {_e(e.probe)} '
-        f"<code>{_e(e.signal)}{port}</code> = <code>{_e(e.value, 500)}</code>{target} ({e.certainty:.2f}); "
-        f'<span class="muted">matched <code>{_e(e.matched)}</code>{note}</span></li>'
-    )
+    return format_evidence(e, _HTML_EVIDENCE)
 
 
 def _observations(observations: list[Observation]) -> str:

@@ -13,7 +13,8 @@ from scanner.report._text import (
     HEARD_MEANING,
     HEARD_TITLE,
     STATUS_TITLE,
-    evidence_points,
+    EvidenceStyle,
+    format_evidence,
     heard_devices,
     maker,
 )
@@ -117,14 +118,19 @@ def device_details(d: DeviceReport) -> list[str]:
     return out
 
 
+MARKDOWN_EVIDENCE = EvidenceStyle(
+    "{sign}: {probe} {signal}{port} = {value}{target} ({certainty}); matched {matched}{note}",
+    text=md,
+    code=code,
+    signs=("supports", "against"),
+    port=" port {}",
+    arrow=" → {}",
+    points_sep=" / ",
+    value_limit=200,
+    empty_value="(empty)",
+)
+
+
 def evidence_item(e: Evidence) -> str:
     """'supports: sadp `sadp.DeviceDescription` = `DS-…` → Hikvision (0.95); matched `file:id`'."""
-    sign = "supports" if e.supports else "against"
-    port = f" port {e.port}" if e.port else ""
-    points = " / ".join(md(x) for x in evidence_points(e))
-    target = f" → {points}" if points else ""
-    note = f"; {md(e.note)}" if e.note else ""
-    return (
-        f"{sign}: {md(e.probe)} {code(e.signal)}{port} = {code(e.value, 200) or '(empty)'}{target} "
-        f"({e.certainty:.2f}); matched {code(e.matched)}{note}"
-    )
+    return format_evidence(e, MARKDOWN_EVIDENCE)
