@@ -95,8 +95,11 @@ CREATE TABLE probe_summary (
 );
 """
 
+# Version 2: hosts heard outside the targets (ScanReport.heard) are stored as devices with heard = 1.
+_SCHEMA_V2 = "ALTER TABLE device ADD COLUMN heard INTEGER NOT NULL DEFAULT 0"
+
 # MIGRATIONS[n] takes the schema from user_version n to n + 1; append, never edit.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TABLES = frozenset({"scan", "device", "observation", "probe_summary"})
@@ -164,6 +167,8 @@ class HistoryStore:
         self.readonly = readonly
         self._lock = threading.Lock()
         self._db = self._open_readonly() if readonly else self._open()
+        # A history read read-only is not migrated: version 1 has no heard column (and no heard hosts).
+        self._heard_column = self._db.execute("PRAGMA user_version").fetchone()[0] >= 2
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -235,6 +240,8 @@ class HistoryStore:
             unlinked = self._observation_ids(scan_id)
             for device in report.devices:
                 self._insert_device(scan_id, device, unlinked)
+            for device in report.heard:
+                self._insert_device(scan_id, device, unlinked, heard=True)
             self._db.execute(
                 "UPDATE scan SET finished_at = ?, state = ?, devices_stored = 1, notes = ?,"
                 " oui_registry_date = ? WHERE id = ?",
@@ -338,7 +345,7 @@ class HistoryStore:
                     (scan_id,),
                 )
             ]
-            stored = self._devices(scan_id) if scan["devices_stored"] else None
+            stored, heard = self._devices(scan_id) if scan["devices_stored"] else (None, [])
             observations = (
                 []
                 if stored is not None
@@ -381,6 +388,7 @@ class HistoryStore:
             notes=notes,
             oui_registry_date=scan["oui_registry_date"],
             devices=devices,
+            heard=heard,
         )
 
     # -- internals -----------------------------------------------------------
@@ -485,12 +493,15 @@ class HistoryStore:
             out.setdefault(tuple(row[1:]), []).append(row[0])
         return out
 
-    def _insert_device(self, scan_id: str, device: DeviceReport, unlinked: dict[_ObsKey, list[int]]) -> None:
+    def _insert_device(
+        self, scan_id: str, device: DeviceReport, unlinked: dict[_ObsKey, list[int]], *, heard: bool = False
+    ) -> None:
         v = device.verdict
         cur = self._db.execute(
-            "INSERT INTO device (scan_id, ip, mac, status, covered_entity, vendor, brand, model, firmware, serial,"
-            " waived, hostnames, probes, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO device (heard, scan_id, ip, mac, status, covered_entity, vendor, brand, model, firmware,"
+            " serial, waived, hostnames, probes, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                int(heard),
                 scan_id,
                 device.ip,
                 device.mac,
@@ -522,7 +533,8 @@ class HistoryStore:
             new,
         )
 
-    def _devices(self, scan_id: str) -> list[DeviceReport]:
+    def _devices(self, scan_id: str) -> tuple[list[DeviceReport], list[DeviceReport]]:
+        """The scan's stored devices and, apart, its hosts heard outside the targets."""
         observations: dict[int, list[Observation]] = {}
         for row in self._db.execute(
             f"SELECT device_id, {_OBS_COLUMNS} FROM observation WHERE scan_id = ? AND device_id IS NOT NULL"
@@ -532,8 +544,10 @@ class HistoryStore:
             obs = _observation(row[1:])
             if obs:
                 observations.setdefault(row[0], []).append(obs)
-        return [
-            DeviceReport(
+        devices: list[DeviceReport] = []
+        heard: list[DeviceReport] = []
+        for r in self._db.execute("SELECT * FROM device WHERE scan_id = ? ORDER BY id", (scan_id,)):
+            device = DeviceReport(
                 ip=r["ip"],
                 mac=r["mac"],
                 hostnames=json.loads(r["hostnames"]),
@@ -541,8 +555,8 @@ class HistoryStore:
                 verdict=Verdict.model_validate_json(r["verdict"]),
                 observations=observations.get(r["id"], []),
             )
-            for r in self._db.execute("SELECT * FROM device WHERE scan_id = ? ORDER BY id", (scan_id,))
-        ]
+            (heard if self._heard_column and r["heard"] else devices).append(device)
+        return devices, heard
 
     def _counts(self, scan_ids: list[str]) -> dict[str, dict[str, int]]:
         if not scan_ids:
@@ -550,7 +564,9 @@ class HistoryStore:
         out: dict[str, dict[str, int]] = {}
         marks = ",".join("?" * len(scan_ids))
         for scan_id, status, n in self._db.execute(
-            f"SELECT scan_id, status, count(*) FROM device WHERE scan_id IN ({marks}) GROUP BY scan_id, status",
+            f"SELECT scan_id, status, count(*) FROM device WHERE scan_id IN ({marks})"
+            + (" AND heard = 0" if self._heard_column else "")
+            + " GROUP BY scan_id, status",
             scan_ids,
         ):
             out.setdefault(scan_id, _zero_counts())[status] = n
