@@ -64,6 +64,11 @@ def report(
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    fail_on_heard: bool = typer.Option(
+        False,
+        "--fail-on-heard",
+        help="Let hosts heard outside the targets (multicast/broadcast replies) fail the exit code too.",
+    ),
     waivers: Path = typer.Option(None, "--waivers", help="Apply this waiver file to the stored verdicts."),
     db: Path = DB_OPTION,
 ) -> None:
@@ -83,5 +88,5 @@ def report(
         from scanner.policy.waivers import apply_waivers, load_waivers
 
         rep = apply_waivers(rep, load_waivers(waivers))
-    write_outputs(rep, specs, fail_statuses=policy.fail_statuses)
-    raise typer.Exit(exit_code(rep, policy))
+    write_outputs(rep, specs, fail_statuses=policy.fail_statuses, fail_on_heard=fail_on_heard)
+    raise typer.Exit(exit_code(rep, policy, fail_on_heard=fail_on_heard))

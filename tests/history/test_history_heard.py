@@ -40,6 +40,9 @@ def test_report_again_keeps_the_heard_section_and_exit_code(tmp_path: Path) -> N
     proc = run_cli("report", "--db", str(db), "-f", "csv")
     assert proc.returncode == 0, proc.stderr  # a clean target; the heard Hikvision does not fail it
     assert proc.stdout.count(",heard\r\n") == 2 and proc.stdout.count(",target\r\n") == 1
+    asked = run_cli("report", "--db", str(db), "-f", "junit", "--fail-on-heard")
+    assert asked.returncode == 1, asked.stderr  # --fail-on-heard: the heard Hikvision and Huawei fail
+    assert 'failures="2"' in asked.stdout.splitlines()[1]
 
 
 def _v1_database(path: Path) -> None:
