@@ -107,7 +107,7 @@ def rule_id(d: DeviceReport) -> str:
 
 
 def _rule(rid: str, d: DeviceReport) -> dict[str, Any]:
-    status, entity = d.verdict.status, d.verdict.covered_entity or "a covered entity"
+    status, entity = d.verdict.status, visible(d.verdict.covered_entity, 200) or "a covered entity"
     words = re.sub(
         r"[^A-Za-z0-9]+", " ", f"{STATUS_TITLE[status]} {d.verdict.covered_entity or ''} equipment"
     )

@@ -391,15 +391,19 @@ def test_scope_parsing() -> None:
     assert _Scope(["eth0"]).covers("1.2.3.4") and not _Scope(["eth0"]).known
 
 
+def store_scans(db: Path, *reports: ScanReport) -> None:
+    """Each report as a finished scan of the history at ``db``, in order."""
+    with HistoryStore(db) as store:
+        for report in reports:
+            probes = [p.probe for p in report.probes]
+            scan_id = store.start_scan(report.targets, None, "t", probes, started_at=report.started_at)
+            store.finish_scan(scan_id, report)
+
+
 def test_stored_scans_of_different_scope_through_the_command(tmp_path: Path) -> None:
     db = tmp_path / "history.sqlite3"
     old, new = scoped_reports()
-    with HistoryStore(db) as store:
-        for report in (old, new):
-            scan_id = store.start_scan(
-                report.targets, None, "t", [p.probe for p in report.probes], started_at=report.started_at
-            )
-            store.finish_scan(scan_id, report)
+    store_scans(db, old, new)
     proc = run_cli("diff", "--db", str(db), "--json")
     assert proc.returncode == 1, proc.stderr  # one appeared, one disappeared, one firmware change
     data = json.loads(proc.stdout)
@@ -426,10 +430,7 @@ def test_only_out_of_scope_differences_exit_0(tmp_path: Path) -> None:
         }
     )
     db = tmp_path / "history.sqlite3"
-    with HistoryStore(db) as store:
-        for report, when in ((old, WEEK1), (narrower, WEEK2)):
-            scan_id = store.start_scan(report.targets, None, "t", ["arp", "http", "sadp"], started_at=when)
-            store.finish_scan(scan_id, report)
+    store_scans(db, old, narrower.model_copy(update={"started_at": WEEK2}))
     proc = run_cli("diff", "--db", str(db))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no changes (1 not scanned by both)" in proc.stdout.splitlines()[0]
