@@ -350,3 +350,84 @@ def large_report(n: int = 1000) -> ScanReport:
         d.mac = f"02:00:00:{i // 65536:02x}:{i // 256 % 256:02x}:{i % 256:02x}"
         devices.append(d)
     return base.model_copy(update={"devices": devices})
+
+
+# Escape, C1 CSI, DEL, bidi override and isolate, a formula start and a line break: what a heard host's
+# SADP reply (any multicast answer) might carry.
+CONTROL_CHARS = "\x1b]0;pwned\x07\x9b31m\x7f\u202egnp.exe\u2066x\u2069\r\n"
+HOSTILE_CONTROL = f"=cmd|' /C calc'!A0 {CONTROL_CHARS}end"
+
+
+def hikvision_heard() -> DeviceReport:
+    """A Hikvision NVR outside the targets that answered the SADP multicast inquiry (never probed further)."""
+    ip, mac = "10.9.0.5", "58:50:ed:aa:bb:01"
+    return DeviceReport(
+        ip=ip,
+        mac=mac,
+        probes=["sadp"],
+        observations=[
+            _obs("sadp.DeviceDescription", "DS-7608NI-K2", "sadp", ip, mac, 37020, dt=3),
+            _obs("sadp.MAC", "58-50-ed-aa-bb-01", "sadp", ip, mac, 37020, dt=3),
+        ],
+        verdict=Verdict(
+            status=Status.COVERED,
+            confidence=0.95,
+            vendor="Hikvision",
+            covered_entity="Hikvision",
+            device_type="nvr",
+            model="DS-7608NI-K2",
+            evidence=[
+                _ev(
+                    "sadp",
+                    "sadp.DeviceDescription",
+                    "DS-7608NI-K2",
+                    "fingerprints/sadp.toml:sadp-reply",
+                    "Hikvision",
+                    0.95,
+                    port=37020,
+                )
+            ],
+        ),
+    )
+
+
+def hostile_heard() -> DeviceReport:
+    """A heard host whose every string is hostile: control characters, bidi, a formula."""
+    ip, mac = "10.9.0.66", "00:1e:10:66:66:66"
+    return DeviceReport(
+        ip=ip,
+        mac=mac,
+        probes=["ssdp"],
+        hostnames=[HOSTILE_CONTROL],
+        observations=[_obs("upnp.model_name", HOSTILE_CONTROL, "ssdp", ip, mac, 1900, dt=4)],
+        verdict=Verdict(
+            status=Status.LIKELY,
+            confidence=0.6,
+            vendor="Huawei",
+            covered_entity="Huawei",
+            model=HOSTILE_CONTROL,
+            serial=HOSTILE_CONTROL,
+            firmware=CONTROL_CHARS,
+            evidence=[
+                _ev("ssdp", "upnp.model_name", HOSTILE_CONTROL, "fingerprints/upnp.toml:none", "Huawei", 0.6)
+            ],
+            notes=[HOSTILE_CONTROL],
+        ),
+    )
+
+
+def heard_report(*, complete: bool = True) -> ScanReport:
+    """One clean target (an Axis camera) and two flagged hosts heard outside the targets."""
+    return ScanReport(
+        scan_id="heard-2024-05-14",
+        tool_version="0.1.0",
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=20),
+        complete=complete,
+        targets=["192.168.1.90"],
+        interface="eth0",
+        probes=[ProbeSummary(probe="sadp", status="success", duration=3.0)],
+        oui_registry_date="2024-05-01",
+        devices=[axis_not_covered()],
+        heard=[hostile_heard(), hikvision_heard()],
+    )

@@ -28,13 +28,13 @@ def history(
     """List stored scans, newest first, with their verdict counts."""
     from scanner.history.store import HistoryStore
 
-    with HistoryStore(db) as store:
+    with HistoryStore(db, readonly=True) as store:
         rows = store.list_scans(limit)
     if not rows:
         typer.echo("no scans stored yet")
         return
     for row in rows:
-        typer.echo(row.render() if hasattr(row, "render") else str(row))
+        typer.echo(row.render())
 
 
 def diff(
@@ -43,13 +43,15 @@ def diff(
     db: Path = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Devices that appeared, disappeared or changed verdict between two stored scans.
-    Exit code 1 when anything changed, 0 when nothing did."""
+    """Devices that appeared, disappeared or changed verdict between two stored scans, over only what
+    both covered: hosts outside either scan's targets are "not scanned", changes that rest on a probe
+    only one scan ran are "not comparable", and a warning line says when the scans differ in scope or
+    either is incomplete. Exit code 1 when anything changed where both looked, 0 when nothing did."""
     from scanner.history.diff import diff_reports
     from scanner.history.store import HistoryStore
     from scanner.scan import identify_observations
 
-    with HistoryStore(db) as store:
+    with HistoryStore(db, readonly=True) as store:
         a = store.load_report(store.resolve(old), identify_observations)
         b = store.load_report(store.resolve(new), identify_observations)
     result = diff_reports(a, b)
@@ -62,6 +64,11 @@ def report(
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    fail_on_heard: bool = typer.Option(
+        False,
+        "--fail-on-heard",
+        help="Let hosts heard outside the targets (multicast/broadcast replies) fail the exit code too.",
+    ),
     waivers: Path = typer.Option(None, "--waivers", help="Apply this waiver file to the stored verdicts."),
     db: Path = DB_OPTION,
 ) -> None:
@@ -75,11 +82,11 @@ def report(
     specs = output_specs(fmt, output)
     for s in specs:
         parse_spec(s)
-    with HistoryStore(db) as store:
+    with HistoryStore(db, readonly=True) as store:
         rep = store.load_report(store.resolve(scan_id), identify_observations)
     if waivers:
         from scanner.policy.waivers import apply_waivers, load_waivers
 
         rep = apply_waivers(rep, load_waivers(waivers))
-    write_outputs(rep, specs, fail_statuses=policy.fail_statuses)
-    raise typer.Exit(exit_code(rep, policy))
+    write_outputs(rep, specs, fail_statuses=policy.fail_statuses, fail_on_heard=fail_on_heard)
+    raise typer.Exit(exit_code(rep, policy, fail_on_heard=fail_on_heard))

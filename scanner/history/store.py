@@ -95,10 +95,14 @@ CREATE TABLE probe_summary (
 );
 """
 
+# Version 2: hosts heard outside the targets (ScanReport.heard) are stored as devices with heard = 1.
+_SCHEMA_V2 = "ALTER TABLE device ADD COLUMN heard INTEGER NOT NULL DEFAULT 0"
+
 # MIGRATIONS[n] takes the schema from user_version n to n + 1; append, never edit.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
+_TABLES = frozenset({"scan", "device", "observation", "probe_summary"})
 _LATEST = re.compile(r"latest(?:~(\d{1,9}))?")
 _OBS_COLUMNS = "seen_at, probe, signal, value, ip, mac, port"
 
@@ -141,20 +145,30 @@ class ScanRow:
             counts = f"verdicts not stored (ndaa-scan report {self.id} identifies them)"
         else:
             counts = ", ".join(f"{status} {n}" for status, n in self.counts.items())
-        state = f"{self.state} ({self.reason})" if self.reason else self.state
+        from scanner.report._text import visible
+
+        state = f"{self.state} ({visible(self.reason, 200)})" if self.reason else self.state
+        targets = " ".join(visible(t, 100) for t in self.targets)
         return (
-            f"{self.id}  {self.started_at:%Y-%m-%d %H:%M} UTC  {state:<10}  {' '.join(self.targets)}  "
+            f"{visible(self.id)}  {self.started_at:%Y-%m-%d %H:%M} UTC  {state:<10}  {targets}  "
             f"{counts}; {self.observations} observations"
         )
 
 
 class HistoryStore:
-    """The scan history database at ``path`` (default: ``default_db_path()``)."""
+    """The scan history database at ``path`` (default: ``default_db_path()``).
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    ``readonly=True`` (``history``, ``diff``, ``report``) never creates or changes a file: a missing
+    database, a directory, a file that is not SQLite or an SQLite file of another schema is a UsageError.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, readonly: bool = False) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        self.readonly = readonly
         self._lock = threading.Lock()
-        self._db = self._open()
+        self._db = self._open_readonly() if readonly else self._open()
+        # A history read read-only is not migrated: version 1 has no heard column (and no heard hosts).
+        self._heard_column = self._db.execute("PRAGMA user_version").fetchone()[0] >= 2
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -226,6 +240,8 @@ class HistoryStore:
             unlinked = self._observation_ids(scan_id)
             for device in report.devices:
                 self._insert_device(scan_id, device, unlinked)
+            for device in report.heard:
+                self._insert_device(scan_id, device, unlinked, heard=True)
             self._db.execute(
                 "UPDATE scan SET finished_at = ?, state = ?, devices_stored = 1, notes = ?,"
                 " oui_registry_date = ? WHERE id = ?",
@@ -260,7 +276,7 @@ class HistoryStore:
 
     def list_scans(self, limit: int = 20) -> list[ScanRow]:
         """The newest ``limit`` scans, newest first."""
-        with self._lock:
+        with self._lock, self._reading():
             rows = self._db.execute(
                 "SELECT s.id, s.started_at, s.finished_at, s.state, s.reason, s.targets, s.interface,"
                 " s.tool_version, (SELECT count(*) FROM observation o WHERE o.scan_id = s.id)"
@@ -268,21 +284,23 @@ class HistoryStore:
                 (max(0, limit),),
             ).fetchall()
             counts = self._counts([r[0] for r in rows])
-        return [
-            ScanRow(
-                id=r[0],
-                started_at=_dt(r[1]),
-                finished_at=_dt_or_none(r[2]),
-                state=r[3],
-                reason=r[4],
-                targets=json.loads(r[5]),
-                interface=r[6],
-                tool_version=r[7],
-                observations=r[8],
-                counts=counts.get(r[0]) or _zero_counts(),
-            )
-            for r in rows
-        ]
+        with self._reading():
+            return [self._scan_row(r, counts) for r in rows]
+
+    @staticmethod
+    def _scan_row(r: sqlite3.Row, counts: dict[str, dict[str, int]]) -> ScanRow:
+        return ScanRow(
+            id=r[0],
+            started_at=_dt(r[1]),
+            finished_at=_dt_or_none(r[2]),
+            state=r[3],
+            reason=r[4],
+            targets=json.loads(r[5]),
+            interface=r[6],
+            tool_version=r[7],
+            observations=r[8],
+            counts=counts.get(r[0]) or _zero_counts(),
+        )
 
     def resolve(self, ref: str) -> str:
         """A scan id from an id, a unique id prefix, ``latest`` or ``latest~N`` (N scans before it)."""
@@ -290,7 +308,7 @@ class HistoryStore:
         if not ref:
             raise UsageError("empty scan reference")
         latest = _LATEST.fullmatch(ref)
-        with self._lock:
+        with self._lock, self._reading():
             if latest:
                 back = int(latest.group(1) or 0)
                 row = self._db.execute(
@@ -318,7 +336,7 @@ class HistoryStore:
     def load_report(self, scan_id: str, identify: Identify | None = None) -> ScanReport:
         """The stored report. A scan that never stored its devices (killed, or marked incomplete)
         gets them rebuilt by ``identify(observations)``, or none without it; ``complete`` is False."""
-        with self._lock:
+        with self._lock, self._reading():
             scan = self._require(scan_id)
             probes = [
                 _summary(r)
@@ -327,7 +345,7 @@ class HistoryStore:
                     (scan_id,),
                 )
             ]
-            stored = self._devices(scan_id) if scan["devices_stored"] else None
+            stored, heard = self._devices(scan_id) if scan["devices_stored"] else (None, [])
             observations = (
                 []
                 if stored is not None
@@ -343,7 +361,9 @@ class HistoryStore:
                     if o
                 ]
             )
-        notes = json.loads(scan["notes"])
+            notes: list[str] = json.loads(scan["notes"])
+            targets: list[str] = json.loads(scan["targets"])
+            started_at, finished_at = _dt(scan["started_at"]), _dt_or_none(scan["finished_at"])
         if scan["reason"]:
             notes.append(f"scan incomplete: {scan['reason']}")
         if stored is not None:
@@ -359,15 +379,16 @@ class HistoryStore:
         return ScanReport(
             scan_id=scan_id,
             tool_version=scan["tool_version"],
-            started_at=_dt(scan["started_at"]),
-            finished_at=_dt_or_none(scan["finished_at"]),
+            started_at=started_at,
+            finished_at=finished_at,
             complete=scan["state"] == "complete",
-            targets=json.loads(scan["targets"]),
+            targets=targets,
             interface=scan["interface"],
             probes=probes,
             notes=notes,
             oui_registry_date=scan["oui_registry_date"],
             devices=devices,
+            heard=heard,
         )
 
     # -- internals -----------------------------------------------------------
@@ -386,11 +407,65 @@ class HistoryStore:
             _migrate(db, self.path)
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise DataError(f"{self.path}: not a usable scan history database: {exc}") from exc
+            raise UsageError(f"{self.path}: not a usable scan history database: {exc}") from exc
         except BaseException:
             db.close()
             raise
         return db
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """Open an existing history for reading: nothing is created, no schema is written."""
+        if not self.path.exists():
+            raise UsageError(
+                f"{self.path}: no scan history there (no scan was stored; --db or NDAA_SCAN_DB names another)"
+            )
+        if not self.path.is_file():
+            raise UsageError(f"{self.path}: cannot open the scan history: not a regular file")
+        try:
+            with open(self.path, "rb") as handle:
+                head = handle.read(16)
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot open the scan history: {exc.strerror or exc}") from None
+        if head != b"SQLite format 3\x00":
+            raise UsageError(f"{self.path}: not a usable scan history database: not an SQLite file")
+        # No -wal beside the file: no writer is running and none died mid-scan, so the file alone is the
+        # whole history; open it immutable, which creates no -wal/-shm files (mode=ro would leave both).
+        # With a -wal present (a scan running, or killed), read through it without creating anything new.
+        wal = self.path.with_name(self.path.name + "-wal")
+        uri = self.path.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
+        try:
+            db = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise UsageError(f"{self.path}: cannot open the scan history: {exc}") from None
+        try:
+            db.row_factory = sqlite3.Row
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise UsageError(f"{self.path}: not a usable scan history database: {exc}") from None
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise UsageError(
+                f"{self.path}: history schema {version} is newer than this ndaa-scanner "
+                f"understands ({SCHEMA_VERSION}); upgrade ndaa-scanner"
+            )
+        if version < 1 or not _TABLES.issubset(tables):
+            db.close()
+            raise UsageError(f"{self.path}: an SQLite database, but not an ndaa-scanner history")
+        return db
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A damaged database or a hand-edited row is the user's file gone bad: one line, exit 2."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.path}: damaged scan history: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{self.path}: damaged scan history: {str(exc).splitlines()[0][:200]}") from None
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -418,12 +493,15 @@ class HistoryStore:
             out.setdefault(tuple(row[1:]), []).append(row[0])
         return out
 
-    def _insert_device(self, scan_id: str, device: DeviceReport, unlinked: dict[_ObsKey, list[int]]) -> None:
+    def _insert_device(
+        self, scan_id: str, device: DeviceReport, unlinked: dict[_ObsKey, list[int]], *, heard: bool = False
+    ) -> None:
         v = device.verdict
         cur = self._db.execute(
-            "INSERT INTO device (scan_id, ip, mac, status, covered_entity, vendor, brand, model, firmware, serial,"
-            " waived, hostnames, probes, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO device (heard, scan_id, ip, mac, status, covered_entity, vendor, brand, model, firmware,"
+            " serial, waived, hostnames, probes, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                int(heard),
                 scan_id,
                 device.ip,
                 device.mac,
@@ -455,7 +533,8 @@ class HistoryStore:
             new,
         )
 
-    def _devices(self, scan_id: str) -> list[DeviceReport]:
+    def _devices(self, scan_id: str) -> tuple[list[DeviceReport], list[DeviceReport]]:
+        """The scan's stored devices and, apart, its hosts heard outside the targets."""
         observations: dict[int, list[Observation]] = {}
         for row in self._db.execute(
             f"SELECT device_id, {_OBS_COLUMNS} FROM observation WHERE scan_id = ? AND device_id IS NOT NULL"
@@ -465,8 +544,10 @@ class HistoryStore:
             obs = _observation(row[1:])
             if obs:
                 observations.setdefault(row[0], []).append(obs)
-        return [
-            DeviceReport(
+        devices: list[DeviceReport] = []
+        heard: list[DeviceReport] = []
+        for r in self._db.execute("SELECT * FROM device WHERE scan_id = ? ORDER BY id", (scan_id,)):
+            device = DeviceReport(
                 ip=r["ip"],
                 mac=r["mac"],
                 hostnames=json.loads(r["hostnames"]),
@@ -474,8 +555,8 @@ class HistoryStore:
                 verdict=Verdict.model_validate_json(r["verdict"]),
                 observations=observations.get(r["id"], []),
             )
-            for r in self._db.execute("SELECT * FROM device WHERE scan_id = ? ORDER BY id", (scan_id,))
-        ]
+            (heard if self._heard_column and r["heard"] else devices).append(device)
+        return devices, heard
 
     def _counts(self, scan_ids: list[str]) -> dict[str, dict[str, int]]:
         if not scan_ids:
@@ -483,7 +564,9 @@ class HistoryStore:
         out: dict[str, dict[str, int]] = {}
         marks = ",".join("?" * len(scan_ids))
         for scan_id, status, n in self._db.execute(
-            f"SELECT scan_id, status, count(*) FROM device WHERE scan_id IN ({marks}) GROUP BY scan_id, status",
+            f"SELECT scan_id, status, count(*) FROM device WHERE scan_id IN ({marks})"
+            + (" AND heard = 0" if self._heard_column else "")
+            + " GROUP BY scan_id, status",
             scan_ids,
         ):
             out.setdefault(scan_id, _zero_counts())[status] = n
@@ -498,12 +581,12 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise DataError(
+            raise UsageError(
                 f"{path}: history schema {version} is newer than this ndaa-scanner "
                 f"understands ({SCHEMA_VERSION}); upgrade ndaa-scanner"
             )
         if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise DataError(f"{path}: an SQLite database, but not an ndaa-scanner history")
+            raise UsageError(f"{path}: an SQLite database, but not an ndaa-scanner history")
         for step in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[step].split(";"):
                 if statement.strip():

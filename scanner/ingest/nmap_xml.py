@@ -29,7 +29,7 @@ from defusedxml.common import DefusedXmlException, DTDForbidden, EntitiesForbidd
 from defusedxml.ElementTree import DefusedXMLParser
 
 from scanner.errors import UsageError
-from scanner.ingest.jsonl import open_input
+from scanner.ingest.jsonl import open_input, source_name
 from scanner.observations import HostNote, Observation, normalise_mac
 
 PROBE = "nmap"
@@ -47,7 +47,7 @@ Pairs = list[tuple[str, str]]
 
 def read_nmap_xml(source: str | Path | BinaryIO, problems: Problems) -> Iterator[Item]:
     """Observations and host notes from nmap XML, host by host; UsageError for hostile or non-nmap XML."""
-    name = _source_name(source)
+    name = source_name(source)
     reader = _HostReader(problems)
     parser = _NmapParser(target=reader)
     reader.line = lambda: parser.parser.CurrentLineNumber
@@ -66,6 +66,12 @@ def read_nmap_xml(source: str | Path | BinaryIO, problems: Problems) -> Iterator
             raise UsageError(f"{name}: not readable XML: {exc}") from None
         except ParseError as exc:
             line, column = exc.position
+            if not reader.hosts:  # random bytes, another format, or nmap XML cut before its first host
+                what = "nmap XML cut short" if reader.started else "not nmap XML"
+                raise UsageError(
+                    f"{name}: {what}: XML error at line {line}, column {column} ({_expat_message(exc)}) "
+                    "before the first <host>"
+                ) from None
             problems(
                 line,
                 f"XML error at column {column} ({_expat_message(exc)}); input ends here "
@@ -95,6 +101,7 @@ class _HostReader:
         self.problems = problems
         self.line: Callable[[], int] = lambda: 0
         self.depth = 0
+        self.started = False  # the root element was read
         self.hosts = 0
         self.scan_started: datetime | None = None
         self.builder: TreeBuilder | None = None
@@ -111,6 +118,7 @@ class _HostReader:
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         self.depth += 1
         if self.depth == 1:
+            self.started = True
             if tag != "nmaprun":
                 raise UsageError(f"not nmap XML output: the root element is <{tag[:40]}>, not <nmaprun>")
             self.scan_started = _epoch(attrib.get("start"))
@@ -578,12 +586,6 @@ def _escape_rdn(value: str) -> str:
 
 
 # small helpers
-
-
-def _source_name(source: str | Path | BinaryIO) -> str:
-    if isinstance(source, (str, Path)):
-        return "standard input" if str(source) == "-" else str(source)
-    return str(getattr(source, "name", "input"))
 
 
 def _os_notes(host: Element) -> list[str]:

@@ -8,6 +8,9 @@ Exit codes (docs/ARCHITECTURE.md):
 - 3: the scan did not complete (interrupted, killed, a failure) and nothing failing was found
   in what it did see: "clean" cannot be claimed, so it is not 0. This holds for ``never`` too.
 
+Hosts heard outside the targets (``ScanReport.heard``: they answered a multicast/broadcast probe but
+were not scanned) count only with ``fail_on_heard=True`` (the CLI's ``--fail-on-heard``).
+
 A device counts as waived only through ``verdict.waived``, which ``waivers.apply_waivers`` sets
 for unexpired waivers alone, so an expired waiver fails like no waiver.
 
@@ -61,14 +64,23 @@ def parse_fail_on(text: str) -> FailOn:
         raise UsageError(f"--fail-on: expected one of {choices}, got {text!r}") from None
 
 
-def failing_devices(report: ScanReport, fail_on: FailOn = DEFAULT_FAIL_ON) -> list[DeviceReport]:
-    """Unwaived devices whose status fails under ``fail_on``, strongest first."""
+def failing_devices(
+    report: ScanReport, fail_on: FailOn = DEFAULT_FAIL_ON, *, fail_on_heard: bool = False
+) -> list[DeviceReport]:
+    """Unwaived devices whose status fails under ``fail_on``, strongest first; with ``fail_on_heard``,
+    then the failing hosts heard outside the targets (``report.heard``)."""
     statuses = fail_on.fail_statuses
-    return [d for d in report.sorted_devices() if d.verdict.status in statuses and not d.verdict.waived]
+    candidates = report.sorted_devices()
+    if fail_on_heard and report.heard:
+        candidates += report.model_copy(update={"devices": report.heard}).sorted_devices()
+    return [d for d in candidates if d.verdict.status in statuses and not d.verdict.waived]
 
 
-def exit_code(report: ScanReport, fail_on: FailOn = DEFAULT_FAIL_ON) -> int:
-    """0 clean, 1 something failing found, 3 incomplete with nothing failing found (see module doc)."""
-    if failing_devices(report, fail_on):
+def exit_code(report: ScanReport, fail_on: FailOn = DEFAULT_FAIL_ON, *, fail_on_heard: bool = False) -> int:
+    """0 clean, 1 something failing found, 3 incomplete with nothing failing found (see module doc).
+
+    Hosts heard outside the targets never change the code unless ``fail_on_heard`` (``--fail-on-heard``).
+    """
+    if failing_devices(report, fail_on, fail_on_heard=fail_on_heard):
         return EXIT_FOUND
     return EXIT_CLEAN if report.complete else EXIT_INCOMPLETE

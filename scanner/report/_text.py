@@ -1,14 +1,41 @@
-"""Text helpers every report format shares: safe display of device strings, one-line evidence, labels."""
+"""Text helpers every report format shares: safe display of device strings, one-line evidence, labels,
+and the heard-outside-the-targets section every format carries.
+
+Output hygiene lives here, in one place:
+
+- ``visible``: for text formats (table, CSV, Markdown, HTML, JUnit, SARIF messages, diff): control characters
+  (C0, DEL, C1 such as ESC and CSI), bidi overrides and isolates, and every other non-printable character
+  are shown as escapes (``\\x1b``, ``\\u202e``), so a device string cannot drive a terminal or reorder text.
+- ``csv_cell``: ``visible`` plus a leading ``'`` on a cell a spreadsheet would evaluate as a formula.
+- ``json_safe``: for JSON text (json, jsonl, sarif): the same characters written as ``\\uXXXX`` JSON
+  escapes, so the file holds none of them raw yet every value parses back exactly.
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from scanner.identify.models import Evidence, Status, Verdict
-from scanner.results import DeviceReport
+from scanner.results import DeviceReport, ScanReport
 
-# Bidirectional controls can reorder what a reader sees ("trojan source"); show them, never apply them.
-_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Bidirectional controls can reorder what a reader sees ("trojan source", CVE-2021-42574); show them, never
+# apply them: LRM, RLM, ALM, the embeddings and overrides U+202A-U+202E and the isolates U+2066-U+2069.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# What JSON text must not hold raw: DEL, C1, bidi controls, line and paragraph separators (U+2028/9 end
+# a line in JavaScript). JSON encoders already escape C0 inside strings; outside strings it is layout.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# A cell a spreadsheet evaluates as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+HEARD_TITLE = "Heard outside the targets"
+HEARD_MEANING = (
+    "hosts outside the scan's targets that answered a multicast or broadcast probe: verdicts rest on their "
+    "own replies only; they were never probed further and are not counted in the totals above or in the "
+    "exit code (unless --fail-on-heard)"
+)
 
 STATUS_TITLE: dict[Status, str] = {
     Status.COVERED: "Covered",
@@ -37,7 +64,42 @@ def _escape(c: str) -> str:
     if unicodedata.category(c) == "Zs":
         return " "
     code = ord(c)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def csv_cell(text: str | None) -> str:
+    """A CSV cell: device text made visible, then a formula start defused with a leading ``'``."""
+    return defuse(visible(text))
+
+
+def defuse(cell: str) -> str:
+    """Prefix a cell a spreadsheet would evaluate as a formula with ``'``."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def json_safe(text: str) -> str:
+    """JSON text with C1, DEL, bidi controls and U+2028/9 written as ``\\uXXXX`` escapes (same values)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def heard_devices(report: ScanReport) -> list[DeviceReport]:
+    """The report's heard hosts, ordered like its devices (covered first, by IP)."""
+    return report.model_copy(update={"devices": report.heard}).sorted_devices() if report.heard else []
+
+
+def status_counts(devices: list[DeviceReport]) -> dict[str, int]:
+    """Devices per status value, every status present (as ``ScanReport.counts`` for the targets)."""
+    out = {s.value: 0 for s in Status}
+    for d in devices:
+        out[d.verdict.status.value] += 1
+    return out
+
+
+def evidence_points(ev: Evidence) -> list[str]:
+    """The brand and vendor an evidence item points at, each once ('Amcrest', 'Dahua'), raw."""
+    return list(dict.fromkeys(p for p in (ev.brand, ev.vendor) if p))
 
 
 def maker(verdict: Verdict) -> str:
@@ -53,21 +115,59 @@ def host(device: DeviceReport) -> str:
     return " ".join(p for p in (device.ip, device.mac) if p) or "(no address)"
 
 
+@dataclass(frozen=True)
+class EvidenceStyle:
+    """How one format writes an evidence item: its template and how it escapes text and code.
+
+    The template's fields: ``sign``, ``cls`` (supports / against), ``probe``, ``signal``, ``port``,
+    ``value``, ``target`` (the maker it points at, with its arrow), ``certainty``, ``matched``, ``note``.
+    """
+
+    template: str
+    text: Callable[[str | None], str]  # our words and names: probe, maker, note
+    code: Callable[[str | None, int | None], str]  # device strings: signal, value, matched (bounded)
+    signs: tuple[str, str] = ("[+]", "[-]")  # supports, against
+    port: str = ":{}"
+    arrow: str = " -> {}"
+    points_sep: str = "/"
+    note: str = "; {}"
+    value_limit: int | None = 160
+    empty_value: str = ""
+
+
+def format_evidence(ev: Evidence, style: EvidenceStyle) -> str:
+    """One evidence item in ``style`` (the one place its parts are chosen, for every format)."""
+    points = style.points_sep.join(style.text(p) for p in evidence_points(ev))
+    return style.template.format(
+        sign=style.signs[0] if ev.supports else style.signs[1],
+        cls="supports" if ev.supports else "against",
+        probe=style.text(ev.probe),
+        signal=style.code(ev.signal, None),
+        port=style.port.format(ev.port) if ev.port else "",
+        value=style.code(ev.value, style.value_limit) or style.empty_value,
+        target=style.arrow.format(points) if points else "",
+        certainty=f"{ev.certainty:.2f}",
+        matched=style.code(ev.matched, None),
+        note=style.note.format(style.text(ev.note)) if ev.note else "",
+    )
+
+
+PLAIN_EVIDENCE = EvidenceStyle(
+    '{sign} {probe} {signal}{port} = "{value}"{target} ({certainty}) [{matched}{note}]',
+    text=visible,
+    code=visible,
+)
+
+
 def evidence_line(ev: Evidence, limit: int | None = 160) -> str:
     """One evidence item as a line: '[+] sadp sadp.DeviceDescription:37020 = "DS-…" -> Hikvision (0.95) [m]'.
 
     ``[+]`` marks evidence for the verdict, ``[-]`` evidence against it.
     """
-    sign = "[+]" if ev.supports else "[-]"
-    where = f"{visible(ev.signal)}:{ev.port}" if ev.port else visible(ev.signal)
-    both = ev.brand and ev.vendor and ev.brand != ev.vendor
-    points = f"{ev.brand}/{ev.vendor}" if both else (ev.vendor or ev.brand)
-    target = f" -> {visible(points)}" if points else ""
-    note = f"; {ev.note}" if ev.note else ""
-    return (
-        f'{sign} {visible(ev.probe)} {where} = "{visible(ev.value, limit)}"{target} '
-        f"({ev.certainty:.2f}) [{visible(ev.matched)}{visible(note)}]"
+    style = (
+        PLAIN_EVIDENCE if limit == PLAIN_EVIDENCE.value_limit else replace(PLAIN_EVIDENCE, value_limit=limit)
     )
+    return format_evidence(ev, style)
 
 
 def flagged(device: DeviceReport) -> bool:

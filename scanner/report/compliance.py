@@ -4,6 +4,7 @@ Per finding (covered, likely, suspected): covered entity, manufacturer, brand, m
 identifier, item description, IP and MAC, where and when found, evidence, waiver. Dated by the scan,
 with the one-business-day deadline, the scan's completeness and the OUI registry date; the contract
 fields only the contractor knows (contract and order numbers, supplier, UEI, CAGE) are left blank to fill.
+Hosts heard outside the targets are listed apart, as leads to confirm, never as findings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from scanner.identify.models import Status
 from scanner.report._markdown_text import code, md
-from scanner.report._text import STATUS_TITLE, flagged, maker
+from scanner.report._text import HEARD_TITLE, STATUS_TITLE, flagged, heard_devices, maker
 from scanner.report.markdown import evidence_item
 from scanner.results import DeviceReport, ScanReport
 
@@ -48,6 +49,7 @@ def render(report: ScanReport) -> str:
         ]
     for i, d in enumerate(findings, 1):
         out += _finding(i, d, report)
+    out += _heard_section(report)
     counts = report.counts()
     out += [
         "## Devices not listed",
@@ -58,6 +60,36 @@ def render(report: ScanReport) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _heard_section(report: ScanReport) -> list[str]:
+    """Covered, likely or suspected hosts heard outside the targets: not findings; scan them to confirm."""
+    heard = heard_devices(report)
+    if not heard:
+        return []
+    flagged_heard = [d for d in heard if flagged(d)]
+    out = [
+        f"## {HEARD_TITLE}",
+        "",
+        f"{len(heard)} host(s) outside the scanned targets answered a multicast or broadcast probe. They were "
+        "not scanned, so they are not findings of this report; the ones below point at a covered entity by "
+        "their own replies alone. Scan their addresses to confirm before reporting them.",
+        "",
+    ]
+    if not flagged_heard:
+        return [*out, "None of them points at a covered entity.", ""]
+    out += [
+        "| Verdict | Covered entity | Maker | Model | IP address | MAC address |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for d in flagged_heard:
+        v = d.verdict
+        out.append(
+            f"| {STATUS_TITLE[v.status]} ({v.confidence:.2f}) | {md(v.covered_entity) or 'not determined'} "
+            f"| {md(maker(v)) or 'not determined'} | {code(v.model, 60, in_table=True) or 'not found'} "
+            f"| {code(d.ip, in_table=True) or 'not found'} | {code(d.mac, in_table=True) or 'not found'} |"
+        )
+    return [*out, ""]
 
 
 def _ts(when: datetime) -> str:

@@ -2,7 +2,9 @@
 
 A device fails when its status is in ``fail_statuses`` (default: covered only; pass the ``--fail-on``
 policy to match the exit code). A waived device in that set is ``<skipped>`` with the waiver as message.
-An incomplete scan adds one ``scan completeness`` testcase with an ``<error>``. Layout follows the common
+An incomplete scan adds one ``scan completeness`` testcase with an ``<error>``. Hosts heard outside the
+targets are a second testsuite whose testcases are ``<skipped>`` (never failures), unless ``fail_on_heard``
+(as ``--fail-on-heard``): then they fail like the scan's own devices. Layout follows the common
 JUnit XSD: ``testsuites > testsuite > (properties, testcase*, system-out, system-err)``.
 """
 
@@ -15,7 +17,15 @@ from datetime import UTC
 from xml.etree import ElementTree as ET
 
 from scanner.identify.models import Status
-from scanner.report._text import STATUS_TITLE, evidence_line, maker, visible
+from scanner.report._text import (
+    HEARD_MEANING,
+    HEARD_TITLE,
+    STATUS_TITLE,
+    evidence_line,
+    heard_devices,
+    maker,
+    visible,
+)
 from scanner.results import DeviceReport, ScanReport
 
 DEFAULT_FAIL_STATUSES = frozenset({Status.COVERED})
@@ -23,33 +33,23 @@ DEFAULT_FAIL_STATUSES = frozenset({Status.COVERED})
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def render(report: ScanReport, *, fail_statuses: Collection[Status | str] | None = None) -> str:
+def render(
+    report: ScanReport,
+    *,
+    fail_statuses: Collection[Status | str] | None = None,
+    fail_on_heard: bool = False,
+) -> str:
     failing = {Status(s) for s in fail_statuses} if fail_statuses is not None else DEFAULT_FAIL_STATUSES
     cases = [_device_case(d, failing) for d in report.sorted_devices()]
     if not report.complete:
         cases.append(_incomplete_case(report))
-    counts = {k: sum(c.find(k) is not None for c in cases) for k in ("failure", "error", "skipped")}
+    heard = [_device_case(d, failing, heard=not fail_on_heard) for d in heard_devices(report)]
     duration = (report.finished_at - report.started_at).total_seconds() if report.finished_at else 0.0
-    totals = {
-        "tests": str(len(cases)),
-        "failures": str(counts["failure"]),
-        "errors": str(counts["error"]),
-        "time": f"{max(duration, 0.0):.3f}",
-    }
-    root = ET.Element("testsuites", {"name": "ndaa-scanner", **totals})  # the XSD has no 'skipped' here
-    suite = ET.SubElement(
-        root,
-        "testsuite",
-        {
-            "name": _x(f"ndaa-889 scan {report.scan_id or ''}".strip()),
-            **totals,
-            "skipped": str(counts["skipped"]),
-            "timestamp": report.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-            "hostname": _x(socket.gethostname()) or "localhost",
-            "id": "0",
-            "package": "ndaa889",
-        },
-    )
+    every = _totals(cases + heard, duration)
+    root = ET.Element("testsuites", {"name": "ndaa-scanner", **every})  # the XSD has no 'skipped' here
+    stamp = report.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    host = _x(socket.gethostname()) or "localhost"
+    suite = _suite(root, f"ndaa-889 scan {report.scan_id or ''}".strip(), cases, duration, stamp, host, 0)
     props = ET.SubElement(suite, "properties")
     for name, value in (
         ("tool_version", report.tool_version),
@@ -58,6 +58,7 @@ def render(report: ScanReport, *, fail_statuses: Collection[Status | str] | None
         ("targets", " ".join(report.targets)),
         ("oui_registry_date", report.oui_registry_date or "unknown"),
         ("fail_statuses", ",".join(sorted(s.value for s in failing))),
+        ("fail_on_heard", str(fail_on_heard).lower()),
     ):
         ET.SubElement(props, "property", {"name": name, "value": _x(value)})
     suite.extend(cases)
@@ -65,11 +66,43 @@ def render(report: ScanReport, *, fail_statuses: Collection[Status | str] | None
     ET.SubElement(suite, "system-err").text = _body(
         "\n".join(f"{p.probe} {p.status}: {p.error}" for p in report.probes if p.error)
     )
+    if heard:
+        heard_suite = _suite(root, f"ndaa-889 {HEARD_TITLE.lower()}", heard, 0.0, stamp, host, 1)
+        heard_suite.extend(heard)
+        ET.SubElement(heard_suite, "system-out").text = _body(f"{HEARD_TITLE}: {HEARD_MEANING}.")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _device_case(d: DeviceReport, failing: Collection[Status]) -> ET.Element:
+def _totals(cases: list[ET.Element], duration: float) -> dict[str, str]:
+    return {
+        "tests": str(len(cases)),
+        "failures": str(sum(c.find("failure") is not None for c in cases)),
+        "errors": str(sum(c.find("error") is not None for c in cases)),
+        "time": f"{max(duration, 0.0):.3f}",
+    }
+
+
+def _suite(
+    root: ET.Element, name: str, cases: list[ET.Element], duration: float, stamp: str, host: str, index: int
+) -> ET.Element:
+    return ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": _x(name),
+            **_totals(cases, duration),
+            "skipped": str(sum(c.find("skipped") is not None for c in cases)),
+            "timestamp": stamp,
+            "hostname": host,
+            "id": str(index),
+            "package": "ndaa889",
+        },
+    )
+
+
+def _device_case(d: DeviceReport, failing: Collection[Status], *, heard: bool = False) -> ET.Element:
+    """A device's testcase; ``heard``: a host heard outside the targets, ``<skipped>`` (never a failure)."""
     v = d.verdict
     name = " ".join(p for p in (d.ip, d.mac, maker(v), v.model) if p) or "device"
     case = ET.Element(
@@ -80,7 +113,10 @@ def _device_case(d: DeviceReport, failing: Collection[Status]) -> ET.Element:
         summary += f" (section 889 entity {v.covered_entity})"
     summary += f", confidence {v.confidence:.2f}"
     details = "\n".join(evidence_line(e, limit=300) for e in v.evidence) or "no evidence"
-    if v.status in failing:
+    if heard:
+        message = f"heard outside the targets, not scanned: {summary}"
+        ET.SubElement(case, "skipped", {"message": _x(message, 500)})
+    elif v.status in failing:
         if v.waived:
             ET.SubElement(
                 case, "skipped", {"message": _x(f"waived: {v.waiver or 'no reason recorded'}", 500)}

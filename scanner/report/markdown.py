@@ -1,5 +1,6 @@
 """Markdown (GitHub flavoured): scan facts, counts, a device table covered first, then each device's evidence.
 
+Hosts heard outside the targets follow in their own section (table and evidence), not in the counts.
 For pull-request comments, wikis and tickets. Device strings are in code spans, so a banner cannot
 inject HTML, links or formatting.
 """
@@ -8,7 +9,15 @@ from __future__ import annotations
 
 from scanner.identify.models import Evidence, Status
 from scanner.report._markdown_text import code, md
-from scanner.report._text import STATUS_TITLE, maker
+from scanner.report._text import (
+    HEARD_MEANING,
+    HEARD_TITLE,
+    STATUS_TITLE,
+    EvidenceStyle,
+    format_evidence,
+    heard_devices,
+    maker,
+)
 from scanner.results import DeviceReport, ScanReport
 
 
@@ -24,6 +33,13 @@ def render(report: ScanReport) -> str:
     for i, d in enumerate(devices, 1):
         out += ["", f"### {i}. {STATUS_TITLE[d.verdict.status]}: {code(d.ip)} {code(d.mac)}".rstrip(), ""]
         out += device_details(d)
+    heard = heard_devices(report)
+    if heard:
+        out += ["", f"## {HEARD_TITLE}", "", f"{HEARD_MEANING[:1].upper()}{HEARD_MEANING[1:]}.", ""]
+        out += _device_table(heard)
+        for i, d in enumerate(heard, 1):
+            title = f"### H{i}. {STATUS_TITLE[d.verdict.status]} (heard): {code(d.ip)} {code(d.mac)}"
+            out += ["", title.rstrip(), ""] + device_details(d)
     return "\n".join(out) + "\n"
 
 
@@ -102,14 +118,19 @@ def device_details(d: DeviceReport) -> list[str]:
     return out
 
 
+MARKDOWN_EVIDENCE = EvidenceStyle(
+    "{sign}: {probe} {signal}{port} = {value}{target} ({certainty}); matched {matched}{note}",
+    text=md,
+    code=code,
+    signs=("supports", "against"),
+    port=" port {}",
+    arrow=" → {}",
+    points_sep=" / ",
+    value_limit=200,
+    empty_value="(empty)",
+)
+
+
 def evidence_item(e: Evidence) -> str:
     """'supports: sadp `sadp.DeviceDescription` = `DS-…` → Hikvision (0.95); matched `file:id`'."""
-    sign = "supports" if e.supports else "against"
-    port = f" port {e.port}" if e.port else ""
-    points = " / ".join(md(x) for x in dict.fromkeys(p for p in (e.brand, e.vendor) if p))
-    target = f" → {points}" if points else ""
-    note = f"; {md(e.note)}" if e.note else ""
-    return (
-        f"{sign}: {md(e.probe)} {code(e.signal)}{port} = {code(e.value, 200) or '(empty)'}{target} "
-        f"({e.certainty:.2f}); matched {code(e.matched)}{note}"
-    )
+    return format_evidence(e, MARKDOWN_EVIDENCE)

@@ -5,6 +5,10 @@ One result per covered, likely or suspected device; one rule per (status, covere
 Each result is located at the artifact ``network://<ip>/<mac>`` (line 1, as container scanners do for
 images) and at a logical location of kind ``resource``; ``partialFingerprints`` keep one alert per device
 across scans. A waived device carries an external suppression with the waiver as justification.
+
+Hosts heard outside the targets are never results (they must not fail a code-scanning gate): each is a
+``note``-level tool execution notification (descriptor ``ndaa889/heard-outside-targets``) and an entry of
+``runs[0].properties.heard``, with ``heardCounts`` beside ``counts``.
 """
 
 from __future__ import annotations
@@ -17,12 +21,21 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.identify.models import Status
-from scanner.report._text import STATUS_TITLE, maker, visible
+from scanner.report._text import (
+    HEARD_TITLE,
+    STATUS_TITLE,
+    heard_devices,
+    json_safe,
+    maker,
+    status_counts,
+    visible,
+)
 from scanner.results import DeviceReport, ScanReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://www.acquisition.gov/far/52.204-25"
 FINGERPRINT_KEY = "ndaaDevice/v1"
+HEARD_DESCRIPTOR = "ndaa889/heard-outside-targets"
 
 _REPORTED = (Status.COVERED, Status.LIKELY, Status.SUSPECTED)
 _LEVEL = {Status.COVERED: "error", Status.LIKELY: "warning", Status.SUSPECTED: "warning"}
@@ -42,7 +55,7 @@ _HELP = (
 
 
 def render(report: ScanReport) -> str:
-    return json.dumps(sarif_log(report), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(sarif_log(report), indent=2, ensure_ascii=False)) + "\n"
 
 
 def sarif_log(report: ScanReport) -> dict[str, Any]:
@@ -79,6 +92,8 @@ def sarif_log(report: ScanReport) -> dict[str, Any]:
                     "targets": report.targets,
                     "ouiRegistryDate": report.oui_registry_date,
                     "counts": report.counts(),
+                    "heardCounts": status_counts(heard_devices(report)),
+                    "heard": [_heard_properties(d) for d in heard_devices(report)],
                 },
             }
         ],
@@ -92,7 +107,7 @@ def rule_id(d: DeviceReport) -> str:
 
 
 def _rule(rid: str, d: DeviceReport) -> dict[str, Any]:
-    status, entity = d.verdict.status, d.verdict.covered_entity or "a covered entity"
+    status, entity = d.verdict.status, visible(d.verdict.covered_entity, 200) or "a covered entity"
     words = re.sub(
         r"[^A-Za-z0-9]+", " ", f"{STATUS_TITLE[status]} {d.verdict.covered_entity or ''} equipment"
     )
@@ -132,9 +147,33 @@ def _invocation(report: ScanReport) -> dict[str, Any]:
         if p.error
     ]
     notes += [{"level": "note", "message": {"text": _literal(n)}} for n in report.notes]
+    notes += [
+        {"level": "note", "message": {"text": _heard_message(d)}, "descriptor": {"id": HEARD_DESCRIPTOR}}
+        for d in heard_devices(report)
+    ]
     if notes:
         invocation["toolExecutionNotifications"] = notes
     return invocation
+
+
+def _heard_message(d: DeviceReport) -> str:
+    """'Heard outside the targets (not scanned): Covered: Hikvision DS-… at 10.9.0.5 / 58:50:…; …'."""
+    return _literal(f"{HEARD_TITLE} (not scanned, not a result): {_message(d, literal=False)}")
+
+
+def _heard_properties(d: DeviceReport) -> dict[str, Any]:
+    v = d.verdict
+    return {
+        "ip": d.ip,
+        "mac": d.mac,
+        "status": v.status.value,
+        "confidence": v.confidence,
+        "coveredEntity": v.covered_entity,
+        "vendor": v.vendor,
+        "brand": v.brand,
+        "model": v.model,
+        "probes": d.probes,
+    }
 
 
 def _utc(when: datetime) -> str:
@@ -196,7 +235,7 @@ def _fingerprint(d: DeviceReport) -> str:
     return hashlib.sha256((d.mac or d.ip or "").encode()).hexdigest()[:32]
 
 
-def _message(d: DeviceReport) -> str:
+def _message(d: DeviceReport, *, literal: bool = True) -> str:
     v = d.verdict
     what = " ".join(p for p in (maker(v), v.model, f"({v.device_type})" if v.device_type else "") if p)
     text = f"{STATUS_TITLE[v.status]}: {what or 'device'} at {' / '.join(p for p in (d.ip, d.mac) if p)}"
@@ -210,7 +249,7 @@ def _message(d: DeviceReport) -> str:
         text += " The label names one maker, the protocols another."
     if v.waived:
         text += f" Waived: {v.waiver or 'no reason recorded'}."
-    return _literal(text)
+    return _literal(text) if literal else text
 
 
 def _literal(text: str) -> str:

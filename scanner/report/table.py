@@ -1,4 +1,5 @@
-"""Terminal report (the default): scan facts, a count table, then each device (covered first) with evidence.
+"""Terminal report (the default): scan facts, a count table, then each device (covered first) with evidence,
+then, under its own heading, the hosts heard outside the targets (not in the counts).
 
 Plain text unless ``color=True`` (``write_outputs`` sets it for a TTY without NO_COLOR). Plain output
 is the same whatever the environment (width 120 unless given, no ANSI codes), so it is stable when piped.
@@ -16,7 +17,16 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.identify.models import Evidence, Status
-from scanner.report._text import STATUS_TITLE, evidence_line, maker, visible
+from scanner.report._text import (
+    HEARD_MEANING,
+    HEARD_TITLE,
+    STATUS_TITLE,
+    evidence_line,
+    heard_devices,
+    maker,
+    status_counts,
+    visible,
+)
 from scanner.results import DeviceReport, ScanReport
 
 PLAIN_WIDTH = 120
@@ -50,6 +60,11 @@ def render(report: ScanReport, *, color: bool = False, width: int | None = None)
     console.print(_counts_table(report))
     for device in report.sorted_devices():
         console.print(_device_block(device))
+    heard = heard_devices(report)
+    if heard:
+        console.print(_heard_heading(heard))
+        for device in heard:
+            console.print(_device_block(device))
     text = buf.getvalue()
     return text if color else "\n".join(line.rstrip() for line in text.split("\n"))
 
@@ -66,7 +81,7 @@ def _heading(report: ScanReport) -> Text:
     targets = ", ".join(visible(t) for t in report.targets) or "(none)"
     on = f" on {visible(report.interface)}" if report.interface else ""
     text.append(
-        f"Targets {targets}{on}; started {when}; OUI registry {report.oui_registry_date or 'unknown'}\n"
+        f"Targets {targets}{on}; started {when}; OUI registry {visible(report.oui_registry_date) or 'unknown'}\n"
     )
     if not report.complete:
         text.append("INCOMPLETE SCAN: devices may be missing\n", style="bold red")
@@ -88,6 +103,15 @@ def _counts_table(report: ScanReport) -> Table:
     table.add_column("Waived", justify="right")
     table.add_row(*(str(counts[s.value]) for s in Status), str(sum(d.verdict.waived for d in report.devices)))
     return table
+
+
+def _heard_heading(heard: list[DeviceReport]) -> Text:
+    counts = status_counts(heard)
+    shown = ", ".join(f"{counts[s.value]} {STATUS_TITLE[s].lower()}" for s in Status if counts[s.value])
+    text = Text()
+    text.append(f"{HEARD_TITLE.upper()} ({len(heard)}: {shown})\n", style="bold")
+    text.append(f"{HEARD_MEANING[:1].upper()}{HEARD_MEANING[1:]}.\n", style="dim")
+    return text
 
 
 def _evidence_to_show(evidence: list[Evidence]) -> tuple[list[Evidence], int]:
@@ -117,7 +141,7 @@ def _device_block(device: DeviceReport) -> Group:
     v = device.verdict
     head = Text()
     head.append(f"{STATUS_TITLE[v.status].upper():<15}", style=STATUS_STYLE[v.status])
-    head.append(f" {device.ip or '-':<15} {device.mac or '-':<17}")
+    head.append(f" {visible(device.ip, 39) or '-':<15} {visible(device.mac, 40) or '-':<17}")
     what = " ".join(p for p in (visible(maker(v), 60), visible(v.model, 60), visible(v.device_type, 30)) if p)
     if what:
         head.append(f"  {what}", style="bold")
@@ -137,5 +161,5 @@ def _device_block(device: DeviceReport) -> Group:
         lines.append(f"waiver: {visible(v.waiver, 200)}")
     lines += [f"note: {visible(n, 200)}" for n in v.notes]
     if not v.evidence:
-        lines.append(f"no evidence ({', '.join(device.probes) or 'no probe'} answered)")
+        lines.append(f"no evidence ({', '.join(visible(p) for p in device.probes) or 'no probe'} answered)")
     return Group(head, Padding(Text("\n".join(lines)), (0, 0, 1, 4), expand=False))

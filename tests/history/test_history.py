@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from paths import REPO
 
-from scanner.errors import DataError, UsageError
+from scanner.errors import UsageError
 from scanner.history.store import SCHEMA_VERSION, HistoryStore, default_db_path
 from scanner.identify.models import Evidence, Status, Verdict
 from scanner.observations import Observation, group_by_host
@@ -147,11 +147,11 @@ def test_new_database_is_private_versioned_and_wal(tmp_path: Path) -> None:
 def test_refuses_files_that_are_not_its_database(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(DataError, match="not a usable scan history"):
+    with pytest.raises(UsageError, match="not a usable scan history"):
         HistoryStore(garbage)
     other = tmp_path / "other.sqlite3"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
-    with pytest.raises(DataError, match="not an ndaa-scanner history"):
+    with pytest.raises(UsageError, match="not an ndaa-scanner history"):
         HistoryStore(other)
     newer = tmp_path / "newer.sqlite3"
     with HistoryStore(newer):
@@ -159,8 +159,10 @@ def test_refuses_files_that_are_not_its_database(tmp_path: Path) -> None:
     db = sqlite3.connect(newer)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(DataError, match="newer than this ndaa-scanner"):
+    with pytest.raises(UsageError, match="newer than this ndaa-scanner"):
         HistoryStore(newer)
+    with pytest.raises(UsageError, match="newer than this ndaa-scanner"):
+        HistoryStore(newer, readonly=True)
     with pytest.raises(UsageError, match="cannot open the scan history"):
         HistoryStore(tmp_path)  # a directory
 

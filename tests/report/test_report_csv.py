@@ -8,6 +8,7 @@ import io
 from report_fixtures import FORMULA, HOSTILE, HOSTILE_HTML, sample_report
 
 from scanner.report import render
+from scanner.report._text import visible
 from scanner.report.csv_format import COLUMNS, defuse
 
 
@@ -32,10 +33,14 @@ def test_header_and_one_row_per_device_covered_first() -> None:
     assert rows[0]["ip"] == "192.168.1.64" and rows[0]["mac"] == "58:50:ed:1f:e3:85"
 
 
-def test_hostile_strings_round_trip_exactly() -> None:
+def test_hostile_strings_keep_their_text_with_controls_escaped() -> None:
     hostile = next(r for r in _rows() if r["ip"] == "192.168.1.200")
-    assert hostile["model"] == HOSTILE  # markup, quotes, commas, newline, unicode, ESC, bidi
-    assert hostile["firmware"] == "V200R010C10SPC700\r\n| pipe | `tick` *star*"
+    # markup, quotes, commas and unicode round-trip; newline, ESC and bidi override are shown as escapes
+    assert hostile["model"] == HOSTILE.replace("\n", "\\n").replace("\x1b", "\\x1b").replace(
+        "\u202e", "\\u202e"
+    )
+    assert hostile["model"] == visible(HOSTILE)
+    assert hostile["firmware"] == "V200R010C10SPC700\\r\\n| pipe | `tick` *star*"
     assert hostile["hostnames"] == f'{HOSTILE_HTML}; router,"lan"'
 
 
