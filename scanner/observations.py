@@ -24,6 +24,8 @@ PROTOCOL_FIELD_PREFIXES = ("sadp.", "dhip.")
 SIGNALS: dict[str, str] = {
     "mac": "MAC address of the host (from ARP, neighbour table or a protocol reply)",
     "arp.reply": "the host answered an ARP request",
+    "host.alive": "the host answered the liveness sweep (icmp-echo, tcp-syn-ack, tcp-rst, tcp-refused, tcp-connect)",
+    "tcp.open": "a TCP port that accepted a connection or answered a SYN with SYN-ACK (the port is in `port`)",
     "neighbour": "the host appeared in the kernel neighbour table (unprivileged sweep)",
     "hostname": "a host name (mDNS, DHCP, reverse DNS)",
     # What a reply says about its sender, inside its payload (SADP IPv4Address/MAC, DHIP IPAddress/mac,

@@ -10,8 +10,8 @@ import typer
 from scanner.cli.common import EXIT_CODES_HELP
 
 PROBE_HELP = (
-    "Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, http, tls, "
-    "rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
+    "Comma list of probes (default: all but liveness, snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
+    "liveness, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
 )
 FORMAT_HELP = (
     "Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "

@@ -1,0 +1,337 @@
+"""Which targets answer at all, and which camera-relevant TCP ports they have open: a paced raw SYN
+sweep plus ICMP echo (as nmap -sS -PE and masscan do), with an unprivileged connect() sweep as fallback.
+
+Across a router ARP cannot tell which addresses are in use, and a banner probe pays its whole connect
+timeout on every empty address. This probe asks every target cheaply first, so the banner phase only
+visits hosts that answered. Two steps, both paced at ``rate`` packets per second:
+
+1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, asked twice at most
+   (the second round only to the silent ones). Any answer — echo reply, SYN-ACK, RST — makes a host live.
+2. **Ports**: on live hosts, a SYN to each of the ports (``DEFAULT_PORTS`` or the user's) that has not
+   answered yet, asked up to ``PORT_TRIES`` times.
+
+SYN-ACKs are never completed: the kernel, which knows no connection on our source port, answers them
+with RST (the source port is reserved by a bound, unconnected TCP socket for the sweep's lifetime).
+Every SYN's sequence number is a keyed hash of its destination (see parsers/tcp_syn.py), and only
+answers from targets are kept: nothing a device says can add a host or a port that was not asked.
+Without raw-socket rights the probe falls back to bounded-concurrency ``connect()`` calls (ECONNREFUSED
+also proves a host is there) and says so in its notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import resource
+import secrets
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.parsers.tcp_syn import (
+    build_echo,
+    build_syn,
+    cookie,
+    parse_echo_reply,
+    parse_tcp_answer,
+)
+
+DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hikvision/Dahua SDK, SSH, telnet
+HOST_PORTS = (80, 443, 554, 8000)  # asked of every target in step 1 (cameras answer at least one)
+DEFAULT_RATE = 20_000.0  # packets per second
+HOST_TRIES = 2
+PORT_TRIES = 3
+MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
+RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
+MAX_WAIT = 3.0
+RCVBUF = 8 << 20
+CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
+CONNECT_CONCURRENCY = 1024
+
+
+def sweep_budget(targets: int, ports: int, rate: float) -> float:
+    """Seconds the sweep needs for ``targets`` addresses at ``rate``: both host rounds at full size, the
+    port rounds, and the waits between rounds (the scan gives the probe this much time)."""
+    host_packets = targets * (1 + len(HOST_PORTS)) * HOST_TRIES
+    return host_packets / max(rate, 1.0) + (HOST_TRIES + PORT_TRIES) * MAX_WAIT + ports * 0.01 + 2.0
+
+
+@dataclass
+class _Found:
+    """What the sweep learnt, and when each target was first asked (for the round-trip estimate)."""
+
+    live: dict[str, str] = field(default_factory=dict)  # ip -> how we know ("icmp-echo", "tcp-rst" …)
+    open: dict[str, set[int]] = field(default_factory=dict)
+    answered: dict[str, set[int]] = field(default_factory=dict)  # ip -> ports that said anything
+    asked_at: dict[str, float] = field(default_factory=dict)
+    slowest: float = 0.0
+    last_answer: float = 0.0
+
+
+class LivenessProbe:
+    name = "liveness"
+    description = "which targets answer (ICMP echo, TCP SYN) and which camera ports are open"
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        col = Collector(self.name, ctx)
+        targets = [t for t in ctx.targets if isinstance(t, IPv4Address)]
+        if not targets:
+            return col.result(ProbeStatus.SKIPPED, notes=["no IPv4 targets"])
+        ports = tuple(ctx.options.ports_for(self.name, DEFAULT_PORTS))
+        rate = float(ctx.options.udp_rate or DEFAULT_RATE)
+        try:
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        except PermissionError:
+            return await connect_sweep(col, targets, ports, ctx.timeout)
+        try:
+            icmp: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        except PermissionError:
+            icmp = None
+        try:
+            return await _raw_sweep(col, tcp, icmp, targets, ports, rate, ctx.timeout)
+        finally:
+            tcp.close()
+            if icmp is not None:
+                icmp.close()
+
+
+async def _raw_sweep(
+    col: Collector,
+    tcp: socket.socket,
+    icmp: socket.socket | None,
+    targets: list[IPv4Address],
+    ports: tuple[int, ...],
+    rate: float,
+    budget: float,
+) -> ProbeResult:
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + max(budget, 1.0)
+    secret = secrets.token_bytes(16)
+    ident = secrets.randbits(16)
+    wanted = {str(t): t for t in targets}
+    found = _Found()
+    reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
+    reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
+    sport = reserve.getsockname()[1]
+    sources = _SourceAddresses()
+    sent = 0
+    notes: list[str] = []
+
+    def answered(ip: str, how: str, port: int | None = None, is_open: bool = False) -> None:
+        now = time.monotonic()
+        found.last_answer = now
+        if ip in found.asked_at:
+            found.slowest = max(found.slowest, now - found.asked_at[ip])
+        if ip not in found.live:
+            found.live[ip] = how
+            col.add("host.alive", how, ip=ip)
+        if port is not None:
+            found.answered.setdefault(ip, set()).add(port)
+            if is_open and port not in found.open.setdefault(ip, set()):
+                found.open[ip].add(port)
+                col.add("tcp.open", str(port), ip=ip, port=port)
+
+    def on_tcp() -> None:
+        for _ in range(1024):
+            try:
+                packet = tcp.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            got = parse_tcp_answer(packet, sport, secret)
+            if got is not None and got.src in wanted:
+                answered(got.src, "tcp-syn-ack" if got.open else "tcp-rst", got.port, got.open)
+
+    def on_icmp() -> None:
+        assert icmp is not None
+        for _ in range(1024):
+            try:
+                packet = icmp.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            got = parse_echo_reply(packet, ident)
+            if got is not None and got.src in wanted:
+                answered(got.src, "icmp-echo")
+
+    async def send_round(jobs: Iterable[tuple[str, int | None]]) -> bool:
+        """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short."""
+        nonlocal sent
+        interval = 1.0 / rate if rate > 0 else 0.0
+        start = time.monotonic()
+        for i, (ip, port) in enumerate(jobs):
+            if time.monotonic() >= deadline:
+                return False
+            dst = wanted[ip]
+            found.asked_at.setdefault(ip, time.monotonic())
+            try:
+                if port is None:
+                    if icmp is None:
+                        continue
+                    await _send(icmp, build_echo(ident, i & 0xFFFF), ip)
+                else:
+                    src = sources.for_target(ip)
+                    if src is None:
+                        continue
+                    syn = build_syn(src, dst.packed, sport, port, cookie(secret, dst.packed, port))
+                    await _send(tcp, syn, ip)
+            except OSError as exc:  # e.g. EHOSTUNREACH for one address: go on with the rest
+                sources.failures[exc.strerror or str(exc)] = sources.failures.get(exc.strerror or "", 0) + 1
+                continue
+            sent += 1
+            ahead = start + (i + 1) * interval - time.monotonic()
+            if ahead > 0.002:
+                await asyncio.sleep(ahead)
+            elif i % 128 == 127:
+                await asyncio.sleep(0)  # let answers in
+        return True
+
+    async def settle() -> None:
+        """Wait for late answers: until nothing new came for a while scaled to the slowest answer."""
+        quiet = min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * found.slowest))
+        mark = time.monotonic()
+        while True:
+            last = max(found.last_answer, mark)
+            wait = min(last + quiet, deadline) - time.monotonic()
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, 0.1))
+            quiet = min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * found.slowest))
+
+    for sock, reader in ((tcp, on_tcp), (icmp, on_icmp)):
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            sock.setblocking(False)
+            loop.add_reader(sock.fileno(), reader)
+    finished = True
+    try:
+        for _round in range(HOST_TRIES):
+            silent = [ip for ip in wanted if ip not in found.live]
+            if not silent:
+                break
+            jobs = [(ip, p) for ip in silent for p in (None, *HOST_PORTS)]
+            finished = await send_round(jobs) and finished
+            await settle()
+        for _round in range(PORT_TRIES):
+            jobs = [(ip, p) for ip in found.live for p in ports if p not in found.answered.get(ip, set())]
+            if not jobs:
+                break
+            finished = await send_round(jobs) and finished
+            await settle()
+    finally:
+        for sock in (tcp, icmp):
+            if sock is not None:
+                loop.remove_reader(sock.fileno())
+        reserve.close()
+    if icmp is None:
+        notes.append("no raw ICMP socket: hosts were found by TCP answers only")
+    for reason, count in sorted(sources.failures.items()):
+        notes.append(f"{count} packet(s) could not be sent: {reason}")
+    notes.append(
+        f"{len(found.live)} of {len(wanted)} target(s) answered; "
+        f"{sum(len(p) for p in found.open.values())} open port(s) on {len(found.open)} host(s)"
+    )
+    if not finished:
+        notes.append("ran out of time before every target was asked: the sweep is incomplete")
+        return col.result(ProbeStatus.PARTIAL, notes=notes, sent=sent, received=len(found.live))
+    return col.result(notes=notes, sent=sent, received=len(found.live))
+
+
+async def _send(sock: socket.socket, packet: bytes, ip: str) -> None:
+    while True:
+        try:
+            sock.sendto(packet, (ip, 0))
+            return
+        except (BlockingIOError, InterruptedError):
+            await asyncio.sleep(0.001)
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:  # the queue is full: let it drain
+                await asyncio.sleep(0.001)
+                continue
+            raise
+
+
+class _SourceAddresses:
+    """The local address the kernel would send from to each target (the TCP checksum covers it)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, bytes | None] = {}
+        self.failures: dict[str, int] = {}
+
+    def for_target(self, ip: str) -> bytes | None:
+        if ip not in self.cache:
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.connect((ip, 9))  # a UDP connect sends nothing; it only asks the routing table
+                self.cache[ip] = socket.inet_aton(probe.getsockname()[0])
+            except OSError as exc:
+                self.cache[ip] = None
+                reason = f"no route ({exc.strerror or exc})"
+                self.failures[reason] = self.failures.get(reason, 0) + 1
+            finally:
+                probe.close()
+        return self.cache[ip]
+
+
+async def connect_sweep(
+    col: Collector, targets: list[IPv4Address], ports: tuple[int, ...], budget: float
+) -> ProbeResult:
+    """Without raw sockets: ``connect()`` to each target's host ports, then to every port of live hosts.
+    A refused connection proves the host is there as well as an accepted one."""
+    deadline = time.monotonic() + max(budget, 1.0)
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    sem = asyncio.Semaphore(max(8, min(CONNECT_CONCURRENCY, soft - 64)))
+    live: dict[str, str] = {}
+    open_ports: dict[str, set[int]] = {}
+    attempts = 0
+    unfinished = 0
+
+    async def one(ip: str, port: int) -> None:
+        nonlocal attempts, unfinished
+        async with sem:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                unfinished += 1
+                return
+            attempts += 1
+            try:
+                async with asyncio.timeout(min(CONNECT_TIMEOUT, left)):
+                    _reader, writer = await asyncio.open_connection(ip, port)
+            except ConnectionRefusedError:
+                if ip not in live:
+                    live[ip] = "tcp-refused"
+                    col.add("host.alive", "tcp-refused", ip=ip)
+                return
+            except (OSError, TimeoutError):
+                return
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            if ip not in live:
+                live[ip] = "tcp-connect"
+                col.add("host.alive", "tcp-connect", ip=ip)
+            if port not in open_ports.setdefault(ip, set()):
+                open_ports[ip].add(port)
+                col.add("tcp.open", str(port), ip=ip, port=port)
+
+    names = [str(t) for t in targets]
+    await asyncio.gather(*(one(ip, p) for ip in names for p in HOST_PORTS))
+    await asyncio.gather(*(one(ip, p) for ip in list(live) for p in ports if p not in HOST_PORTS))
+    notes = [
+        "unprivileged: a connect() sweep instead of raw SYN/ICMP (slower; hosts that drop TCP to "
+        f"{', '.join(map(str, HOST_PORTS))} are not seen)",
+        f"{len(live)} of {len(names)} target(s) answered; "
+        f"{sum(len(p) for p in open_ports.values())} open port(s) on {len(open_ports)} host(s)",
+    ]
+    if unfinished:
+        notes.append(f"ran out of time: {unfinished} connection(s) not tried; the sweep is incomplete")
+        return col.result(ProbeStatus.PARTIAL, notes=notes, sent=attempts, received=len(live))
+    status = ProbeStatus.SUCCESS if live else ProbeStatus.NO_RESPONSE
+    return col.result(status, notes=notes, sent=attempts, received=len(live))
