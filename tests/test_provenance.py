@@ -2,7 +2,7 @@
 
 Two rules (fingerprints/README.md, "Provenance"):
 * no tracked file cites the private research notes the project started from (their file names, or
-  their ``shared/`` directory), only public sources or the project's own docs;
+  the directory they live in), only public sources or the project's own docs;
 * every covered-entity and rebrand row's ``source`` contains a citation in one of the accepted forms
   (``SOURCE_RE``): a URL, ``owner/repo@commit:path``, an RFC, or a standard citation.
 """
@@ -145,10 +145,10 @@ def test_source_re_rejects_uncheckable_sources(source: str) -> None:
     "line",
     [
         'source = "' + "FINGER" + 'PRINTS.md §2 Hikvision (recog)"',
-        "Measured here (../" + "shared/" + "MEASURE" + "MENTS.md): 254 hosts",
+        "Measured here (../" + "shared" + "/" + "MEASURE" + "MENTS.md): 254 hosts",
         "(" + "DOM" + "AIN §4.3)",
         "bound to 0.0.0.0 cannot broadcast (" + "MEASURE" + "MENTS), so",
-        "Values follow /work/" + "shared/" + "notes",
+        "Values follow /work/" + "shared" + "/" + "notes",
     ],
 )
 def test_outside_re_catches_each_citation_shape(line: str) -> None:
