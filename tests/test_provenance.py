@@ -166,3 +166,40 @@ def test_outside_re_catches_each_citation_shape(line: str) -> None:
 )
 def test_outside_re_leaves_ordinary_text_alone(line: str) -> None:
     assert not OUTSIDE_RE.search(line)
+
+
+DOC_LINK_RE = re.compile(r"\bdocs/([A-Za-z0-9_-]+\.md)(?:#([a-z0-9-]+))?")
+
+
+def heading_anchors(doc: Path) -> set[str]:
+    """GitHub's anchors for a Markdown file's headings: lower case, punctuation dropped, spaces to '-'."""
+    anchors = set()
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_cited_doc_and_anchor_exists() -> None:
+    """Code and data that point at docs/*.md#section point at a file and a heading that exist."""
+    broken = []
+    cited = 0
+    for path in tracked_files():
+        if path.suffix not in {".py", ".toml", ".md", ".xml", ".sh"} or not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            for name, anchor in DOC_LINK_RE.findall(line):
+                cited += 1
+                doc = REPO / "docs" / name
+                if not doc.is_file() or (anchor and anchor not in heading_anchors(doc)):
+                    broken.append(
+                        f"{path.relative_to(REPO)}:{n}: docs/{name}{'#' + anchor if anchor else ''}"
+                    )
+    assert cited > 20, "expected the code and data to cite the project's docs"
+    assert broken == []
+
+
+def test_heading_anchors_follow_github() -> None:
+    doc = REPO / "docs" / "PERFORMANCE.md"
+    assert {"arp-sweep", "libraries-and-data-packages", "sockets-and-namespaces"} <= heading_anchors(doc)
