@@ -50,9 +50,7 @@ def tracked_files() -> list[Path]:
     """The files git tracks; outside a git checkout (an sdist), every file but caches and virtualenvs."""
     git = shutil.which("git")
     if git and (REPO / ".git").exists():
-        out = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [git, "-C", str(REPO), "ls-files", "-z"], check=True, capture_output=True
-        ).stdout
+        out = subprocess.run([git, "-C", str(REPO), "ls-files", "-z"], check=True, capture_output=True).stdout
         return [REPO / name for name in out.decode().split("\0") if name]
     skip = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
     return [p for p in REPO.rglob("*") if p.is_file() and not skip.intersection(p.parts)]
