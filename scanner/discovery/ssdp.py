@@ -1,6 +1,6 @@
 """SSDP / UPnP discovery: M-SEARCH (multicast and unicast), then each device's description XML.
 
-Measured here (../shared/MEASUREMENTS.md): a hand-written M-SEARCH got 762/762 replies and finished at
+Measured here (docs/PERFORMANCE.md): a hand-written M-SEARCH got 762/762 replies and finished at
 ~1 s. ``ssdp:all`` and ``upnp:rootdevice`` searches go out in ``ROUNDS`` (unicast repeats only to hosts
 that have not answered). Devices delay multicast answers by up to MX seconds, so the probe waits that
 long after its last multicast, then ends after ``IDLE`` seconds of silence once every description fetch

@@ -1,7 +1,7 @@
 """The multicast/broadcast/unicast UDP discovery loop that SADP and DHIP share.
 
 UDP sockets bound to the interface address on ephemeral ports (``sockets.open_udp_socket``; a socket
-bound to 0.0.0.0 cannot broadcast in a namespace without a default route, see MEASUREMENTS) send each
+bound to 0.0.0.0 cannot broadcast in a namespace without a default route, see docs/PERFORMANCE.md) send each
 request to the multicast group, to 255.255.255.255, to the directed broadcast and (paced) to every
 explicit target, three times in the first second (discovery is lossy). Devices answer unicast to the
 sending port, several times over (one copy per request they heard); answers are de-duplicated by device

@@ -1,6 +1,6 @@
 """WS-Discovery / ONVIF discovery: typed and untyped Probes to the multicast group and to each host.
 
-Measured here (../shared/MEASUREMENTS.md): the ``wsdiscovery`` client lost most replies from 254 devices
+Measured here (docs/PERFORMANCE.md): the ``wsdiscovery`` client lost most replies from 254 devices
 while a hand-written probe got them all, so this is our own code. Three Probes
 (``dn:NetworkVideoTransmitter``, ``tds:Device``, untyped) go out in ``ROUNDS``; retransmissions reuse the
 MessageID (SOAP-over-UDP) and unicast repeats go only to hosts that have not answered. Devices delay

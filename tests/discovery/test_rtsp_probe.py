@@ -1,4 +1,4 @@
-"""RTSP banners: requests and reply heads on real vendor strings (FINGERPRINTS §2, §3) and junk, and the
+"""RTSP banners: requests and reply heads on real vendor strings (docs/PROTOCOLS.md#banners) and junk, and the
 probe against the lab's RTSP server and hostile servers on 127.0.0.1."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ DATA = DATA_DIR / "sadp"
 REAL = (DATA / "probematch_ds-2cd2385g1-i.xml").read_bytes()
 OEM = (DATA / "probematch_oem_one_line.xml").read_bytes()
 
-# The field order of the real DS-2CD2385G1-I ProbeMatch, as FINGERPRINTS.md §1.2 lists it.
+# The field order of the real DS-2CD2385G1-I ProbeMatch, as docs/PROTOCOLS.md#sadp lists it.
 REAL_ORDER = [
     "Uuid",
     "Types",

@@ -48,7 +48,7 @@ GET_SYSDESCR_RID1 = bytes.fromhex(
 
 
 def dahua_response(request_id: int = 0x12345678, community: bytes = b"public") -> bytes:
-    """A GetResponse with the Dahua NVR values LibreNMS recorded (FINGERPRINTS §2 Dahua SNMP), by hand."""
+    """A GetResponse with the Dahua NVR values LibreNMS recorded (librenms@8d8c7a44 dahua-nvr.snmprec), by hand."""
     descr = b"DH-NVR4108HS-8P-4KS2"
     oid = bytes.fromhex("2b 06 01 04 01 bd aa 31 03 02 0a")  # 1.3.6.1.4.1.1004849.3.2.10; 1004849 -> bd aa 31
     vb1 = bytes.fromhex("06 08 2b 06 01 02 01 01 01 00") + bytes([0x04, len(descr)]) + descr
@@ -95,7 +95,7 @@ def test_parse_a_real_shaped_response() -> None:
 
 
 def test_long_lengths_and_other_types_round_trip() -> None:
-    # shaped after the VRP sysDescr template in FINGERPRINTS §2 (version and model made up), > 127 bytes
+    # shaped after the VRP sysDescr template of docs/PROTOCOLS.md#banners (version and model made up), > 127 bytes
     descr = (
         b"Huawei Versatile Routing Platform Software VRP (R) software, "
         b"Version 8.180 (CE6850EI V200R005C10SPC800) "

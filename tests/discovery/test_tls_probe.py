@@ -1,4 +1,4 @@
-"""TLS certificates: the parser on certificates carrying real vendor subjects (FINGERPRINTS §2, §3) and on
+"""TLS certificates: the parser on certificates carrying real vendor subjects (docs/PROTOCOLS.md#banners) and on
 junk, and the probe against TLS servers on 127.0.0.1, old and hostile ones included."""
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def test_explain() -> None:
     assert explain("http.server", "DNVRS-Webs") == DB.explain("http.server", "DNVRS-Webs")
     text = explain("http.server", "DNVRS-Webs")
     assert "http_server:hikvision-dnvrs-webs: Hikvision, certainty 0.90" in text
-    assert "device type: nvr" in text and "source: FINGERPRINTS.md" in text
+    assert "device type: nvr" in text and "source: rapid7/recog@14fa1a72:xml/http_servers.xml" in text
     assert "no match (" in explain("http.server", "nginx")
     assert "is not a known signal name" in explain("bogus", "x")
     assert "identifies no vendor" in explain("http.www_authenticate", 'Basic realm="camera"')

@@ -1,4 +1,4 @@
-"""The §889 verdict on devices built from real observations (FINGERPRINTS.md §1–§4)."""
+"""The §889 verdict on devices built from real observations (docs/PROTOCOLS.md, docs/COVERED-ENTITIES.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """An auditor's review of the §889 verdict: tricky, realistic devices and the verdict each must get.
 
 Two rules above all: a harmless device is never told "covered", and a covered device never comes out
-"not-covered". Strings are real ones from FINGERPRINTS.md and the tests/data/realworld corpus; MAC
+"not-covered". Strings are real ones from docs/PROTOCOLS.md and the tests/data/realworld corpus; MAC
 prefixes are IEEE registrations in fingerprints/oui/registry.tsv.gz.
 """
 
@@ -210,7 +210,7 @@ def test_a_possessive_surname_is_not_a_rebrand_label() -> None:
     ],
 )
 def test_registrant_names_that_contain_a_covered_name_say_nothing(mac: str, registrant: str) -> None:
-    """DOMAIN.md §2.E substring traps in the IEEE registry."""
+    """Substring traps in the IEEE registry (docs/COVERED-ENTITIES.md#oui)."""
     v = identify(device(mac))
     assert summary(v) == (Status.UNKNOWN, None, None, None, False)
     oui = next(e for e in v.evidence if e.signal == "mac")

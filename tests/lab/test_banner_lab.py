@@ -269,7 +269,7 @@ def test_nmap_source_on_loopback() -> None:
         pytest.skip("nmap is not installed")
 
     async def huawei_ssh(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"SSH-2.0-HUAWEI-1.5\r\n")  # FINGERPRINTS §2 Huawei SSH banner; nmap matches it at once
+        writer.write(b"SSH-2.0-HUAWEI-1.5\r\n")  # recog Huawei SSH banner; nmap matches it at once
         await writer.drain()
         await reader.read()
         writer.close()

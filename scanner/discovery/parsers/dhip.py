@@ -1,4 +1,4 @@
-"""Dahua DHIP discovery over UDP 37810 (FINGERPRINTS §1.3): build the search, parse notifyDevInfo replies.
+"""Dahua DHIP discovery over UDP 37810 (docs/PROTOCOLS.md#dhip): build the search, parse notifyDevInfo replies.
 
 Every message is a 32-byte header of uint32 little-endian words ``0x20, "DHIP", session, id, json_len,
 0, json_len, 0`` followed by ``json_len`` bytes of JSON (replies end it with a NUL). A reply's

@@ -2,7 +2,7 @@
 
 Every function taking untrusted bytes reads at most a bounded prefix and never raises for bad input.
 The favicon mmh3 follows Shodan (``mmh3.hash(base64.encodebytes(data))``, signed 32-bit, as text), so
-hashes compare with published lists (FINGERPRINTS §2: Hikvision ``999357577``).
+hashes compare with published lists (EdgeSecurityTeam/EHole@9a91e0b3:finger.json: Hikvision ``999357577``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hikvision SADP over UDP 37020 (FINGERPRINTS §1.2): build the inquiry, parse a ProbeMatch.
+"""Hikvision SADP over UDP 37020 (docs/PROTOCOLS.md#sadp): build the inquiry, parse a ProbeMatch.
 
 A ProbeMatch is a flat XML document, one element per field (``DeviceDescription`` is the model,
 ``MAC`` is dash-separated). The parser keeps every child element in document order and rejects

@@ -1,4 +1,4 @@
-"""SSDP over UDP 1900 (UPnP Device Architecture 1.1 §1.3, FINGERPRINTS §1.4): M-SEARCH requests and replies.
+"""SSDP over UDP 1900 (UPnP Device Architecture 1.1 §1.3, docs/PROTOCOLS.md#ssdp): M-SEARCH requests and replies.
 
 Messages are HTTP-like: a start line, then ``Name: value`` lines. Header names are case-insensitive (kept
 lower-cased, the first of duplicates wins), a header whose value holds a control character is dropped

@@ -1,4 +1,4 @@
-"""UPnP device description XML (UDA 1.1 §2.3, FINGERPRINTS §1.4): the root device's identity fields.
+"""UPnP device description XML (UDA 1.1 §2.3, docs/PROTOCOLS.md#ssdp): the root device's identity fields.
 
 Parsed with defusedxml (DTDs and entities refused), at most ``MAX_DESCRIPTION`` bytes, elements matched by
 local name so a missing or odd default namespace does not matter.

@@ -1,4 +1,4 @@
-"""WS-Discovery / ONVIF over UDP 3702 (FINGERPRINTS §1.1): build Probes, parse ProbeMatches, decode scopes.
+"""WS-Discovery / ONVIF over UDP 3702 (docs/PROTOCOLS.md#ws-discovery): build Probes, parse ProbeMatches, decode scopes.
 
 Replies are SOAP 1.2 envelopes. The parser matches elements by local name (devices mix the 2005/04 and
 2009/01 discovery namespaces and their prefixes), keeps at most ``MAX_MATCHES`` matches of at most

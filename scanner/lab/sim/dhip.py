@@ -1,6 +1,6 @@
 """Simulated Dahua DHIP responder: answers ``DHDiscover.search`` with ``client.notifyDevInfo``, unicast.
 
-The reply is the real layout (FINGERPRINTS §1.3): the 32-byte header, then NUL-terminated JSON
+The reply is the real layout (docs/PROTOCOLS.md#dhip): the 32-byte header, then NUL-terminated JSON
 ``{"mac", "method", "params": {"deviceInfo": {…}}}`` with deviceInfo keys in alphabetical order as on
 real devices. deviceInfo is the profile's parameters plus the device's own ``IPv4Address`` block.
 Anything but a search request is ignored.

@@ -1,4 +1,4 @@
-"""mDNS / DNS-SD responder (FINGERPRINTS §1.5): python-zeroconf registering the profile's service.
+"""mDNS / DNS-SD responder (docs/PROTOCOLS.md#mdns): python-zeroconf registering the profile's service.
 
 Parameters: ``type`` (``_axis-video._tcp.local.``), ``instance``, ``host`` (SRV target), ``port``, ``txt``
 (dict). Zeroconf opens its sockets when constructed, so it is constructed inside the device's namespace;

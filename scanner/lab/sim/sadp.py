@@ -2,7 +2,7 @@
 (or, with the parameter ``reply_to = "group"``, only to the multicast group on port 37020, as some
 firmware copies its reply there).
 
-The ProbeMatch carries the fields of the real DS-2CD2385G1-I reply in their order (FINGERPRINTS §1.2),
+The ProbeMatch carries the fields of the real DS-2CD2385G1-I reply in their order (docs/PROTOCOLS.md#sadp),
 one element per line: the Uuid echoed, the device's own MAC (dash-separated) and IPv4 address, the
 profile's parameters, and defaults for the fields a profile leaves out. Parameters the real reply does
 not list (``OEMInfo``, ``Encoder``) follow at the end. Anything but an inquiry is ignored.

@@ -1,4 +1,4 @@
-"""Own SSDP responder and UPnP description server (FINGERPRINTS §1.4).
+"""Own SSDP responder and UPnP description server (docs/PROTOCOLS.md#ssdp).
 
 Parameters: ``server``, ``st`` (the device's service type, or its device type), ``usn`` (its UDN is the part
 before ``::``; default a name-based UUID from the MAC), ``device_type``, and the description fields

@@ -1,4 +1,4 @@
-"""Own WS-Discovery target service (FINGERPRINTS §1.1): answers Probes with the profile's Types and Scopes.
+"""Own WS-Discovery target service (docs/PROTOCOLS.md#ws-discovery): answers Probes with the profile's Types and Scopes.
 
 Parameters: ``types`` (space-separated QNames with the ``dn:``/``tds:`` prefixes), ``scopes`` (list of URIs),
 ``endpoint`` (default: a name-based UUID from the MAC). Like a real device it answers a typed Probe only

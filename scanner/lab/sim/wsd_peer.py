@@ -3,7 +3,7 @@
 Parameters: ``types`` (space-separated QNames with the ``dn:``/``tds:`` prefixes), ``scopes`` (list of URIs),
 ``endpoint`` (optional ``urn:uuid:…``). The publisher runs its own threads; they are started inside the
 device's namespace (a thread inherits its creator's namespace), so every socket it opens lives there. Its
-IPv6 thread dies on the first IPv4 reply (MEASUREMENTS.md), so only the IPv4 threads are started. After
+IPv6 thread dies on the first IPv4 reply (docs/PERFORMANCE.md), so only the IPv4 threads are started. After
 start the responder checks that the publisher joined the group on the device's address and nothing else.
 """
 
