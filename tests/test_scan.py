@@ -228,3 +228,24 @@ def test_run_scan_reports_what_it_saw_and_why_it_stopped(monkeypatch, mode, stop
     assert [d.ip for d in report.devices] == ["10.0.0.5"]
     assert any("interrupted" in n for n in report.notes) is (mode == "interrupt")
     assert any("network is unreachable" in n for n in report.notes) is (mode == "fail")
+
+
+def test_a_second_ctrl_c_while_the_report_is_written_does_not_stop_it(monkeypatch, capsys):
+    from scanner.discovery.registry import PROBES
+
+    class ImpatientSink(RecordingSink):
+        def finish(self, report: object, stop: str | None) -> None:
+            signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C again while the report is written
+            signal.raise_signal(signal.SIGTERM)  # and a service manager sends SIGTERM
+            super().finish(report, stop)
+
+    monkeypatch.setattr("scanner.scan.instantiate", lambda spec: FakeProbe("interrupt"))
+    monkeypatch.setattr("scanner.scan.own_addresses", lambda: frozenset())
+    sink = ImpatientSink()
+    request = ScanRequest(
+        targets=(IPv4Address("10.0.0.5"),), target_texts=("10.0.0.5",), probes=(PROBES["sadp"],)
+    )
+    report = run_scan(request, sink)
+    assert sink.finished == [(report, INTERRUPTED)] and [d.ip for d in report.devices] == ["10.0.0.5"]
+    assert capsys.readouterr().err.count("writing the report of what was seen") == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored

@@ -13,9 +13,10 @@ EXIT_CODES_HELP = """Exit codes: 0 the scan completed and found nothing failing 
 1 failing equipment found (also in a partial report); 2 usage error (bad target, option or file, an
 output path or history database that cannot be written: nothing was scanned); 3 the scan did not
 complete (interrupted, a probe failed, the network unreachable) and found nothing failing, or it
-could not run (privileges, a broken data file); 130 stopped by Ctrl-C or SIGTERM before any scan
-began (nothing scanned, no report)."""
+could not run (privileges, a broken data file); 130 stopped by Ctrl-C or SIGTERM before any report
+was written (a scan stopped midway writes its partial report and exits 1 or 3 instead)."""
 EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM before a scan began: no report exists to say anything
+INTERRUPTED_MESSAGE = f"interrupted before a report was written (exit {EXIT_INTERRUPTED})"
 
 
 def err(message: str) -> None:
@@ -37,6 +38,8 @@ def run_app(app: Any) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         rv = app(standalone_mode=False)  # click returns a typer.Exit's code instead of raising it here
+        if rv == EXIT_INTERRUPTED:  # typer turns a KeyboardInterrupt into a silent Exit(130)
+            err(INTERRUPTED_MESSAGE)
         return rv if isinstance(rv, int) else 0
     except NdaaError as exc:
         err(f"error: {exc}")
@@ -47,7 +50,7 @@ def run_app(app: Any) -> int:
         exc.show()
         return exc.exit_code if exc.exit_code in (0, 2) else 2
     except (typer.Abort, KeyboardInterrupt):
-        err(f"interrupted before any scan began: nothing scanned, no report (exit {EXIT_INTERRUPTED})")
+        err(INTERRUPTED_MESSAGE)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `ndaa-scan … | head`: the reader left; that is not an error
         with contextlib.suppress(OSError):

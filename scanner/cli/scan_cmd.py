@@ -279,17 +279,24 @@ class _Sink:
 
 
 def open_history(db: Path | str) -> Any:
-    """The history store, opened before the scan; a default path that cannot be used says what to do."""
+    """The history store, opened before the scan. A database that cannot be used stops here (exit 2,
+    nothing scanned); when it is the default one, the message says how to choose another or none."""
+    import sqlite3
+
     from scanner.errors import NdaaError, UsageError
     from scanner.history.store import HistoryStore, default_db_path
 
     path = default_db_path() if db == "default" else Path(db)
+    hint = " (choose one with --db PATH, or keep no history with --no-history)" if db == "default" else ""
     try:
         return HistoryStore(path)
-    except (OSError, NdaaError) as exc:
+    except NdaaError as exc:
+        if not hint:
+            raise
+        raise UsageError(f"{exc}{hint}") from None
+    except (OSError, sqlite3.Error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        hint = "; give --db PATH or --no-history" if db == "default" else ""
-        raise UsageError(f"cannot use the history database {str(path)!r}: {reason}{hint}") from None
+        raise UsageError(f"{path}: cannot open the scan history: {reason}{hint}") from None
 
 
 def demo(
