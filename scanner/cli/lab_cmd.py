@@ -16,12 +16,12 @@ LAB_ARG = typer.Argument("demo", help="Built-in lab name (see `ndaa-scan lab lis
 def up(lab: str = LAB_ARG) -> None:
     """Create the lab's namespaces and start its simulated devices. Scan it with
     `ndaa-scan scan --netns nd-LAB-scan -i eth0`."""
-    from scanner.cli.scan_cmd import lab_path
+    from scanner.cli.scan_cmd import _lab_path
     from scanner.lab.manager import lab_up
     from scanner.lab.spec import load_lab
 
     spec = load_lab(lab)
-    status = lab_up(spec, lab_path(lab))
+    status = lab_up(spec, _lab_path(lab))
     typer.echo(status.render())
     typer.echo(f"scan it: ndaa-scan scan --netns {spec.scanner_ns} -i eth0 {spec.subnet}")
 

@@ -236,7 +236,10 @@ class ScanCommand:
         self.stop = stop
         if self._progress is not None:
             self._progress.stop()
-        write_outputs(report, self.specs, fail_statuses=parse_fail_on(self.fail_on).fail_statuses)
+        policy = parse_fail_on(self.fail_on)
+        write_outputs(
+            report, self.specs, fail_statuses=policy.fail_statuses, fail_on_heard=self.fail_on_heard
+        )
 
     def exit_code(self, report: ScanReport) -> int:
         """0/1/3 from the devices; heard hosts count only with --fail-on-heard."""
@@ -325,7 +328,7 @@ def demo(
         specs=output_specs(fmt, output), fail_on="likely", fail_on_heard=False, db=db, quiet=quiet
     )
     cmd.check()
-    lab_file = lab_path(lab)
+    lab_file = _lab_path(lab)
     if not quiet:
         err(f"bringing up lab {spec.name!r}: {len(spec.devices)} simulated devices on {spec.subnet}")
     lab_up(spec, lab_file)
@@ -347,7 +350,7 @@ def demo(
     raise typer.Exit(code)
 
 
-def lab_path(ref: str) -> Path:
+def _lab_path(ref: str) -> Path:
     """A lab file: ``ref`` itself when it exists, else the built-in lab of that name."""
     p = Path(ref)
     if p.exists():
