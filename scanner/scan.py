@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network
@@ -140,15 +140,16 @@ def run_scan(
     notes = list(request.notes)
     stop: str | None = None
     try:
-        with _sigterm_stops():
-            asyncio.run(run_probes(request, state, sink.add if sink is not None else None, progress))
-    except KeyboardInterrupt:
+        if run_stoppable(run_probes(request, state, sink.add if sink is not None else None, progress)):
+            stop = INTERRUPTED
+    except KeyboardInterrupt:  # a Ctrl-C before the loop's own handler was in place
         stop = INTERRUPTED
-        notes.append(INTERRUPTED_NOTE)
     except Exception as exc:  # the scan broke off: say so, keep what was seen
         log.debug("scan failed", exc_info=True)
         stop = FAILED
         notes.append(f"the scan failed: {type(exc).__name__}: {exc}")
+    if stop == INTERRUPTED:
+        notes.append(INTERRUPTED_NOTE)
     with _keep_writing():
         failed = [r for r in state.results if r.status == ProbeStatus.ERROR]
         if failed:
@@ -369,24 +370,59 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-@contextlib.contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM stops the scan like Ctrl-C (unless the process already handles SIGTERM, as the CLI does)."""
-    if not _in_main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def as_sigint(signum: int, frame: object) -> None:
-        if callable(signal.getsignal(signal.SIGINT)):
-            signal.raise_signal(signal.SIGINT)  # asyncio.run's handler cancels the scan cleanly
+
+def run_stoppable(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main`` on a new event loop; True if Ctrl-C or SIGTERM stopped it.
+
+    The first signal cancels ``main`` (every probe's task with it); later ones only say that the scan is
+    stopping, so that what was seen is still reported: nothing is raised into the loop's clean-up.
+    Off the main thread (a lab test's namespace thread) no handler is installed.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(main)
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            task.cancel()
         else:
-            raise KeyboardInterrupt
+            sys.stderr.write("ndaa-scan: stopping: the probes are ending, then the report of what was seen\n")
+            sys.stderr.flush()
 
-    signal.signal(signal.SIGTERM, as_sigint)
+    handled = _in_main_thread()
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS} if handled else {}
     try:
-        yield
+        for s in previous:
+            loop.add_signal_handler(s, on_signal)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
+        finally:
+            _finish_loop(loop)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for s, handler in previous.items():
+            loop.remove_signal_handler(s)
+            if handler is not None:
+                signal.signal(s, handler)
+        loop.close()
+    if signals == 0 and task.cancelled():
+        raise RuntimeError("the scan was cancelled from inside")
+    return signals > 0
+
+
+def _finish_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left (as asyncio.run does), then close async generators and the thread pool."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
 
 
 @contextlib.contextmanager

@@ -215,6 +215,7 @@ def test_a_second_ctrl_c_still_writes_the_partial_report(
     lines = err.splitlines()
     assert lines and lines[-1].startswith("ndaa-scan: interrupted: partial report written"), err
     assert all(line.startswith("ndaa-scan: ") for line in lines), err
+    assert not [line for line in lines if " ERROR " in line or "never retrieved" in line], err
     report = json.loads(out)
     assert report["complete"] is False
     assert proc.returncode == expected_exit(report)
