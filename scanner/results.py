@@ -117,7 +117,8 @@ def build_report(
         if scope is None:
             kept.append(d)
             continue
-        placement, address = scope.place([*(o.ip for o in d.observations if o.ip), *([d.ip] if d.ip else [])])
+        ips = dict.fromkeys([*([d.ip] if d.ip else []), *(o.ip for o in d.observations if o.ip)])
+        placement, address = scope.place(ips)
         if placement == "device":
             kept.append(d if d.ip == address else d.model_copy(update={"ip": address}))
         elif placement == "heard":
