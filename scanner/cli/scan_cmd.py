@@ -202,24 +202,22 @@ class ScanCommand:
     quiet: bool
     stop: str | None = None
     scan_id: str | None = None
-    _store: Any = None
     _progress: Any = None
 
     def check(self) -> None:
-        """Usage errors before any packet: report specs and paths, --fail-on, the history database."""
+        """Usage errors first of all: --fail-on, report specs, and that every report path can be written."""
         from scanner.cli.common import check_outputs
         from scanner.policy.fail_on import parse_fail_on
 
         parse_fail_on(self.fail_on)
         check_outputs(self.specs)
-        if self.db is not None:
-            self._store = open_history(self.db)
 
     def run(self, request: ScanRequest) -> int:
+        """Open the history (a usage error still comes before any packet), scan, report; the exit code."""
         from scanner.cli.common import Progress, err
         from scanner.scan import INTERRUPTED, HistorySink, run_scan
 
-        history = HistorySink(self._store) if self._store is not None else None
+        history = HistorySink(open_history(self.db)) if self.db is not None else None
         with Progress(enabled=not self.quiet) as progress:
             self._progress = progress
             report = run_scan(request, _Sink(self, history), progress.update)

@@ -141,3 +141,14 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert "HEAVY []" in proc.stdout, proc.stdout[-500:] + proc.stderr
+
+
+def test_a_usage_error_leaves_no_history_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_scan: list[Any]
+) -> None:
+    db = tmp_path / "history.sqlite3"
+    monkeypatch.setenv("NDAA_SCAN_DB", str(db))
+    code, _, err = cli(monkeypatch, capsys, "scan", "banana")
+    assert (code, no_scan) == (2, [])
+    assert "not a target" in one_line(err)
+    assert not db.exists()
