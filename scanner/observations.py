@@ -19,6 +19,7 @@ MAX_VALUE_LEN = 4096
 # Vendor discovery protocols whose every field is its own signal, open-ended by design:
 # sadp.<Field> (the SADP ProbeMatch element name), dhip.<Key> (the DHIP deviceInfo key).
 PROTOCOL_FIELD_PREFIXES = ("sadp.", "dhip.")
+CLAIMED_PREFIX = "claimed."  # claimed.ip / .mac / .mismatch: evidence about the sender, never identity
 
 # Signal names, one obvious spelling each. Discovery modules emit these; the
 # fingerprint files name the signal they match (``matches = "http.server"``).
@@ -161,15 +162,6 @@ MAX_NOTES = 32  # notes kept per host
 MAX_IPS_PER_HOST = 16  # addresses remembered per host for joining IP-only observations
 
 
-def identity(item: Observation | HostNote) -> tuple[str | None, str | None]:
-    """The (ip, mac) an observation or note names its host by. What a payload claims about its sender
-    (``claimed.*`` signals) is evidence only: such an observation is keyed by the address it came from,
-    and any MAC it carries is not used to merge it into another host."""
-    if isinstance(item, Observation) and item.signal.startswith("claimed."):
-        return item.ip, None
-    return item.ip, item.mac
-
-
 @dataclass(slots=True)
 class HostState:
     """What is held for one host until it is identified."""
@@ -194,7 +186,9 @@ class HostState:
 class HostGrouper:
     """The one grouping rule: a host is its MAC when known, else its IP, and an IP-only observation joins
     the MAC first seen at that IP (an IP-keyed host is re-keyed when its MAC shows up). Only an
-    observation's own ``mac`` and ``ip`` fields count (see ``identity``); values never do.
+    observation's own ``mac`` and ``ip`` fields count, values never do; a ``claimed.*`` observation (what
+    a payload claims about its sender) is keyed by the address it came from, any MAC it carries ignored,
+    so a claim never merges it into another host.
 
     ``add`` returns a host state when one must be flushed. Bounds, for streams of any length: with
     ``cap``, a host keeps at most ``cap`` distinct (signal, value) observations (repeats and the rest are
@@ -220,14 +214,29 @@ class HostGrouper:
 
     def add(self, item: Observation | HostNote) -> HostState | None:
         """Add one observation or note; return the host state to identify now, if any."""
-        state, flushed = self._state_for(*identity(item))
+        ip, mac = item.ip, item.mac
+        if mac is not None and isinstance(item, Observation) and item.signal.startswith(CLAIMED_PREFIX):
+            mac = None  # what a payload claims about its sender is evidence, never identity
+        if mac is None and ip is not None:
+            mac = self.ip_to_mac.get(ip)
+        state = self.hosts.get(mac or ip or "")
+        if (
+            state is not None
+            and state is self._last
+            and (ip is None or mac is None or (ip in state.ips and ip not in self.hosts))
+        ):
+            flushed = None  # the common case: the host of the previous observation, nothing to re-key
+        else:
+            state, flushed = self._state_for(ip, mac)
         if state is None:
             return flushed
         if isinstance(item, HostNote):
             if len(state.notes) < MAX_NOTES and item.text not in state.notes:
                 state.notes.append(item.text)
-            return flushed
-        self._keep(item, state)
+        elif self.cap is None:
+            state.observations.append(item)
+        else:
+            self._keep(item, state)
         return flushed
 
     def _keep(self, obs: Observation, state: HostState) -> None:
