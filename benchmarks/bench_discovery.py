@@ -25,7 +25,7 @@ from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.netns import run_in_netns  # noqa: E402
 from scanner.lab.sim.runtime import profiles  # noqa: E402
 from scanner.lab.spec import load_lab  # noqa: E402
-from scanner.scan import ScanConfig, ScanState, run_probes  # noqa: E402
+from scanner.scan import ScanRequest, ScanState, run_probes  # noqa: E402
 from scanner.targets import parse_targets  # noqa: E402
 
 PROTOCOLS = ["arp", "wsd", "mdns", "ssdp", "sadp", "dhip"]
@@ -50,7 +50,7 @@ def expected(spec) -> dict[str, set[str]]:
 
 
 def one_round(spec) -> tuple[float, dict[str, set[str]], dict[str, float]]:
-    config = ScanConfig(
+    config = ScanRequest(
         targets=parse_targets([spec.subnet]),
         target_texts=[spec.subnet],
         probes=select(",".join(PROTOCOLS)),

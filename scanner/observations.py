@@ -7,7 +7,8 @@ probe that saw it. Discovery produces observations; it knows nothing of verdicts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ MAX_VALUE_LEN = 4096
 # Vendor discovery protocols whose every field is its own signal, open-ended by design:
 # sadp.<Field> (the SADP ProbeMatch element name), dhip.<Key> (the DHIP deviceInfo key).
 PROTOCOL_FIELD_PREFIXES = ("sadp.", "dhip.")
+CLAIMED_PREFIX = "claimed."  # claimed.ip / .mac / .mismatch: evidence about the sender, never identity
 
 # Signal names, one obvious spelling each. Discovery modules emit these; the
 # fingerprint files name the signal they match (``matches = "http.server"``).
@@ -156,28 +158,171 @@ class Device(BaseModel):
         return sorted({o.probe for o in self.observations})
 
 
-def group_by_host(observations: list[Observation]) -> list[Device]:
-    """Merge observations into devices: by MAC, with IP-only observations joined to the MAC seen at that IP."""
-    ip_to_mac: dict[str, str] = {}
-    for o in observations:
-        if o.ip and o.mac:
-            ip_to_mac.setdefault(o.ip, o.mac)
-    devices: dict[str, Device] = {}
-    for o in observations:
-        mac = o.mac or (ip_to_mac.get(o.ip) if o.ip else None)
-        key = mac or o.ip
+DEFAULT_CAP = 256  # distinct observations kept per host when a cap is asked for (offline inputs)
+DEFAULT_MAX_HOSTS = 65_536  # hosts held at once when a bound is asked for
+MAX_NOTES = 32  # notes kept per host
+MAX_IPS_PER_HOST = 16  # addresses remembered per host for joining IP-only observations
+
+
+@dataclass(slots=True)
+class HostState:
+    """What is held for one host until it is identified."""
+
+    ip: str | None
+    mac: str | None
+    observations: list[Observation] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    ips: set[str] = field(default_factory=set)
+    duplicates: int = 0
+    dropped: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.mac or self.ip or ""
+
+    def device(self) -> Device:
+        return Device.model_construct(ip=self.ip, mac=self.mac, observations=self.observations)
+
+
+class HostGrouper:
+    """The one grouping rule: a host is its MAC when known, else its IP, and an IP-only observation joins
+    the MAC first seen at that IP (an IP-keyed host is re-keyed when its MAC shows up). Only an
+    observation's own ``mac`` and ``ip`` fields count, values never do; a ``claimed.*`` observation (what
+    a payload claims about its sender) is keyed by the address it came from, any MAC it carries ignored,
+    so a claim never merges it into another host.
+
+    ``add`` returns a host state when one must be flushed. Bounds, for streams of any length: with
+    ``cap``, a host keeps at most ``cap`` distinct (signal, value) observations (repeats and the rest are
+    counted, not kept); with ``max_hosts``, the host held longest is flushed to make room; with
+    ``host_sorted``, a host is flushed as soon as the next observation names another. ``cap=None`` keeps
+    every observation, repeats included (a live scan: the history stores each one).
+    """
+
+    def __init__(
+        self,
+        *,
+        cap: int | None = DEFAULT_CAP,
+        max_hosts: int | None = DEFAULT_MAX_HOSTS,
+        host_sorted: bool = False,
+    ) -> None:
+        self.cap = None if cap is None else max(1, cap)
+        self.max_hosts = None if max_hosts is None else max(1, max_hosts)
+        self.host_sorted = host_sorted
+        self.hosts: dict[str, HostState] = {}
+        self.ip_to_mac: dict[str, str] = {}
+        self.evicted = 0
+        self._last: HostState | None = None
+
+    def add(self, item: Observation | HostNote) -> HostState | None:
+        """Add one observation or note; return the host state to identify now, if any."""
+        ip, mac = item.ip, item.mac
+        if mac is not None and isinstance(item, Observation) and item.signal.startswith(CLAIMED_PREFIX):
+            mac = None  # what a payload claims about its sender is evidence, never identity
+        if mac is None and ip is not None:
+            mac = self.ip_to_mac.get(ip)
+        state = self.hosts.get(mac or ip or "")
+        if (
+            state is not None
+            and state is self._last
+            and (ip is None or mac is None or (ip in state.ips and ip not in self.hosts))
+        ):
+            flushed = None  # the common case: the host of the previous observation, nothing to re-key
+        else:
+            state, flushed = self._state_for(ip, mac)
+        if state is None:
+            return flushed
+        if isinstance(item, HostNote):
+            if len(state.notes) < MAX_NOTES and item.text not in state.notes:
+                state.notes.append(item.text)
+        elif self.cap is None:
+            state.observations.append(item)
+        else:
+            self._keep(item, state)
+        return flushed
+
+    def _keep(self, obs: Observation, state: HostState) -> None:
+        if self.cap is None:
+            state.observations.append(obs)
+            return
+        pair = (obs.signal, obs.value)
+        if pair in state.seen:
+            state.duplicates += 1
+        elif len(state.observations) < self.cap:
+            state.seen.add(pair)
+            state.observations.append(obs)
+        else:
+            state.dropped += 1
+
+    def finish(self) -> Iterator[HostState]:
+        """Every state still held, oldest first; the grouper is empty afterwards."""
+        while self.hosts:
+            yield self._pop(next(iter(self.hosts)))
+        self._last = None
+
+    def _state_for(self, ip: str | None, mac: str | None) -> tuple[HostState | None, HostState | None]:
+        if mac is None and ip is not None:
+            mac = self.ip_to_mac.get(ip)
+        key = mac or ip
         if not key:
-            continue
-        dev = devices.get(key)
-        if dev is None:
-            dev = devices[key] = Device(ip=o.ip, mac=mac)
-        if dev.ip is None and o.ip:
-            dev.ip = o.ip
-        dev.observations.append(o)
-    return sorted(devices.values(), key=lambda d: _ip_sort_key(d.ip))
+            return None, None
+        state = self.hosts.get(key)
+        if mac and ip and ip in self.hosts and self.hosts[ip].mac is None:  # its MAC just showed up
+            ip_only = self.hosts.pop(ip)
+            if state is None:
+                ip_only.mac = mac
+                state = self.hosts[mac] = ip_only
+            else:
+                self._merge(ip_only, into=state)
+        flushed = None
+        if self.host_sorted and self._last is not None and state is not self._last:
+            flushed = self._pop(self._last.key)
+        if state is None:
+            if flushed is None and self.max_hosts is not None and len(self.hosts) >= self.max_hosts:
+                flushed = self._pop(next(iter(self.hosts)))
+                self.evicted += 1
+                flushed.notes.append(
+                    f"held-host limit ({self.max_hosts}) reached: identified early; "
+                    "later observations of this host are reported separately"
+                )
+            state = self.hosts[key] = HostState(ip=ip, mac=mac)
+        if state.ip is None and ip:
+            state.ip = ip
+        if mac and ip and ip not in state.ips and len(state.ips) < MAX_IPS_PER_HOST:
+            state.ips.add(ip)
+            self.ip_to_mac.setdefault(ip, mac)
+        self._last = state
+        return state, flushed
+
+    def _merge(self, other: HostState, *, into: HostState) -> None:
+        for obs in other.observations:
+            self._keep(obs, into)
+        into.duplicates += other.duplicates
+        into.dropped += other.dropped
+        into.notes.extend(n for n in other.notes[: MAX_NOTES - len(into.notes)] if n not in into.notes)
+        if self._last is other:
+            self._last = into
+
+    def _pop(self, key: str) -> HostState:
+        state = self.hosts.pop(key)
+        for ip in state.ips:
+            if self.ip_to_mac.get(ip) == state.mac:
+                del self.ip_to_mac[ip]
+        if self._last is state:
+            self._last = None
+        return state
 
 
-def _ip_sort_key(ip: str | None) -> tuple[int, ...]:
+def group_by_host(observations: Iterable[Observation]) -> list[Device]:
+    """Every observation merged into devices by the one grouping rule (``HostGrouper``, unbounded,
+    nothing dropped), sorted by IP."""
+    grouper = HostGrouper(cap=None, max_hosts=None)
+    for o in observations:
+        grouper.add(o)
+    return sorted((s.device() for s in grouper.finish()), key=lambda d: ip_sort_key(d.ip))
+
+
+def ip_sort_key(ip: str | None) -> tuple[int, ...]:
     if not ip:
         return (1 << 30,)
     try:

@@ -1,39 +1,110 @@
-"""Run a scan: the selected probes over explicit targets, then identification, as one ScanReport.
+"""Run a scan: ``run_scan(request, sink, progress) -> ScanReport``.
 
-Every observation is handed to ``sink`` the moment a probe has it, so an interrupted scan loses
-nothing that was seen (the history store is such a sink).
+The request names everything the scan may do (targets, probes, limits); ``run_scan`` runs the
+discovery round, then the banner probes on live *targets* only, identifies every host, places each one
+(a target is a device; a host that answered multicast/broadcast discovery but is not a target is
+``heard``; the scanner itself is neither), applies waivers and hands the report to the sink. Every
+observation reaches ``sink.add`` the moment a probe has it, so an interrupted scan loses nothing seen.
+Ctrl-C or SIGTERM stops the probes and still returns (and hands the sink) a partial report; a second
+Ctrl-C while that report is written does not stop the writing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING, Any, Protocol
 
-from scanner import __version__
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import Handoff, ProbeOptions
-from scanner.discovery.registry import ProbeSpec, instantiate
-from scanner.observations import Observation, group_by_host
-from scanner.results import DeviceReport, ProbeSummary, ScanReport
+from scanner.discovery.registry import PROBES, ProbeSpec, instantiate, select
+from scanner.observations import Observation, ip_sort_key
+from scanner.results import DeviceReport, ProbeSummary, ScanReport, build_report
+from scanner.targets import Scope
+
+if TYPE_CHECKING:
+    from scanner.history.store import HistoryStore
+    from scanner.policy.waivers import Waiver
 
 log = logging.getLogger("scanner.scan")
 
+# Why a scan did not complete (ScanSink.finish's ``stop``, the history's "incomplete" reason).
+INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
+PROBE_FAILED = "probe failed"  # a probe could not run (see its error)
+FAILED = "failed"  # the scan itself broke off (see the report's notes)
 
-@dataclass
-class ScanConfig:
-    targets: list[IPv4Address]
-    target_texts: list[str]
-    probes: list[ProbeSpec]
+INTERRUPTED_NOTE = "the scan was interrupted: this report holds what was seen until then"
+NO_INTERFACE_NOTE = (
+    "no local interface is on the targets' subnet: ARP and multicast discovery were skipped, "
+    "only unicast probes ran"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    """Everything one scan may do. Targets are explicit and already less any exclusions."""
+
+    targets: Sequence[IPv4Address]
+    target_texts: Sequence[str]
+    probes: Sequence[ProbeSpec]
     interface: str | None = None
     timeout: float = 3.0  # per discovery probe
     banner_timeout: float = 8.0  # per banner probe, for all hosts
     concurrency: int = 128
     options: ProbeOptions = field(default_factory=ProbeOptions)
+    exclude_texts: Sequence[str] = ()
+    waivers: Sequence[Waiver] = ()
+    notes: Sequence[str] = ()  # said in the report as given (e.g. "demo lab …")
+
+
+class ScanSink(Protocol):
+    """Where a scan's results go: each observation as seen, then the finished report."""
+
+    def start(self, request: ScanRequest) -> str | None:
+        """Called before any packet is sent; returns the scan's id, if the sink gives one."""
+
+    def add(self, obs: Observation) -> None: ...
+
+    def finish(self, report: ScanReport, stop: str | None) -> None:
+        """The final (or partial) report; ``stop`` says why the scan did not complete (None: it did)."""
+
+
+class HistorySink:
+    """Streams a scan into the history database; closes the store when the scan finishes."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.scan_id: str | None = None
+
+    def start(self, request: ScanRequest) -> str | None:
+        from scanner import __version__
+
+        self.scan_id = self.store.start_scan(
+            list(request.target_texts), request.interface, __version__, [p.name for p in request.probes]
+        )
+        return self.scan_id
+
+    def add(self, obs: Observation) -> None:
+        if self.scan_id is not None:
+            self.store.add_observation(self.scan_id, obs)
+
+    def finish(self, report: ScanReport, stop: str | None) -> None:
+        try:
+            if self.scan_id is not None:
+                self.store.finish_scan(self.scan_id, report)
+                if stop:
+                    self.store.mark_incomplete(self.scan_id, stop)
+        finally:
+            self.store.close()
 
 
 @dataclass
@@ -43,24 +114,122 @@ class ScanState:
     observations: list[Observation] = field(default_factory=list)
     results: list[ProbeResult] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    probed: list[str] = field(default_factory=list)  # the banner phase's hosts
 
 
 ProgressFn = Callable[[str, ProbeResult | None], None]
 
 
+def select_probes(names: str | None, *, snmp_community: str | None, with_nmap: bool) -> tuple[ProbeSpec, ...]:
+    """The probes to run: ``names`` (a comma list; None: the defaults), plus snmp when a community is given
+    and no list is, plus nmap with ``with_nmap``. UsageError for unknown names."""
+    chosen = select(names)
+    if snmp_community and names is None and PROBES["snmp"] not in chosen:
+        chosen.append(PROBES["snmp"])
+    if with_nmap and PROBES["nmap"] not in chosen:
+        chosen.append(PROBES["nmap"])
+    return tuple(chosen)
+
+
+def run_scan(
+    request: ScanRequest, sink: ScanSink | None = None, progress: ProgressFn | None = None
+) -> ScanReport:
+    """Run ``request``; the report (partial when stopped) goes to ``sink.finish`` and is returned."""
+    scan_id = sink.start(request) if sink is not None else None
+    state = ScanState()
+    notes = list(request.notes)
+    stop: str | None = None
+    try:
+        if run_stoppable(run_probes(request, state, sink.add if sink is not None else None, progress)):
+            stop = INTERRUPTED
+    except KeyboardInterrupt:  # a Ctrl-C before the loop's own handler was in place
+        stop = INTERRUPTED
+    except Exception as exc:  # the scan broke off: say so, keep what was seen
+        log.debug("scan failed", exc_info=True)
+        stop = FAILED
+        notes.append(f"the scan failed: {type(exc).__name__}: {exc}")
+    if stop == INTERRUPTED:
+        notes.append(INTERRUPTED_NOTE)
+    with _keep_writing():
+        failed = [r for r in state.results if r.status == ProbeStatus.ERROR]
+        if failed:
+            stop = stop or PROBE_FAILED
+            notes.append("incomplete: probe(s) failed: " + "; ".join(f"{r.probe}: {r.error}" for r in failed))
+        report = finish_report(request, state, notes=notes, complete=stop is None, scan_id=scan_id)
+        if sink is not None:
+            sink.finish(report, stop)
+    return report
+
+
+def finish_report(
+    request: ScanRequest, state: ScanState, *, notes: list[str], complete: bool, scan_id: str | None
+) -> ScanReport:
+    """Identify, place (devices, heard), waive: the scan's report."""
+    scope = scope_of(request)
+    all_notes = list(notes)
+    if request.exclude_texts:
+        all_notes.append(f"excluded from the targets: {', '.join(request.exclude_texts)}")
+    skipped = [str(t) for t in request.targets if not scope.probeable(t)]
+    if skipped:
+        all_notes.append(f"not probed (the scanner's own or a loopback address): {', '.join(skipped[:8])}")
+    if request.interface is None:
+        all_notes.append(NO_INTERFACE_NOTE)
+    for r in state.results:
+        all_notes += [f"{r.probe}: {n}" for n in r.notes]
+    report = build_report(
+        identify_observations(state.observations),
+        started_at=state.started_at,
+        complete=complete,
+        probes=[
+            ProbeSummary(
+                probe=r.probe, status=r.status, duration=round(r.duration, 3), error=r.error, notes=r.notes
+            )
+            for r in state.results
+        ],
+        notes=all_notes,
+        targets=list(request.target_texts),
+        interface=request.interface,
+        scan_id=scan_id,
+        scope=scope,
+    )
+    if request.waivers:
+        from scanner.policy.waivers import apply_waivers
+
+        waivers = list(request.waivers)
+        heard = apply_waivers(report.model_copy(update={"devices": report.heard}), waivers).devices
+        report = apply_waivers(report, waivers).model_copy(update={"heard": heard})
+    return report
+
+
+def scope_of(request: ScanRequest) -> Scope:
+    return Scope(targets=frozenset(request.targets), own=own_addresses())
+
+
+def own_addresses() -> frozenset[IPv4Address]:
+    """This namespace's own IPv4 addresses (never a target of the active probes, never a device)."""
+    from scanner.netif import interfaces
+
+    try:
+        return frozenset(i.ip for i in interfaces())
+    except OSError:
+        return frozenset()
+
+
 async def run_probes(
-    config: ScanConfig,
+    request: ScanRequest,
     state: ScanState,
     sink: Callable[[Observation], None] | None = None,
     progress: ProgressFn | None = None,
 ) -> None:
-    """Discovery round (all ``discover`` probes concurrently), then banner probes on the hosts found."""
+    """Discovery round (all ``discover`` probes concurrently), then banner probes on the live targets."""
     itf = None
-    if config.interface:
+    if request.interface:
         from scanner.netif import interface
 
-        itf = interface(config.interface)
+        itf = interface(request.interface)
     source_ip = itf.ip if itf else None
+    scope = scope_of(request)
+    targets = [t for t in request.targets if scope.probeable(t)]
 
     def emit(obs: Observation) -> None:
         state.observations.append(obs)
@@ -88,38 +257,49 @@ async def run_probes(
         if progress:
             progress(f"{spec.name}: {result.status}", result)
 
-    def context(timeout: float, live: dict[str, str | None], handoff: Handoff | None = None) -> ProbeContext:
+    def context(
+        hosts: Sequence[IPv4Address],
+        timeout: float,
+        live: dict[str, str | None],
+        handoff: Handoff | None = None,
+    ) -> ProbeContext:
         return ProbeContext(
-            targets=config.targets,
-            interface=config.interface,
+            targets=hosts,
+            interface=request.interface,
             source_ip=source_ip,
             timeout=timeout,
-            concurrency=config.concurrency,
+            concurrency=request.concurrency,
             live_hosts=live,
             emit=emit,
-            options=config.options,
+            options=request.options,
             handoff=handoff or Handoff(),
         )
 
-    discover = [p for p in config.probes if p.phase == "discover"]
-    banner = [p for p in config.probes if p.phase == "banner"]
-    await asyncio.gather(
-        *(run_one(p, context(discovery_budget(config.timeout, len(config.targets)), {})) for p in discover)
-    )
+    discover = [p for p in request.probes if p.phase == "discover"]
+    banner = [p for p in request.probes if p.phase == "banner"]
+    budget = discovery_budget(request.timeout, len(targets))
+    await asyncio.gather(*(run_one(p, context(targets, budget, {})) for p in discover))
     if banner:
         swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
-        live = live_hosts(state.observations, config.targets, bool(discover), swept)
-        handoff = discovery_handoff(state.observations)
-        if live:
-            budget = banner_budget(config.banner_timeout, len(live), config.concurrency)
-            await asyncio.gather(*(run_one(p, context(budget, live, handoff)) for p in banner))
+        live = live_hosts(state.observations, targets, bool(discover), swept)
+        state.probed = list(live)
+        if not live:
+            why = "no target answered discovery" if targets else "no target to probe"
+            state.results += [ProbeResult(p.name, ProbeStatus.SKIPPED, notes=[why]) for p in banner]
+            return
+        hosts = [IPv4Address(ip) for ip in live]
+        handoff = discovery_handoff(state.observations, live)
+        budget = banner_budget(request.banner_timeout, len(live), request.concurrency)
+        await asyncio.gather(*(run_one(p, context(hosts, budget, live, handoff)) for p in banner))
 
 
-def discovery_handoff(observations: Iterable[Observation]) -> Handoff:
-    """What discovery found that the banner phase may use, keyed by the host that said it."""
+def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str]) -> Handoff:
+    """What discovery found that the banner phase may use, for ``hosts`` only, keyed by the host that
+    said it."""
+    wanted = set(hosts)
     xaddrs: dict[str, dict[str, None]] = {}
     for o in observations:
-        if o.signal == "wsd.xaddrs" and o.ip:
+        if o.signal == "wsd.xaddrs" and o.ip in wanted:
             xaddrs.setdefault(o.ip, {}).update(dict.fromkeys(o.value.split()))
     return Handoff(onvif_xaddrs={ip: tuple(urls) for ip, urls in xaddrs.items()})
 
@@ -142,107 +322,123 @@ def banner_budget(base: float, hosts: int, concurrency: int) -> float:
 
 def live_hosts(
     observations: Iterable[Observation],
-    targets: list[IPv4Address],
+    targets: Sequence[IPv4Address],
     discovered: bool,
     swept: IPv4Network | None = None,
 ) -> dict[str, str | None]:
-    """Hosts for the banner phase: every IPv4 address seen by discovery (targets and devices that
-    announced themselves), plus every target the ARP sweep could not reach (``swept`` is the on-link
-    subnet it covered): a host across a router that answers no discovery protocol may still serve
-    HTTP or RTSP. With no discovery probe selected, every target."""
+    """The banner phase's hosts, ``ip -> MAC``: targets only, ever. A target is in when discovery saw
+    it (any observation from its address), or when the ARP sweep could not reach it (``swept`` is the
+    on-link subnet it covered: a host across a router that answers no discovery protocol may still
+    serve HTTP or RTSP). With no discovery probe selected, every target. Hosts that answered discovery
+    but are not targets are never probed; a MAC a payload merely claims is never used."""
+    wanted = {str(t) for t in targets}
     live: dict[str, str | None] = {}
     for o in observations:
-        if o.ip and "." in o.ip:
-            live.setdefault(o.ip, o.mac)
+        if o.ip in wanted:
+            mac = None if o.signal.startswith("claimed.") else o.mac
+            if live.get(o.ip) is None:
+                live[o.ip] = mac
     for t in targets:
         if not discovered or swept is None or t not in swept:
             live.setdefault(str(t), None)
     return live
 
 
-def build_report(
-    config: ScanConfig,
-    state: ScanState,
-    *,
-    complete: bool,
-    notes: list[str] | None = None,
-    scan_id: str | None = None,
-) -> ScanReport:
-    """Group observations into devices and identify each one."""
-    devices = identify_observations(state.observations)
-    target_set = {str(t) for t in config.targets}
-    for d in devices:
-        if d.ip and d.ip not in target_set:
-            d.verdict.notes.append(
-                "found outside the scan's targets (it answered a broadcast/multicast probe)"
-            )
-    all_notes = list(notes or [])
-    for r in state.results:
-        all_notes += [f"{r.probe}: {n}" for n in r.notes]
-    return ScanReport(
-        scan_id=scan_id,
-        tool_version=__version__,
-        started_at=state.started_at,
-        finished_at=datetime.now(UTC),
-        complete=complete,
-        targets=config.target_texts,
-        interface=config.interface,
-        probes=[
-            ProbeSummary(
-                probe=r.probe,
-                status=str(r.status),
-                duration=round(r.duration, 3),
-                error=r.error,
-                notes=r.notes,
-            )
-            for r in state.results
-        ],
-        notes=all_notes,
-        oui_registry_date=_oui_date(),
-        devices=devices,
-    )
+def identify_observations(observations: Iterable[Observation]) -> list[DeviceReport]:
+    """Every host of ``observations``, grouped by the one rule and identified, sorted by IP."""
+    from scanner.ingest.stream import identify_stream
+
+    reports = [DeviceReport.of(d, v) for d, v in identify_stream(observations, cap=None, max_hosts=None)]
+    return sorted(reports, key=lambda r: ip_sort_key(r.ip))
 
 
-def identify_observations(observations: list[Observation]) -> list[DeviceReport]:
-    from scanner.identify.verdict import identify
-
-    out = []
-    for device in group_by_host(observations):
-        verdict = identify(device)
-        hostnames = sorted(
-            {o.value for o in device.observations if o.signal in ("hostname", "mdns.hostname")}
-        )
-        out.append(
-            DeviceReport(
-                ip=device.ip,
-                mac=device.mac,
-                hostnames=hostnames,
-                probes=device.probes(),
-                verdict=verdict,
-                observations=device.observations,
-            )
-        )
-    return out
-
-
-def _oui_date() -> str | None:
-    try:
-        from scanner.identify.oui import load_registry
-
-        return load_registry().date
-    except Exception:  # the report still says what it can
-        return None
-
-
-def pick_interface(targets: list[IPv4Address], requested: str | None) -> str | None:
+def pick_interface(targets: Sequence[IPv4Address], requested: str | None) -> str | None:
     """The interface to scan from: the requested one, else the one whose subnet holds the first on-link target."""
     from scanner.netif import interface, interface_for
 
     if requested:
         interface(requested)  # TargetError if missing
         return requested
-    for t in targets[:1] + targets[-1:]:
+    for t in [*targets[:1], *targets[-1:]]:
         itf = interface_for(t)
         if itf:
             return itf.name
     return None
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run_stoppable(main: Coroutine[Any, Any, None]) -> bool:
+    """Run ``main`` on a new event loop; True if Ctrl-C or SIGTERM stopped it.
+
+    The first signal cancels ``main`` (every probe's task with it); later ones only say that the scan is
+    stopping, so that what was seen is still reported: nothing is raised into the loop's clean-up.
+    Off the main thread (a lab test's namespace thread) no handler is installed.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(main)
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            task.cancel()
+        else:
+            sys.stderr.write("ndaa-scan: stopping: the probes are ending, then the report of what was seen\n")
+            sys.stderr.flush()
+
+    handled = _in_main_thread()
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS} if handled else {}
+    try:
+        for s in previous:
+            loop.add_signal_handler(s, on_signal)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
+        finally:
+            _finish_loop(loop)
+    finally:
+        for s, handler in previous.items():
+            loop.remove_signal_handler(s)
+            if handler is not None:
+                signal.signal(s, handler)
+        loop.close()
+    if signals == 0 and task.cancelled():
+        raise RuntimeError("the scan was cancelled from inside")
+    return signals > 0
+
+
+def _finish_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left (as asyncio.run does), then close async generators and the thread pool."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+
+
+@contextlib.contextmanager
+def _keep_writing() -> Iterator[None]:
+    """While the report is built and written, Ctrl-C and SIGTERM say so instead of stopping it."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def tell(signum: int, frame: object) -> None:
+        sys.stderr.write("ndaa-scan: stopping: writing the report of what was seen (a moment)\n")
+        sys.stderr.flush()
+
+    previous: dict[int, Any] = {s: signal.signal(s, tell) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

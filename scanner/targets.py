@@ -1,10 +1,12 @@
-"""Explicit scan targets: CIDRs, ranges and addresses. Nothing is ever scanned implicitly."""
+"""Explicit scan targets: CIDRs, ranges and addresses, less exclusions. Nothing is ever scanned implicitly."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 from scanner.errors import TargetError
 
@@ -12,36 +14,32 @@ DEFAULT_MAX_HOSTS = 65536  # a /16: larger sweeps must raise --max-hosts on purp
 
 _RANGE_SHORT = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$")
 
+Span = tuple[int, int]  # first and last address, as integers, inclusive
 
-def parse_target(text: str, max_hosts: int = DEFAULT_MAX_HOSTS) -> list[ipaddress.IPv4Address]:
-    """One target: ``10.0.0.0/24`` (network and broadcast excluded), ``10.0.1.5-40``,
-    ``10.0.1.5-10.0.1.40`` or ``10.0.1.5``."""
+
+def _span_of(text: str) -> Span:
+    """One target as an inclusive span: ``10.0.0.0/24`` (network and broadcast excluded below /31),
+    ``10.0.1.5-40``, ``10.0.1.5-10.0.1.40`` or ``10.0.1.5``."""
     t = text.strip()
     if not t:
         raise TargetError("empty target")
     try:
         if "/" in t:
             net = ipaddress.IPv4Network(t, strict=False)
-            if net.num_addresses > max_hosts + 2:
-                raise TargetError(
-                    f"{text!r} holds {net.num_addresses} addresses, over the limit of {max_hosts}; "
-                    "split the scan or raise --max-hosts"
-                )
-            if net.prefixlen >= 31:
-                return list(net)
-            return list(net.hosts())
+            first, last = int(net.network_address), int(net.broadcast_address)
+            return (first, last) if net.prefixlen >= 31 else (first + 1, last - 1)
         m = _RANGE_SHORT.match(t)
         if m:
-            first = ipaddress.IPv4Address(m.group(1) + m.group(2))
             last_octet = int(m.group(3))
             if last_octet > 255:
                 raise TargetError(f"{text!r}: {last_octet} is not an octet (0-255)")
-            last = ipaddress.IPv4Address(m.group(1) + str(last_octet))
-            return _span(text, first, last, max_hosts)
-        if "-" in t:
-            a, b = t.split("-", 1)
-            return _span(text, ipaddress.IPv4Address(a.strip()), ipaddress.IPv4Address(b.strip()), max_hosts)
-        return [ipaddress.IPv4Address(t)]
+            a = ipaddress.IPv4Address(m.group(1) + m.group(2))
+            b = ipaddress.IPv4Address(m.group(1) + str(last_octet))
+        elif "-" in t:
+            left, right = t.split("-", 1)
+            a, b = ipaddress.IPv4Address(left.strip()), ipaddress.IPv4Address(right.strip())
+        else:
+            a = b = ipaddress.IPv4Address(t)
     except TargetError:
         raise
     except ValueError as exc:
@@ -50,34 +48,82 @@ def parse_target(text: str, max_hosts: int = DEFAULT_MAX_HOSTS) -> list[ipaddres
             "Use a CIDR (10.0.0.0/24), a range (10.0.1.5-40 or 10.0.1.5-10.0.1.40) "
             "or an address."
         ) from None
-
-
-def _span(
-    text: str, first: ipaddress.IPv4Address, last: ipaddress.IPv4Address, max_hosts: int
-) -> list[ipaddress.IPv4Address]:
-    if last < first:
+    if b < a:
         raise TargetError(f"{text!r}: the range ends before it starts")
-    count = int(last) - int(first) + 1
+    return int(a), int(b)
+
+
+def parse_target(text: str, max_hosts: int = DEFAULT_MAX_HOSTS) -> list[ipaddress.IPv4Address]:
+    """The addresses of one target (see ``_span_of``); TargetError when malformed or over ``max_hosts``."""
+    first, last = _span_of(text)
+    count = last - first + 1
     if count > max_hosts:
         raise TargetError(
             f"{text!r} holds {count} addresses, over the limit of {max_hosts}; "
             "split the scan or raise --max-hosts"
         )
-    return [ipaddress.IPv4Address(i) for i in range(int(first), int(last) + 1)]
+    return [ipaddress.IPv4Address(i) for i in range(first, last + 1)]
 
 
-def parse_targets(texts: Iterable[str], max_hosts: int = DEFAULT_MAX_HOSTS) -> list[ipaddress.IPv4Address]:
-    """All targets, de-duplicated and sorted; TargetError over ``max_hosts`` or when none is given."""
-    seen: set[ipaddress.IPv4Address] = set()
+def _parts(texts: Iterable[str]) -> Iterable[str]:
     for text in texts:
-        for part in text.split(","):
-            if part.strip():
-                seen.update(parse_target(part, max_hosts))
-                if len(seen) > max_hosts:
-                    raise TargetError(
-                        f"the targets hold more than {max_hosts} addresses; "
-                        f"split the scan or raise --max-hosts"
-                    )
+        yield from (part for part in text.split(",") if part.strip())
+
+
+def exclusions(texts: Iterable[str]) -> list[Span]:
+    """The spans ``--exclude`` names (same syntax as targets, any size: they are never enumerated)."""
+    return [_span_of(part) for part in _parts(texts)]
+
+
+def parse_targets(
+    texts: Iterable[str], max_hosts: int = DEFAULT_MAX_HOSTS, exclude: Iterable[str] = ()
+) -> list[ipaddress.IPv4Address]:
+    """All targets, de-duplicated and sorted, less every address ``exclude`` names; TargetError over
+    ``max_hosts`` (counted before exclusions), when none is given, or when the exclusions leave none."""
+    skip = exclusions(exclude)  # a malformed exclusion fails before anything else
+    seen: set[ipaddress.IPv4Address] = set()
+    for part in _parts(texts):
+        seen.update(parse_target(part, max_hosts))
+        if len(seen) > max_hosts:
+            raise TargetError(
+                f"the targets hold more than {max_hosts} addresses; split the scan or raise --max-hosts"
+            )
     if not seen:
         raise TargetError("no targets: name the CIDRs, ranges or addresses to scan, or --interface NAME")
-    return sorted(seen)
+    left = sorted(a for a in seen if not any(first <= int(a) <= last for first, last in skip))
+    if not left:
+        raise TargetError("--exclude removes every target: nothing is left to scan")
+    return left
+
+
+Placement = Literal["device", "heard", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a scan's devices may come from: the named targets (less exclusions); the scanner's own
+    addresses and loopback are never a device. Hosts heard on the wire that are not targets are reported
+    apart (``ScanReport.heard``) and never probed."""
+
+    targets: frozenset[ipaddress.IPv4Address]
+    own: frozenset[ipaddress.IPv4Address] = frozenset()
+
+    def place(self, ips: Iterable[str]) -> tuple[Placement, str | None]:
+        """Where a host seen at ``ips`` belongs, and the target address to report it by: ``device`` (one
+        of its addresses is a target), ``heard`` (none is), ``drop`` (the scanner itself, loopback)."""
+        addresses = [a for a in map(_ip, ips) if a is not None]
+        if any(a in self.own or a.is_loopback or a.is_unspecified for a in addresses):
+            return "drop", None
+        target = next((a for a in addresses if a in self.targets), None)
+        return ("device", str(target)) if target is not None else ("heard", None)
+
+    def probeable(self, address: ipaddress.IPv4Address) -> bool:
+        """True for a target the active probes may contact: not the scanner itself, not loopback."""
+        return address in self.targets and address not in self.own and not address.is_loopback
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None

@@ -9,9 +9,14 @@ import signal
 import sys
 from typing import Any
 
-EXIT_CODES_HELP = """Exit codes: 0 nothing covered found (per --fail-on); 1 covered equipment found;
-2 usage error (bad target, option or file); 3 the scan failed or was interrupted with nothing
-covered found."""
+EXIT_CODES_HELP = """Exit codes: 0 the scan completed and found nothing failing (per --fail-on);
+1 failing equipment found (also in a partial report); 2 usage error (bad target, option or file, an
+output path or history database that cannot be written: nothing was scanned); 3 the scan did not
+complete (interrupted, a probe failed, the network unreachable) and found nothing failing, or it
+could not run (privileges, a broken data file); 130 stopped by Ctrl-C or SIGTERM before any report
+was written (a scan stopped midway writes its partial report and exits 1 or 3 instead)."""
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM before a scan began: no report exists to say anything
+INTERRUPTED_MESSAGE = f"interrupted before a report was written (exit {EXIT_INTERRUPTED})"
 
 
 def err(message: str) -> None:
@@ -33,6 +38,8 @@ def run_app(app: Any) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         rv = app(standalone_mode=False)  # click returns a typer.Exit's code instead of raising it here
+        if rv == EXIT_INTERRUPTED:  # typer turns a KeyboardInterrupt into a silent Exit(130)
+            err(INTERRUPTED_MESSAGE)
         return rv if isinstance(rv, int) else 0
     except NdaaError as exc:
         err(f"error: {exc}")
@@ -42,12 +49,9 @@ def run_app(app: Any) -> int:
     except click_exc.ClickException as exc:  # usage errors from typer/click: one line, exit 2
         exc.show()
         return exc.exit_code if exc.exit_code in (0, 2) else 2
-    except typer.Abort:
-        err("interrupted")
-        return 130
-    except KeyboardInterrupt:
-        err("interrupted")
-        return 130
+    except (typer.Abort, KeyboardInterrupt):
+        err(INTERRUPTED_MESSAGE)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `ndaa-scan … | head`: the reader left; that is not an error
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
@@ -61,6 +65,36 @@ def _sigterm(signum: int, frame: object) -> None:
         signal.raise_signal(signal.SIGINT)
     else:  # SIGINT ignored (a background job): stop anyway
         raise KeyboardInterrupt
+
+
+def check_outputs(specs: list[str]) -> None:
+    """Every report spec is valid and every FORMAT=PATH can be written, before any packet is sent:
+    UsageError (exit 2) naming the first that cannot. Writes and removes the writer's own temporary
+    file next to each path (``.NAME.tmp``), so read-only file systems and missing rights are caught too."""
+    from scanner.errors import UsageError
+    from scanner.report import parse_spec
+
+    outputs = [parse_spec(s) for s in specs]
+    if sum(o.path is None for o in outputs) > 1:
+        raise UsageError("only one report format can go to standard output; give the others FORMAT=PATH")
+    for out in outputs:
+        if out.path is None:
+            continue
+        path = out.path
+        if path.is_dir():
+            raise UsageError(f"cannot write report {str(path)!r}: it is a directory")
+        probe = path.with_name(f".{path.name}.tmp")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue  # a writer's leftover: the directory is writable enough to have held it
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write report {str(path)!r}: {exc.strerror or exc} (nothing was scanned)"
+            ) from None
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -101,6 +135,11 @@ class Progress:
             shown = "; ".join(self.done[-6:])
             self._status.update(f"{text}  [{shown}]" if shown else text)
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """End the live line (before the report is written to stdout); later updates are ignored."""
         if self._status is not None:
             self._status.__exit__(None, None, None)
+            self._status = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,29 +1,43 @@
-"""`ndaa-scan scan` and `ndaa-scan demo`."""
+"""`ndaa-scan scan` and `ndaa-scan demo`: options become a ScanRequest; ``scanner.scan.run_scan`` runs it;
+this module checks everything it can before a packet is sent, then renders and picks the exit code."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from scanner.cli.common import EXIT_CODES_HELP
+from scanner.cli.options import (
+    FAIL_ON_HELP,
+    FORMAT_HELP,
+    OUTPUT_HELP,
+    TARGETS_SYNTAX,
+    DbOpt,
+    ExcludeOpt,
+    FailOnHeardOpt,
+    FailOnOpt,
+    FormatOpt,
+    NoHistoryOpt,
+    OutputOpt,
+    QuietOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    WaiversOpt,
+    output_specs,
+)
+
+if TYPE_CHECKING:
+    from scanner.results import ScanReport
+    from scanner.scan import ScanRequest
+
+__all__ = ["FAIL_ON_HELP", "FORMAT_HELP", "OUTPUT_HELP", "output_specs", "register"]  # others import these
 
 PROBE_HELP = (
     "Comma list of probes (default: all but liveness, snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
     "liveness, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
-)
-FORMAT_HELP = (
-    "Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
-    "compliance. Also FORMAT=PATH to write a file. Repeatable."
-)
-OUTPUT_HELP = (
-    "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
-    "still goes to stdout unless --format says otherwise. Repeatable."
-)
-FAIL_ON_HELP = (
-    "Weakest verdict that makes the exit code 1: covered, likely (default: covered and likely), "
-    "suspected, never."
 )
 
 
@@ -33,65 +47,62 @@ def register(app: typer.Typer) -> None:
 
 
 def scan(
-    targets: list[str] = typer.Argument(
-        None,
-        help="CIDRs, ranges or addresses: 10.0.0.0/24 10.0.1.5-40 "
-        "10.0.2.1-10.0.2.9 10.0.3.7 (comma lists too).",
-    ),
-    interface: str = typer.Option(
-        None,
-        "--interface",
-        "-i",
-        help="Interface to scan from; with no targets, scan that interface's subnet.",
-    ),
-    probes: str = typer.Option(None, "--probes", "-p", help=PROBE_HELP),
-    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
-    waivers: Path = typer.Option(
-        None, "--waivers", help="TOML file of accepted devices (see examples/waivers.toml)."
-    ),
-    db: Path = typer.Option(
-        None,
-        "--db",
-        help="History database (default: $NDAA_SCAN_DB or ~/.local/share/ndaa-scanner/history.sqlite3).",
-    ),
-    no_history: bool = typer.Option(
-        False, "--no-history", help="Do not store this scan in the history database."
-    ),
-    timeout: float = typer.Option(
-        3.0, "--timeout", min=0.5, max=600, help="Seconds each discovery probe may take."
-    ),
-    max_hosts: int = typer.Option(65536, "--max-hosts", min=1, help="Refuse target lists larger than this."),
-    rate: int = typer.Option(20000, "--rate", min=10, help="ARP requests per second."),
-    snmp_community: str = typer.Option(
-        None,
-        "--snmp-community",
-        envvar="NDAA_SNMP_COMMUNITY",
-        help="SNMPv2c community to read sysDescr/sysObjectID with (never guessed).",
-    ),
-    with_nmap: bool = typer.Option(
-        False,
-        "--with-nmap",
-        help="Also run nmap -sV on live hosts (needs nmap and python-nmap) as an extra evidence source.",
-    ),
-    netns: str = typer.Option(
-        None, "--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or log lines on stderr."),
-    verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More log lines on stderr (-vv: debug)."
-    ),
+    targets: Annotated[list[str] | None, typer.Argument(help=f"{TARGETS_SYNTAX}.")] = None,
+    interface: Annotated[
+        str | None,
+        typer.Option(
+            "--interface", "-i", help="Interface to scan from; with no targets, scan that interface's subnet."
+        ),
+    ] = None,
+    exclude: ExcludeOpt = None,
+    probes: Annotated[str | None, typer.Option("--probes", "-p", help=PROBE_HELP)] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = "likely",
+    fail_on_heard: FailOnHeardOpt = False,
+    waivers: WaiversOpt = None,
+    db: DbOpt = None,
+    no_history: NoHistoryOpt = False,
+    timeout: TimeoutOpt = 3.0,
+    max_hosts: Annotated[
+        int, typer.Option("--max-hosts", min=1, help="Refuse target lists larger than this.")
+    ] = 65536,
+    rate: Annotated[int, typer.Option("--rate", min=10, help="ARP requests per second.")] = 20000,
+    snmp_community: Annotated[
+        str | None,
+        typer.Option(
+            "--snmp-community",
+            envvar="NDAA_SNMP_COMMUNITY",
+            help="SNMPv2c community to read sysDescr/sysObjectID with (never guessed).",
+        ),
+    ] = None,
+    with_nmap: Annotated[
+        bool,
+        typer.Option(
+            "--with-nmap",
+            help="Also run nmap -sV on live targets (needs nmap and python-nmap) as an extra evidence source.",
+        ),
+    ] = False,
+    netns: Annotated[
+        str | None,
+        typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
+    ] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Scan the named targets and report every device with its §889 verdict and evidence.
 
     Examples:
 
-      ndaa-scan scan 192.168.1.0/24
+      ndaa-scan scan 192.168.1.0/24 --exclude 192.168.1.1
 
       ndaa-scan scan -i eth0 -o sarif=scan.sarif -o junit=junit.xml --fail-on covered
 
       ndaa-scan scan 10.0.0.0/24 --probes arp,sadp,dhip --format json | jq .
+
+    Only the targets (less --exclude) are probed. Hosts that are not targets but answer multicast or
+    broadcast discovery are listed apart as "heard", identified from their own replies, never probed,
+    and do not change the exit code unless --fail-on-heard.
 
     Verdicts: covered (a maker-specific signal names a §889 entity), likely (only an OUI or
     weaker signals), suspected (an unverified rebrand), not-covered, unknown. Credentials are never
@@ -101,66 +112,53 @@ def scan(
     from scanner.cli.common import setup_logging
 
     setup_logging(verbose, quiet)
+    cmd = ScanCommand(
+        specs=output_specs(fmt, output),
+        fail_on=fail_on,
+        fail_on_heard=fail_on_heard,
+        db=None if no_history else (db or "default"),
+        quiet=quiet,
+    )
+    cmd.check()
     if netns:
         from scanner.lab.netns import enter_netns
 
         enter_netns(netns)
-    code = run_scan_command(
+    request = build_request(
         targets or [],
         interface=interface,
+        exclude=exclude or [],
         probes=probes,
-        specs=output_specs(fmt, output),
-        fail_on=fail_on,
         waivers=waivers,
-        db=None if no_history else (db or "default"),
         timeout=timeout,
         max_hosts=max_hosts,
         rate=rate,
         snmp_community=snmp_community,
         with_nmap=with_nmap,
-        quiet=quiet,
     )
-    raise typer.Exit(code)
+    raise typer.Exit(cmd.run(request))
 
 
-def output_specs(fmt: list[str] | None, output: list[str] | None) -> list[str]:
-    """--format specs and --output files; the table goes to stdout unless --format names something else."""
-    return [*(fmt or ["table"]), *(output or [])]
-
-
-def run_scan_command(
+def build_request(
     target_texts: list[str],
     *,
     interface: str | None,
+    exclude: list[str],
     probes: str | None,
-    specs: list[str],
-    fail_on: str,
-    waivers: Path | None,
-    db: Path | str | None,
-    timeout: float,
-    max_hosts: int,
-    rate: int,
-    snmp_community: str | None,
-    with_nmap: bool,
-    quiet: bool,
-    extra_notes: list[str] | None = None,
-) -> int:
-    """Everything `scan` does after option parsing; returns the exit code."""
-    import asyncio
-
-    from scanner.discovery.base import ProbeStatus
+    waivers: Path | None = None,
+    timeout: float = 3.0,
+    max_hosts: int = 65536,
+    rate: int = 20000,
+    snmp_community: str | None = None,
+    with_nmap: bool = False,
+    notes: tuple[str, ...] = (),
+) -> ScanRequest:
+    """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
-    from scanner.discovery.registry import PROBES, select
     from scanner.errors import UsageError
-    from scanner.policy.fail_on import exit_code, parse_fail_on
-    from scanner.report import parse_spec, write_outputs
-    from scanner.scan import ScanConfig, ScanState, build_report, pick_interface, run_probes
+    from scanner.scan import ScanRequest, pick_interface, select_probes
     from scanner.targets import parse_targets
 
-    policy = parse_fail_on(fail_on)
-    for s in specs:
-        parse_spec(s)  # bad formats fail before any packet is sent
-    waiver_list = _load_waivers(waivers)
     if not target_texts:
         if not interface:
             raise UsageError(
@@ -170,97 +168,149 @@ def run_scan_command(
         from scanner.netif import interface as get_interface
 
         target_texts = [str(get_interface(interface).network)]
-    targets = parse_targets(target_texts, max_hosts)
-    chosen = select(probes)
-    if snmp_community and PROBES["snmp"] not in chosen and probes is None:
-        chosen.append(PROBES["snmp"])
-    if with_nmap and PROBES["nmap"] not in chosen:
-        chosen.append(PROBES["nmap"])
-    itf = pick_interface(targets, interface)
-    options = ProbeOptions(
-        arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
-    )
-    config = ScanConfig(
-        targets=targets,
-        target_texts=target_texts,
+    targets = parse_targets(target_texts, max_hosts, exclude=exclude)
+    chosen = select_probes(probes, snmp_community=snmp_community, with_nmap=with_nmap)
+    waiver_list: list[Any] = []
+    if waivers is not None:
+        from scanner.policy.waivers import load_waivers
+
+        waiver_list = load_waivers(waivers)
+    return ScanRequest(
+        targets=tuple(targets),
+        target_texts=tuple(target_texts),
         probes=chosen,
-        interface=itf,
+        interface=pick_interface(targets, interface),
         timeout=timeout,
-        options=options,
+        options=ProbeOptions(
+            arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
+        ),
+        exclude_texts=tuple(exclude),
+        waivers=tuple(waiver_list),
+        notes=notes,
     )
-    notes = list(extra_notes or [])
-    if itf is None:
-        notes.append(
-            "no local interface is on the targets' subnet: ARP and multicast discovery were skipped, "
-            "only unicast probes ran"
+
+
+@dataclass
+class ScanCommand:
+    """What `scan` and `demo` do around ``run_scan``: check outputs and history first, then render the
+    report (also a partial one) and choose the exit code."""
+
+    specs: list[str]
+    fail_on: str
+    fail_on_heard: bool
+    db: Path | str | None  # None: no history; "default": the default path
+    quiet: bool
+    stop: str | None = None
+    scan_id: str | None = None
+    _progress: Any = None
+
+    def check(self) -> None:
+        """Usage errors first of all: --fail-on, report specs, and that every report path can be written."""
+        from scanner.cli.common import check_outputs
+        from scanner.policy.fail_on import parse_fail_on
+
+        parse_fail_on(self.fail_on)
+        check_outputs(self.specs)
+
+    def run(self, request: ScanRequest) -> int:
+        """Open the history (a usage error still comes before any packet), scan, report; the exit code."""
+        from scanner.cli.common import Progress, err
+        from scanner.scan import INTERRUPTED, HistorySink, run_scan
+
+        history = HistorySink(open_history(self.db)) if self.db is not None else None
+        with Progress(enabled=not self.quiet) as progress:
+            self._progress = progress
+            report = run_scan(request, _Sink(self, history), progress.update)
+        if self.stop == INTERRUPTED:
+            err(f"interrupted: partial report written{self._kept()}")
+        elif self.stop is not None:
+            err(f"incomplete ({self.stop}): report written, see its notes{self._kept()}")
+        return self.exit_code(report)
+
+    def finish(self, report: ScanReport, stop: str | None) -> None:
+        from scanner.policy.fail_on import parse_fail_on
+        from scanner.report import write_outputs
+
+        self.stop = stop
+        if self._progress is not None:
+            self._progress.stop()
+        policy = parse_fail_on(self.fail_on)
+        write_outputs(
+            report, self.specs, fail_statuses=policy.fail_statuses, fail_on_heard=self.fail_on_heard
         )
 
-    store, scan_id = _open_history(db, config)
-    sink = (lambda obs: store.add_observation(scan_id, obs)) if store else None
-    state = ScanState()
-    complete = True
-    from scanner.cli.common import Progress
+    def exit_code(self, report: ScanReport) -> int:
+        """0/1/3 from the devices; heard hosts count only with --fail-on-heard."""
+        import inspect
 
-    try:
-        with Progress(enabled=not quiet) as progress:
-            asyncio.run(run_probes(config, state, sink, progress.update))
-    except KeyboardInterrupt:
-        complete = False
-        notes.append("the scan was interrupted: this report holds what was seen until then")
-    failed = [r for r in state.results if r.status == ProbeStatus.ERROR]
-    if failed:
-        complete = False
-        notes.append("incomplete: probe(s) failed: " + "; ".join(f"{r.probe}: {r.error}" for r in failed))
-    report = build_report(config, state, complete=complete, notes=notes, scan_id=scan_id)
-    if waiver_list:
-        from scanner.policy.waivers import apply_waivers
+        from scanner.policy.fail_on import exit_code, parse_fail_on
 
-        report = apply_waivers(report, waiver_list)
-    if store:
+        policy = parse_fail_on(self.fail_on)
+        decide: Any = exit_code
+        if "fail_on_heard" in inspect.signature(decide).parameters:
+            return int(decide(report, policy, fail_on_heard=self.fail_on_heard))
+        if self.fail_on_heard:  # until policy.fail_on takes the keyword: the heard hosts as devices
+            report = report.model_copy(update={"devices": [*report.devices, *report.heard]})
+        return exit_code(report, policy)
+
+    def _kept(self) -> str:
+        return f", scan {self.scan_id} kept in history" if self.scan_id else ""
+
+
+class _Sink:
+    """The CLI's sink: the history (when kept), then the report outputs."""
+
+    def __init__(self, cmd: ScanCommand, history: Any) -> None:
+        self.cmd, self.history = cmd, history
+
+    def start(self, request: ScanRequest) -> str | None:
+        self.cmd.scan_id = self.history.start(request) if self.history else None
+        return self.cmd.scan_id
+
+    def add(self, obs: Any) -> None:
+        if self.history:
+            self.history.add(obs)
+
+    def finish(self, report: ScanReport, stop: str | None) -> None:
         try:
-            store.finish_scan(scan_id, report)
-            if not complete:
-                store.mark_incomplete(scan_id, "interrupted")
+            if self.history:
+                self.history.finish(report, stop)
         finally:
-            store.close()
-    write_outputs(report, specs, fail_statuses=policy.fail_statuses)
-    if not complete:
-        from scanner.cli.common import err
-
-        err(f"interrupted: partial report written{f', scan {scan_id} kept in history' if scan_id else ''}")
-    return exit_code(report, policy)
+            self.cmd.finish(report, stop)
 
 
-def _load_waivers(path: Path | None) -> list[Any]:
-    if path is None:
-        return []
-    from scanner.policy.waivers import load_waivers
+def open_history(db: Path | str) -> Any:
+    """The history store, opened before the scan. A database that cannot be used stops here (exit 2,
+    nothing scanned); when it is the default one, the message says how to choose another or none."""
+    import sqlite3
 
-    return load_waivers(path)
+    from scanner.errors import NdaaError, UsageError
+    from scanner.history.store import HistoryStore, default_db_path
 
-
-def _open_history(db: Path | str | None, config: Any) -> tuple[Any, str | None]:
-    if db is None:
-        return None, None
-    from scanner import __version__
-    from scanner.history.store import HistoryStore
-
-    store = HistoryStore(None if db == "default" else db)
-    scan_id = store.start_scan(
-        config.target_texts, config.interface, __version__, [p.name for p in config.probes]
-    )
-    return store, scan_id
+    path = default_db_path() if db == "default" else Path(db)
+    hint = " (choose one with --db PATH, or keep no history with --no-history)" if db == "default" else ""
+    try:
+        return HistoryStore(path)
+    except NdaaError as exc:
+        if not hint:
+            raise
+        raise UsageError(f"{exc}{hint}") from None
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"{path}: cannot open the scan history: {reason}{hint}") from None
 
 
 def demo(
-    lab: str = typer.Option("demo", "--lab", help="Built-in lab name or a lab TOML file."),
-    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    keep: bool = typer.Option(
-        False, "--keep", help="Leave the lab up afterwards (tear down: ndaa-scan lab down)."
-    ),
-    db: Path = typer.Option(None, "--db", help="Also store the demo scan in this history database."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    lab: Annotated[str, typer.Option("--lab", help="Built-in lab name or a lab TOML file.")] = "demo",
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the lab up afterwards (tear down: ndaa-scan lab down).")
+    ] = False,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Also store the demo scan in this history database.")
+    ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Bring up the built-in lab (simulated devices in network namespaces), scan it from inside, print the
     report and tear the lab down. Needs root on Linux. Nothing leaves the lab's namespaces."""
@@ -272,28 +322,24 @@ def demo(
     setup_logging(0, quiet)
     require_root_linux("ndaa-scan demo")
     spec = load_lab(lab)
+    cmd = ScanCommand(
+        specs=output_specs(fmt, output), fail_on="likely", fail_on_heard=False, db=db, quiet=quiet
+    )
+    cmd.check()
     lab_file = _lab_path(lab)
     if not quiet:
         err(f"bringing up lab {spec.name!r}: {len(spec.devices)} simulated devices on {spec.subnet}")
     lab_up(spec, lab_file)
     try:
         enter_netns(spec.scanner_ns)
-        code = run_scan_command(
+        request = build_request(
             [spec.subnet],
             interface="eth0",
+            exclude=[],
             probes=None,
-            specs=output_specs(fmt, output),
-            fail_on="likely",
-            waivers=None,
-            db=db,
-            timeout=3.0,
-            max_hosts=65536,
-            rate=20000,
-            snmp_community=None,
-            with_nmap=False,
-            quiet=quiet,
-            extra_notes=[f"demo lab {spec.name!r}: simulated devices in network namespaces"],
+            notes=(f"demo lab {spec.name!r}: simulated devices in network namespaces",),
         )
+        code = cmd.run(request)
     finally:
         if not keep:
             lab_down(spec.name)
@@ -303,6 +349,7 @@ def demo(
 
 
 def _lab_path(ref: str) -> Path:
+    """A lab file: ``ref`` itself when it exists, else the built-in lab of that name."""
     p = Path(ref)
     if p.exists():
         return p

@@ -42,7 +42,8 @@ class ProbeContext:
     source_ip: IPv4Address | None = None  # the interface's own address (bind discovery sockets to it)
     timeout: float = 2.0  # overall budget for this probe, seconds
     concurrency: int = 256  # bounded concurrency for per-host work
-    live_hosts: dict[str, str | None] = field(default_factory=dict)  # ip -> mac, filled by earlier probes
+    # the banner phase's hosts, ip -> MAC: live *targets* only (scan.live_hosts), never a host merely heard
+    live_hosts: dict[str, str | None] = field(default_factory=dict)
     emit: Callable[[Observation], None] = lambda _obs: None
     options: ProbeOptions = field(default_factory=ProbeOptions)  # the user's probe settings
     handoff: Handoff = field(default_factory=Handoff)  # what the discovery phase found for the banner phase

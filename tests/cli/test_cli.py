@@ -141,12 +141,18 @@ def test_a_failed_probe_makes_the_scan_incomplete(
 
     monkeypatch.setattr(scanner.scan, "instantiate", broken)  # where run_probes looks it up
     monkeypatch.setattr(
-        sys, "argv", ["ndaa-scan", "scan", "--no-history", "-q", "-p", "rtsp", "-f", "json", "127.0.0.1"]
+        sys, "argv", ["ndaa-scan", "scan", "--no-history", "-q", "-p", "wsd", "-f", "json", "127.0.0.1"]
     )
     assert run_app(app) == 3
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert report["complete"] is False
-    assert any("rtsp is broken on purpose" in n for n in report["notes"])
+    assert any("wsd is broken on purpose" in n for n in report["notes"])
+    assert report["probes"][0]["status"] == "error"
+    # it says what happened: a failed probe, not an interruption
+    assert (
+        captured.err.startswith("ndaa-scan: incomplete (probe failed)") and "interrupted" not in captured.err
+    )
 
 
 def test_files_only_still_print_the_table(tmp_path) -> None:

@@ -114,14 +114,14 @@ def test_back_to_back_scans_keep_finding_protocol_responders(lab_factory):
     """Regression: ARP frames once carried the wrong sender MAC after setns, so devices cached it and
     dropped the next round's replies."""
     from scanner.discovery.registry import select
-    from scanner.scan import ScanConfig, ScanState, run_probes
+    from scanner.scan import ScanRequest, ScanState, run_probes
 
     lab = lab_factory(
         [{"name": "cam", "ip": "10.99.0.10", "mac": "58:50:ed:00:00:01", "profile": "hikvision-nvr"}]
     )
 
     def one_round():
-        config = ScanConfig(
+        config = ScanRequest(
             targets=parse_targets(["10.99.0.0/28"]),
             target_texts=["10.99.0.0/28"],
             probes=select("arp,sadp"),

@@ -194,3 +194,30 @@ def test_stopped_midway_writes_a_partial_report_and_marks_the_scan(
     assert [(d["mac"], d["verdict"]) for d in again["devices"]] == [
         (d["mac"], d["verdict"]) for d in report["devices"]
     ]
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.05, 0.3], ids=["at-once", "50ms", "300ms"])
+def test_a_second_ctrl_c_still_writes_the_partial_report(
+    lab_factory: Any, tmp_path: Path, gap: float
+) -> None:
+    """An impatient user presses Ctrl-C twice: the scan still writes its partial report (the second
+    press lands while probes are cancelled, or while the report is written, which it does not stop)."""
+    lab = lab_factory(builtin="demo")
+    db = tmp_path / "history.sqlite3"
+    with scan_process(lab, db) as proc:
+        wait_until_midway(proc, db)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert lines and lines[-1].startswith("ndaa-scan: interrupted: partial report written"), err
+    assert all(line.startswith("ndaa-scan: ") for line in lines), err
+    assert not [line for line in lines if " ERROR " in line or "never retrieved" in line], err
+    report = json.loads(out)
+    assert report["complete"] is False
+    assert proc.returncode == expected_exit(report)
+    stored = read_db(db)
+    assert stored is not None and (stored.state, stored.reason) == ("incomplete", "interrupted")

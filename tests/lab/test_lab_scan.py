@@ -114,3 +114,16 @@ def test_every_simulated_protocol_answers_in_one_round(lab_factory):
         if lacking:
             missing[dev.name] = sorted(lacking)
     assert missing == {}
+
+
+def test_a_partial_range_reports_its_targets_and_lists_the_rest_as_heard(lab_factory):
+    """The reported bug: `scan 10.77.0.10-12` on the demo lab sent banner probes to five other hosts that
+    had answered multicast. Now only the three targets are devices; the others are heard, unprobed."""
+    lab = lab_factory(builtin="demo")
+    report = scan_json(lab, target="10.77.0.10-12")
+    targets = {"10.77.0.10", "10.77.0.11", "10.77.0.12"}
+    assert {d["ip"] for d in report["devices"]} == targets
+    assert report["heard"], "the demo lab's other multicast speakers should be heard"
+    assert not {d["ip"] for d in report["heard"]} & targets
+    for d in report["heard"]:
+        assert not set(d["probes"]) & {"http", "tls", "rtsp", "onvif", "snmp", "nmap", "arp"}, d

@@ -117,7 +117,7 @@ def test_compliance_is_dated_and_states_completeness_and_oui_date() -> None:
     text = render(report, "compliance")
     assert "**Report date:** 2024-05-14" in text
     assert "by **2024-05-15**" in text  # the scan was on a Tuesday
-    assert "**INCOMPLETE**: snmp (timeout: no reply within 30 s)" in text
+    assert "**INCOMPLETE**: snmp (partial: no reply within 30 s)" in text
     assert "**OUI registry date:** 2024-05-01" in text
     for field in ("Contract number", "Order number(s)", "Supplier name", "Supplier CAGE code"):
         assert f"| {field} |" in text

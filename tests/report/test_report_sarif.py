@@ -103,7 +103,7 @@ def test_invocation_reports_incomplete_scan(log: dict[str, Any]) -> None:
     assert inv["executionSuccessful"] is False
     assert inv["startTimeUtc"] == "2024-05-14T09:30:00Z" and inv["endTimeUtc"] == "2024-05-14T09:31:12Z"
     assert (
-        inv["toolExecutionNotifications"][0]["message"]["text"] == "probe snmp timeout: no reply within 30 s"
+        inv["toolExecutionNotifications"][0]["message"]["text"] == "probe snmp partial: no reply within 30 s"
     )
 
 

@@ -1,0 +1,68 @@
+"""Options several commands share, declared once as ``Annotated`` aliases (typer only: this module is
+imported for ``ndaa-scan --help`` and must stay light).
+
+Use: ``def cmd(fmt: FormatOpt = None, fail_on: FailOnOpt = "likely", db: DbOpt = None) -> None``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+FORMAT_HELP = (
+    "Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
+    "compliance. Also FORMAT=PATH to write a file. Repeatable."
+)
+OUTPUT_HELP = (
+    "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
+    "still goes to stdout unless --format says otherwise. Checked before anything is scanned. Repeatable."
+)
+FAIL_ON_HELP = (
+    "Weakest verdict that makes the exit code 1: covered, likely (default: covered and likely), "
+    "suspected, never."
+)
+DB_HELP = "History database (default: $NDAA_SCAN_DB or ~/.local/share/ndaa-scanner/history.sqlite3)."
+TARGETS_SYNTAX = (
+    "CIDRs, ranges or addresses: 10.0.0.0/24 10.0.1.5-40 10.0.2.1-10.0.2.9 10.0.3.7 (comma lists too)"
+)
+
+FormatOpt = Annotated[list[str] | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
+OutputOpt = Annotated[list[str] | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+FailOnOpt = Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)]
+FailOnHeardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-heard",
+        help="Let hosts that are not targets but answered multicast/broadcast discovery (the report's "
+        "'heard' section) fail the scan too, by the same --fail-on rule. Off by default.",
+    ),
+]
+DbOpt = Annotated[Path | None, typer.Option("--db", help=DB_HELP)]
+NoHistoryOpt = Annotated[
+    bool, typer.Option("--no-history", help="Do not store this scan in the history database.")
+]
+WaiversOpt = Annotated[
+    Path | None, typer.Option("--waivers", help="TOML file of accepted devices (see examples/waivers.toml).")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", min=0.5, max=600, help="Seconds each discovery probe may take.")
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        "-x",
+        help=f"Never probe these: {TARGETS_SYNTAX}. Repeatable; subtracted from the targets.",
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More log lines on stderr (-vv: debug).")
+]
+
+
+def output_specs(fmt: list[str] | None, output: list[str] | None) -> list[str]:
+    """--format specs and --output files; the table goes to stdout unless --format names something else."""
+    return [*(fmt or ["table"]), *(output or [])]
