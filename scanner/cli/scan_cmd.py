@@ -241,17 +241,9 @@ class ScanCommand:
 
     def exit_code(self, report: ScanReport) -> int:
         """0/1/3 from the devices; heard hosts count only with --fail-on-heard."""
-        import inspect
-
         from scanner.policy.fail_on import exit_code, parse_fail_on
 
-        policy = parse_fail_on(self.fail_on)
-        decide: Any = exit_code
-        if "fail_on_heard" in inspect.signature(decide).parameters:
-            return int(decide(report, policy, fail_on_heard=self.fail_on_heard))
-        if self.fail_on_heard:  # until policy.fail_on takes the keyword: the heard hosts as devices
-            report = report.model_copy(update={"devices": [*report.devices, *report.heard]})
-        return exit_code(report, policy)
+        return exit_code(report, parse_fail_on(self.fail_on), fail_on_heard=self.fail_on_heard)
 
     def _kept(self) -> str:
         return f", scan {self.scan_id} kept in history" if self.scan_id else ""

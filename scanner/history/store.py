@@ -369,7 +369,7 @@ class HistoryStore:
         if stored is not None:
             devices = stored
         elif identify is not None:
-            devices = identify(observations)
+            devices, heard = _place(identify(observations), targets)
             notes.append(f"scan did not finish: devices rebuilt from {len(observations)} stored observations")
         else:
             devices = []
@@ -648,3 +648,21 @@ def _summary_row(scan_id: str, s: ProbeSummary) -> tuple[object, ...]:
 
 def _summary(row: sqlite3.Row) -> ProbeSummary:
     return ProbeSummary(probe=row[0], status=row[1], duration=row[2], error=row[3], notes=json.loads(row[4]))
+
+
+def _place(devices: list[DeviceReport], targets: list[str]) -> tuple[list[DeviceReport], list[DeviceReport]]:
+    """Rebuilt devices split as the live scan would have: hosts at a target address are devices, the
+    others were heard. Targets that no longer parse (or none stored) leave every host a device."""
+    from scanner.errors import TargetError
+    from scanner.targets import Scope, parse_targets
+
+    try:
+        scope = Scope(targets=frozenset(parse_targets(targets, 1 << 24)))
+    except (TargetError, ValueError):
+        return devices, []
+    placed: tuple[list[DeviceReport], list[DeviceReport]] = ([], [])
+    for d in devices:
+        where, _ = scope.place([*([d.ip] if d.ip else []), *(o.ip for o in d.observations if o.ip)])
+        if where != "drop":
+            placed[where == "heard"].append(d)
+    return placed
