@@ -77,14 +77,31 @@ class RebrandEdge(BaseModel):
         return text + (f": {self.note}" if self.note else "")
 
 
+class RebrandCycle(ValueError):
+    """The maker edges lead back to a brand they started from."""
+
+    def __init__(self, brands: list[str]) -> None:
+        super().__init__("rebrand cycle: " + " -> ".join(brands))
+        self.brands = tuple(brands)
+
+
 class Rebrands:
-    """Every edge, looked up by brand (case-insensitive)."""
+    """Every edge, looked up by brand (case-insensitive), with every brand's maker chain resolved.
+
+    The chains follow the positive edges whatever their dates (an ended edge still says who built
+    the units of its years), so a cycle in them is refused here, once, as ``RebrandCycle``.
+    """
 
     def __init__(self, edges: list[RebrandEdge]) -> None:
         self.edges = tuple(edges)
         self._by_brand: dict[str, list[RebrandEdge]] = {}
         for edge in self.edges:
             self._by_brand.setdefault(edge.brand.casefold(), []).append(edge)
+        self._chains = _chains(self.edges)
+
+    def chain(self, brand: str) -> tuple[str, ...]:
+        """Every maker ``brand`` leads to through positive edges (any date), nearest first."""
+        return self._chains.get(brand.casefold(), ())
 
     def edges_for(self, brand: str) -> list[RebrandEdge]:
         """Every edge of ``brand`` whatever its dates, in file order."""
@@ -100,6 +117,38 @@ class Rebrands:
         """The edge that says who makes ``brand`` on ``on_date`` (may be negative), or None."""
         edges = self.holding(brand, on_date)
         return edges[0] if edges else None
+
+
+def _chains(edges: tuple[RebrandEdge, ...]) -> dict[str, tuple[str, ...]]:
+    """brand (casefolded) -> the makers its positive edges lead to, nearest first; RebrandCycle on a loop."""
+    makers: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for edge in edges:
+        names.setdefault(edge.brand.casefold(), edge.brand)
+        if edge.maker is not None and not edge.negative:
+            names.setdefault(edge.maker.casefold(), edge.maker)
+            up = makers.setdefault(edge.brand.casefold(), [])
+            if edge.maker.casefold() not in up:
+                up.append(edge.maker.casefold())
+    done: dict[str, tuple[str, ...]] = {}
+
+    def visit(key: str, path: list[str]) -> tuple[str, ...]:
+        if key in path:
+            loop = path[path.index(key) :] + [key]
+            raise RebrandCycle([names[k] for k in loop])
+        if key in done:
+            return done[key]
+        out: list[str] = []
+        for maker in makers.get(key, ()):
+            for name in (names[maker], *visit(maker, [*path, key])):
+                if name not in out:
+                    out.append(name)
+        done[key] = tuple(out)
+        return done[key]
+
+    for key in makers:
+        visit(key, [])
+    return done
 
 
 def load_rebrands(data_dir: Path | None = None) -> Rebrands:
@@ -129,7 +178,10 @@ def _load(data_dir: Path) -> Rebrands:
             if name is not None and name not in vendors:
                 raise DataError(f"{label}: {name!r} is not in {VENDORS_FILE}")
         edges.append(edge)
-    return Rebrands(edges)
+    try:
+        return Rebrands(edges)
+    except RebrandCycle as exc:
+        raise DataError(f"{path}: {exc} (a brand cannot lead back to itself)") from None
 
 
 def maker_of(brand: str, on_date: date | None = None) -> RebrandEdge | None:
