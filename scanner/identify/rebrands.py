@@ -119,31 +119,34 @@ class Rebrands:
         return edges[0] if edges else None
 
 
-def _chains(edges: tuple[RebrandEdge, ...]) -> dict[str, tuple[str, ...]]:
-    """brand (casefolded) -> the makers its positive edges lead to, nearest first; RebrandCycle on a loop."""
+def _maker_graph(edges: tuple[RebrandEdge, ...]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(brand -> makers of its positive edges, casefolded key -> name as written)."""
     makers: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for edge in edges:
         names.setdefault(edge.brand.casefold(), edge.brand)
-        if edge.maker is not None and not edge.negative:
-            names.setdefault(edge.maker.casefold(), edge.maker)
-            up = makers.setdefault(edge.brand.casefold(), [])
-            if edge.maker.casefold() not in up:
-                up.append(edge.maker.casefold())
+        if edge.maker is None or edge.negative:
+            continue
+        names.setdefault(edge.maker.casefold(), edge.maker)
+        up = makers.setdefault(edge.brand.casefold(), [])
+        if edge.maker.casefold() not in up:
+            up.append(edge.maker.casefold())
+    return makers, names
+
+
+def _chains(edges: tuple[RebrandEdge, ...]) -> dict[str, tuple[str, ...]]:
+    """brand (casefolded) -> the makers its positive edges lead to, nearest first; RebrandCycle on a loop."""
+    makers, names = _maker_graph(edges)
     done: dict[str, tuple[str, ...]] = {}
 
     def visit(key: str, path: list[str]) -> tuple[str, ...]:
         if key in path:
-            loop = path[path.index(key) :] + [key]
-            raise RebrandCycle([names[k] for k in loop])
-        if key in done:
-            return done[key]
-        out: list[str] = []
-        for maker in makers.get(key, ()):
-            for name in (names[maker], *visit(maker, [*path, key])):
-                if name not in out:
-                    out.append(name)
-        done[key] = tuple(out)
+            raise RebrandCycle([names[k] for k in [*path[path.index(key) :], key]])
+        if key not in done:
+            reached = [
+                name for maker in makers.get(key, ()) for name in (names[maker], *visit(maker, [*path, key]))
+            ]
+            done[key] = tuple(dict.fromkeys(reached))
         return done[key]
 
     for key in makers:
