@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from scanner.datafiles import fingerprints_dir
+from scanner.dataload import decode_utf8
 from scanner.errors import DataError
 from scanner.observations import normalise_mac
 
@@ -198,11 +199,7 @@ def read_registry(path: Path) -> OuiRegistry:
         raise DataError(f"{path}: cannot read the OUI registry: {exc}") from None
     if len(data) > MAX_REGISTRY_BYTES:
         raise DataError(f"{path}: larger than {MAX_REGISTRY_BYTES} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8: {exc}") from None
-    return parse_registry(text, str(path))
+    return parse_registry(decode_utf8(data, path, error=DataError), str(path))
 
 
 def shipped_registry_path() -> Path:

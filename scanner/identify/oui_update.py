@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scanner.dataload import read_text
 from scanner.errors import UsageError
 from scanner.identify.oui import (
     REGISTRY_BITS,
@@ -57,17 +58,7 @@ def read_ieee_csv(path: Path) -> list[OuiMatch]:
 
     A prefix listed twice (the IEEE MA-L list has a few) keeps its first row.
     """
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CSV_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read IEEE CSV: {exc.strerror or exc}") from None
-    if len(data) > MAX_CSV_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_CSV_BYTES} bytes, not an IEEE registry CSV")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    text = read_text(path, max_bytes=MAX_CSV_BYTES, error=UsageError, what="IEEE CSV")
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header != IEEE_HEADER:

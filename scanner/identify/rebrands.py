@@ -7,13 +7,13 @@ import enum
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scanner.datafiles import fingerprints_dir
+from scanner.dataload import read_toml, validate
 from scanner.errors import DataError
-from scanner.identify.fingerprints import VENDORS_FILE, load_vendor_names, read_toml
+from scanner.identify.fingerprints import VENDORS_FILE, load_vendor_names
 
 REBRANDS_FILE = "rebrands.toml"
 
@@ -159,32 +159,25 @@ def load_rebrands(data_dir: Path | None = None) -> Rebrands:
     return _load(data_dir or fingerprints_dir())
 
 
+class _RebrandsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    edge: list[RebrandEdge] = Field(default_factory=list)
+
+
 @cache
 def _load(data_dir: Path) -> Rebrands:
-    path = data_dir / REBRANDS_FILE
-    raw: dict[str, Any] = read_toml(path)
+    doc = read_toml(data_dir / REBRANDS_FILE, error=DataError)
+    edges = validate(doc, _RebrandsFile, error=DataError).edge
     vendors = load_vendor_names(data_dir)
-    unknown_keys = set(raw) - {"edge"}
-    if unknown_keys:
-        raise DataError(f"{path.name}: unknown top-level keys {sorted(unknown_keys)}")
-    edges = []
-    for number, item in enumerate(raw.get("edge", []), 1):
-        label = (
-            f"{path.name}: edge #{number} ({item.get('brand', '?')})" if isinstance(item, dict) else path.name
-        )
-        try:
-            edge = RebrandEdge.model_validate(item)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise DataError(f"{label}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
-        for name in (edge.brand, edge.maker):
+    for index, edge in enumerate(edges):
+        for role, name in (("brand", edge.brand), ("maker", edge.maker)):
             if name is not None and name not in vendors:
-                raise DataError(f"{label}: {name!r} is not in {VENDORS_FILE}")
-        edges.append(edge)
+                raise DataError(doc.entry("edge", index, f"{name!r} is not in {VENDORS_FILE}", field=role))
     try:
         return Rebrands(edges)
     except RebrandCycle as exc:
-        raise DataError(f"{path}: {exc} (a brand cannot lead back to itself)") from None
+        raise DataError(f"{doc.path}: {exc} (a brand cannot lead back to itself)") from None
 
 
 def maker_of(brand: str, on_date: date | None = None) -> RebrandEdge | None:

@@ -26,6 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from scanner.dataload import read_text
 from scanner.errors import UsageError
 from scanner.observations import normalise_mac
 from scanner.results import DeviceReport, ScanReport
@@ -71,7 +72,7 @@ class Waiver:
 def load_waivers(path: Path | str) -> list[Waiver]:
     """Read and check a waiver file; UsageError naming the file, line and reason."""
     path = Path(path)
-    text = _read(path)
+    text = read_text(path, max_bytes=MAX_FILE_BYTES, error=UsageError, what="waiver file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -144,21 +145,6 @@ class _Invalid(Exception):
         super().__init__(reason)
         self.key = key
         self.reason = reason
-
-
-def _read(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the waiver file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(f"{path}: waiver file larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{path}:{line}: not UTF-8 text") from None
 
 
 def _parse(table: dict[str, Any], line: int | None) -> Waiver:

@@ -92,11 +92,11 @@ BACKWARDS = "since = 2022-01-01\nuntil = 2021-01-01"
     [
         (
             f'brand = "Acme"\nmaker = "Dahua"\nrelation = "oem"\n{UNVERIFIED}',
-            r"edge #1 \(Acme\): 'Acme' is not in",
+            r"rebrands\.toml:1: edge #1 \(Acme\): brand: 'Acme' is not in vendors\.toml",
         ),
         (
             f'brand = "Amcrest"\nrelation = "oem"\n{UNVERIFIED}',
-            r"edge #1 \(Amcrest\): : Value error, maker is required",
+            r"rebrands\.toml:1: edge #1 \(Amcrest\): maker is required",
         ),
         (
             f'brand = "Amcrest"\nmaker = "Dahua"\nrelation = "cousin"\n{UNVERIFIED}',
