@@ -31,6 +31,7 @@ from scanner.observations import PROTOCOL_FIELD_PREFIXES, Device, Observation, n
 
 if TYPE_CHECKING:
     from scanner.identify.entities import EntityMatch
+    from scanner.identify.oui import OuiRegistry
 
 STRONG = 0.9
 MEDIUM = 0.6
@@ -263,14 +264,22 @@ def _oui_claim(
     claims.append(_Claim(ev, facts.vendor, None, "oui", resolution))
 
 
+@cache
+def _registry() -> OuiRegistry:
+    """The OUI registry in use (updated or shipped), resolved once per process like the other data."""
+    from scanner.identify.oui import load_registry
+
+    return load_registry()
+
+
 @lru_cache(maxsize=1 << 13)
 def _oui(mac: str) -> _OuiFacts | str:
     """The registrant of ``mac`` and what it names, or why there is no OUI evidence."""
-    from scanner.identify.oui import is_locally_administered, load_registry
+    from scanner.identify.oui import is_locally_administered
 
     if is_locally_administered(mac):
         return f"no OUI evidence: {mac} is locally administered (randomised or virtual)"
-    match = load_registry().lookup(mac)
+    match = _registry().lookup(mac)
     if match is None:
         return f"no OUI evidence: {mac[:8]} is not in the IEEE registry"
     row, vendor = _organization(match.organization)
