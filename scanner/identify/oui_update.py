@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scanner.datafiles import DATA_DIR_ENV, fingerprints_dir, package_dir
 from scanner.dataload import read_text
-from scanner.errors import UpdateRefused, UsageError
+from scanner.errors import DataError, UpdateRefused, UsageError
 from scanner.identify.oui import (
     REGISTRY_BITS,
     OuiMatch,
@@ -311,7 +311,7 @@ def update_registry(csv_files: list[Path], dest: Path | None = None, *, force: b
     """
     target = _destination(dest)
     fresh, sources, date = _read_csvs(csv_files)
-    previous = read_registry(target) if target.is_file() else load_registry()
+    previous = _previous(target)
     merged = replace_registries(previous, fresh)
     seen = {m.registry for m in fresh}
     if {m.registry for m in merged} - seen:
@@ -326,9 +326,23 @@ def update_registry(csv_files: list[Path], dest: Path | None = None, *, force: b
             + "\n".join(f"  {loss}" for loss in lost)
             + "\nAre the CSV files complete? Pass --force to write it anyway."
         )
-    _write_atomically(data, target)
+    try:
+        _write_atomically(data, target)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write the OUI registry: {exc.strerror or exc}") from None
     clear_cache()
     return replace(summary, losses=lost, forced=bool(lost))
+
+
+def _previous(target: Path) -> OuiRegistry:
+    """The registry an update replaces: the one at ``target``, else the one in use; a broken file at
+    ``target`` is replaced on the shipped registry's basis (an update is how one repairs it)."""
+    if not target.is_file():
+        return load_registry()
+    try:
+        return read_registry(target)
+    except DataError:
+        return read_registry(shipped_registry_path())
 
 
 def _destination(dest: Path | None) -> Path:

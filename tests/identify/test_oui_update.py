@@ -84,6 +84,14 @@ def test_losing_only_covered_entity_blocks_is_refused(tmp_path: Path, full_oui_c
     assert "Dahua: " in str(info.value) and "MA-L: " not in str(info.value)  # most blocks are still there
 
 
+def test_an_update_repairs_a_broken_updated_registry(tmp_path: Path, full_oui_csv: Path) -> None:
+    dest = tmp_path / "registry.tsv.gz"
+    dest.write_bytes(b"\x1f\x8b not a registry")
+    summary = update_registry([full_oui_csv], dest=dest)
+    assert summary.previous_total == len(read_registry(shipped_registry_path())) == summary.total
+    assert len(read_registry(dest)) == summary.total
+
+
 # ---- the command line ----------------------------------------------------------------------------
 
 
@@ -159,6 +167,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, needle: str) -> 
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and str(path) in lines[0] and needle in lines[0], proc.stderr
     assert proc.stdout == ""
+
+
+def test_an_unwritable_destination_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    dest = tmp_path / "a-file" / "registry.tsv.gz"
+    proc = _run(tmp_path, "update", "--from", str(IEEE / "oui.csv"), "--force", "--dest", str(dest))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{dest}: cannot write the OUI registry" in proc.stderr
 
 
 def test_no_files_is_one_line_and_exit_2(tmp_path: Path) -> None:
