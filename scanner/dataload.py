@@ -65,22 +65,23 @@ def read_text(path: Path, *, max_bytes: int, error: ErrorClass = DataError, what
     return decode_utf8(read_bytes(path, max_bytes=max_bytes, error=error, what=what), path, error=error)
 
 
+def toml_error_position(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, int | None, str]:
+    """(line, column or None at the end of the file, reason) of a TOML syntax error in ``text``."""
+    message = str(exc)
+    position = _TOML_POSITION.search(message)
+    if position is None:  # "(at end of document)": the last line
+        return text.count("\n") + 1, None, message.removesuffix(" (at end of document)")
+    return int(position.group(1)), int(position.group(2)), message[: position.start()]
+
+
 def parse_toml(text: str, path: Path, *, error: ErrorClass = DataError) -> dict[str, Any]:
     """``text`` parsed as TOML; ``error`` as ``FILE:LINE: not valid TOML: reason (column C)``."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        position = _TOML_POSITION.search(message)
-        if position is None:  # "(at end of document)": the last line
-            reason = message.removesuffix(" (at end of document)")
-            raise error(
-                f"{path}:{text.count(chr(10)) + 1}: not valid TOML: {reason} (at end of file)"
-            ) from None
-        reason = message[: position.start()]
-        raise error(
-            f"{path}:{position.group(1)}: not valid TOML: {reason} (column {position.group(2)})"
-        ) from None
+        line, column, reason = toml_error_position(exc, text)
+        where = "at end of file" if column is None else f"column {column}"
+        raise error(f"{path}:{line}: not valid TOML: {reason} ({where})") from None
 
 
 @dataclass(frozen=True)

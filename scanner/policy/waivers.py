@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.dataload import read_text
+from scanner.dataload import read_text, toml_error_position
 from scanner.errors import UsageError
 from scanner.observations import normalise_mac
 from scanner.results import DeviceReport, ScanReport
@@ -36,7 +36,6 @@ IDENTIFIERS = ("mac", "serial", "ip")
 REQUIRED = ("reason", "approved_by", "expires")
 KEYS = (*IDENTIFIERS, *REQUIRED, "ticket")
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _WAIVER_HEADER = re.compile(r"^\s*\[\[\s*(?:waiver|\"waiver\"|'waiver')\s*\]\]")
 _TABLE_HEADER = re.compile(r"^\s*\[")
 _DATE_HINT = "; dates are written YYYY-MM-DD, e.g. expires = 2026-06-30"
@@ -76,14 +75,12 @@ def load_waivers(path: Path | str) -> list[Waiver]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        position = _TOML_POSITION.search(message)
-        if position is None:  # "(at end of document)"
-            raise UsageError(f"{path}:{text.count(chr(10)) + 1}: invalid TOML: {message}") from None
-        at, reason = int(position.group(1)), message[: position.start()]
+        at, column, reason = toml_error_position(exc, text)
+        if column is None:
+            raise UsageError(f"{path}:{at}: invalid TOML: {exc}") from None
         lines = text.splitlines()
         hint = _DATE_HINT if at <= len(lines) and _key_line(lines, "expires", at - 1, at) else ""
-        raise UsageError(f"{path}:{at}: invalid TOML: {reason} (column {position.group(2)}){hint}") from None
+        raise UsageError(f"{path}:{at}: invalid TOML: {reason} (column {column}){hint}") from None
     lines = text.splitlines()
     for key in data:
         if key != "waiver":
