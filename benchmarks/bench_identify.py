@@ -227,6 +227,7 @@ def main() -> int:
     )
     worst = float("inf")
     with tempfile.TemporaryDirectory(prefix="bench-identify-") as tmp:
+        env["NDAA_SCAN_DATA_DIR"] = tmp  # the shipped OUI registry, whatever `fingerprints update` did here
         for size in args.sizes:
             path = Path(tmp) / f"obs-{size}.jsonl"
             generate(path, size, args.hosts)

@@ -1,11 +1,15 @@
-"""Locate shipped data: ``fingerprints/`` and ``examples/labs/`` in a checkout or an installed wheel."""
+"""Locate data: the shipped ``fingerprints/`` and ``examples/labs/`` (a checkout or an installed wheel) and
+the user's data directory, where updates go (the installed package is never written to)."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
+DATA_DIR_ENV = "NDAA_SCAN_DATA_DIR"  # overrides the user's data directory
+APP_NAME = "ndaa-scanner"
 
 
 @cache
@@ -22,3 +26,19 @@ def labs_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("lab files not found (expected examples/labs/)")
+
+
+def package_dir() -> Path:
+    """The installed ``scanner`` package (its shipped data included): never written to."""
+    return _PKG
+
+
+def user_data_dir() -> Path:
+    """Where the user's updated data lives: ``$NDAA_SCAN_DATA_DIR``, else
+    ``${XDG_DATA_HOME:-~/.local/share}/ndaa-scanner`` (a relative XDG_DATA_HOME is ignored, as the spec says)."""
+    explicit = os.environ.get(DATA_DIR_ENV, "")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / APP_NAME

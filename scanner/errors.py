@@ -2,7 +2,8 @@
 
     NdaaError
     ├── UsageError        bad input from the user (exit 2)
-    │   └── TargetError   a malformed or oversized target
+    │   ├── TargetError   a malformed or oversized target
+    │   └── UpdateRefused an update that would lose data a good input never loses (--force overrides)
     ├── PrivilegeError    needs root / CAP_NET_RAW / Linux (exit 3)
     ├── ScanFailed        the scan itself could not run (exit 3)
     └── DataError         a broken data file: file, entry and reason (exit 3)
@@ -25,6 +26,10 @@ class UsageError(NdaaError):
 
 class TargetError(UsageError):
     """A target (CIDR, range, address, interface) is malformed or too large."""
+
+
+class UpdateRefused(UsageError):
+    """An update whose input looks incomplete (e.g. a truncated IEEE CSV): nothing was written."""
 
 
 class PrivilegeError(NdaaError):

@@ -1,4 +1,4 @@
-"""`ndaa-scan fingerprints test|lookup|update|oui`: the fingerprint and OUI data."""
+"""`ndaa-scan fingerprints test|lookup|update|status`: the fingerprint and OUI data."""
 
 from __future__ import annotations
 
@@ -59,16 +59,40 @@ def lookup(
     typer.echo(load_database().explain(signal, value))
 
 
-@app.command()
+@app.command(
+    epilog="Examples: ndaa-scan fingerprints update --from oui.csv mam.csv oui36.csv iab.csv  "
+    "(or --from oui.csv --from mam.csv)"
+)
 def update(
     files: list[Path] = typer.Option(
-        ...,
+        None,
         "--from",
-        help="IEEE CSV files you downloaded (oui.csv, mam.csv, oui36.csv, iab.csv). Nothing is downloaded.",
+        help="IEEE CSV files you downloaded (oui.csv, mam.csv, oui36.csv, iab.csv); several may follow one "
+        "--from. Nothing is downloaded.",
     ),
-    dest: Path = typer.Option(None, "--dest", help="Write the registry here instead of the shipped data."),
+    more: list[Path] = typer.Argument(
+        None, help="More IEEE CSV files (as in --from a b c).", show_default=False
+    ),
+    dest: Path = typer.Option(
+        None,
+        "--dest",
+        help="Write the registry here instead of the user's data directory "
+        "($NDAA_SCAN_DATA_DIR or ~/.local/share/ndaa-scanner/oui/registry.tsv.gz).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Write even if covered-entity blocks or most of a registry would be lost."
+    ),
 ) -> None:
-    """Rebuild the OUI registry from IEEE CSV files and print what changed for covered entities."""
+    """Rebuild the OUI registry from IEEE CSV files into your data directory and print what changed for
+    covered entities. Lookups use the updated registry from then on (see `fingerprints status`)."""
     from scanner.identify.oui_update import update_registry
 
-    typer.echo(update_registry(list(files), dest).render())
+    typer.echo(update_registry([*(files or []), *(more or [])], dest, force=force).render())
+
+
+@app.command()
+def status() -> None:
+    """Which OUI registry lookups use (shipped or updated), its path, date and block counts."""
+    from scanner.identify.oui_update import registry_status
+
+    typer.echo(registry_status().render())

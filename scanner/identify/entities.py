@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import html
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scanner.datafiles import fingerprints_dir
+from scanner.dataload import TomlFile, read_toml, validate
 from scanner.errors import DataError
 
 ENTITIES_FILE = "entities.toml"
@@ -51,7 +51,6 @@ _FORM_WORDS = frozenset(
 )
 _NON_WORD = re.compile(r"[\W_]+")
 _DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
-_M = TypeVar("_M", bound=BaseModel)
 
 
 def normalise_org(name: str) -> str:
@@ -175,105 +174,87 @@ class EntityData:
         return next((e for e in self.entities if e.name == name), None)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_DATA_BYTES + 1)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_DATA_BYTES:
-        raise DataError(f"{path}: larger than {MAX_DATA_BYTES} bytes")
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise DataError(f"{path}: not valid TOML: {exc}") from None
-
-
-def _validation_error(path: Path, raw: dict[str, Any], exc: ValidationError) -> DataError:
-    first = exc.errors()[0]
-    loc = first["loc"]
-    entry = ".".join(str(p) for p in loc)
-    if len(loc) >= 2 and isinstance(loc[1], int):
-        table = raw.get(str(loc[0]))
-        row = table[loc[1]] if isinstance(table, list) and loc[1] < len(table) else None
-        label = row.get("id") or row.get("name") if isinstance(row, dict) else None
-        entry = f"{loc[0]} {label!r}" if label else f"{loc[0]} #{loc[1] + 1}"
-        entry += "".join(f".{p}" for p in loc[2:])
-    return DataError(f"{path}: {entry}: {first['msg']}")
-
-
-def _parse(path: Path, model: type[_M]) -> _M:
-    raw = _read_toml(path)
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise _validation_error(path, raw, exc) from None
-
-
-def _check(path: Path, entry: str, ok: bool, reason: str) -> None:
+def _check(doc: TomlFile, table: str, index: int, ok: bool, reason: str, field: str | None = None) -> None:
     if not ok:
-        raise DataError(f"{path}: {entry}: {reason}")
+        raise DataError(doc.entry(table, index, reason, field=field))
+
+
+class _VendorsFile(BaseModel):
+    model_config = ConfigDict(extra="allow")  # vendors.toml is shared; other keys belong to others
+
+    vendor: list[_Vendor] = Field(default_factory=list)
 
 
 def read_entities(entities_path: Path, vendors_path: Path) -> EntityData:
-    """Read and cross-check both files; DataError naming the file, entry and reason."""
-    vendors_raw = _read_toml(vendors_path)
-    try:
-        vendors = [_Vendor.model_validate(v) for v in vendors_raw.get("vendor", [])]
-    except (ValidationError, TypeError, AttributeError) as exc:
-        raise DataError(f"{vendors_path}: vendor: {exc}") from None
-    data = _parse(entities_path, _EntitiesFile)
-    vendor_names = {v.name for v in vendors}
-    entity_names = {e.name for e in data.entity}
+    """Read and cross-check both files; DataError naming the file, line, entry, field and reason."""
+    vendors_doc = read_toml(vendors_path, max_bytes=MAX_DATA_BYTES, error=DataError)
+    vendors = validate(vendors_doc, _VendorsFile, error=DataError).vendor
+    doc = read_toml(entities_path, max_bytes=MAX_DATA_BYTES, error=DataError)
+    data = validate(doc, _EntitiesFile, error=DataError)
+    by_name = _organizations_by_name(doc, data, {v.name for v in vendors})
+    vendor_by_name: dict[str, str] = {}
+    for index, vendor in enumerate(vendors):
+        for alias in vendor.ieee:
+            key = normalise_org(alias)
+            claimed = vendor_by_name.get(key) or (by_name[key].vendor if key in by_name else None)
+            _check(
+                vendors_doc,
+                "vendor",
+                index,
+                claimed in (None, vendor.name),
+                f"alias {alias!r} already names vendor {claimed!r}",
+                field="ieee",
+            )
+            vendor_by_name[key] = vendor.name
+    return EntityData(tuple(data.entity), tuple(data.organization), by_name, vendor_by_name)
 
+
+def _organizations_by_name(
+    doc: TomlFile, data: _EntitiesFile, vendor_names: set[str]
+) -> dict[str, Organization]:
+    """Normalised row name or IEEE name -> row, every row cross-checked against the entities and vendors."""
+    entity_names = {e.name for e in data.entity}
     by_name: dict[str, Organization] = {}
     ids: set[str] = set()
-    for row in data.organization:
-        entry = f"organization {row.id!r}"
-        _check(entities_path, entry, row.id not in ids, "duplicate id")
+    for index, row in enumerate(data.organization):
+        _check(doc, "organization", index, row.id not in ids, "duplicate id", field="id")
         ids.add(row.id)
         _check(
-            entities_path,
-            entry,
+            doc,
+            "organization",
+            index,
             row.vendor in vendor_names,
-            f"vendor {row.vendor!r} is not in {VENDORS_FILE}",
+            f"{row.vendor!r} is not in {VENDORS_FILE}",
+            field="vendor",
         )
         _check(
-            entities_path,
-            entry,
+            doc,
+            "organization",
+            index,
             row.entity is None or row.entity in entity_names,
-            f"entity {row.entity!r} is not an [[entity]] name",
+            f"{row.entity!r} is not an [[entity]] name",
+            field="entity",
         )
         _check(
-            entities_path,
-            entry,
+            doc,
+            "organization",
+            index,
             row.relation != "entity" or (row.entity is not None and row.vendor == row.entity),
             "a relation 'entity' row names its entity, and its vendor is that entity",
+            field="relation",
         )
         for name in [row.name, *row.ieee]:
             key = normalise_org(name)
             other = by_name.get(key)
             _check(
-                entities_path,
-                entry,
+                doc,
+                "organization",
+                index,
                 other is None or other.id == row.id,
                 f"{name!r} is also claimed by {other.id if other else ''!r}",
             )
             by_name[key] = row
-
-    vendor_by_name: dict[str, str] = {}
-    for vendor in vendors:
-        for alias in vendor.ieee:
-            key = normalise_org(alias)
-            claimed = vendor_by_name.get(key) or (by_name[key].vendor if key in by_name else None)
-            _check(
-                vendors_path,
-                f"vendor {vendor.name!r}",
-                claimed in (None, vendor.name),
-                f"ieee alias {alias!r} already names vendor {claimed!r}",
-            )
-            vendor_by_name[key] = vendor.name
-    return EntityData(tuple(data.entity), tuple(data.organization), by_name, vendor_by_name)
+    return by_name
 
 
 @cache

@@ -10,16 +10,16 @@ example the way recog's verifier does (each example must be matched first by its
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scanner.datafiles import fingerprints_dir
+from scanner.dataload import TomlFile, load_toml, read_toml, validate
 from scanner.errors import DataError
 from scanner.observations import PROTOCOL_FIELD_PREFIXES, SIGNALS
 
@@ -149,6 +149,7 @@ class Fingerprint:
     source: str
     note: str | None
     examples: tuple[Example, ...]
+    where: str = ""  # "FILE:LINE: fingerprint #N (id)", for self-test messages
 
     def apply(self, value: str) -> FingerprintMatch | None:
         m = self.regex.search(value)
@@ -256,6 +257,18 @@ class _Loaded:
     file_entries: dict[str, list[Fingerprint]] = field(default_factory=dict)  # file stem -> entries
 
 
+class _VendorName(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+
+
+class _VendorsFile(BaseModel):
+    model_config = ConfigDict(extra="allow")  # vendors.toml is shared; other keys belong to others
+
+    vendor: list[_VendorName] = Field(min_length=1)
+
+
 def load_vendor_names(data_dir: Path | None = None) -> frozenset[str]:
     """The canonical vendor names of ``vendors.toml``; DataError if it is broken."""
     return _vendor_names(data_dir or fingerprints_dir())
@@ -263,23 +276,8 @@ def load_vendor_names(data_dir: Path | None = None) -> frozenset[str]:
 
 @cache
 def _vendor_names(data_dir: Path) -> frozenset[str]:
-    path = data_dir / VENDORS_FILE
-    raw = read_toml(path)
-    try:
-        names = [str(v["name"]) for v in raw["vendor"]]
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"{path}: every [[vendor]] needs a name ({exc})") from None
-    return frozenset(names)
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path}: not valid TOML: {exc}") from None
+    vendors = load_toml(data_dir / VENDORS_FILE, _VendorsFile, error=DataError)
+    return frozenset(v.name for v in vendors.vendor)
 
 
 def _load(data_dir: Path) -> _Loaded:
@@ -292,67 +290,73 @@ def _load(data_dir: Path) -> _Loaded:
         vendors = frozenset()
     seen_ids: dict[str, str] = {}
     for path in sorted((data_dir / BANNERS_DIR).glob("*.toml")):
-        name = path.name
         try:
-            spec = _File.model_validate(read_toml(path))
+            doc = read_toml(path, error=DataError)
+            spec = validate(doc, _File, error=DataError)
         except DataError as exc:
             out.problems.append(str(exc))
             continue
-        except ValidationError as exc:
-            out.problems.append(f"{name}: {_first_error(exc)}")
-            continue
         out.files.append(path.stem)
         compiled = out.file_entries.setdefault(path.stem, [])
-        out.problems += [f"{name}: unknown signal {s!r}" for s in spec.matches if not is_known_signal(s)]
-        for entry in spec.fingerprint:
-            problems = _entry_problems(entry, spec, vendors)
-            if entry.id in seen_ids:
-                problems.append(f"duplicate id (also in {seen_ids[entry.id]})")
-            seen_ids.setdefault(entry.id, name)
-            regex = None
-            try:
-                regex = re.compile(entry.pattern)
-            except re.error as exc:
-                problems.append(f"bad regex: {exc}")
-            if regex is not None:
-                problems += [
-                    f"capture {g!r} is not one of {sorted(CAPTURE_NAMES)}"
-                    for g in regex.groupindex
-                    if g not in CAPTURE_NAMES
-                ]
-            out.problems += [f"{name}: {entry.id}: {p}" for p in problems]
-            if regex is None:
-                continue
-            fp = Fingerprint(
-                entry.id,
-                path.stem,
-                regex,
-                tuple(entry.signals or spec.matches),
-                entry.vendor,
-                entry.brand,
-                entry.device_type,
-                spec.preference if entry.certainty is None else entry.certainty,
-                entry.description,
-                entry.source,
-                entry.note,
-                tuple(entry.examples),
-            )
-            compiled.append(fp)
-            out.entries.append(fp)
+        out.problems += [f"{path}: unknown signal {s!r}" for s in spec.matches if not is_known_signal(s)]
+        for index, entry in enumerate(spec.fingerprint):
+            fp = _compile(doc, index, entry, spec, vendors, seen_ids, out.problems)
+            if fp is not None:
+                compiled.append(fp)
+                out.entries.append(fp)
     if not out.files and not out.problems:
         out.problems.append(f"{data_dir / BANNERS_DIR}: no fingerprint files")
     return out
 
 
+def _compile(
+    doc: TomlFile,
+    index: int,
+    entry: _Entry,
+    spec: _File,
+    vendors: frozenset[str],
+    seen_ids: dict[str, str],
+    problems_out: list[str],
+) -> Fingerprint | None:
+    """One entry compiled (None if its regex does not compile); its problems appended to ``problems_out``."""
+    problems = _entry_problems(entry, spec, vendors)
+    if entry.id in seen_ids:
+        problems.append(f"duplicate id (also in {seen_ids[entry.id]})")
+    seen_ids.setdefault(entry.id, doc.path.name)
+    regex = None
+    try:
+        regex = re.compile(entry.pattern)
+    except re.error as exc:
+        problems.append(f"bad regex: {exc}")
+    if regex is not None:
+        problems += [
+            f"capture {g!r} is not one of {sorted(CAPTURE_NAMES)}"
+            for g in regex.groupindex
+            if g not in CAPTURE_NAMES
+        ]
+    where = doc.where("fingerprint", index)
+    problems_out += [f"{where}: {p}" for p in problems]
+    if regex is None:
+        return None
+    return Fingerprint(
+        entry.id,
+        doc.path.stem,
+        regex,
+        tuple(entry.signals or spec.matches),
+        entry.vendor,
+        entry.brand,
+        entry.device_type,
+        spec.preference if entry.certainty is None else entry.certainty,
+        entry.description,
+        entry.source,
+        entry.note,
+        tuple(entry.examples),
+        where,
+    )
+
+
 def _entry_problems(entry: _Entry, spec: _File, vendors: frozenset[str]) -> list[str]:
-    problems = []
-    for label, name in (("vendor", entry.vendor), ("brand", entry.brand)):
-        if name is not None and name not in vendors:
-            problems.append(f"{label} {name!r} is not in {VENDORS_FILE}")
-    if entry.vendor is None and entry.brand is not None:
-        problems.append("brand without vendor")
-    if entry.vendor is None and not entry.note:
-        problems.append("an entry that identifies no vendor needs a note saying why it exists")
+    problems = _naming_problems(entry, vendors)
     if entry.device_type is not None and entry.device_type not in DEVICE_TYPES:
         problems.append(f"device_type {entry.device_type!r} is not one of {sorted(DEVICE_TYPES)}")
     if entry.certainty is not None and not 0.0 <= entry.certainty <= 1.0:
@@ -361,6 +365,24 @@ def _entry_problems(entry: _Entry, spec: _File, vendors: frozenset[str]) -> list
         problems.append(
             f"signals {sorted(set(entry.signals) - set(spec.matches))} are not in the file's matches"
         )
+    return problems + _example_problems(entry)
+
+
+def _naming_problems(entry: _Entry, vendors: frozenset[str]) -> list[str]:
+    problems = [
+        f"{label} {name!r} is not in {VENDORS_FILE}"
+        for label, name in (("vendor", entry.vendor), ("brand", entry.brand))
+        if name is not None and name not in vendors
+    ]
+    if entry.vendor is None and entry.brand is not None:
+        problems.append("brand without vendor")
+    if entry.vendor is None and not entry.note:
+        problems.append("an entry that identifies no vendor needs a note saying why it exists")
+    return problems
+
+
+def _example_problems(entry: _Entry) -> list[str]:
+    problems = []
     if len(entry.examples) > MAX_EXAMPLES:
         problems.append(f"{len(entry.examples)} examples (at most {MAX_EXAMPLES})")
     values = [e.value for e in entry.examples]
@@ -371,16 +393,6 @@ def _entry_problems(entry: _Entry, spec: _File, vendors: frozenset[str]) -> list
         if bad:
             problems.append(f"example {example.value!r} expects unknown captures {sorted(bad)}")
     return problems
-
-
-def _first_error(exc: ValidationError) -> str:
-    """The first pydantic error as 'fingerprint #N.field: message' (entries are numbered from 1)."""
-    err = exc.errors()[0]
-    loc = list(err["loc"])
-    where = ".".join(str(p) for p in loc)
-    if len(loc) >= 2 and loc[0] == "fingerprint" and isinstance(loc[1], int):
-        where = f"fingerprint #{loc[1] + 1}" + ("." + ".".join(str(p) for p in loc[2:]) if loc[2:] else "")
-    return f"{where}: {err['msg']}"
 
 
 def load_database(data_dir: Path | None = None) -> FingerprintDB:
@@ -435,7 +447,7 @@ def self_test(data_dir: Path | None = None) -> SelfTestReport:
 def _example_failures(
     stem: str, file_entries: list[Fingerprint], entry: Fingerprint, example: Example
 ) -> list[str]:
-    where = f"{stem}.toml: {entry.entry_id}: example {example.value!r}"
+    where = f"{entry.where}: example {example.value!r}"
     hit = entry.apply(example.value)
     if hit is None:
         return [f"{where}: does not match the entry's pattern"]

@@ -1,5 +1,10 @@
 """Rebuild the OUI registry from IEEE CSV files the user downloaded (nothing is downloaded here).
 
+The result goes to the user's data directory (``oui.user_registry_path()``), never into the installed
+package, and lookups prefer it to the shipped copy from then on. An update that would lose blocks of
+covered entities, or most of a registry's blocks (a truncated or partial download), is refused with
+the list of what would be lost unless forced.
+
 The IEEE publishes one CSV per registry (oui.csv = MA-L, mam.csv = MA-M, oui36.csv = MA-S,
 iab.csv = IAB), each headed ``Registry,Assignment,Organization Name,Organization Address``.
 Every registry present in the given files replaces that registry wholesale; registries not
@@ -17,24 +22,31 @@ import io
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner.errors import UsageError
+from scanner.datafiles import DATA_DIR_ENV, fingerprints_dir, package_dir
+from scanner.dataload import read_text
+from scanner.errors import DataError, UpdateRefused, UsageError
 from scanner.identify.oui import (
     REGISTRY_BITS,
     OuiMatch,
     OuiRegistry,
+    RegistryInUse,
+    clear_cache,
     format_prefix,
     load_registry,
     parse_registry,
     read_registry,
+    registry_in_use,
     shipped_registry_path,
+    user_registry_path,
 )
 
 IEEE_HEADER = ["Registry", "Assignment", "Organization Name", "Organization Address"]
 MAX_CSV_BYTES = 64 << 20  # the 2026 oui.csv is ~4 MB
+MOST = 2  # an update that leaves less than 1/MOST of a registry's blocks is refused (a truncated CSV)
 
 
 def clean_org(name: str) -> str:
@@ -57,28 +69,21 @@ def read_ieee_csv(path: Path) -> list[OuiMatch]:
 
     A prefix listed twice (the IEEE MA-L list has a few) keeps its first row.
     """
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CSV_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read IEEE CSV: {exc.strerror or exc}") from None
-    if len(data) > MAX_CSV_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_CSV_BYTES} bytes, not an IEEE registry CSV")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    text = read_text(path, max_bytes=MAX_CSV_BYTES, error=UsageError, what="IEEE CSV")
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header != IEEE_HEADER:
-        raise UsageError(f"{path}: not an IEEE registry CSV: header must be {','.join(IEEE_HEADER)}")
     rows: dict[tuple[int, int], OuiMatch] = {}
-    for row in reader:
-        if not row:
-            continue
-        match = _csv_row(path, reader.line_num, row)
-        if is_usable(match):
-            rows.setdefault((match.bits, match.value), match)
+    try:
+        header = next(reader, None)
+        if header != IEEE_HEADER:
+            raise UsageError(f"{path}: not an IEEE registry CSV: header must be {','.join(IEEE_HEADER)}")
+        for row in reader:
+            if not row:
+                continue
+            match = _csv_row(path, reader.line_num, row)
+            if is_usable(match):
+                rows.setdefault((match.bits, match.value), match)
+    except csv.Error as exc:
+        raise UsageError(f"{path}: line {reader.line_num}: not an IEEE registry CSV: {exc}") from None
     if not rows:
         raise UsageError(f"{path}: no assignments found")
     return list(rows.values())
@@ -148,10 +153,22 @@ def render_registry(matches: Iterable[OuiMatch], date: str, sources: Iterable[st
     return out.getvalue()
 
 
+def build_registry(
+    matches: Iterable[OuiMatch], date: str, sources: Iterable[str], origin: str = "<new registry>"
+) -> tuple[bytes, OuiRegistry]:
+    """The registry file's bytes and the registry they load as (nothing written)."""
+    data = render_registry(matches, date, sources)
+    return data, parse_registry(gzip.decompress(data).decode("utf-8"), origin)
+
+
 def write_registry(matches: Iterable[OuiMatch], path: Path, date: str, sources: Iterable[str]) -> OuiRegistry:
     """Write the registry atomically (temporary file, then rename) and return it as loaded."""
-    data = render_registry(matches, date, sources)
-    registry = parse_registry(gzip.decompress(data).decode("utf-8"), str(path))
+    data, registry = build_registry(matches, date, sources, str(path))
+    _write_atomically(data, path)
+    return registry
+
+
+def _write_atomically(data: bytes, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -162,7 +179,6 @@ def write_registry(matches: Iterable[OuiMatch], path: Path, date: str, sources: 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return registry
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,8 @@ class UpdateSummary:
     previous_date: str
     previous_total: int
     changes: tuple[VendorChange, ...]
+    losses: tuple[str, ...] = ()  # what the update loses that a good IEEE download never does
+    forced: bool = False  # written despite ``losses`` (--force)
 
     @property
     def older(self) -> bool:
@@ -197,6 +215,7 @@ class UpdateSummary:
         per_registry = ", ".join(f"{k} {v}" for k, v in self.counts.items())
         lines = [
             f"OUI registry written to {self.path}",
+            *([f"  written despite (--force): {loss}" for loss in self.losses] if self.forced else []),
             f"  date {self.date}: {self.total} blocks ({per_registry})",
             f"  previously {self.previous_total} blocks dated {self.previous_date}",
             *(["  warning: these files are older than the registry they replaced"] if self.older else []),
@@ -214,6 +233,10 @@ class UpdateSummary:
         return "\n".join(lines)
 
 
+def _blocks(n: int) -> str:
+    return f"{n} block" if n == 1 else f"{n} blocks"
+
+
 def _shortlist(prefixes: tuple[str, ...], limit: int = 12) -> str:
     shown = " ".join(prefixes[:limit])
     return shown if len(prefixes) <= limit else f"{shown} … (+{len(prefixes) - limit} more)"
@@ -229,6 +252,30 @@ def tracked_prefixes(registry: OuiRegistry) -> dict[str, set[str]]:
         for name in {normalise_org(n) for n in row.ieee}:
             prefixes.update(m.prefix for m in registry.prefixes_for(name))
     return out
+
+
+def covered_vendors() -> frozenset[str]:
+    """Vendors of entities.toml rows that are covered or under review (not the sold or unrelated ones)."""
+    from scanner.identify.entities import load_entities
+
+    return frozenset(row.vendor for row in load_entities().organizations if row.covered is not False)
+
+
+def losses(previous: OuiRegistry, current: OuiRegistry, changes: Iterable[VendorChange]) -> tuple[str, ...]:
+    """What ``current`` loses that a complete, newer IEEE download never does: blocks of covered
+    entities (the IEEE does not take assignments back), or most of a registry's blocks (a truncated file)."""
+    out = []
+    covered = covered_vendors()
+    for change in changes:
+        if change.vendor in covered and change.removed:
+            out.append(
+                f"{change.vendor}: {_blocks(len(change.removed))} removed ({_shortlist(change.removed, 6)})"
+            )
+    before, after = previous.counts(), current.counts()
+    for registry, count in before.items():
+        if count and after.get(registry, 0) * MOST < count:
+            out.append(f"{registry}: {after.get(registry, 0)} of {_blocks(count)} left")
+    return tuple(out)
 
 
 def summarise(previous: OuiRegistry, current: OuiRegistry, path: Path) -> UpdateSummary:
@@ -254,32 +301,113 @@ def summarise(previous: OuiRegistry, current: OuiRegistry, path: Path) -> Update
     )
 
 
-def update_registry(csv_files: list[Path], dest: Path | None = None) -> UpdateSummary:
-    """Rebuild the registry from IEEE CSVs and write it to ``dest`` (default: the shipped file).
+def update_registry(csv_files: list[Path], dest: Path | None = None, *, force: bool = False) -> UpdateSummary:
+    """Rebuild the registry from IEEE CSVs and write it to ``dest`` (default: ``user_registry_path()``).
 
-    Registries in the CSVs replace the previous ones (the registry at ``dest`` if it exists, else the
-    shipped one); the summary lists the blocks added and removed for each covered or related vendor.
+    Registries in the CSVs replace the previous ones (the registry at ``dest`` if it exists, else the one
+    in use); the summary lists the blocks added and removed for each covered or related vendor. An update
+    that loses covered-entity blocks or most of a registry (``losses``) raises ``UpdateRefused`` naming
+    what would be lost, unless ``force``. The installed package is never written to.
     """
+    target = _destination(dest)
+    fresh, sources, date = _read_csvs(csv_files)
+    previous = _previous(target)
+    merged = replace_registries(previous, fresh)
+    seen = {m.registry for m in fresh}
+    if {m.registry for m in merged} - seen:
+        sources += [s for s in previous.sources if not _replaced_csv_source(s, seen)]
+    data, current = build_registry(merged, date, sources, str(target))
+    summary = summarise(previous, current, target)
+    lost = losses(previous, current, summary.changes)
+    if lost and not force:
+        raise UpdateRefused(
+            f"refusing to replace the OUI registry ({previous.date}, {len(previous)} blocks): the new one "
+            f"loses what a complete IEEE download never does:\n"
+            + "\n".join(f"  {loss}" for loss in lost)
+            + "\nAre the CSV files complete? Pass --force to write it anyway."
+        )
+    try:
+        _write_atomically(data, target)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write the OUI registry: {exc.strerror or exc}") from None
+    clear_cache()
+    return replace(summary, losses=lost, forced=bool(lost))
+
+
+def _previous(target: Path) -> OuiRegistry:
+    """The registry an update replaces: the one at ``target``, else the one in use; a broken file at
+    ``target`` is replaced on the shipped registry's basis (an update is how one repairs it)."""
+    if not target.is_file():
+        return load_registry()
+    try:
+        return read_registry(target)
+    except DataError:
+        return read_registry(shipped_registry_path())
+
+
+def _destination(dest: Path | None) -> Path:
+    target = Path(dest) if dest is not None else user_registry_path()
+    resolved = target.expanduser().resolve()
+    if any(resolved.is_relative_to(d) for d in (package_dir(), fingerprints_dir().resolve())):
+        raise UsageError(f"{target}: updates never write into the installed package (use another --dest)")
+    if resolved.is_dir():
+        raise UsageError(f"{target}: is a directory (--dest names the registry file)")
+    return target
+
+
+def _read_csvs(csv_files: list[Path]) -> tuple[list[OuiMatch], list[str], str]:
+    """Every usable row of the CSVs, one source line each, and the newest file date."""
     if not csv_files:
         raise UsageError("no IEEE CSV files given (oui.csv, mam.csv, oui36.csv, iab.csv)")
     fresh: list[OuiMatch] = []
     sources: list[str] = []
     dates: list[str] = []
     seen: set[str] = set()
-    for path in csv_files:
-        rows = read_ieee_csv(Path(path))
+    for path in map(Path, csv_files):
+        rows = read_ieee_csv(path)
         clash = seen & {r.registry for r in rows}
         if clash:
             raise UsageError(f"{path}: registry {', '.join(sorted(clash))} given twice")
         seen.update(r.registry for r in rows)
         fresh.extend(rows)
-        sources.append(csv_source(Path(path), rows))
-        dates.append(file_date(Path(path)))
-    target = dest or shipped_registry_path()
-    previous = read_registry(target) if target.exists() else load_registry()
-    merged = replace_registries(previous, fresh)
-    if {m.registry for m in merged} - seen:
-        sources += [s for s in previous.sources if not _replaced_csv_source(s, seen)]
-    current = write_registry(merged, target, max(dates), sources)
-    load_registry.cache_clear()
-    return summarise(previous, current, target)
+        sources.append(csv_source(path, rows))
+        dates.append(file_date(path))
+    return fresh, sources, max(dates)
+
+
+@dataclass(frozen=True)
+class RegistryStatus:
+    """``ndaa-scan fingerprints status``: which registry lookups use, its date and block counts."""
+
+    in_use: RegistryInUse
+    registry: OuiRegistry
+    shipped: OuiRegistry | None  # the shipped copy, when an updated one is in use
+
+    def render(self) -> str:
+        origin = "updated by `fingerprints update`" if self.in_use.origin == "updated" else "shipped"
+        lines = [
+            f"OUI registry in use: {self.in_use.path} ({origin})",
+            f"  {_describe(self.registry)}",
+        ]
+        if self.shipped is not None:
+            lines.append(f"  shipped copy: {shipped_registry_path()}")
+            lines.append(f"  {_describe(self.shipped)}")
+            if self.shipped.date > self.registry.date:
+                lines.append(
+                    "  warning: the shipped copy is newer: run `fingerprints update` with newer CSVs"
+                )
+        else:
+            lines.append(f"  updates go to {user_registry_path()} (${DATA_DIR_ENV} moves it)")
+        return "\n".join(lines)
+
+
+def _describe(registry: OuiRegistry) -> str:
+    per_registry = ", ".join(f"{k} {v}" for k, v in registry.counts().items())
+    return f"date {registry.date}: {len(registry)} blocks ({per_registry})"
+
+
+def registry_status() -> RegistryStatus:
+    in_use = registry_in_use()
+    registry = load_registry()
+    shipped = load_registry(shipped_registry_path()) if in_use.origin == "updated" else None
+    return RegistryStatus(in_use, registry, shipped)

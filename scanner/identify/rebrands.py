@@ -7,13 +7,13 @@ import enum
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scanner.datafiles import fingerprints_dir
+from scanner.dataload import read_toml, validate
 from scanner.errors import DataError
-from scanner.identify.fingerprints import VENDORS_FILE, load_vendor_names, read_toml
+from scanner.identify.fingerprints import VENDORS_FILE, load_vendor_names
 
 REBRANDS_FILE = "rebrands.toml"
 
@@ -77,14 +77,31 @@ class RebrandEdge(BaseModel):
         return text + (f": {self.note}" if self.note else "")
 
 
+class RebrandCycle(ValueError):
+    """The maker edges lead back to a brand they started from."""
+
+    def __init__(self, brands: list[str]) -> None:
+        super().__init__("rebrand cycle: " + " -> ".join(brands))
+        self.brands = tuple(brands)
+
+
 class Rebrands:
-    """Every edge, looked up by brand (case-insensitive)."""
+    """Every edge, looked up by brand (case-insensitive), with every brand's maker chain resolved.
+
+    The chains follow the positive edges whatever their dates (an ended edge still says who built
+    the units of its years), so a cycle in them is refused here, once, as ``RebrandCycle``.
+    """
 
     def __init__(self, edges: list[RebrandEdge]) -> None:
         self.edges = tuple(edges)
         self._by_brand: dict[str, list[RebrandEdge]] = {}
         for edge in self.edges:
             self._by_brand.setdefault(edge.brand.casefold(), []).append(edge)
+        self._chains = _chains(self.edges)
+
+    def chain(self, brand: str) -> tuple[str, ...]:
+        """Every maker ``brand`` leads to through positive edges (any date), nearest first."""
+        return self._chains.get(brand.casefold(), ())
 
     def edges_for(self, brand: str) -> list[RebrandEdge]:
         """Every edge of ``brand`` whatever its dates, in file order."""
@@ -102,34 +119,65 @@ class Rebrands:
         return edges[0] if edges else None
 
 
+def _maker_graph(edges: tuple[RebrandEdge, ...]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(brand -> makers of its positive edges, casefolded key -> name as written)."""
+    makers: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for edge in edges:
+        names.setdefault(edge.brand.casefold(), edge.brand)
+        if edge.maker is None or edge.negative:
+            continue
+        names.setdefault(edge.maker.casefold(), edge.maker)
+        up = makers.setdefault(edge.brand.casefold(), [])
+        if edge.maker.casefold() not in up:
+            up.append(edge.maker.casefold())
+    return makers, names
+
+
+def _chains(edges: tuple[RebrandEdge, ...]) -> dict[str, tuple[str, ...]]:
+    """brand (casefolded) -> the makers its positive edges lead to, nearest first; RebrandCycle on a loop."""
+    makers, names = _maker_graph(edges)
+    done: dict[str, tuple[str, ...]] = {}
+
+    def visit(key: str, path: list[str]) -> tuple[str, ...]:
+        if key in path:
+            raise RebrandCycle([names[k] for k in [*path[path.index(key) :], key]])
+        if key not in done:
+            reached = [
+                name for maker in makers.get(key, ()) for name in (names[maker], *visit(maker, [*path, key]))
+            ]
+            done[key] = tuple(dict.fromkeys(reached))
+        return done[key]
+
+    for key in makers:
+        visit(key, [])
+    return done
+
+
 def load_rebrands(data_dir: Path | None = None) -> Rebrands:
     """The rebrand edges (read once per directory); DataError naming the edge and the reason."""
     return _load(data_dir or fingerprints_dir())
 
 
+class _RebrandsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    edge: list[RebrandEdge] = Field(default_factory=list)
+
+
 @cache
 def _load(data_dir: Path) -> Rebrands:
-    path = data_dir / REBRANDS_FILE
-    raw: dict[str, Any] = read_toml(path)
+    doc = read_toml(data_dir / REBRANDS_FILE, error=DataError)
+    edges = validate(doc, _RebrandsFile, error=DataError).edge
     vendors = load_vendor_names(data_dir)
-    unknown_keys = set(raw) - {"edge"}
-    if unknown_keys:
-        raise DataError(f"{path.name}: unknown top-level keys {sorted(unknown_keys)}")
-    edges = []
-    for number, item in enumerate(raw.get("edge", []), 1):
-        label = (
-            f"{path.name}: edge #{number} ({item.get('brand', '?')})" if isinstance(item, dict) else path.name
-        )
-        try:
-            edge = RebrandEdge.model_validate(item)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise DataError(f"{label}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
-        for name in (edge.brand, edge.maker):
+    for index, edge in enumerate(edges):
+        for role, name in (("brand", edge.brand), ("maker", edge.maker)):
             if name is not None and name not in vendors:
-                raise DataError(f"{label}: {name!r} is not in {VENDORS_FILE}")
-        edges.append(edge)
-    return Rebrands(edges)
+                raise DataError(doc.entry("edge", index, f"{name!r} is not in {VENDORS_FILE}", field=role))
+    try:
+        return Rebrands(edges)
+    except RebrandCycle as exc:
+        raise DataError(f"{doc.path}: {exc} (a brand cannot lead back to itself)") from None
 
 
 def maker_of(brand: str, on_date: date | None = None) -> RebrandEdge | None:

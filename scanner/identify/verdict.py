@@ -18,7 +18,7 @@ independent: a family counts once, with its strongest claim.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Literal
@@ -26,11 +26,12 @@ from urllib.parse import unquote
 
 from scanner.identify.fingerprints import FingerprintDB, load_database, load_vendor_names
 from scanner.identify.models import Evidence, Status, Verdict
-from scanner.identify.rebrands import Rebrands, load_rebrands
+from scanner.identify.rebrands import RebrandEdge, Rebrands, load_rebrands
 from scanner.observations import PROTOCOL_FIELD_PREFIXES, Device, Observation, normalise_mac
 
 if TYPE_CHECKING:
     from scanner.identify.entities import EntityMatch
+    from scanner.identify.oui import OuiRegistry
 
 STRONG = 0.9
 MEDIUM = 0.6
@@ -263,14 +264,22 @@ def _oui_claim(
     claims.append(_Claim(ev, facts.vendor, None, "oui", resolution))
 
 
+@cache
+def _registry() -> OuiRegistry:
+    """The OUI registry in use (updated or shipped), resolved once per process like the other data."""
+    from scanner.identify.oui import load_registry
+
+    return load_registry()
+
+
 @lru_cache(maxsize=1 << 13)
 def _oui(mac: str) -> _OuiFacts | str:
     """The registrant of ``mac`` and what it names, or why there is no OUI evidence."""
-    from scanner.identify.oui import is_locally_administered, load_registry
+    from scanner.identify.oui import is_locally_administered
 
     if is_locally_administered(mac):
         return f"no OUI evidence: {mac} is locally administered (randomised or virtual)"
-    match = load_registry().lookup(mac)
+    match = _registry().lookup(mac)
     if match is None:
         return f"no OUI evidence: {mac[:8]} is not in the IEEE registry"
     row, vendor = _organization(match.organization)
@@ -347,22 +356,47 @@ def _words(text: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _resolve(vendor: str, day: date, hisilicon: bool) -> Resolution:
-    """Where ``vendor`` leads on ``day``: rebrand edges that hold, then entity rows, then ended edges."""
+    """Where ``vendor`` leads on ``day``: rebrand edges that hold, then entity rows, then ended edges.
+
+    The rebrand chains are acyclic (``Rebrands`` refuses a cycle when the data loads), so this ends.
+    """
     ctx = _context()
     if vendor in ctx.scopes:  # one of the five entities
         return Resolution("covered", vendor)
     if vendor == HISILICON:
-        if hisilicon:
-            return Resolution(
-                "covered", "Huawei", ("HiSilicon SoC counted as Huawei equipment (hisilicon_covered policy)",)
-            )
-        return Resolution(
-            "not-covered",
-            None,
-            ("HiSilicon SoC: not covered unless the hisilicon_covered policy says so",),
-            related="Huawei",
-        )
+        return _hisilicon(hisilicon)
     edges = ctx.rebrands.holding(vendor, day)
+    if edges:
+        return _through_edges(vendor, edges, day, hisilicon)
+    row = ctx.entity_rows.get(vendor)
+    if row is not None and row[1] is not False:
+        entity, covered, note = row
+        extra = (note,) if note else ()
+        return Resolution("covered", entity, extra) if covered else Resolution("review", entity, extra)
+    ended = [e for e in ctx.rebrands.edges_for(vendor) if not e.negative]
+    if ended:
+        return _through_ended_edges(vendor, ended, day, hisilicon)
+    if row is not None:
+        return Resolution("not-covered", None, (row[2],) if row[2] else (), related=row[0])
+    return Resolution("not-covered", None)
+
+
+def _hisilicon(covered: bool) -> Resolution:
+    if covered:
+        return Resolution(
+            "covered", "Huawei", ("HiSilicon SoC counted as Huawei equipment (hisilicon_covered policy)",)
+        )
+    return Resolution(
+        "not-covered",
+        None,
+        ("HiSilicon SoC: not covered unless the hisilicon_covered policy says so",),
+        related="Huawei",
+    )
+
+
+def _through_edges(vendor: str, edges: list[RebrandEdge], day: date, hisilicon: bool) -> Resolution:
+    """Edges that hold on ``day``: a negative one clears, a verified one to a covered maker covers, the
+    rest are review paths."""
     negative = [e for e in edges if e.negative]
     if negative:
         return Resolution(
@@ -373,34 +407,27 @@ def _resolve(vendor: str, day: date, hisilicon: bool) -> Resolution:
         up = _resolve(edge.maker or vendor, day, hisilicon)
         if up.coverage == "covered" and edge.verified:
             return Resolution("covered", up.entity, notes + up.notes)
-    if edges:
-        up = _resolve(edges[0].maker or vendor, day, hisilicon)
-        return Resolution("review", up.entity, notes + up.notes)
-    row = ctx.entity_rows.get(vendor)
-    if row is not None and row[1] is not False:
-        entity, covered, note = row
-        extra = (note,) if note else ()
-        return Resolution("covered", entity, extra) if covered else Resolution("review", entity, extra)
-    ended = [e for e in ctx.rebrands.edges_for(vendor) if not e.negative]
-    if ended:
-        up = _resolve(ended[0].maker or vendor, day, hisilicon)
-        notes = tuple(e.describe() for e in ended)
-        if ended[0].verified and up.coverage == "covered":
-            # e.g. Lorex after Dahua sold it: units from the ownership years are the maker's hardware,
-            # and a name alone cannot tell them apart: a review, never a clearance.
-            return Resolution(
-                "review",
-                up.entity,
-                (
-                    *notes,
-                    f"units from before the ownership change are "
-                    f"{ended[0].maker}-built: the firmware (SADP/DHIP/banners) tells",
-                ),
-            )
-        return Resolution("not-covered", None, notes, related=up.entity)
-    if row is not None:
-        return Resolution("not-covered", None, (row[2],) if row[2] else (), related=row[0])
-    return Resolution("not-covered", None)
+    up = _resolve(edges[0].maker or vendor, day, hisilicon)
+    return Resolution("review", up.entity, notes + up.notes)
+
+
+def _through_ended_edges(vendor: str, ended: list[RebrandEdge], day: date, hisilicon: bool) -> Resolution:
+    """Edges that no longer (or not yet) hold: a once-covered maker makes a review, never a clearance."""
+    up = _resolve(ended[0].maker or vendor, day, hisilicon)
+    notes = tuple(e.describe() for e in ended)
+    if ended[0].verified and up.coverage == "covered":
+        # e.g. Lorex after Dahua sold it: units from the ownership years are the maker's hardware,
+        # and a name alone cannot tell them apart: a review, never a clearance.
+        return Resolution(
+            "review",
+            up.entity,
+            (
+                *notes,
+                f"units from before the ownership change are "
+                f"{ended[0].maker}-built: the firmware (SADP/DHIP/banners) tells",
+            ),
+        )
+    return Resolution("not-covered", None, notes, related=up.entity)
 
 
 # --- the decision ---------------------------------------------------------------------------------
@@ -418,6 +445,35 @@ def _family_score(claims: list[_Claim]) -> tuple[float, int, float]:
     return 1.0 - miss, sum(1 for v in best.values() if v >= MEDIUM), max(best.values(), default=0.0)
 
 
+@dataclass(slots=True)
+class _Split:
+    """The claims of one device sorted by where their vendor leads."""
+
+    by_entity: dict[str, list[_Claim]]  # covered entity -> claims resolved to it
+    review: list[_Claim]  # unverified rebrand edges, entity rows marked review
+    not_covered: list[_Claim]  # makers that are not covered (look-alikes, divested brands, others)
+
+    @classmethod
+    def of(cls, claims: list[_Claim]) -> _Split:
+        by_entity: dict[str, list[_Claim]] = {}
+        for c in claims:
+            if c.resolution.coverage == "covered" and c.resolution.entity:
+                by_entity.setdefault(c.resolution.entity, []).append(c)
+        return cls(
+            by_entity,
+            [c for c in claims if c.resolution.coverage == "review"],
+            [c for c in claims if c.resolution.coverage == "not-covered"],
+        )
+
+
+@dataclass(slots=True)
+class _Decision:
+    status: Status
+    entity: str | None = None
+    support: list[_Claim] = field(default_factory=list)
+    confidence: float = 0.0
+
+
 def _decide(
     device: Device,
     claims: list[_Claim],
@@ -426,50 +482,74 @@ def _decide(
     labels: list[str],
     ctx: _Context,
 ) -> Verdict:
-    by_entity: dict[str, list[_Claim]] = {}
-    for c in claims:
-        if c.resolution.coverage == "covered" and c.resolution.entity:
-            by_entity.setdefault(c.resolution.entity, []).append(c)
-    review = [c for c in claims if c.resolution.coverage == "review"]
-    not_covered = [c for c in claims if c.resolution.coverage == "not-covered"]
-    against, against_max = not_covered, max((c.certainty for c in not_covered), default=0.0)
+    """One path per kind of evidence: claims for a covered entity (vendor-protocol replies, banner
+    fingerprints, OUI), then review paths (rebrands), then evidence against (look-alikes), else unknown."""
+    split = _Split.of(claims)
+    if split.by_entity:
+        decision = _covered_path(split, notes)
+    elif split.review:
+        decision = _review_path(split)
+    elif split.not_covered:
+        decision = _Decision(Status.NOT_COVERED)
+    else:
+        decision = _Decision(Status.UNKNOWN)
+    if decision.status is Status.NOT_COVERED:
+        decision = _against_path(split)
+    return _build(
+        device,
+        decision.status,
+        decision.entity,
+        decision.support,
+        claims,
+        neutral,
+        notes,
+        labels,
+        decision.confidence,
+        ctx,
+    )
 
-    status, entity, support, confidence = Status.UNKNOWN, None, [], 0.0
-    if by_entity:
-        scores = {e: _family_score(cs) for e, cs in by_entity.items()}
-        entity = max(sorted(scores), key=lambda e: scores[e])  # ties: by name, not observation order
-        score, medium, top = scores[entity]
-        related = [c for c in not_covered if c.resolution.related == entity]
-        against = [c for c in not_covered if c.resolution.related != entity]
-        against_max = max((c.certainty for c in against), default=0.0)
-        support = by_entity[entity] + [c for c in review if c.resolution.entity == entity] + related
-        strong = top >= STRONG or medium >= 2
-        if strong and against_max < STRONG:
-            status, confidence = Status.COVERED, score
-        elif not strong and against_max < CONFLICT:
-            status, confidence = Status.LIKELY, score
-        else:
-            status, confidence = Status.SUSPECTED, score * (1.0 - against_max)
-            notes.append("conflicting evidence: " + _conflict(by_entity[entity], against))
-        others = [e for e in by_entity if e != entity]
-        if others:
-            notes.append(f"conflicting evidence: also points at {', '.join(sorted(others))}")
-    elif review:
-        review_max = max(c.certainty for c in review)
-        if against_max >= OVERRULE and against_max > review_max:
-            status = Status.NOT_COVERED
-        else:
-            entity = max(review, key=lambda c: c.certainty).resolution.entity
-            support = [c for c in review if c.resolution.entity == entity]
-            status, confidence = Status.SUSPECTED, _family_score(support)[0] * UNVERIFIED_FACTOR
-            support += [c for c in not_covered if c.resolution.related == entity]
-    elif against:
-        status = Status.NOT_COVERED
-    if status is Status.NOT_COVERED:
-        top_vendor = max(not_covered, key=lambda c: c.certainty).vendor
-        support = [c for c in not_covered if c.vendor == top_vendor]
-        confidence = _family_score(support)[0]
-    return _build(device, status, entity, support, claims, neutral, notes, labels, confidence, ctx)
+
+def _covered_path(split: _Split, notes: list[str]) -> _Decision:
+    """Claims resolve to a covered entity: covered when strong, likely when weak, suspected in conflict."""
+    scores = {e: _family_score(cs) for e, cs in split.by_entity.items()}
+    entity = max(sorted(scores), key=lambda e: scores[e])  # ties: by name, not observation order
+    score, medium, top = scores[entity]
+    related = [c for c in split.not_covered if c.resolution.related == entity]
+    against = [c for c in split.not_covered if c.resolution.related != entity]
+    against_max = max((c.certainty for c in against), default=0.0)
+    support = split.by_entity[entity] + [c for c in split.review if c.resolution.entity == entity] + related
+    strong = top >= STRONG or medium >= 2
+    if strong and against_max < STRONG:
+        decision = _Decision(Status.COVERED, entity, support, score)
+    elif not strong and against_max < CONFLICT:
+        decision = _Decision(Status.LIKELY, entity, support, score)
+    else:
+        decision = _Decision(Status.SUSPECTED, entity, support, score * (1.0 - against_max))
+        notes.append("conflicting evidence: " + _conflict(split.by_entity[entity], against))
+    others = [e for e in split.by_entity if e != entity]
+    if others:
+        notes.append(f"conflicting evidence: also points at {', '.join(sorted(others))}")
+    return decision
+
+
+def _review_path(split: _Split) -> _Decision:
+    """Only review paths (unverified rebrands, review rows): suspected, unless strong evidence against
+    outweighs them."""
+    against_max = max((c.certainty for c in split.not_covered), default=0.0)
+    if against_max >= OVERRULE and against_max > max(c.certainty for c in split.review):
+        return _Decision(Status.NOT_COVERED)
+    entity = max(split.review, key=lambda c: c.certainty).resolution.entity
+    support = [c for c in split.review if c.resolution.entity == entity]
+    confidence = _family_score(support)[0] * UNVERIFIED_FACTOR
+    support += [c for c in split.not_covered if c.resolution.related == entity]
+    return _Decision(Status.SUSPECTED, entity, support, confidence)
+
+
+def _against_path(split: _Split) -> _Decision:
+    """Not covered: the strongest non-covered maker (a look-alike, a divested brand, anyone else)."""
+    top_vendor = max(split.not_covered, key=lambda c: c.certainty).vendor
+    support = [c for c in split.not_covered if c.vendor == top_vendor]
+    return _Decision(Status.NOT_COVERED, None, support, _family_score(support)[0])
 
 
 def _conflict(covered: list[_Claim], against: list[_Claim]) -> str:

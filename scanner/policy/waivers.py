@@ -26,6 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from scanner.dataload import read_text, toml_error_position
 from scanner.errors import UsageError
 from scanner.observations import normalise_mac
 from scanner.results import DeviceReport, ScanReport
@@ -35,7 +36,6 @@ IDENTIFIERS = ("mac", "serial", "ip")
 REQUIRED = ("reason", "approved_by", "expires")
 KEYS = (*IDENTIFIERS, *REQUIRED, "ticket")
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _WAIVER_HEADER = re.compile(r"^\s*\[\[\s*(?:waiver|\"waiver\"|'waiver')\s*\]\]")
 _TABLE_HEADER = re.compile(r"^\s*\[")
 _DATE_HINT = "; dates are written YYYY-MM-DD, e.g. expires = 2026-06-30"
@@ -71,18 +71,16 @@ class Waiver:
 def load_waivers(path: Path | str) -> list[Waiver]:
     """Read and check a waiver file; UsageError naming the file, line and reason."""
     path = Path(path)
-    text = _read(path)
+    text = read_text(path, max_bytes=MAX_FILE_BYTES, error=UsageError, what="waiver file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        position = _TOML_POSITION.search(message)
-        if position is None:  # "(at end of document)"
-            raise UsageError(f"{path}:{text.count(chr(10)) + 1}: invalid TOML: {message}") from None
-        at, reason = int(position.group(1)), message[: position.start()]
+        at, column, reason = toml_error_position(exc, text)
+        if column is None:
+            raise UsageError(f"{path}:{at}: invalid TOML: {exc}") from None
         lines = text.splitlines()
         hint = _DATE_HINT if at <= len(lines) and _key_line(lines, "expires", at - 1, at) else ""
-        raise UsageError(f"{path}:{at}: invalid TOML: {reason} (column {position.group(2)}){hint}") from None
+        raise UsageError(f"{path}:{at}: invalid TOML: {reason} (column {column}){hint}") from None
     lines = text.splitlines()
     for key in data:
         if key != "waiver":
@@ -144,21 +142,6 @@ class _Invalid(Exception):
         super().__init__(reason)
         self.key = key
         self.reason = reason
-
-
-def _read(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the waiver file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(f"{path}: waiver file larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{path}:{line}: not UTF-8 text") from None
 
 
 def _parse(table: dict[str, Any], line: int | None) -> Waiver:

@@ -246,30 +246,44 @@ def test_a_minimal_file_loads(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "entry", "reason"),
     [
-        ([{"id": "a", "vendor": "Dahuaa"}], "organization 'a'", "vendor 'Dahuaa' is not in vendors.toml"),
-        ([{"id": "a", "confidence": "certain"}], "organization 'a'.confidence", "Input should be"),
-        ([{"id": "a", "covered": '"maybe"'}], "organization 'a'.covered", 'must be true, false or "review"'),
-        ([{"id": "a"}, {"id": "a", "name": "Other"}], "organization 'a'", "duplicate id"),
-        ([{"id": "a"}, {"id": "b", "name": "TEST ORG CO., LTD."}], "organization 'b'", "also claimed by 'a'"),
-        ([{"id": "a", "relation": "entity", "vendor": "Lorex"}], "organization 'a'", "relation 'entity'"),
-        ([{"id": "Bad Id"}], "organization 'Bad Id'.id", "pattern"),
+        ([{"id": "a", "vendor": "Dahuaa"}], "organization #1 (a): vendor", "'Dahuaa' is not in vendors.toml"),
+        ([{"id": "a", "confidence": "certain"}], "organization #1 (a): confidence", "Input should be"),
+        (
+            [{"id": "a", "covered": '"maybe"'}],
+            "organization #1 (a): covered",
+            'must be true, false or "review"',
+        ),
+        ([{"id": "a"}, {"id": "a", "name": "Other"}], "organization #2 (a): id", "duplicate id"),
+        (
+            [{"id": "a"}, {"id": "b", "name": "TEST ORG CO., LTD."}],
+            "organization #2 (b)",
+            "also claimed by 'a'",
+        ),
+        (
+            [{"id": "a", "relation": "entity", "vendor": "Lorex"}],
+            "organization #1 (a): relation",
+            "relation 'entity'",
+        ),
+        ([{"id": "Bad Id"}], "organization #1 (Bad Id): id", "pattern"),
     ],
 )
-def test_broken_entities_file_names_file_entry_and_reason(tmp_path, rows, entry, reason):
+def test_broken_entities_file_names_file_line_entry_field_and_reason(tmp_path, rows, entry, reason):
     path = _entities_file(tmp_path, *rows)
     with pytest.raises(DataError) as info:
         read_entities(path, VENDORS)
     message = str(info.value)
-    assert message.startswith(f"{path}: {entry}"), message
+    line = path.read_text(encoding="utf-8").splitlines().index("[[organization]]", 0) + 1
+    line += 0 if entry.startswith("organization #1") else GOOD_ROW.count("\n")
+    assert message.startswith(f"{path}:{line}: {entry}: "), message
     assert reason in message
 
 
 def test_unknown_keys_and_bad_toml_are_data_errors(tmp_path):
     path = _entities_file(tmp_path, {"id": "a"}, extra='colour = "red"\n')
-    with pytest.raises(DataError, match=re.escape(f"{path}: organization 'a'.colour")):
+    with pytest.raises(DataError, match=re.escape(f"{path}:") + r"\d+: organization #1 \(a\): colour: Extra"):
         read_entities(path, VENDORS)
     path.write_text("[[organization]\n", encoding="utf-8")
-    with pytest.raises(DataError, match="not valid TOML"):
+    with pytest.raises(DataError, match=re.escape(f"{path}:1: not valid TOML")):
         read_entities(path, VENDORS)
     with pytest.raises(DataError, match="cannot read"):
         read_entities(tmp_path / "missing.toml", VENDORS)
@@ -282,5 +296,5 @@ def test_vendor_alias_claimed_twice_is_a_data_error(tmp_path):
         + '[[vendor]]\nname = "Fake"\nieee = ["Zhejiang Dahua Technology Co.,Ltd"]\n',
         encoding="utf-8",
     )
-    with pytest.raises(DataError, match=re.escape(f"{vendors}: vendor 'Fake': ieee alias")):
+    with pytest.raises(DataError, match=re.escape(f"{vendors}:") + r"\d+: vendor #\d+ \(Fake\): ieee: alias"):
         read_entities(ENTITIES, vendors)

@@ -322,22 +322,23 @@ def test_self_test_reports_each_kind_of_failure(broken_dir: Path) -> None:
     report = self_test(broken_dir)
     text = "\n".join(report.failures)
     assert not report.ok
-    assert "broken.toml: swallowed: example 'Acme Pro': matched first by 'greedy' for http.server" in text
-    assert "broken.toml: no-match: example 'Widget/x': does not match the entry's pattern" in text
-    assert "broken.toml: wrong-capture: example 'Gizmo/1': capture firmware is '1', expected '2'" in text
-    assert "broken.toml: unknown-vendor: vendor 'Acme Surveillance' is not in vendors.toml" in text
-    assert "broken.toml: bad-regex: bad regex: missing ), unterminated subpattern" in text
-    assert "broken.toml: bad-capture-name: capture 'colour' is not one of" in text
-    assert "broken.toml: bad-capture-name: certainty 1.5 is not in 0..1" in text
-    assert "dupe.toml: greedy: duplicate id (also in broken.toml)" in text
-    assert f"dupe.toml: greedy: {MAX_EXAMPLES + 1} examples (at most {MAX_EXAMPLES})" in text
+    assert "(swallowed): example 'Acme Pro': matched first by 'greedy' for http.server" in text
+    assert "(no-match): example 'Widget/x': does not match the entry's pattern" in text
+    assert "(wrong-capture): example 'Gizmo/1': capture firmware is '1', expected '2'" in text
+    assert "(unknown-vendor): vendor 'Acme Surveillance' is not in vendors.toml" in text
+    assert "(bad-regex): bad regex: missing ), unterminated subpattern" in text
+    assert "(bad-capture-name): capture 'colour' is not one of" in text
+    assert "(bad-capture-name): certainty 1.5 is not in 0..1" in text
+    assert "(greedy): duplicate id (also in broken.toml)" in text
+    assert f"(greedy): {MAX_EXAMPLES + 1} examples (at most {MAX_EXAMPLES})" in text
     assert "dupe.toml: unknown signal 'not.a.signal'" in text
     assert report.render().endswith(f"{len(report.failures)} failures")
 
 
 def test_loading_broken_data_raises_data_error_naming_file_entry_and_reason(broken_dir: Path) -> None:
     with pytest.raises(
-        DataError, match=r"broken\.toml: unknown-vendor: vendor 'Acme Surveillance' is not in vendors\.toml"
+        DataError,
+        match=r"broken\.toml:\d+: fingerprint #\d+ \(unknown-vendor\): vendor 'Acme Surveillance' is not in vendors\.toml",
     ):
         load_database(broken_dir)
 
@@ -349,8 +350,8 @@ def test_schema_errors_name_the_file_and_entry(tmp_path: Path) -> None:
         'matches = "http.server"\ndescription = "x"\n[[fingerprint]]\nid = "a"\npattern = "^a$"\n'
         'description = "no source, no examples"\nvendor = "Axis"\n'
     )
-    with pytest.raises(DataError, match=r"x\.toml: fingerprint #1\.source: Field required"):
+    with pytest.raises(DataError, match=r"x\.toml:3: fingerprint #1 \(a\): source: Field required"):
         load_database(tmp_path)
     (tmp_path / "banners" / "x.toml").write_text("matches = [")
-    with pytest.raises(DataError, match=r"x\.toml: not valid TOML"):
+    with pytest.raises(DataError, match=r"x\.toml:1: not valid TOML"):
         load_database(tmp_path)

@@ -12,17 +12,20 @@ from pathlib import Path
 import pytest
 from paths import DATA_DIR, REPO
 
-from scanner.errors import DataError, UsageError
+from scanner.errors import DataError, UpdateRefused, UsageError
 from scanner.identify import oui_update
 from scanner.identify.entities import load_entities, normalise_org
 from scanner.identify.oui import (
     OuiMatch,
+    RegistryInUse,
     is_locally_administered,
     is_multicast,
     load_registry,
     parse_registry,
     read_registry,
+    registry_in_use,
     shipped_registry_path,
+    user_registry_path,
 )
 from scanner.identify.oui_update import read_ieee_csv, render_registry, update_registry
 
@@ -305,7 +308,7 @@ def test_read_ieee_csv_real_format():
 
 def test_update_from_all_four_csvs_replaces_every_registry(tmp_path):
     dest = tmp_path / "oui" / "registry.tsv.gz"
-    summary = update_registry(FIXTURES, dest=dest)
+    summary = update_registry(FIXTURES, dest=dest, force=True)  # the fixtures are a few rows each
     written = read_registry(dest)
     assert len(written) == summary.total == sum(len(read_ieee_csv(f)) for f in FIXTURES)
     assert written.lookup("40:2C:76:1A:BC:DE").organization == "Shanghai Dahua Scale Factory"
@@ -324,12 +327,14 @@ def test_update_from_all_four_csvs_replaces_every_registry(tmp_path):
 
 def test_update_reports_added_and_removed_blocks_and_keeps_other_registries(tmp_path):
     dest = tmp_path / "registry.tsv.gz"
-    update_registry(FIXTURES, dest=dest)
+    update_registry(FIXTURES, dest=dest, force=True)
     lines = (IEEE / "oui.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     without_bcad28 = tmp_path / "oui.csv"
     without_bcad28.write_text("".join(line for line in lines if ",BCAD28," not in line), encoding="utf-8")
 
-    removed = update_registry([without_bcad28], dest=dest)
+    with pytest.raises(UpdateRefused, match=r"Hikvision: 1 block removed \(BC:AD:28\)"):
+        update_registry([without_bcad28], dest=dest)
+    removed = update_registry([without_bcad28], dest=dest, force=True)
     hikvision = next(c for c in removed.changes if c.vendor == "Hikvision")
     assert (hikvision.total, hikvision.added, hikvision.removed) == (2, (), ("BC:AD:28",))
     assert load_registry(dest).lookup("40:2C:76:1A:BC:DE") is not None  # MA-M kept from before
@@ -347,20 +352,52 @@ def test_update_from_older_files_warns(tmp_path):
     old = tmp_path / "mam.csv"
     old.write_bytes((IEEE / "mam.csv").read_bytes())
     os.utime(old, (1_661_630_937, 1_661_630_937))  # 2022-08-27, as Debian's ieee-data
-    summary = update_registry([old], dest=tmp_path / "registry.tsv.gz")
+    summary = update_registry([old], dest=tmp_path / "registry.tsv.gz", force=True)
     assert summary.date == "2022-08-27" and summary.older
     assert "older than the registry they replaced" in summary.render()
 
 
-def test_update_writes_the_shipped_location_by_default(tmp_path, monkeypatch):
-    target = tmp_path / "shipped.tsv.gz"
-    monkeypatch.setattr(oui_update, "shipped_registry_path", lambda: target)
-    summary = update_registry([IEEE / "mam.csv"])
+def test_update_writes_the_user_data_dir_by_default_and_lookups_prefer_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("NDAA_SCAN_DATA_DIR", str(tmp_path / "data"))
+    shipped = shipped_registry_path().read_bytes()
+    assert registry_in_use() == RegistryInUse(shipped_registry_path(), "shipped")
+    summary = update_registry([IEEE / "mam.csv"], force=True)
+    target = tmp_path / "data" / "oui" / "registry.tsv.gz"
     assert summary.path == target and target.exists()
-    written = read_registry(target)
-    assert written.counts()["MA-M"] == 3
-    assert written.counts()["MA-L"] == load_registry().counts()["MA-L"]  # kept from the shipped registry
-    assert summary.previous_total == len(load_registry())
+    assert shipped_registry_path().read_bytes() == shipped  # the package is never written to
+    assert registry_in_use() == RegistryInUse(target, "updated")
+    in_use = load_registry()
+    assert in_use.counts()["MA-M"] == 3
+    assert in_use.counts()["MA-L"] == read_registry(shipped_registry_path()).counts()["MA-L"]  # kept
+    assert summary.previous_total == len(read_registry(shipped_registry_path()))
+    target.unlink()
+    assert registry_in_use().origin == "shipped" and len(load_registry()) == summary.previous_total
+
+
+def test_user_data_dir_follows_xdg(tmp_path, monkeypatch):
+    monkeypatch.delenv("NDAA_SCAN_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert user_registry_path() == tmp_path / "ndaa-scanner" / "oui" / "registry.tsv.gz"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/dir")  # the XDG spec: ignore a relative path
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_registry_path() == tmp_path / "home" / ".local/share/ndaa-scanner/oui/registry.tsv.gz"
+
+
+def test_a_broken_updated_registry_says_how_to_get_back_to_the_shipped_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("NDAA_SCAN_DATA_DIR", str(tmp_path))
+    (tmp_path / "oui").mkdir()
+    (tmp_path / "oui" / "registry.tsv.gz").write_bytes(b"\x1f\x8b broken")
+    with pytest.raises(DataError, match="remove it to use the shipped one"):
+        load_registry()
+
+
+@pytest.mark.parametrize("inside", ["scanner/x.tsv.gz", "fingerprints/oui/registry.tsv.gz"])
+def test_update_never_writes_into_the_package(inside):
+    before = shipped_registry_path().read_bytes()
+    with pytest.raises(UsageError, match="never write into the installed package"):
+        update_registry([IEEE / "oui.csv"], dest=REPO / inside, force=True)
+    assert shipped_registry_path().read_bytes() == before
+    assert not (REPO / "scanner" / "x.tsv.gz").exists()
 
 
 def _bad_csv(tmp_path: Path, name: str, text: str | bytes) -> Path:

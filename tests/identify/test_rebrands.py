@@ -92,11 +92,11 @@ BACKWARDS = "since = 2022-01-01\nuntil = 2021-01-01"
     [
         (
             f'brand = "Acme"\nmaker = "Dahua"\nrelation = "oem"\n{UNVERIFIED}',
-            r"edge #1 \(Acme\): 'Acme' is not in",
+            r"rebrands\.toml:1: edge #1 \(Acme\): brand: 'Acme' is not in vendors\.toml",
         ),
         (
             f'brand = "Amcrest"\nrelation = "oem"\n{UNVERIFIED}',
-            r"edge #1 \(Amcrest\): : Value error, maker is required",
+            r"rebrands\.toml:1: edge #1 \(Amcrest\): maker is required",
         ),
         (
             f'brand = "Amcrest"\nmaker = "Dahua"\nrelation = "cousin"\n{UNVERIFIED}',
@@ -113,3 +113,40 @@ def test_broken_rebrands_raise_data_error(tmp_path: Path, edge: str, message: st
     (tmp_path / "rebrands.toml").write_text(f"[[edge]]\n{edge}\n")
     with pytest.raises(DataError, match=message):
         load_rebrands(tmp_path)
+
+
+def _edge(brand: str, maker: str) -> str:
+    return (
+        f'[[edge]]\nbrand = "{brand}"\nmaker = "{maker}"\nrelation = "oem"\nverified = false\n'
+        'confidence = "low"\nsource = "test"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("edges", "loop"),
+    [
+        (
+            [("Amcrest", "Dahua"), ("Dahua", "Lorex"), ("Lorex", "Amcrest")],
+            "Amcrest -> Dahua -> Lorex -> Amcrest",
+        ),
+        ([("EZVIZ", "EZVIZ")], "EZVIZ -> EZVIZ"),
+    ],
+)
+def test_a_rebrand_cycle_is_a_data_error_naming_the_brands_and_the_file(
+    tmp_path: Path, edges: list[tuple[str, str]], loop: str
+) -> None:
+    shutil.copy(fingerprints_dir() / "vendors.toml", tmp_path / "vendors.toml")
+    path = tmp_path / "rebrands.toml"
+    path.write_text("\n".join(_edge(b, m) for b, m in [("HiWatch", "Hikvision"), *edges]))
+    with pytest.raises(DataError) as info:
+        load_rebrands(tmp_path)
+    assert str(path) in str(info.value) and f"rebrand cycle: {loop}" in str(info.value)
+
+
+def test_chains_are_resolved_at_load_time() -> None:
+    assert REBRANDS.chain("HiWatch") == ("Hikvision",)
+    assert REBRANDS.chain("hiwatch") == ("Hikvision",)
+    assert REBRANDS.chain("Hikvision") == ()
+    assert REBRANDS.chain("No Such Brand") == ()
+    for edge in REBRANDS.edges:
+        assert edge.brand not in REBRANDS.chain(edge.brand)
