@@ -1,0 +1,151 @@
+"""Hostile peers on the segment (examples/labs/hostile.toml): decompression and XML bombs, a tarpit, junk
+headers, a flooder of forged SADP/DHIP/WS-Discovery replies, spoofers claiming other and out-of-scope
+addresses, lying DHIP lengths and mDNS compression loops, beside ten ordinary devices.
+
+`ndaa-scan scan` of the whole segment, run as its own process in the scanner's namespace, must end within
+twice the time of the same scan without the hostile devices, stay under 300 MB of memory, give the ordinary
+devices the verdicts they get without the hostiles, and report no device at an address nothing there has.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zlib
+from typing import Any
+
+import pytest
+from paths import REPO
+
+pytestmark = pytest.mark.netns
+
+LAB_FILE = REPO / "examples" / "labs" / "hostile.toml"
+MAX_RSS_MB = 300
+TIME_FLOOR = 5.0  # seconds: the baseline below which twice it is too tight to mean anything
+FLAGGED = {"covered", "likely"}
+
+
+def lab_devices() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The lab table, its ordinary devices and its hostile ones (named x*)."""
+    raw = tomllib.loads(LAB_FILE.read_text())
+    devices = raw["device"]
+    return (
+        raw["lab"],
+        [d for d in devices if not d["name"].startswith("x")],
+        [d for d in devices if d["name"].startswith("x")],
+    )
+
+
+def measured_scan(lab: Any) -> tuple[dict[str, Any], float, float]:
+    """Run `ndaa-scan scan` of the lab's subnet in its scanner namespace: (report, seconds, max RSS in MB)
+    of that process alone (wait4's rusage)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "scanner",
+        "scan",
+        "--netns",
+        lab.scanner_ns,
+        "-i",
+        "eth0",
+        "--no-history",
+        "-q",
+        "-f",
+        "json",
+        lab.subnet,
+    ]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=str(REPO))
+        deadline = start + 150
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the scan did not end within 150 s")
+            time.sleep(0.05)
+        seconds = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
+    assert proc.returncode in (0, 1), stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    return json.loads(stdout), seconds, usage.ru_maxrss / 1024
+
+
+def verdicts(report: dict[str, Any], macs: set[str]) -> dict[str, tuple[str, str | None]]:
+    return {
+        d["mac"]: (d["verdict"]["status"], d["verdict"].get("covered_entity"))
+        for d in report["devices"]
+        if d.get("mac") in macs
+    }
+
+
+def test_scan_survives_hostile_peers(lab_factory):
+    table, normal, hostile = lab_devices()
+    subnet, scanner_ip = table["subnet"], table["scanner_ip"]
+    baseline_lab = lab_factory(devices=normal, subnet=subnet, scanner_ip=scanner_ip)
+    baseline, base_s, base_rss = measured_scan(baseline_lab)
+    hostile_lab = lab_factory(devices=normal + hostile, subnet=subnet, scanner_ip=scanner_ip)
+    report, hostile_s, hostile_rss = measured_scan(hostile_lab)
+    print(
+        f"\nwithout hostiles: {base_s:.1f} s, {base_rss:.0f} MB; with: {hostile_s:.1f} s, {hostile_rss:.0f} MB, "
+        f"{len(report['devices'])} devices reported"
+    )
+
+    normal_macs = {d["mac"] for d in normal}
+    want = verdicts(baseline, normal_macs)
+    # the comparison means something only if the baseline found every ordinary device
+    assert set(want) == normal_macs, f"baseline scan missed {normal_macs - set(want)}"
+    assert sum(1 for s, _ in want.values() if s in FLAGGED) >= 6
+
+    problems = []
+    got = verdicts(report, normal_macs)
+    for mac, verdict in sorted(want.items()):
+        if got.get(mac) != verdict:
+            problems.append(f"{mac}: {got.get(mac)} beside hostiles, {verdict} without")
+    impossible = {"127.0.0.1", scanner_ip}
+    for d in report["devices"]:
+        if d["ip"] in impossible or d["ip"].startswith("192.0.2."):
+            problems.append(f"a device reported at {d['ip']} ({d.get('mac')})")
+    for h in report.get("heard", []):
+        ip = h.get("ip") if isinstance(h, dict) else h
+        if ip in impossible:
+            problems.append(f"heard from {ip}")
+    limit = 2 * max(base_s, TIME_FLOOR)
+    if hostile_s > limit:
+        problems.append(
+            f"scan took {hostile_s:.1f} s beside hostiles, over {limit:.1f} s (2 × {base_s:.1f} s)"
+        )
+    if hostile_rss > MAX_RSS_MB:
+        problems.append(f"scanner's max RSS {hostile_rss:.0f} MB, over {MAX_RSS_MB} MB")
+    assert problems == []
+
+
+def test_hostile_payloads_are_what_they_claim():
+    """The lab's bombs really are bombs and its DNS loops really loop (so the scan test tests something)."""
+    from scanner.lab.sim.device import SimDevice
+    from scanner.lab.sim.hostile import billion_laughs, deflate_bomb, looping_dns, lying_dhip
+
+    bomb = deflate_bomb(64, "gzip", b"<root>")
+    assert len(bomb) < 256 * 1024 and len(gzip.decompress(bomb)) >= 64 * 1024 * 1024
+    deflated = deflate_bomb(16, "deflate")
+    assert len(zlib.decompress(deflated)) >= 16 * 1024 * 1024
+    laughs = billion_laughs()
+    assert len(laughs) < 2048 and laughs.count(b"<!ENTITY") == 10
+    packet = looping_dns("10.0.0.1")
+    # record 1's name is a pointer to its own offset (12)
+    assert packet[12:14] == b"\xc0\x0c"
+    dev = SimDevice("x", "10.0.0.1", "02:00:00:00:00:01", "none", "hostile-dhip-liar")
+    replies = lying_dhip(dev)
+    assert any(int.from_bytes(r[16:20], "little") == 0xFFFFFFFF for r in replies)
+    assert any(int.from_bytes(r[16:20], "little") < len(r) - 32 for r in replies)
