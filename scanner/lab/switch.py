@@ -9,7 +9,7 @@ Forwarding is a learning switch: a unicast frame to a MAC learnt on a port goes 
 multicast and unknown unicast go to every other port (so ARP, mDNS/SSDP/WS-Discovery multicast and the
 SADP/DHIP broadcasts reach every device). Each copy crosses two links, its ingress port's and its egress
 port's; each link drops the copy with its ``loss`` probability and delays it by ``delay`` ± ``jitter``
-(uniform), so a setting on a device's link applies once each way between it and the scanner. A copy is
+(uniform, correlated from frame to frame), so a setting on a device's link applies once each way between it and the scanner. A copy is
 never sent before the copy queued before it on the same egress port: jitter varies delay without
 reordering a flow, as on a real path.
 
@@ -40,6 +40,11 @@ PACKET_OUTGOING = 4
 MAX_FRAME = 65536
 BATCH = 256  # frames read from one port before looking at the others
 BUFFER = 4 * 1024 * 1024
+# Jitter is correlated from frame to frame on a link (first-order autoregressive, as netem's correlation):
+# offset = RHO * previous + sqrt(1 - RHO²) * uniform(-jitter, jitter), kept within ± jitter. Independent draws
+# would, with order kept, push most frames of a busy flow to the largest recent delay.
+RHO = 0.9
+SPREAD = (1 - RHO**2) ** 0.5
 MAX_QUEUED = 200_000  # delayed frames held at most; beyond it new frames are dropped, as a full queue does
 
 
@@ -49,11 +54,6 @@ class Port:
     loss: float = 0.0
     delay: float = 0.0
     jitter: float = 0.0
-
-    def sample_delay(self, rng: random.Random) -> float:
-        if not self.jitter:
-            return self.delay
-        return max(0.0, self.delay + rng.uniform(-self.jitter, self.jitter))
 
 
 @dataclass
@@ -75,6 +75,7 @@ class Switch:
         self.macs: dict[bytes, int] = {}
         self.queue: list[tuple[float, int, int, bytes]] = []  # (due, seq, egress, frame)
         self.last_due = [0.0] * len(ports)
+        self.offsets = [0.0] * len(ports)  # each link's current jitter offset
         self.seq = 0
         self.counters = Counters()
         self.stopping = False
@@ -150,7 +151,7 @@ class Switch:
         if (a.loss and rng.random() < a.loss) or (b.loss and rng.random() < b.loss):
             self.counters.lost += 1
             return
-        wait = a.sample_delay(rng) + b.sample_delay(rng)
+        wait = self._delay(ingress) + self._delay(egress)
         if wait <= 0.0 and not self.queue:
             self._send(egress, frame)
             return
@@ -161,6 +162,14 @@ class Switch:
         self.last_due[egress] = due
         self.seq += 1
         heapq.heappush(self.queue, (due, self.seq, egress, frame))
+
+    def _delay(self, port: int) -> float:
+        p = self.ports[port]
+        if not p.jitter:
+            return p.delay
+        offset = RHO * self.offsets[port] + SPREAD * self.rng.uniform(-p.jitter, p.jitter)
+        self.offsets[port] = offset = max(-p.jitter, min(p.jitter, offset))
+        return max(0.0, p.delay + offset)
 
     def _release(self, now: float) -> None:
         queue = self.queue

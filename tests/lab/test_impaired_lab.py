@@ -48,11 +48,11 @@ def test_links_lose_and_delay_as_configured(lab_factory):
     # 300 ms each way: 600 ms round trip, nothing lost
     assert slow.loss <= 0.01
     assert min(slow.rtts) >= 0.6 and statistics.median(slow.rtts) < 0.7
-    # 100 ± 50 ms each way: 100 to 300 ms round trip, spread out; order is kept, so skewed up but never below
+    # 100 ± 50 ms each way: 100 to 300 ms round trip around 200, spread out; never below (order is kept)
     # (quantiles, not the extremes: the machine's load adds its own outliers)
     assert jitter.loss <= 0.01
     deciles = statistics.quantiles(jitter.rtts, n=10)
-    assert min(jitter.rtts) >= 0.1 and 0.15 <= statistics.median(jitter.rtts) <= 0.32
+    assert min(jitter.rtts) >= 0.1 and 0.15 <= statistics.median(jitter.rtts) <= 0.26
     assert deciles[-1] - deciles[0] > 0.03
     assert clean.loss == 0 and statistics.median(clean.rtts) < 0.05
 
