@@ -281,3 +281,28 @@ def parse_lab(raw: dict[str, Any], origin: str = "<lab>") -> LabSpec:
         return LabSpec(**lab, devices=devices)
     except (ValidationError, ValueError, TypeError) as exc:
         raise DataError(f"{origin}: {exc}") from None
+
+
+def render_lab(raw: dict[str, Any]) -> str:
+    """A lab dict (``{"lab": {...}, "device": [...], "group": [...]}``) as TOML that :func:`parse_lab` reads back."""
+    import json
+
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {val(x)}" for k, x in v.items()) + " }"
+        raise TypeError(f"cannot write {type(v).__name__} to a lab file")
+
+    out = ["[lab]"] + [f"{k} = {val(v)}" for k, v in raw["lab"].items() if v is not None]
+    for key in ("device", "group"):
+        for item in raw.get(key, []):
+            out.append(f"\n[[{key}]]")
+            out += [f"{k} = {val(v)}" for k, v in item.items() if v is not None]
+    return "\n".join(out) + "\n"

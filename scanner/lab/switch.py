@@ -44,7 +44,7 @@ BUFFER = 4 * 1024 * 1024
 # offset = RHO * previous + sqrt(1 - RHO²) * uniform(-jitter, jitter), kept within ± jitter. Independent draws
 # would, with order kept, push most frames of a busy flow to the largest recent delay.
 RHO = 0.9
-SPREAD = (1 - RHO**2) ** 0.5
+SPREAD = float((1 - RHO**2) ** 0.5)
 MAX_QUEUED = 200_000  # delayed frames held at most; beyond it new frames are dropped, as a full queue does
 
 
