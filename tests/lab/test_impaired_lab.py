@@ -124,3 +124,44 @@ def test_scan_over_lossy_and_slow_links(lab_factory):
     notes = [n for n in report.get("notes", []) if OUT_OF_TIME.search(n)]
     assert notes, f"no note says what ran out of time: {report.get('notes')}"
     assert report["complete"] is False, f"complete although: {notes}"
+
+
+def test_lab_up_cli_takes_loss_delay_and_jitter(require_netns, tmp_path):
+    """`ndaa-scan lab up FILE --loss --delay --jitter` impairs the lab it brings up; `lab down` removes it."""
+    import secrets
+    import subprocess
+    import sys
+
+    from scanner.lab.spec import render_lab
+
+    name = "c" + secrets.token_hex(3)
+    lab_file = tmp_path / f"{name}.toml"
+    lab_file.write_text(
+        render_lab(
+            {
+                "lab": {"name": name, "subnet": "10.99.0.0/24", "scanner_ip": "10.99.0.2"},
+                "device": [{"name": "h", "ip": "10.99.0.10", "mac": "02:00:00:00:00:10"}],
+            }
+        )
+    )
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scanner", "lab", *args, str(lab_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    try:
+        up = cli("up", "--loss", "10%", "--delay", "150ms", "--jitter", "0ms")
+        assert "userspace switch" in up and "loss 10.0%, delay 150 ms" in up, up
+        ping(f"nd-{name}-scan", "10.99.0.10", count=10, interval=0.05, timeout=1.0)  # ARP
+        stats = ping(f"nd-{name}-scan", "10.99.0.10", count=50, interval=0.01, timeout=1.0)
+        assert stats.received and min(stats.rtts) >= 0.3
+    finally:
+        down = cli("down")
+    assert "removed 3 namespaces" in down

@@ -11,6 +11,7 @@ The sender dies with the simulator (PR_SET_PDEATHSIG, and the simulator terminat
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -27,6 +28,7 @@ from typing import Any
 
 from scanner.lab.sim.device import SimDevice
 
+READY_TIMEOUT = 30.0
 TICK = 0.01  # seconds between bursts
 OUIS = ("58:50:ed", "c0:56:e3", "08:ed:ed", "3c:ef:8c")  # Hikvision and Dahua blocks: look-alikes to flag
 _children: list[subprocess.Popen[bytes]] = []
@@ -40,18 +42,25 @@ async def start(dev: SimDevice, params: dict[str, Any]) -> None:
         "duration": float(params.get("duration", 10.0)),
         "protocols": list(params.get("protocols", ["sadp", "dhip", "wsd"])),
     }
-    _spawn(config)
+    proc = _spawn(config)
+    assert proc.stdout is not None
+    # ready once its sockets are bound: the lab is not up before every device answers
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), READY_TIMEOUT)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"flood sender did not start (exit code {proc.poll()})")
 
 
-def _spawn(config: dict[str, Any]) -> None:
+def _spawn(config: dict[str, Any]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "scanner.lab.sim.flood", json.dumps(config)],
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         cwd=str(Path(__file__).resolve().parents[3]),
     )
     if not _children:
         atexit.register(_stop_children)
     _children.append(proc)
+    return proc
 
 
 def _stop_children() -> None:
@@ -92,6 +101,8 @@ def main(argv: list[str]) -> int:
     for s in socks:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     per_tick = max(1, int(config["rate"] * TICK))
     subnet_hi = ".".join(config["ip"].split(".")[:2])
     # (searcher address, protocol port) -> (parsed search, flood until, socket)
