@@ -165,3 +165,61 @@ def test_lab_up_cli_takes_loss_delay_and_jitter(require_netns, tmp_path):
     finally:
         down = cli("down")
     assert "removed 3 namespaces" in down
+
+
+class _Port:
+    """Stands in for a port's AF_PACKET socket: records what the switch sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, frame: bytes) -> int:
+        self.sent.append(frame)
+        return len(frame)
+
+
+def _frame(dst: str, src: str, n: int) -> bytes:
+    return (
+        bytes.fromhex(dst.replace(":", ""))
+        + bytes.fromhex(src.replace(":", ""))
+        + b"\x08\x00"
+        + n.to_bytes(4)
+    )
+
+
+def test_switch_floods_learns_drops_and_keeps_order():
+    """The forwarding logic itself: broadcast and unknown unicast flood, learnt unicast goes to one port,
+    loss drops about the configured share, and delayed frames leave in the order they came."""
+    import time
+
+    from scanner.lab.switch import Port, Switch
+
+    a, b, c = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
+    sw = Switch([Port("p0"), Port("p1"), Port("p2")])
+    ports = [_Port(), _Port(), _Port()]
+    sw.socks = ports  # type: ignore[assignment]
+    sw.forward(0, _frame("ff:ff:ff:ff:ff:ff", a, 1))  # broadcast from a: everyone else
+    assert [len(p.sent) for p in ports] == [0, 1, 1]
+    sw.forward(1, _frame(a, b, 2))  # to a, learnt on port 0
+    assert [len(p.sent) for p in ports] == [1, 1, 1]
+    sw.forward(0, _frame(c, a, 3))  # c unknown: flooded
+    assert [len(p.sent) for p in ports] == [1, 2, 2]
+    sw.forward(0, _frame("01:00:5e:7f:ff:fa", a, 4))  # multicast: flooded
+    assert [len(p.sent) for p in ports] == [1, 3, 3]
+
+    lossy = Switch([Port("p0"), Port("p1", loss=0.2)], seed=7)
+    lossy.socks = [_Port(), _Port()]  # type: ignore[assignment]
+    for n in range(5000):
+        lossy.forward(0, _frame(b, a, n))
+    delivered = len(lossy.socks[1].sent)  # type: ignore[attr-defined]
+    assert 0.77 <= delivered / 5000 <= 0.83
+
+    slow = Switch([Port("p0"), Port("p1", delay=0.05, jitter=0.04)], seed=3)
+    slow.socks = [_Port(), _Port()]  # type: ignore[assignment]
+    start = time.monotonic()
+    for n in range(500):
+        slow.forward(0, _frame(b, a, n))
+    assert slow.socks[1].sent == []  # type: ignore[attr-defined]
+    slow._release(start + 1.0)
+    order = [int.from_bytes(f[14:18]) for f in slow.socks[1].sent]  # type: ignore[attr-defined]
+    assert order == list(range(500))
