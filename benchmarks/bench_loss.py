@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scanner.lab import measure  # noqa: E402
 from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.netns import ip, run_in_netns  # noqa: E402
 from scanner.lab.spec import LabSpec, load_lab, parse_lab  # noqa: E402
@@ -45,20 +43,9 @@ CONDITIONS = [  # (label, loss, delay each way)
 
 
 def run_measured(cmd: list[str], timeout: float = 300) -> tuple[float, float, str]:
-    """Run ``cmd``: (seconds, its max RSS in MB from wait4, stdout)."""
-    with tempfile.TemporaryFile() as out:
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=str(ROOT))
-        while True:
-            pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                proc.kill()
-            time.sleep(0.02)
-        seconds = time.monotonic() - start
-        out.seek(0)
-        return seconds, usage.ru_maxrss / 1024, out.read().decode(errors="replace")
+    """Run ``cmd``: (seconds, its own max RSS in MB, stdout)."""
+    run = measure.run_measured(cmd, timeout, cwd=ROOT)
+    return run.seconds, run.max_rss_mb, run.stdout
 
 
 def ndaa_cmd(spec: LabSpec, *extra: str) -> list[str]:

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 import tomllib
 import zlib
 from typing import Any
@@ -43,43 +39,15 @@ def lab_devices() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, 
 
 
 def measured_scan(lab: Any) -> tuple[dict[str, Any], float, float]:
-    """Run `ndaa-scan scan` of the lab's subnet in its scanner namespace: (report, seconds, max RSS in MB)
-    of that process alone (wait4's rusage)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "scanner",
-        "scan",
-        "--netns",
-        lab.scanner_ns,
-        "-i",
-        "eth0",
-        "--no-history",
-        "-q",
-        "-f",
-        "json",
-        lab.subnet,
-    ]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=str(REPO))
-        deadline = start + 150
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("the scan did not end within 150 s")
-            time.sleep(0.05)
-        seconds = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
-    assert proc.returncode in (0, 1), stderr[-3000:]
-    assert "Traceback" not in stderr, stderr[-3000:]
-    return json.loads(stdout), seconds, usage.ru_maxrss / 1024
+    """Run `ndaa-scan scan` of the lab's subnet in its scanner namespace: (report, seconds, the scanner
+    process's own max RSS in MB)."""
+    from scanner.lab.measure import run_measured
+
+    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history"]
+    run = run_measured([*cmd, "-q", "-f", "json", lab.subnet], timeout=150, cwd=REPO)
+    assert run.returncode in (0, 1), run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    return json.loads(run.stdout), run.seconds, run.max_rss_mb
 
 
 def verdicts(report: dict[str, Any], macs: set[str]) -> dict[str, tuple[str, str | None]]:
