@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sys
 import tomllib
 import zlib
@@ -117,3 +118,99 @@ def test_hostile_payloads_are_what_they_claim():
     replies = lying_dhip(dev)
     assert any(int.from_bytes(r[16:20], "little") == 0xFFFFFFFF for r in replies)
     assert any(int.from_bytes(r[16:20], "little") < len(r) - 32 for r in replies)
+
+
+def _hostile_probe(lab: Any, scanner_ip: str, by_name: dict[str, str]) -> dict[str, Any]:
+    """From the scanner's namespace, poke each hostile peer once and note what it sent back."""
+    import socket
+    import time
+
+    from scanner.discovery.parsers.dhip import build_search
+    from scanner.discovery.parsers.sadp import build_inquiry
+
+    def udp() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+        s.bind((scanner_ip, 0))
+        s.settimeout(0.3)
+        return s
+
+    def collect(s: socket.socket, seconds: float) -> list[tuple[bytes, str]]:
+        out, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                data, addr = s.recvfrom(65535)
+            except TimeoutError:
+                continue
+            out.append((data, addr[0]))
+        return out
+
+    def http_get(ip: str, port: int, path: str = "/") -> bytes:
+        with socket.create_connection((ip, port), timeout=5) as c:
+            c.sendall(f"GET {path} HTTP/1.1\r\nHost: {ip}\r\n\r\n".encode())
+            chunks = []
+            while chunk := c.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    seen: dict[str, Any] = {}
+    seen["gzip"] = http_get(by_name["xgzip"], 80)
+    with socket.create_connection((by_name["xtarpit"], 554), timeout=5) as c:
+        c.settimeout(6)
+        start = time.monotonic()
+        seen["tarpit_first"] = c.recv(100)
+        seen["tarpit_wait"] = time.monotonic() - start
+    with udp() as s:
+        search = b'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nST: upnp:rootdevice\r\n\r\n'
+        s.sendto(search, (by_name["xssdp"], 1900))
+        replies = collect(s, 1.0)
+        location = re.search(rb"LOCATION: http://([\d.]+):(\d+)(\S+)", replies[0][0]) if replies else None
+        seen["ssdp_description"] = (
+            http_get(location[1].decode(), int(location[2]), location[3].decode()) if location else b""
+        )
+    with udp() as s:
+        s.sendto(build_search(), (by_name["xliar"], 37810))
+        seen["dhip"] = [d for d, _ in collect(s, 1.0)]
+    with udp() as s:
+        s.sendto(build_inquiry("0a1b2c3d-0000-4000-8000-000000000001"), (by_name["xspoof"], 37020))
+        seen["spoof"] = collect(s, 1.0)
+    with udp() as s:
+        s.sendto(
+            b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05local\x00\x00\x0c\x00\x01",
+            ("224.0.0.251", 5353),
+        )
+        seen["mdns"] = [d for d, _ in collect(s, 1.0)]
+    with udp() as s:
+        s.sendto(build_inquiry("0a1b2c3d-0000-4000-8000-000000000002"), (by_name["xflood"], 37020))
+        time.sleep(0.5)  # the sender's first bursts
+        seen["flood"] = collect(s, 1.0)
+    return seen
+
+
+def test_hostile_peers_answer_as_designed(lab_factory):
+    """Each hostile peer, met on the wire: the bombs are served as bombs, the tarpit trickles, the liar lies,
+    the spoofer claims other addresses (and forges an outside source), mDNS answers loop, the flood floods."""
+    from scanner.lab.netns import run_in_netns
+
+    table, _, hostile = lab_devices()
+    lab = lab_factory(devices=hostile, subnet=table["subnet"], scanner_ip=table["scanner_ip"])
+    by_name = {d["name"]: d["ip"] for d in hostile}
+    seen = run_in_netns(lab.scanner_ns, _hostile_probe, lab, table["scanner_ip"], by_name)
+
+    head, _, body = seen["gzip"].partition(b"\r\n\r\n")
+    assert b"Content-Encoding: gzip" in head and len(body) < 256 * 1024
+    assert len(zlib.decompressobj(31).decompress(body, 0)) >= 64 * 1024 * 1024
+    assert len(seen["tarpit_first"]) == 1 and seen["tarpit_wait"] >= 2.0
+    desc_head, _, desc = seen["ssdp_description"].partition(b"\r\n\r\n")
+    assert b"Content-Encoding: gzip" in desc_head and len(gzip.decompress(desc)) >= 64 * 1024 * 1024
+    assert any(int.from_bytes(d[16:20], "little") == 0xFFFFFFFF for d in seen["dhip"])
+    claimed = {m for d, _ in seen["spoof"] for m in re.findall(rb"<IPv4Address>([^<]+)<", d)}
+    assert {b"127.0.0.1", table["scanner_ip"].encode(), b"192.0.2.10", b"10.82.0.17"} <= claimed
+    assert "192.0.2.10" in {src for _, src in seen["spoof"]}  # the forged IP source reached the scanner
+    assert seen["mdns"] and all(d[12:14] == b"\xc0\x0c" for d in seen["mdns"])
+    macs = {m for d, _ in seen["flood"] for m in re.findall(rb"<MAC>([^<]+)<", d)}
+    print(
+        f"\nflood: {len(seen['flood'])} replies read in the 1.5 s after one search, {len(macs)} distinct MACs"
+    )
+    assert len(seen["flood"]) >= 2000 and len(macs) == len(seen["flood"])
+    assert {src for _, src in seen["flood"]} == {by_name["xflood"]}
