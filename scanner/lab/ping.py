@@ -56,6 +56,8 @@ def _echo(ident: int, seq: int, payload: bytes) -> bytes:
 
 def _ping_here(target: str, count: int, interval: float, timeout: float) -> PingStats:
     ident = os.getpid() & 0xFFFF
+    token = os.urandom(8)  # in every request: a late reply to an earlier run is not counted in this one
+    payload = b"ndaa-lab" * 3 + token
     sent_at: dict[int, float] = {}
     stats = PingStats(sent=count)
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
@@ -68,7 +70,7 @@ def _ping_here(target: str, count: int, interval: float, timeout: float) -> Ping
             if seq < count and now >= start + seq * interval:
                 sent_at[seq] = now
                 with contextlib.suppress(OSError):  # no neighbour yet (ARP lost): counted as a loss
-                    s.sendto(_echo(ident, seq, b"ndaa-lab" * 4), (target, 0))
+                    s.sendto(_echo(ident, seq, payload), (target, 0))
                 seq += 1
                 continue
             if seq >= count and (now > last + timeout or len(stats.rtts) == count):
@@ -84,7 +86,7 @@ def _ping_here(target: str, count: int, interval: float, timeout: float) -> Ping
                 if src != target or len(packet) < ihl + 8:
                     continue
                 kind, _, _, rid, rseq = struct.unpack("!BBHHH", packet[ihl : ihl + 8])
-                if kind == 0 and rid == ident and rseq in sent_at:
+                if kind == 0 and rid == ident and rseq in sent_at and packet[ihl + 8 :] == payload:
                     stats.rtts.append(time.monotonic() - sent_at.pop(rseq))
 
 
