@@ -9,9 +9,11 @@ Forwarding is a learning switch: a unicast frame to a MAC learnt on a port goes 
 multicast and unknown unicast go to every other port (so ARP, mDNS/SSDP/WS-Discovery multicast and the
 SADP/DHIP broadcasts reach every device). Each copy crosses two links, its ingress port's and its egress
 port's; each link drops the copy with its ``loss`` probability and delays it by ``delay`` ± ``jitter``
-(uniform, correlated from frame to frame), so a setting on a device's link applies once each way between it and the scanner. A copy is
-never sent before the copy queued before it on the same egress port: jitter varies delay without
-reordering a flow, as on a real path.
+(uniform, drawn per frame), so a setting on a device's link applies once each way between it and the scanner. A copy is
+never sent before the copy queued before it from the same ingress to the same egress port: jitter varies
+delay without reordering a flow, as on a real path, and a slow link never holds up another's frames. So
+frames of one flow closer together than the jitter range wait for the slowest before them (a FIFO link): a
+dense flow sees delays skewed towards delay + jitter; frames further apart see exactly delay ± jitter.
 
 One thread, one epoll loop and a heap of delayed frames; without impairment a frame is sent as soon as it
 is read. The endpoints' transmit checksum and segmentation offloads must be off (scanner/lab/netns.py
@@ -40,11 +42,6 @@ PACKET_OUTGOING = 4
 MAX_FRAME = 65536
 BATCH = 256  # frames read from one port before looking at the others
 BUFFER = 4 * 1024 * 1024
-# Jitter is correlated from frame to frame on a link (first-order autoregressive, as netem's correlation):
-# offset = RHO * previous + sqrt(1 - RHO²) * uniform(-jitter, jitter), kept within ± jitter. Independent draws
-# would, with order kept, push most frames of a busy flow to the largest recent delay.
-RHO = 0.9
-SPREAD = float((1 - RHO**2) ** 0.5)
 MAX_QUEUED = 200_000  # delayed frames held at most; beyond it new frames are dropped, as a full queue does
 
 
@@ -74,8 +71,7 @@ class Switch:
         self.socks: list[socket.socket] = []
         self.macs: dict[bytes, int] = {}
         self.queue: list[tuple[float, int, int, bytes]] = []  # (due, seq, egress, frame)
-        self.last_due = [0.0] * len(ports)
-        self.offsets = [0.0] * len(ports)  # each link's current jitter offset
+        self.last_due: dict[tuple[int, int], float] = {}  # (ingress, egress) -> due time of its last frame
         self.seq = 0
         self.counters = Counters()
         self.stopping = False
@@ -158,8 +154,9 @@ class Switch:
         if len(self.queue) >= MAX_QUEUED:
             self.counters.failed += 1
             return
-        due = max(time.monotonic() + wait, self.last_due[egress])
-        self.last_due[egress] = due
+        flow = (ingress, egress)
+        due = max(time.monotonic() + wait, self.last_due.get(flow, 0.0))
+        self.last_due[flow] = due
         self.seq += 1
         heapq.heappush(self.queue, (due, self.seq, egress, frame))
 
@@ -167,9 +164,7 @@ class Switch:
         p = self.ports[port]
         if not p.jitter:
             return p.delay
-        offset = RHO * self.offsets[port] + SPREAD * self.rng.uniform(-p.jitter, p.jitter)
-        self.offsets[port] = offset = max(-p.jitter, min(p.jitter, offset))
-        return max(0.0, p.delay + offset)
+        return max(0.0, p.delay + self.rng.uniform(-p.jitter, p.jitter))
 
     def _release(self, now: float) -> None:
         queue = self.queue
