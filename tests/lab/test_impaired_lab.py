@@ -29,7 +29,7 @@ def test_links_lose_and_delay_as_configured(lab_factory):
                 "ip": "10.99.0.12",
                 "mac": "02:00:00:00:00:12",
                 "delay": "100ms",
-                "jitter": "50ms",
+                "jitter": "20ms",
             },
             {"name": "clean", "ip": "10.99.0.13", "mac": "02:00:00:00:00:13"},
         ],
@@ -51,12 +51,11 @@ def test_links_lose_and_delay_as_configured(lab_factory):
     # the bound stays far below the lossy link's 36%)
     assert slow.loss <= 0.1
     assert min(slow.rtts) >= 0.6 and statistics.median(slow.rtts) < 0.7
-    # 100 ± 20 ms each way: 160 to 240 ms round trip around 200, spread out. Quantiles, not the extremes, and
-    # with a margin: run under pytest on a loaded host the measured spread is wider than the switch's (128 to
-    # 285 ms seen, against 168 to 238 ms from a plain script), a measurement effect not yet explained.
+    # 100 ± 20 ms each way: 160 to 240 ms round trip around 200, spread out. Never below 160 (a loaded host only
+    # adds); the median and the spread from quantiles, as load adds outliers above.
     assert jitter.loss <= 0.1
     q = statistics.quantiles(jitter.rtts, n=20)  # q[0]: 5th percentile, q[-1]: 95th
-    assert q[0] >= 0.14 and 0.185 <= statistics.median(jitter.rtts) <= 0.215
+    assert min(jitter.rtts) >= 0.159 and 0.185 <= statistics.median(jitter.rtts) <= 0.215
     assert q[-1] - q[0] > 0.015
     assert clean.loss <= 0.05 and statistics.median(clean.rtts) < 0.05
 
