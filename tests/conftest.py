@@ -51,8 +51,12 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
         scanner_ip: str = "10.99.0.2",
         simulate: bool = True,
         builtin: str | None = None,
+        **lab_settings: Any,
     ) -> Any:
-        """A lab from device/group dicts, or a copy of a built-in lab file (``builtin="demo"``) renamed."""
+        """A lab from device/group dicts, or a copy of a built-in lab file (``builtin="demo"``) renamed.
+
+        ``lab_settings`` go into the lab's ``[lab]`` table: ``loss="20%"``, ``delay="300ms"``,
+        ``jitter="50ms"``, ``switch="userspace"`` (a device dict may carry its own loss/delay/jitter)."""
         import tomllib
 
         name = "t" + secrets.token_hex(3)
@@ -67,6 +71,7 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
                 "device": devices or [],
                 "group": groups or [],
             }
+        raw["lab"].update(lab_settings)
         spec = parse_lab(raw, "test lab")
         path = tmpdir / f"{name}.toml"
         path.write_text(lab_toml(raw))

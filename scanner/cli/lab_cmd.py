@@ -13,14 +13,23 @@ LAB_ARG = typer.Argument("demo", help="Built-in lab name (see `ndaa-scan lab lis
 
 
 @app.command()
-def up(lab: str = LAB_ARG) -> None:
+def up(
+    lab: str = LAB_ARG,
+    loss: str | None = typer.Option(
+        None, help="Drop this share of frames on every device link, each way (20%)."
+    ),
+    delay: str | None = typer.Option(
+        None, help="Delay every frame on a device link by this, each way (300ms)."
+    ),
+    jitter: str | None = typer.Option(None, help="Vary the delay by up to ± this, uniformly (50ms)."),
+) -> None:
     """Create the lab's namespaces and start its simulated devices. Scan it with
     `ndaa-scan scan --netns nd-LAB-scan -i eth0`."""
     from scanner.cli.scan_cmd import _lab_path
     from scanner.lab.manager import lab_up
     from scanner.lab.spec import load_lab
 
-    spec = load_lab(lab)
+    spec = load_lab(lab).with_impairment(loss, delay, jitter)
     status = lab_up(spec, _lab_path(lab))
     typer.echo(status.render())
     typer.echo(f"scan it: ndaa-scan scan --netns {spec.scanner_ns} -i eth0 {spec.subnet}")

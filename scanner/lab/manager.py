@@ -1,9 +1,11 @@
-"""Bring a lab up and down: namespaces, bridge, veths, and the simulator process."""
+"""Bring a lab up and down: namespaces, bridge (kernel, or the lab's own userspace switch), veths, and the
+simulator process."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import ScanFailed, UsageError
-from scanner.lab.netns import delete_netns, ip, list_netns, require_root_linux
+from scanner.lab.netns import delete_netns, disable_offloads, ip, list_netns, require_root_linux
 from scanner.lab.spec import LabSpec
 
 STATE_ROOT = Path(os.environ.get("NDAA_LAB_STATE", "/run/ndaa-scanner/labs"))
@@ -28,6 +30,9 @@ class LabStatus:
     simulator_pid: int | None
     simulator_alive: bool
     failures: list[str]
+    switch_pid: int | None = None  # the userspace switch (None: kernel bridge)
+    switch_alive: bool = False
+    switch: str = ""  # its settings and counters
 
     def render(self) -> str:
         sim = (
@@ -36,6 +41,9 @@ class LabStatus:
             else "no simulator"
         )
         lines = [f"lab {self.name}: {self.namespaces} namespaces, {sim}"]
+        if self.switch_pid:
+            state = "running" if self.switch_alive else "not running"
+            lines.append(f"  userspace switch pid {self.switch_pid} ({state}) {self.switch}".rstrip())
         lines += [f"  responder failed: {f}" for f in self.failures]
         return "\n".join(lines)
 
@@ -51,6 +59,8 @@ def lab_up(spec: LabSpec, lab_file: Path, *, simulate: bool = True) -> LabStatus
         raise UsageError(f"lab {spec.name!r} is already up (ndaa-scan lab down {spec.name})")
     try:
         _create_network(spec)
+        if spec.userspace_switch:
+            _start_switch(spec)
         if simulate and _needs_simulator(spec):
             _start_simulator(spec, lab_file)
     except BaseException:
@@ -86,11 +96,16 @@ def _create_network(spec: LabSpec) -> None:
             f"link set v{i} master br0",
             f"link set v{i} up",
         ]
+    if spec.userspace_switch:  # the ports stay unbridged: scanner/lab/switch.py forwards between them
+        batch = [ln for ln in batch if "br0" not in ln]
     ip(netns=br, batch=batch)
     _configure_host(spec.scanner_ns, spec.scanner_ip, plen, [])
     for i, d in enumerate(spec.devices):
         dev_plen = plen if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network(spec.subnet) else 24
         _configure_host(spec.device_ns(i), d.ip, dev_plen, d.routes)
+    if spec.userspace_switch:
+        for ns in [spec.scanner_ns] + [spec.device_ns(i) for i in range(len(spec.devices))]:
+            disable_offloads(ns, "eth0")
 
 
 def _configure_host(ns: str, addr: str, plen: int, routes: list[str]) -> None:
@@ -105,13 +120,38 @@ def _configure_host(ns: str, addr: str, plen: int, routes: list[str]) -> None:
 
 
 def _start_simulator(spec: LabSpec, lab_file: Path) -> None:
-    sdir = state_dir(spec.name)
+    _spawn(spec.name, "sim", "lab simulator", ["-m", "scanner.lab.sim", str(lab_file.resolve())])
+
+
+def switch_config(spec: LabSpec, seed: int | None = None) -> dict[str, object]:
+    """What scanner/lab/switch.py is given: the bridge namespace and its ports (the scanner's unimpaired)."""
+    ports: list[dict[str, object]] = [{"ifname": "vscan"}]
+    for i in range(len(spec.devices)):
+        link = spec.link(i)
+        ports.append({"ifname": f"v{i}", "loss": link.loss, "delay": link.delay, "jitter": link.jitter})
+    return {"netns": spec.bridge_ns, "seed": seed, "ports": ports}
+
+
+def _start_switch(spec: LabSpec) -> None:
+    seed = os.environ.get("NDAA_LAB_SEED")
+    config = json.dumps(switch_config(spec, int(seed) if seed else None))
+    _spawn(spec.name, "switch", "lab switch", ["-m", "scanner.lab.switch"], config)
+    desc = "no impairment"
+    if spec.impaired:
+        links = {spec.link(i) for i in range(len(spec.devices))}
+        desc = "; ".join(sorted(link.render() for link in links))
+    (state_dir(spec.name) / "switch.desc").write_text(desc)
+
+
+def _spawn(name: str, role: str, what: str, args: list[str], *extra: str) -> None:
+    """Start ``python ARGS STATEFILE EXTRA…`` as the lab's ``role`` process and wait for it to write ``ready``."""
+    sdir = state_dir(name)
     sdir.mkdir(parents=True, exist_ok=True)
-    state = sdir / "sim.state"
+    state = sdir / f"{role}.state"
     state.unlink(missing_ok=True)
-    log = open(sdir / "sim.log", "wb")  # noqa: SIM115 - handed to the child
+    log = open(sdir / f"{role}.log", "wb")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scanner.lab.sim", str(lab_file.resolve()), str(state)],
+        [sys.executable, *args, str(state), *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -119,20 +159,20 @@ def _start_simulator(spec: LabSpec, lab_file: Path) -> None:
         cwd=str(Path(__file__).resolve().parents[2]),
     )
     log.close()
-    (sdir / "sim.pid").write_text(str(proc.pid))
+    (sdir / f"{role}.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if state.exists() and state.read_text().startswith("ready"):
             return
         if proc.poll() is not None:
             raise ScanFailed(
-                f"lab simulator exited with {proc.returncode}; its log:\n"
-                + (sdir / "sim.log").read_text()[-2000:]
+                f"{what} exited with {proc.returncode}; its log:\n"
+                + (sdir / f"{role}.log").read_text(errors="replace")[-2000:]
             )
         time.sleep(0.05)
     raise ScanFailed(
-        f"lab simulator not ready after {READY_TIMEOUT:.0f} s; its log:\n"
-        + (sdir / "sim.log").read_text(errors="replace")[-2000:]
+        f"{what} not ready after {READY_TIMEOUT:.0f} s; its log:\n"
+        + (sdir / f"{role}.log").read_text(errors="replace")[-2000:]
     )
 
 
@@ -140,13 +180,15 @@ def lab_down(name: str) -> int:
     """Stop the simulator and delete the lab's namespaces (only those named nd-NAME-*). Returns how many."""
     require_root_linux()
     sdir = state_dir(name)
-    pid = _read_pid(sdir)
-    if pid:
-        _stop(pid)
+    for role in ("sim", "switch"):
+        pid = _read_pid(sdir, role)
+        if pid:
+            _stop(pid)
     names = list_netns(f"nd-{name}-")
     delete_netns(names)
-    for f in ("sim.pid", "sim.state", "sim.log"):
-        (sdir / f).unlink(missing_ok=True)
+    for role in ("sim", "switch"):
+        for f in (f"{role}.pid", f"{role}.state", f"{role}.log", f"{role}.tmp", f"{role}.desc"):
+            (sdir / f).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         sdir.rmdir()
     return len(names)
@@ -182,9 +224,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _read_pid(sdir: Path) -> int | None:
+def _read_pid(sdir: Path, role: str = "sim") -> int | None:
     try:
-        return int((sdir / "sim.pid").read_text())
+        return int((sdir / f"{role}.pid").read_text())
     except (OSError, ValueError):
         return None
 
@@ -192,14 +234,49 @@ def _read_pid(sdir: Path) -> int | None:
 def lab_status(name: str) -> LabStatus:
     sdir = state_dir(name)
     pid = _read_pid(sdir)
-    alive = False
-    if pid:
-        try:
-            os.kill(pid, 0)
-            alive = True
-        except OSError:
-            alive = False
     failures: list[str] = []
     with contextlib.suppress(OSError):
         failures = [ln for ln in (sdir / "sim.state").read_text().splitlines()[1:] if ln]
-    return LabStatus(name, len(list_netns(f"nd-{name}-")), pid, alive, failures)
+    switch_pid = _read_pid(sdir, "switch")
+    switch = ""
+    with contextlib.suppress(OSError):
+        switch = (sdir / "switch.desc").read_text()
+    return LabStatus(
+        name,
+        len(list_netns(f"nd-{name}-")),
+        pid,
+        _running(pid),
+        failures,
+        switch_pid,
+        _running(switch_pid),
+        switch,
+    )
+
+
+def switch_counters(name: str, timeout: float = 2.0) -> str:
+    """Ask the lab's userspace switch for its counters (``received N sent N lost N failed N``); "" without one."""
+    sdir = state_dir(name)
+    pid = _read_pid(sdir, "switch")
+    if not pid or not _running(pid):
+        return ""
+    state = sdir / "switch.state"
+    before = state.stat().st_mtime_ns if state.exists() else 0
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if state.stat().st_mtime_ns != before:
+                lines = state.read_text().splitlines()
+                return lines[1] if len(lines) > 1 else ""
+        time.sleep(0.02)
+    return ""
+
+
+def _running(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

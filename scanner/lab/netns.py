@@ -127,3 +127,30 @@ def run_in_netns(name: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box.get("result")
+
+
+SIOCETHTOOL = 0x8946
+# legacy ethtool set-commands (linux/ethtool.h): transmit checksum, scatter-gather, TSO, GSO
+_ETHTOOL_OFFLOADS = (0x17, 0x19, 0x1F, 0x24)
+
+
+def disable_offloads(netns: str, ifname: str) -> None:
+    """Turn off ``ifname``'s transmit checksum and segmentation offloads in namespace ``netns``
+    (``ethtool -K IF tx off sg off tso off gso off`` without needing ethtool).
+
+    A veth otherwise hands on frames whose checksum is left for hardware to fill, and 64 KiB TCP super-frames;
+    a frame read from an AF_PACKET socket (the lab's userspace switch) and written to another veth would then
+    arrive with a wrong checksum or too big to send.
+    """
+    import fcntl
+    import socket
+    import struct
+
+    with in_netns(netns), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for cmd in _ETHTOOL_OFFLOADS:
+            value = ctypes.create_string_buffer(struct.pack("II", cmd, 0))
+            ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(40, b"\0")
+            try:
+                fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifreq)
+            except OSError as exc:
+                raise ScanFailed(f"cannot turn off offload {cmd:#x} on {ifname} in {netns}: {exc}") from None

@@ -6,7 +6,7 @@ import ipaddress
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -14,6 +14,54 @@ from scanner.errors import DataError, UsageError
 from scanner.observations import normalise_mac
 
 _NAME = re.compile(r"^[a-z0-9]{1,8}$")
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|ms|s)?\s*$")
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, None: 1.0}
+
+
+def parse_loss(v: Any) -> float:
+    """A frame-loss fraction from ``"20%"``, ``"0.2"`` or ``0.2``; must be in [0, 1)."""
+    if isinstance(v, str):
+        text = v.strip()
+        frac = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        frac = float(v)
+    else:
+        raise ValueError(f"loss {v!r}: give a percentage like '20%' or a fraction like 0.2")
+    if not 0.0 <= frac < 1.0:
+        raise ValueError(f"loss {v!r}: must be at least 0% and below 100%")
+    return frac
+
+
+def parse_duration(v: Any) -> float:
+    """Seconds from ``"300ms"``, ``"0.3s"``, ``"250us"`` or a number of seconds; 0 to 60 s."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        secs = float(v)
+    elif isinstance(v, str) and (m := _DURATION.match(v)):
+        secs = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(f"duration {v!r}: give it like '300ms' or '0.3s'")
+    if not 0.0 <= secs <= 60.0:
+        raise ValueError(f"duration {v!r}: must be between 0 and 60 s")
+    return secs
+
+
+class Impairment(BaseModel):
+    """What a link does to every frame crossing it, each way: drop a fraction, delay by ``delay`` ± ``jitter``
+    (seconds, uniform). Applied by the lab's userspace switch (scanner/lab/switch.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    loss: float = 0.0
+    delay: float = 0.0
+    jitter: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.loss or self.delay or self.jitter)
+
+    def render(self) -> str:
+        return (
+            f"loss {self.loss:.1%}, delay {self.delay * 1000:.0f} ms ± {self.jitter * 1000:.0f} ms each way"
+        )
 
 
 class Expectation(BaseModel):
@@ -36,6 +84,20 @@ class LabDevice(BaseModel):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-service overrides of the profile
     routes: list[str] = Field(default_factory=list)  # extra routes ("default" for an off-subnet device)
     expect: Expectation | None = None
+    # this device's link, each way; None: the lab's setting
+    loss: float | None = None
+    delay: float | None = None
+    jitter: float | None = None
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss(cls, v: Any) -> float | None:
+        return None if v is None else parse_loss(v)
+
+    @field_validator("delay", "jitter", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float | None:
+        return None if v is None else parse_duration(v)
 
     @field_validator("mac")
     @classmethod
@@ -58,6 +120,9 @@ class DeviceGroup(BaseModel):
     ouis: list[str] = Field(min_length=1)
     profile: str = "host"
     expect: Expectation | None = None
+    loss: str | float | None = None
+    delay: str | float | None = None
+    jitter: str | float | None = None
 
     def expand(self, salt: int) -> list[LabDevice]:
         start = ipaddress.IPv4Address(self.start_ip)
@@ -75,6 +140,9 @@ class DeviceGroup(BaseModel):
                     mac=mac,
                     profile=self.profile,
                     expect=self.expect,
+                    loss=None if self.loss is None else parse_loss(self.loss),
+                    delay=None if self.delay is None else parse_duration(self.delay),
+                    jitter=None if self.jitter is None else parse_duration(self.jitter),
                 )
             )
         return out
@@ -87,6 +155,23 @@ class LabSpec(BaseModel):
     scanner_ip: str
     description: str = ""
     devices: list[LabDevice] = Field(default_factory=list)
+    # every device link's impairment, each way (a device's own loss/delay/jitter overrides it)
+    loss: float = 0.0
+    delay: float = 0.0
+    jitter: float = 0.0
+    # "kernel": a Linux bridge; "userspace": the lab's own switch (scanner/lab/switch.py), which can impair
+    # links. Default: the userspace switch when any link is impaired, else the kernel bridge.
+    switch: Literal["kernel", "userspace"] | None = None
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss(cls, v: Any) -> float:
+        return parse_loss(v)
+
+    @field_validator("delay", "jitter", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v)
 
     @field_validator("name")
     @classmethod
@@ -109,7 +194,44 @@ class LabSpec(BaseModel):
                 raise ValueError(f"device {d.name}: {d.ip} is outside {net}; give it routes = ['default']")
             seen_ip.add(d.ip)
             seen_mac.add(d.mac)
+        if self.switch == "kernel" and self.impaired:
+            raise ValueError("loss/delay/jitter need switch = 'userspace' (the kernel here has no netem)")
         return self
+
+    def link(self, index: int) -> Impairment:
+        """The impairment of device ``index``'s link (its own setting, else the lab's)."""
+        d = self.devices[index]
+        return Impairment(
+            loss=self.loss if d.loss is None else d.loss,
+            delay=self.delay if d.delay is None else d.delay,
+            jitter=self.jitter if d.jitter is None else d.jitter,
+        )
+
+    @property
+    def impaired(self) -> bool:
+        return any(self.link(i).active for i in range(len(self.devices)))
+
+    @property
+    def userspace_switch(self) -> bool:
+        return self.switch == "userspace" or (self.switch is None and self.impaired)
+
+    def with_impairment(
+        self,
+        loss: str | float | None = None,
+        delay: str | float | None = None,
+        jitter: str | float | None = None,
+    ) -> LabSpec:
+        """This lab with the lab-wide impairment replaced where given (``ndaa-scan lab up --loss …``)."""
+        raw = self.model_dump()
+        for key, value in (("loss", loss), ("delay", delay), ("jitter", jitter)):
+            if value is not None:
+                raw[key] = value
+        if self.switch == "kernel" and (loss or delay or jitter):
+            raw["switch"] = None
+        try:
+            return LabSpec(**raw)
+        except ValidationError as exc:
+            raise UsageError(str(exc)) from None
 
     @property
     def prefixlen(self) -> int:
@@ -159,3 +281,28 @@ def parse_lab(raw: dict[str, Any], origin: str = "<lab>") -> LabSpec:
         return LabSpec(**lab, devices=devices)
     except (ValidationError, ValueError, TypeError) as exc:
         raise DataError(f"{origin}: {exc}") from None
+
+
+def render_lab(raw: dict[str, Any]) -> str:
+    """A lab dict (``{"lab": {...}, "device": [...], "group": [...]}``) as TOML that :func:`parse_lab` reads back."""
+    import json
+
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {val(x)}" for k, x in v.items()) + " }"
+        raise TypeError(f"cannot write {type(v).__name__} to a lab file")
+
+    out = ["[lab]"] + [f"{k} = {val(v)}" for k, v in raw["lab"].items() if v is not None]
+    for key in ("device", "group"):
+        for item in raw.get(key, []):
+            out.append(f"\n[[{key}]]")
+            out += [f"{k} = {val(v)}" for k, v in item.items() if v is not None]
+    return "\n".join(out) + "\n"

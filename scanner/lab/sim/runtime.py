@@ -21,7 +21,7 @@ from scanner.lab.spec import LabSpec
 
 log = logging.getLogger("scanner.lab.sim")
 
-# service name -> module with ``async def start(dev: SimDevice, params: dict) -> None``
+# service name -> module with ``async def start(dev: SimDevice, params: dict) -> None`` (or module:function)
 RESPONDERS: dict[str, str] = {
     "sadp": "scanner.lab.sim.sadp",
     "dhip": "scanner.lab.sim.dhip",
@@ -34,6 +34,15 @@ RESPONDERS: dict[str, str] = {
     "rtsp": "scanner.lab.sim.rtsp",
     "snmp": "scanner.lab.sim.snmp",
     "replay": "scanner.lab.sim.replay",
+    # hostile devices (sim/hostile.py, sim/flood.py); "module:function" names another entry point
+    "bomb-http": "scanner.lab.sim.hostile:start_bomb_http",
+    "bomb-ssdp": "scanner.lab.sim.hostile:start_bomb_ssdp",
+    "tarpit": "scanner.lab.sim.hostile:start_tarpit",
+    "junk-rtsp": "scanner.lab.sim.hostile:start_junk_rtsp",
+    "spoof": "scanner.lab.sim.hostile:start_spoof",
+    "dhip-liar": "scanner.lab.sim.hostile:start_dhip_liar",
+    "mdns-loop": "scanner.lab.sim.hostile:start_mdns_loop",
+    "flood": "scanner.lab.sim.flood",
 }
 
 
@@ -63,8 +72,9 @@ async def start_all(devices: list[SimDevice]) -> list[str]:
     for dev in devices:
         for service, params in dev.services.items():
             try:
-                module = importlib.import_module(RESPONDERS[service])
-                await module.start(dev, params)
+                module_name, _, entry = RESPONDERS[service].partition(":")
+                module = importlib.import_module(module_name)
+                await getattr(module, entry or "start")(dev, params)
             except Exception as exc:  # one broken responder must not take the lab down
                 failures.append(f"{dev.name}/{service}: {exc!r}")
                 log.exception("responder %s failed on %s", service, dev.name)
