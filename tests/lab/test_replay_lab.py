@@ -207,25 +207,25 @@ def collector(probe: str) -> Collector:
 
 def offline(relative: str) -> list[Observation]:
     """The observations the probe's conversion makes of corpus file ``relative`` sent from its device."""
-    from scanner.discovery.dhip import dhip_answer
+    from scanner.discovery.dhip import dhip_reply
     from scanner.discovery.parsers.ssdp import parse_response
     from scanner.discovery.parsers.upnp import parse_description
-    from scanner.discovery.parsers.wsd import parse_probe_matches
-    from scanner.discovery.sadp import sadp_answer
+    from scanner.discovery.request_reply import record
+    from scanner.discovery.sadp import sadp_reply
     from scanner.discovery.ssdp import description_signals, reply_signals
-    from scanner.discovery.udp_discovery import record_answer
-    from scanner.discovery.wsd import record_match
+    from scanner.discovery.wsd import wsd_reply
 
     device, folder = serving(relative), relative.split("/", 1)[0]
     data = (REALWORLD / relative).read_bytes()
     col = collector("ssdp" if folder == "upnp" else folder)
     if folder in ("sadp", "dhip"):
-        answer = (sadp_answer if folder == "sadp" else dhip_answer)(data, device.ip)
+        answer = (sadp_reply if folder == "sadp" else dhip_reply)(data, device.ip, PORTS[folder])
         assert answer is not None
-        record_answer(col, answer, PORTS[folder])
+        record(col, answer)
     elif folder == "wsd":
-        for match in parse_probe_matches(data):
-            record_match(col, match, device.ip)
+        reply = wsd_reply(data, device.ip)
+        if reply is not None:
+            record(col, reply)
     elif folder == "ssdp":
         reply = parse_response(data)
         assert reply is not None
