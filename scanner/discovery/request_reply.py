@@ -141,8 +141,8 @@ class Reply(NamedTuple):
 
 @dataclass
 class Scope:
-    """Which sources a reply may come from: ``networks`` (the scanned targets and the interface's subnet)
-    or ``hosts``, never loopback or one of ``own`` addresses."""
+    """Which sources a reply may come from: the ``hosts`` asked (the scanned targets) and the ``networks``
+    (the interface's subnet); never one of ``own`` addresses, nor loopback unless it was asked."""
 
     networks: list[ipaddress.IPv4Network] = field(default_factory=list)
     hosts: set[str] = field(default_factory=set)
@@ -153,13 +153,15 @@ class Scope:
         """Why a datagram from ``src`` is not a reply to take: "loopback", "own address", "outside"; None."""
         if src in self.own:
             return "own address"
+        if src in self.hosts:  # a target the user named (even 127.0.0.1) may answer
+            return None
         try:
             addr = ipaddress.IPv4Address(src)
         except ValueError:
             return None if self.anywhere else "outside"
         if addr.is_loopback:
             return "loopback"
-        if self.anywhere or src in self.hosts or any(addr in n for n in self.networks):
+        if self.anywhere or any(addr in n for n in self.networks):
             return None
         return "outside"
 
