@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import struct
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -118,3 +120,39 @@ def test_unknown_interface_is_an_error_not_an_exception():
     result = asyncio.run(MdnsProbe().run(ProbeContext(targets=[], interface="nd-no-such-if")))
     assert result.status == ProbeStatus.ERROR
     assert "nd-no-such-if" in (result.error or "")
+
+
+# ---------------------------------------------------------------- DNS decoding is python-zeroconf's: bounded
+
+
+def _dns(question_name: bytes) -> bytes:
+    """A one-question DNS response whose question name is ``question_name`` (header is 12 bytes)."""
+    header = struct.pack("!6H", 0, 0x8400, 1, 0, 0, 0)
+    return header + question_name + struct.pack("!HH", 12, 1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"\xc0\x0c",  # a compression pointer to itself
+        b"\xc0\x0e\xc0\x0c",  # two pointers to each other
+        b"".join(struct.pack("!H", 0xC000 | (14 + 2 * i)) for i in range(4000)) + b"\0",  # a 4000-long chain
+        b"\x3f" + b"a" * 63 + b"\xc0\x0c",  # a label, then a pointer back to it
+    ],
+)
+def test_dns_compression_loops_and_chains_are_refused_quickly(name):
+    from zeroconf import DNSIncoming
+
+    start = time.perf_counter()
+    msg = DNSIncoming(_dns(name))
+    assert not msg.valid and msg.questions == []
+    assert time.perf_counter() - start < 0.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=9000))
+def test_random_dns_datagrams_never_raise(raw):
+    from zeroconf import DNSIncoming
+
+    msg = DNSIncoming(raw)
+    assert isinstance(msg.valid, bool)
