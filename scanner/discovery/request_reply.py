@@ -226,7 +226,7 @@ class Exchange:
         self.busy_rounds = self.rounds_done = 0
         self.rtt: list[float] = []
         self.own_datagrams: list[bytes] = []
-        self.first_group = self.last_group = self.last_unicast = 0.0
+        self.last_group = self.last_unicast = 0.0
         self.last_new = 0.0
         self.start = self.deadline = 0.0
         self.ended_early = False
@@ -365,7 +365,6 @@ class Exchange:
                 continue
             assert self.group_channel is not None
             if self._try_send(self.group_channel, datagram, dest) == SENT:
-                self.first_group = self.first_group or now
                 self.last_group = now
 
     async def _send_unicast(self, silent: list[str]) -> None:
@@ -502,7 +501,8 @@ class Exchange:
                 self.sends_at_answer[who] = self.tries.get(who, 0)
                 self.last_new = now
                 self.wake.set()
-                asked = min(self.first_sent.get(who, math.inf), self.first_group or math.inf)
+                # unicast only: a device may delay its answer to a multicast request on purpose
+                asked = self.first_sent.get(who, math.inf)
                 if asked < now and len(self.rtt) < RTT_SAMPLES:
                     self.rtt.append(now - asked)
         if reply.key in per.keys:

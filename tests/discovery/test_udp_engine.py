@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeStatus
 from scanner.discovery.request_reply import Exchange, Limits, Reply, Scope, Timing
@@ -413,3 +415,75 @@ def test_a_parser_that_raises_does_not_end_the_probe():
     ex = Exchange(col, handle=broken, timing=Timing(), scope=Scope(anywhere=True))
     ex.take(b"x", "10.0.0.5", 9)
     assert ex.not_replies == 1
+
+
+# ---------------------------------------------------------------- with the real protocol decoders
+
+
+def _sadp_exchange(limits: Limits) -> Exchange:
+    import ipaddress
+
+    from scanner.discovery.sadp import sadp_reply
+
+    col = Collector("sadp", ProbeContext(targets=[]))
+    scope = Scope(networks=[ipaddress.IPv4Network("10.99.0.0/24")], own={"10.99.0.2"})
+    return Exchange(col, handle=sadp_reply, timing=Timing(), scope=scope, limits=limits)
+
+
+def _forged(i: int) -> bytes:
+    mac = f"58-50-ed-{i >> 16 & 255:02x}-{i >> 8 & 255:02x}-{i & 255:02x}"
+    return (
+        f"<ProbeMatch><DeviceDescription>DS-{i}</DeviceDescription><MAC>{mac}</MAC>"
+        f"<IPv4Address>10.99.0.{i % 250 + 3}</IPv4Address></ProbeMatch>"
+    ).encode()
+
+
+def test_ten_thousand_forged_sadp_replies_from_one_host_make_one_device():
+    from scanner.discovery.sadp import LIMITS
+
+    ex = _sadp_exchange(LIMITS)
+    for i in range(10_000):
+        ex.take(_forged(i), "10.99.0.66", 37020)
+    assert {o.ip for o in ex.col.observations} == {"10.99.0.66"}
+    assert len({o.value for o in ex.col.observations if o.signal == "claimed.mac"}) == LIMITS.keys_per_source
+    assert "flood: 9,996 replies from 1 host ignored" in ex.notes()
+
+
+def test_forged_sadp_replies_from_outside_the_segment_make_no_device():
+    from scanner.discovery.sadp import LIMITS
+
+    ex = _sadp_exchange(LIMITS)
+    for i in range(10_000):
+        ex.take(_forged(i), f"172.16.{i >> 8 & 255}.{i & 255}", 37020)
+    assert ex.col.observations == []
+    assert ex.sources == {}  # nothing kept per forged source
+    assert any(n.startswith("dropped 10,000 replies from outside the scanned segments") for n in ex.notes())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=70_000), max_size=4))
+def test_any_datagram_to_every_decoder_is_bounded(datagrams):
+    from scanner.discovery.dhip import dhip_reply
+    from scanner.discovery.sadp import sadp_reply
+    from scanner.discovery.wsd import wsd_reply
+
+    for decode in (sadp_reply, dhip_reply, wsd_reply):
+        col = Collector("x", ProbeContext(targets=[]))
+        ex = Exchange(col, handle=decode, timing=Timing(), scope=Scope(anywhere=True), limits=Limits())
+        for data in datagrams:
+            ex.take(data, "10.0.0.9", 1)
+        assert len(col.observations) <= Limits().observations_per_source
+        assert all(o.ip == "10.0.0.9" and o.mac is None for o in col.observations)
+
+
+def test_claims_and_mismatch():
+    from scanner.discovery.udp_search import claims
+
+    assert claims("10.0.0.9", "10.0.0.5", "AC-CC-8E-27-0A-D8") == [
+        ("claimed.ip", "10.0.0.5"),
+        ("claimed.mismatch", "claims 10.0.0.5, sent from 10.0.0.9"),
+        ("claimed.mac", "ac:cc:8e:27:0a:d8"),
+    ]
+    assert claims("10.0.0.5", "10.0.0.5", "") == [("claimed.ip", "10.0.0.5")]
+    for junk_ip in ("0.0.0.0", "255.255.255.255", "239.255.255.250", "not an ip", ""):
+        assert claims("10.0.0.9", junk_ip, "ff:ff:ff:ff:ff:ff") == []
