@@ -1,9 +1,10 @@
 """Paced requests and bounded reply collection over datagram channels: the one send/receive engine that
 ARP (raw frames), SADP, DHIP, WS-Discovery, SSDP and SNMP share.
 
-An ``Exchange`` sends in rounds. Each round may send the protocol's group datagrams (multicast and
-broadcast) and, paced at ``Timing.rate`` datagrams a second, the unicast requests to every target that
-has not answered yet. A target is asked again only once its previous request had ``retry_wait`` seconds
+An ``Exchange`` sends in rounds: first at the protocol's scheduled offsets (``Timing.rounds``), then as
+needed. Each round may send the protocol's group datagrams (multicast and broadcast) and, paced at
+``Timing.rate`` datagrams a second, the unicast requests to every target that has not answered yet.
+Past the schedule, a target is asked again only once its previous request had ``retry_wait`` seconds
 to be answered: ``Timing.first_wait`` until replies show the round trip, then 1.5 x the median round
 trip seen (never under ``Timing.min_wait``). Every target is asked at least ``Timing.min_tries`` times
 (arp-scan's default is 2 tries); more tries follow while the replies show loss: the share of requests
@@ -354,7 +355,8 @@ class Exchange:
             if self.group_channel is not None and self.group:
                 self._send_group()
             if silent and self.unicast is not None:
-                await self._send_unicast(silent)
+                # the protocol's own schedule sets the spacing of its rounds; later rounds wait per target
+                await self._send_unicast(silent, gate=rnd >= len(scheduled))
             rnd += 1
             self.rounds_done = rnd
 
@@ -367,15 +369,16 @@ class Exchange:
             if self._try_send(self.group_channel, datagram, dest) == SENT:
                 self.last_group = now
 
-    async def _send_unicast(self, silent: list[str]) -> None:
-        """Each silent target's requests, paced, each no sooner than ``retry_wait`` after its last."""
+    async def _send_unicast(self, silent: list[str], *, gate: bool) -> None:
+        """Each silent target's requests, paced; with ``gate``, each no sooner than ``retry_wait`` after
+        its last."""
         assert self.unicast is not None and self.unicast_channel is not None
         channel = self.unicast_channel
         paced_from, paced = time.monotonic(), 0
         for i, target in enumerate(silent):
             if target in self.answered:
                 continue
-            due = self.last_sent.get(target, 0.0) + self.retry_wait() if target in self.last_sent else 0.0
+            due = self.last_sent[target] + self.retry_wait() if gate and target in self.last_sent else 0.0
             if due > time.monotonic():
                 if not await self._pause_until(due):
                     return
@@ -434,7 +437,9 @@ class Exchange:
     async def _final_wait(self) -> None:
         t = self.timing
         while True:
-            due = self.last_group + t.reply_delay + self._rtt_or_zero() if self.last_group else 0.0
+            # the devices' own delay, plus the path's: the fastest round trip seen (the median would count
+            # the devices' answering time twice)
+            due = self.last_group + t.reply_delay + min(self.rtt, default=0.0) if self.last_group else 0.0
             retried = self.last_unicast + self.retry_wait() if self.last_unicast else 0.0
             quiet_at = max(due, retried, self.last_new + t.quiet)
             now = time.monotonic()
@@ -442,9 +447,6 @@ class Exchange:
                 return
             if not await self._sleep(quiet_at if now < quiet_at else self.deadline):
                 return
-
-    def _rtt_or_zero(self) -> float:
-        return statistics.median(self.rtt) if self.rtt else 0.0
 
     # ------------------------------------------------------------------ replies
 
