@@ -98,6 +98,14 @@ def description_signals(device: UpnpDevice) -> list[tuple[str, str]]:
     return [(signal, getattr(device, attr)) for attr, signal in UPNP_SIGNALS.items() if getattr(device, attr)]
 
 
+def ssdp_reply(reply: SsdpMessage, src: str) -> Reply:
+    """A search reply's observations about its UDP source ``src``: its headers, and the LOCATION host as a
+    claim (``claimed.ip``, ``claimed.mismatch`` when it is another address)."""
+    fields = reply_signals(reply) + claims(src, _location_host(reply.get("location")), "")
+    key = f"{reply.get('st')} {reply.get('usn')} {reply.get('location')}"
+    return Reply(src, key, fields, port=PORT)
+
+
 class _Search:
     """The protocol's state over one exchange: replies decoded, descriptions fetched from the replying host."""
 
@@ -129,10 +137,7 @@ class _Search:
         reply = parse_response(data)
         if reply is None:
             return None
-        fields = reply_signals(reply)
-        fields += claims(src, _location_host(reply.get("location")), "")
-        key = f"{reply.get('st')} {reply.get('usn')} {reply.get('location')}"
-        return Reply(src, key, fields, port=PORT, then=lambda: self._describe(reply, src))
+        return ssdp_reply(reply, src)._replace(then=lambda: self._describe(reply, src))
 
     def _describe(self, reply: SsdpMessage, src: str) -> None:
         url = fetchable_location(reply.get("location"), {src})
