@@ -1,7 +1,7 @@
 """ARP sweep through scapy, for platforms without AF_PACKET (BSD/macOS use BPF through libpcap).
 
 Off the hot path by design: scapy takes ~0.8 s to import and ~306 µs to build a frame
-(../shared/MEASUREMENTS.md), so Linux uses ``arp.py``'s raw socket and only falls back here when
+(measured on a namespace lab), so Linux uses ``arp.py``'s raw socket and only falls back here when
 AF_PACKET does not exist. scapy is an optional extra (GPL-2.0-only): ``pip install ndaa-scanner[scapy]``.
 """
 

@@ -5,9 +5,10 @@ An ``Exchange`` sends in rounds: first at the protocol's scheduled offsets (``Ti
 needed. Each round may send the protocol's group datagrams (multicast and broadcast) and, paced at
 ``Timing.rate`` datagrams a second, the unicast requests to every target that has not answered yet.
 Past the schedule, a target is asked again only once its previous request had ``retry_wait`` seconds
-to be answered: ``Timing.first_wait`` until replies show the round trip, then 1.5 x the median round
-trip seen (never under ``Timing.min_wait``). Every target is asked at least ``Timing.min_tries`` times
-(arp-scan's default is 2 tries); more tries follow while the replies show loss: the share of requests
+to be answered: ``Timing.first_wait`` (x ``Timing.backoff`` per earlier try) until replies show the
+round trip, then 1.5 x the median round trip seen (never under ``Timing.min_wait``). Every target is
+asked at least ``Timing.min_tries`` times (arp-scan(1) defaults: --retry 2, --timeout 500 ms,
+--backoff 1.5); more tries follow while the replies show loss: the share of requests
 to answering targets that got no reply estimates the loss ``L`` of one try, and a silent target is
 asked until ``L ** tries`` drops under ``MISS_TARGET`` (at most ``Timing.max_tries``). After the last
 round the exchange waits for the multicast answers that are due (``Timing.reply_delay``), the retry
@@ -102,6 +103,9 @@ class Timing:
     rounds: tuple[float, ...] = (0.0,)  # offsets of the scheduled rounds (group datagrams go out in each)
     rate: float = 5000.0  # unicast pacing
     first_wait: float = 0.5  # a target's time to answer before it is asked again, until replies show the RTT
+    backoff: float = (
+        1.5  # ... multiplied by this for each earlier try (arp-scan: --timeout 500, --backoff 1.5)
+    )
     min_wait: float = 0.25  # never re-ask sooner than this
     min_tries: int = 2  # every silent target is asked this often (time permitting)
     max_tries: int = 8  # ... and at most this often, however lossy the link looks
@@ -235,11 +239,14 @@ class Exchange:
 
     # ------------------------------------------------------------------ timing
 
-    def retry_wait(self) -> float:
-        """Seconds a request gets to be answered before its target is asked again."""
+    def retry_wait(self, tries: int = 1) -> float:
+        """Seconds the ``tries``-th request to a target gets to be answered before it is asked again:
+        ``first_wait`` times ``backoff`` per earlier try (arp-scan's rule) until a reply shows the round
+        trip, then 1.5 x the median round trip seen."""
+        t = self.timing
         if not self.rtt:
-            return max(self.timing.first_wait, self.timing.min_wait)
-        return max(self.timing.min_wait, 1.5 * statistics.median(self.rtt) + 0.05)
+            return max(t.first_wait * t.backoff ** max(0, tries - 1), t.min_wait)
+        return max(t.min_wait, 1.5 * statistics.median(self.rtt) + 0.05)
 
     def loss(self) -> float:
         """Estimated chance that one unicast request gets no reply (0.0 without evidence).
@@ -344,7 +351,9 @@ class Exchange:
                 if not silent:
                     return
                 # wait for the last round's answers before judging the loss they show
-                at = min(self.last_sent.get(t, self.start) for t in silent) + self.retry_wait()
+                at = min(
+                    self.last_sent.get(t, self.start) + self.retry_wait(self.tries.get(t, 1)) for t in silent
+                )
                 if not await self._pause_until(at):
                     return
                 silent = self.silent()
@@ -378,7 +387,11 @@ class Exchange:
         for i, target in enumerate(silent):
             if target in self.answered:
                 continue
-            due = self.last_sent[target] + self.retry_wait() if gate and target in self.last_sent else 0.0
+            due = (
+                self.last_sent[target] + self.retry_wait(self.tries.get(target, 1))
+                if gate and target in self.last_sent
+                else 0.0
+            )
             if due > time.monotonic():
                 if not await self._pause_until(due):
                     return
@@ -440,7 +453,8 @@ class Exchange:
             # the devices' own delay, plus the path's: the fastest round trip seen (the median would count
             # the devices' answering time twice)
             due = self.last_group + t.reply_delay + min(self.rtt, default=0.0) if self.last_group else 0.0
-            retried = self.last_unicast + self.retry_wait() if self.last_unicast else 0.0
+            tries = max(self.tries.values(), default=1)
+            retried = self.last_unicast + self.retry_wait(tries) if self.last_unicast else 0.0
             quiet_at = max(due, retried, self.last_new + t.quiet)
             now = time.monotonic()
             if now >= quiet_at and not self.busy():

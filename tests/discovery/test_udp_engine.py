@@ -160,6 +160,16 @@ def test_a_retry_waits_for_the_first_request_to_be_answered():
     assert 0.28 <= t2 - t1 < 0.5
 
 
+def test_retries_back_off_like_arp_scan_until_a_round_trip_is_known():
+    ch = FakeChannel(FakeNet(set()))
+    timing = Timing(rate=100_000, first_wait=0.2, min_wait=0.1, min_tries=3)
+    run(exchange(["10.0.0.1"], ch, timing=timing), 3.0)
+    times = [t for t, _, _ in ch.sends]
+    assert len(times) == 3
+    assert 0.18 <= times[1] - times[0] < 0.28  # first_wait
+    assert 0.28 <= times[2] - times[1] < 0.4  # x 1.5
+
+
 def test_every_target_answering_ends_the_exchange_at_once():
     targets = hosts(50)
     ch = FakeChannel(FakeNet(set(targets)))
