@@ -142,5 +142,6 @@ def sweep(
         targets=[str(t) for t in targets],
         unicast=request,
         unicast_channel=channel,
-        limits=LIMITS,
+        # a reply counts only from a target asked: as many sources as targets (a /16 may hold thousands)
+        limits=dataclasses.replace(LIMITS, sources=max(LIMITS.sources, len(targets))),
     )

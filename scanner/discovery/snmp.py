@@ -48,8 +48,10 @@ class SnmpProbe:
             return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
         exchange = _Requests(ctx, community.encode(), ctx.options.snmp_port)
         proto = dataclasses.replace(SNMP, port=exchange.port)
+        # a reply counts only from a host asked (its request id): as many sources as hosts
+        limits = dataclasses.replace(LIMITS, sources=max(LIMITS.sources, len(hosts)))
         result, _ = await run_udp(
-            col, proto, group_payloads=[], unicast=exchange.request, handle=exchange.handle, limits=LIMITS
+            col, proto, group_payloads=[], unicast=exchange.request, handle=exchange.handle, limits=limits
         )
         return result
 
