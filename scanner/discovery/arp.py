@@ -1,9 +1,12 @@
-"""ARP sweep of the on-link targets from a raw AF_PACKET socket, asyncio-driven.
+"""ARP sweep of the on-link targets from a raw AF_PACKET socket, through the discovery engine.
 
-Measured here (docs/PERFORMANCE.md#arp-sweep): a raw-socket sweep finds 254 hosts in ~0.3 s where
-scapy's srp, nmap -sn and arp-scan take 1.4-1.8 s, so this hot path is our own code. Requests are
-paced (``rate`` frames/s), non-responders are asked once more, and the sweep ends when every target
-answered or nothing arrived for ``idle`` seconds. Without raw-socket rights it falls back to
+Measured on a namespace lab (docs/PERFORMANCE.md#arp-sweep): a raw-socket sweep finds 254 hosts in ~0.3 s where scapy's srp, nmap -sn
+and arp-scan take 1.4-1.8 s, so this hot path is our own code. The requests, retries and waits are
+``request_reply.Exchange``'s (the engine every discovery protocol shares), on an ``ArpChannel``: who-has
+frames paced at ``rate`` frames/s; silent targets asked again once their request had its time to be
+answered (arp-scan's defaults: 2 tries, 500 ms; here the wait follows the replies' round trip and the
+budget, and a lossy link gets more tries); the sweep ends when every target answered or nothing new
+arrived for a quiet period after the last retry. Without raw-socket rights it falls back to
 ``neighbour.py`` (an unprivileged sweep through the kernel's neighbour table) and says so; on a
 platform without AF_PACKET it uses scapy (``arp_scapy.py``) when installed.
 """
@@ -11,19 +14,59 @@ platform without AF_PACKET it uses scapy (``arp_scapy.py``) when installed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import socket
-import time
-from ipaddress import IPv4Address
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.arp import ETH_P_ARP, build_request, parse_reply
+from scanner.discovery.request_reply import Channel, Exchange, Limits, Reply, Scope, Timing
 from scanner.netif import interface
 
-IDLE = 0.25  # seconds without a reply that end a round
-ROUNDS = 2  # first ask, then ask the silent once more
 DEFAULT_RATE = 20000  # frames per second
 RCVBUF = 4 << 20
+MAX_FRAME = 2048
+FRAMES_PER_READ = 1024  # frames that are not replies to us skipped per read at most
+TIMING = Timing(rounds=(0.0,), min_wait=0.25, quiet=0.25, busy_wait=1.0)  # busy: the NIC queue drains fast
+LIMITS = Limits(keys_per_source=1, datagrams_per_source=64, observations_per_source=4)
+
+
+class ArpChannel:
+    """A bound AF_PACKET socket as an exchange channel: a "datagram" is a whole frame, and what is
+    received is only ARP replies addressed to ``own_ip``, with the sender's address as their source."""
+
+    def __init__(self, sock: socket.socket, own_ip: IPv4Address) -> None:
+        self.sock, self.own = sock, own_ip.packed
+        self._watched = False
+
+    def send(self, datagram: bytes, dest: str) -> None:
+        self.sock.send(datagram)
+
+    def receive(self) -> tuple[bytes, str, int] | None:
+        for _ in range(FRAMES_PER_READ):
+            try:
+                frame = self.sock.recv(MAX_FRAME)
+            except (BlockingIOError, InterruptedError):
+                return None
+            # opcode 2 (reply) to our address; everything else on the wire is someone else's traffic
+            if (
+                len(frame) >= 42
+                and frame[12:14] == b"\x08\x06"
+                and frame[20:22] == b"\0\x02"
+                and frame[38:42] == self.own
+            ):
+                return frame, socket.inet_ntoa(frame[28:32]), 0
+        return None
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), callback)
+        self._watched = True
+
+    def unwatch(self) -> None:
+        if self._watched:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self._watched = False
 
 
 class ArpProbe:
@@ -58,91 +101,47 @@ class ArpProbe:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
             sock.bind((itf.name, ETH_P_ARP))
             sock.setblocking(False)
-            rate = float(ctx.options.arp_rate or DEFAULT_RATE)
-            found, sent = await _sweep(sock, itf.mac, itf.ip, targets, col, rate, ctx.timeout)
+            exchange = sweep(col, ArpChannel(sock, itf.ip), itf.mac, itf.ip, itf.network, targets)
+            await exchange.run(ctx.timeout)
         except OSError as exc:
             return col.result(ProbeStatus.ERROR, error=f"ARP sweep on {itf.name} failed: {exc}")
         finally:
             sock.close()
-        return col.result(sent=sent, received=found)
+        return exchange.result()
 
 
-async def _sweep(
-    sock: socket.socket,
+def sweep(
+    col: Collector,
+    channel: Channel,
     src_mac: str,
     src_ip: IPv4Address,
+    network: IPv4Network,
     targets: list[IPv4Address],
-    col: Collector,
-    rate: float,
-    budget: float,
-) -> tuple[int, int]:
-    loop = asyncio.get_running_loop()
+) -> Exchange:
+    """The exchange that asks every target who has its address, from ``src_mac``/``src_ip``."""
     mac_b = bytes.fromhex(src_mac.replace(":", ""))
     ip_b = src_ip.packed
-    pending = {str(t): t.packed for t in targets}
-    answered: dict[str, str] = {}
-    last_event = time.monotonic()
-    all_done = asyncio.Event()
-    deadline = time.monotonic() + max(budget, 0.5)
+    wanted = {str(t) for t in targets}
+    rate = float(col.ctx.options.arp_rate or DEFAULT_RATE)
+    timing = dataclasses.replace(TIMING, rate=rate, first_wait=Timing.first_wait_for(col.ctx.timeout))
 
-    def on_readable() -> None:
-        nonlocal last_event
-        for _ in range(512):
-            try:
-                frame = sock.recv(2048)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            reply = parse_reply(frame)
-            if reply is None or reply.target_ip != str(src_ip) or reply.sender_ip not in pending:
-                continue
-            if reply.sender_ip in answered:
-                continue
-            answered[reply.sender_ip] = reply.sender_mac
-            last_event = time.monotonic()
-            col.add("mac", reply.sender_mac, ip=reply.sender_ip, mac=reply.sender_mac)
-            if len(answered) == len(pending):
-                all_done.set()
+    def request(target: str) -> list[bytes]:
+        return [build_request(mac_b, ip_b, IPv4Address(target).packed)]
 
-    loop.add_reader(sock.fileno(), on_readable)
-    sent = 0
-    try:
-        for _round in range(ROUNDS):
-            silent = [(ip, packed) for ip, packed in pending.items() if ip not in answered]
-            if not silent:
-                break
-            interval = 1.0 / rate if rate > 0 else 0.0
-            start = time.monotonic()
-            for i, (_ip, packed) in enumerate(silent):
-                frame = build_request(mac_b, ip_b, packed)
-                while True:
-                    try:
-                        sock.send(frame)
-                        break
-                    except (BlockingIOError, InterruptedError):
-                        await asyncio.sleep(0.001)
-                    except OSError as exc:
-                        if exc.errno == 105:  # ENOBUFS: the queue is full, let it drain
-                            await asyncio.sleep(0.001)
-                            continue
-                        raise
-                sent += 1
-                ahead = start + (i + 1) * interval - time.monotonic()
-                if ahead > 0.002:
-                    await asyncio.sleep(ahead)
-                elif i % 64 == 63:
-                    await asyncio.sleep(0)  # let replies in
-            last_event = time.monotonic()
-            while not all_done.is_set():
-                now = time.monotonic()
-                wait = min(last_event + IDLE, deadline) - now
-                if wait <= 0:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(all_done.wait(), wait)
-            if time.monotonic() >= deadline:
-                break
-    finally:
-        loop.remove_reader(sock.fileno())
-    return len(answered), sent
+    def handle(frame: bytes, _src: str, _port: int) -> Reply | None:
+        reply = parse_reply(frame)
+        if reply is None or reply.target_ip != str(src_ip) or reply.sender_ip not in wanted:
+            return None
+        return Reply(reply.sender_ip, reply.sender_ip, [("mac", reply.sender_mac)], mac=reply.sender_mac)
+
+    return Exchange(
+        col,
+        handle=handle,
+        timing=timing,
+        scope=Scope(networks=[network], hosts=wanted, own={str(src_ip)}),
+        targets=[str(t) for t in targets],
+        unicast=request,
+        unicast_channel=channel,
+        # a reply counts only from a target asked: as many sources as targets (a /16 may hold thousands)
+        limits=dataclasses.replace(LIMITS, sources=max(LIMITS.sources, len(targets))),
+    )

@@ -43,8 +43,12 @@ async def scapy_sweep(
 
 
 def _srp(hosts: list[str], iface: str, timeout: float) -> list[tuple[str, str]]:
+    from scapy.config import conf
     from scapy.layers.l2 import ARP, Ether
     from scapy.sendrecv import srp
+
+    # scapy lists the interfaces once, in the namespace that imported it first: read them again here
+    conf.ifaces.reload()
 
     # A host list, not ARP(pdst="x/24"): .0 and .255 never answer and would hold the timeout.
     answered, _ = srp(

@@ -1,14 +1,29 @@
 """Dahua DHIP discovery (UDP 37810): ``DHDiscover.search`` to 239.255.255.251, the broadcasts and the targets.
 
 Dahua-built devices and their OEMs (Amcrest, Intelbras, …) answer ``client.notifyDevInfo`` with the
-model, serial, firmware and vendor. The send/receive loop is shared with SADP (``udp_discovery``).
+model, serial, firmware and vendor. Requests and replies go through ``udp_search`` (shared with SADP).
+A reply is about its UDP source: its ``IPv4Address.IPAddress`` and ``mac`` are recorded as
+``claimed.ip`` / ``claimed.mac`` (and ``claimed.mismatch``), never used as the device's identity.
 """
 
 from __future__ import annotations
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult
 from scanner.discovery.parsers.dhip import GROUP, PORT, build_search, parse_reply
-from scanner.discovery.udp_discovery import Answer, make_answer, udp_discovery
+from scanner.discovery.request_reply import Limits, Reply, Timing
+from scanner.discovery.udp_search import UdpProtocol, claims, run_udp, unicast_mac
+
+DHIP = UdpProtocol(
+    "DHIP",
+    "DHDiscover.search",
+    PORT,
+    GROUP,
+    Timing(rounds=(0.0, 0.3, 0.8), quiet=0.5, end_when_all_answered=False),
+    broadcast=True,
+    listen_on_group_port=True,
+    multicast_loop=True,
+)
+LIMITS = Limits(keys_per_source=4)
 
 
 class DhipProbe:
@@ -16,17 +31,25 @@ class DhipProbe:
     description = "Dahua DHIP DHDiscover.search (UDP 37810, multicast + broadcast + unicast to targets)"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
-        return await udp_discovery(
-            Collector(self.name, ctx), port=PORT, group=GROUP, payloads=[build_search()], answer=dhip_answer
+        payloads = [build_search()]
+        result, _ = await run_udp(
+            Collector(self.name, ctx),
+            DHIP,
+            group_payloads=payloads,
+            unicast=lambda _host: payloads,
+            handle=dhip_reply,
+            limits=LIMITS,
         )
+        return result
 
 
-def dhip_answer(data: bytes, source_ip: str) -> Answer | None:
-    """The observations of one notifyDevInfo datagram (None if it is not one)."""
+def dhip_reply(data: bytes, source: str, _port: int = PORT) -> Reply | None:
+    """The observations of one notifyDevInfo datagram from ``source`` (None if it is not one)."""
     reply = parse_reply(data)
     if reply is None:
         return None
     info = reply.info
-    return make_answer(
-        "dhip", info, info.get("IPv4Address.IPAddress", ""), reply.mac, source_ip, info.get("DeviceType", "")
-    )
+    out = [("dhip.reply", info.get("DeviceType") or "yes")]
+    out += claims(source, info.get("IPv4Address.IPAddress", ""), reply.mac)
+    out += [(f"dhip.{name}", value) for name, value in info.items()]
+    return Reply(source, unicast_mac(reply.mac) or "", out, port=PORT)

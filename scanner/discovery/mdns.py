@@ -1,6 +1,6 @@
 """mDNS / DNS-SD discovery with python-zeroconf's async API (docs/PROTOCOLS.md#mdns).
 
-Measured here (docs/PERFORMANCE.md): zeroconf's async browser resolved 508/508 instances at 254
+Measured on a namespace lab: zeroconf's async browser resolved 508/508 instances at 254
 devices. Zeroconf is bound to the scan interface's address only (IPv4). It browses
 ``_services._dns-sd._udp.local.`` to enumerate service types, the camera-relevant ``BROWSE_TYPES`` at
 once, and then every enumerated type; each instance is resolved (SRV, TXT, A; usually straight from the

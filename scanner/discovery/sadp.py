@@ -1,6 +1,10 @@
 """Hikvision SADP discovery (UDP 37020): the XML ``inquiry`` to 239.255.255.250, the broadcasts and
 the targets. Any answer is Hikvision-ecosystem firmware (HiWatch, LTS, EZVIZ and other OEM labels
-included). The send/receive loop is shared with DHIP (``udp_discovery``).
+included). Requests and replies go through ``udp_search`` (shared with DHIP, WS-Discovery, SSDP, SNMP).
+
+A reply is about its UDP source: the ``IPv4Address`` and ``MAC`` it carries are recorded as
+``claimed.ip`` / ``claimed.mac`` (and ``claimed.mismatch`` when the address is not the source), never
+used as the device's identity.
 """
 
 from __future__ import annotations
@@ -9,7 +13,22 @@ import uuid
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult
 from scanner.discovery.parsers.sadp import GROUP, INQUIRY_TYPES, PORT, build_inquiry, parse_probe_match
-from scanner.discovery.udp_discovery import Answer, make_answer, udp_discovery
+from scanner.discovery.request_reply import Limits, Reply, Timing
+from scanner.discovery.udp_search import UdpProtocol, claims, run_udp, unicast_mac
+
+SADP = UdpProtocol(
+    "SADP",
+    "inquiry",
+    PORT,
+    GROUP,
+    # each request three times in the first second (discovery is lossy); the wait ends 0.5 s after the
+    # last send or the last new device
+    Timing(rounds=(0.0, 0.3, 0.8), quiet=0.5, end_when_all_answered=False),
+    broadcast=True,
+    listen_on_group_port=True,
+    multicast_loop=True,
+)
+LIMITS = Limits(keys_per_source=4)  # one device answers for one MAC; a few NICs at most
 
 
 class SadpProbe:
@@ -19,21 +38,24 @@ class SadpProbe:
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         request_id = str(uuid.uuid4()).upper()
         payloads = [build_inquiry(request_id, t) for t in INQUIRY_TYPES]
-        return await udp_discovery(
-            Collector(self.name, ctx), port=PORT, group=GROUP, payloads=payloads, answer=sadp_answer
+        result, _ = await run_udp(
+            Collector(self.name, ctx),
+            SADP,
+            group_payloads=payloads,
+            unicast=lambda _host: payloads,
+            handle=sadp_reply,
+            limits=LIMITS,
         )
+        return result
 
 
-def sadp_answer(data: bytes, source_ip: str) -> Answer | None:
-    """The observations of one ProbeMatch datagram (None if it is not one)."""
+def sadp_reply(data: bytes, source: str, _port: int = PORT) -> Reply | None:
+    """The observations of one ProbeMatch datagram from ``source`` (None if it is not one):
+    ``sadp.reply`` (the model, else "yes"), the claimed address and MAC, then every ``sadp.<Field>``."""
     fields = parse_probe_match(data)
     if fields is None:
         return None
-    return make_answer(
-        "sadp",
-        fields,
-        fields.get("IPv4Address", ""),
-        fields.get("MAC", ""),
-        source_ip,
-        fields.get("DeviceDescription", ""),
-    )
+    out = [("sadp.reply", fields.get("DeviceDescription") or "yes")]
+    out += claims(source, fields.get("IPv4Address", ""), fields.get("MAC", ""))
+    out += [(f"sadp.{name}", value) for name, value in fields.items()]
+    return Reply(source, unicast_mac(fields.get("MAC", "")) or "", out, port=PORT)

@@ -1,6 +1,6 @@
 """The address discovery sends from, and the non-blocking UDP sockets the discovery probes open.
 
-A socket bound to 0.0.0.0 cannot broadcast in a namespace without a default route (docs/PERFORMANCE.md), so
+A socket bound to 0.0.0.0 cannot broadcast in a namespace without a default route (docs/PERFORMANCE.md#sockets-and-namespaces), so
 discovery sockets are bound to the interface's own address, which also picks the multicast interface.
 Buffer sizes stay the caller's choice: unicast to silent on-link addresses sits in the send buffer
 until ARP gives up, and each probe sizes for its own traffic.

@@ -1,26 +1,25 @@
 """SSDP / UPnP discovery: M-SEARCH (multicast and unicast), then each device's description XML.
 
-Measured here (docs/PERFORMANCE.md): a hand-written M-SEARCH got 762/762 replies and finished at
-~1 s. ``ssdp:all`` and ``upnp:rootdevice`` searches go out in ``ROUNDS`` (unicast repeats only to hosts
-that have not answered). Devices delay multicast answers by up to MX seconds, so the probe waits that
-long after its last multicast, then ends after ``IDLE`` seconds of silence once every description fetch
-is done, or as soon as every host it asked has answered; never past ``ctx.timeout``. A LOCATION is
-fetched only when its host is the replying address or a scan target (``fetchable_location``), with
-httpx (no proxies from the environment, no redirect to another host, at most ``MAX_DESCRIPTION`` bytes).
-The send/receive loop, ``IDLE`` included, is shared with WS-Discovery (``multicast_search``);
+Measured on a namespace lab (docs/PERFORMANCE.md): a hand-written M-SEARCH got 762/762 replies and finished at ~1 s.
+``ssdp:all`` and ``upnp:rootdevice`` searches go out in ``ROUNDS`` (unicast repeats only to hosts that
+have not answered). Devices delay multicast answers by up to MX seconds, so the probe waits that long
+after its last multicast, then ends after a quiet period once every description fetch is done, or as
+soon as every host it asked has answered; never past ``ctx.timeout``. A reply is about its UDP source:
+the LOCATION host is recorded as ``claimed.ip`` (with ``claimed.mismatch`` when it is another address),
+and a LOCATION is fetched only when its host is the replying address itself (``fetchable_location``),
+with httpx (no proxies from the environment, no redirect to another host, at most ``MAX_DESCRIPTION``
+bytes). Requests and replies go through ``udp_search`` (shared with WS-Discovery, SADP, DHIP, SNMP);
 ``reply_signals`` and ``description_signals`` say what a search reply and a description record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, log
-from scanner.discovery.multicast_search import MulticastSearch, run_search
 from scanner.discovery.parsers.ssdp import (
     GROUP,
     PORT,
@@ -30,11 +29,14 @@ from scanner.discovery.parsers.ssdp import (
     parse_response,
 )
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, UpnpDevice, parse_description
+from scanner.discovery.request_reply import Exchange, Reply, Timing
+from scanner.discovery.udp_search import UdpProtocol, claims, run_udp
 
 SEARCH_TARGETS = ("ssdp:all", "upnp:rootdevice")
 MX = 1  # seconds a device may wait before answering a multicast search (UDA 1.1: 1-5)
 ROUNDS = (0.0, 0.25)  # seconds after the start at which the searches are (re)sent
 MULTICAST_TTL = 2  # UDA 1.1 §1.1.2 default
+SLACK = 0.1  # seconds allowed for a delayed multicast answer to cross the wire
 FETCH_TIMEOUT = 2.0  # seconds per description
 MAX_FETCHES = 32  # at once
 MAX_REDIRECTS = 2
@@ -50,12 +52,40 @@ UPNP_SIGNALS = {
 SSDP_SIGNALS = {"server": "ssdp.server", "st": "ssdp.st", "usn": "ssdp.usn", "location": "ssdp.location"}
 
 
+SSDP = UdpProtocol(
+    "SSDP",
+    "M-SEARCH",
+    PORT,
+    GROUP,
+    # a reply read after the end would start a description fetch that cannot finish: no drain on exit
+    Timing(rounds=ROUNDS, reply_delay=MX + SLACK, quiet=0.25, drain_on_exit=False),
+    ttl=MULTICAST_TTL,
+    rcvbuf=16 << 20,
+    sndbuf=16 << 20,
+    force_buffers=True,
+)
+
+
 class SsdpProbe:
     name = "ssdp"
     description = "SSDP M-SEARCH (multicast and unicast) and UPnP device descriptions"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
-        return await run_search(Collector(self.name, ctx), _Search)
+        search = _Search(Collector(self.name, ctx))
+        try:
+            result, _ = await run_udp(
+                search.col,
+                SSDP,
+                group_payloads=[build_msearch(st, MX) for st in SEARCH_TARGETS],
+                unicast=lambda host: [build_msearch(st, MX, host) for st in SEARCH_TARGETS],
+                handle=search.handle,
+                busy=search.busy,
+                started=search.attach,
+            )
+        finally:
+            await search.close()
+        result.notes += search.notes()
+        return result
 
 
 def reply_signals(reply: SsdpMessage) -> list[tuple[str, str]]:
@@ -68,15 +98,20 @@ def description_signals(device: UpnpDevice) -> list[tuple[str, str]]:
     return [(signal, getattr(device, attr)) for attr, signal in UPNP_SIGNALS.items() if getattr(device, attr)]
 
 
-class _Search(MulticastSearch[SsdpMessage]):
-    protocol, request = "SSDP", "M-SEARCH"
-    group, port, ttl = GROUP, PORT, MULTICAST_TTL
-    rounds, reply_delay = ROUNDS, MX
-    drain_on_exit = False  # a reply read after the end would start a description fetch that cannot finish
+def ssdp_reply(reply: SsdpMessage, src: str) -> Reply:
+    """A search reply's observations about its UDP source ``src``: its headers, and the LOCATION host as a
+    claim (``claimed.ip``, ``claimed.mismatch`` when it is another address)."""
+    fields = reply_signals(reply) + claims(src, _location_host(reply.get("location")), "")
+    key = f"{reply.get('st')} {reply.get('usn')} {reply.get('location')}"
+    return Reply(src, key, fields, port=PORT)
 
-    def __init__(self, sock: socket.socket, col: Collector, *, multicast: bool, hosts: list[str]) -> None:
-        super().__init__(sock, col, multicast=multicast, hosts=hosts)
-        self.targets = {str(t) for t in col.ctx.targets}
+
+class _Search:
+    """The protocol's state over one exchange: replies decoded, descriptions fetched from the replying host."""
+
+    def __init__(self, col: Collector) -> None:
+        self.col = col
+        self.exchange: Exchange | None = None
         self.seen: set[tuple[str, str, str]] = set()  # (ip, signal, value) already emitted
         self.locations: set[str] = set()
         self.fetches: set[asyncio.Task[None]] = set()
@@ -84,19 +119,28 @@ class _Search(MulticastSearch[SsdpMessage]):
         self.client: Any = None
         self.unfinished = 0
 
-    def multicast_datagrams(self) -> list[bytes]:
-        return [build_msearch(st, MX) for st in SEARCH_TARGETS]
+    def attach(self, exchange: Exchange) -> None:
+        self.exchange = exchange
 
-    def unicast_datagrams(self, host: str) -> list[bytes]:
-        return [build_msearch(st, MX, host) for st in SEARCH_TARGETS]
+    @property
+    def deadline(self) -> float:
+        return self.exchange.deadline if self.exchange is not None else time.monotonic()
 
-    def parse(self, data: bytes) -> SsdpMessage | None:
-        return parse_response(data)
+    @property
+    def wake(self) -> asyncio.Event:
+        assert self.exchange is not None
+        return self.exchange.wake
 
-    def record(self, reply: SsdpMessage, src: str) -> None:
-        for signal, value in reply_signals(reply):
-            self._add(signal, value, src, PORT)
-        url = fetchable_location(reply.get("location"), self.targets | {src})
+    def handle(self, data: bytes, src: str, _port: int) -> Reply | None:
+        """A search reply's headers and what its LOCATION claims about ``src``; the description at that
+        LOCATION is fetched only when its host is ``src`` itself (a claimed address is never probed)."""
+        reply = parse_response(data)
+        if reply is None:
+            return None
+        return ssdp_reply(reply, src)._replace(then=lambda: self._describe(reply, src))
+
+    def _describe(self, reply: SsdpMessage, src: str) -> None:
+        url = fetchable_location(reply.get("location"), {src})
         if url and url not in self.locations:
             self.locations.add(url)
             task = asyncio.get_running_loop().create_task(self._fetch(url))
@@ -172,3 +216,11 @@ async def _read_capped(resp: Any, cap: int) -> bytes | None:
         if len(body) > cap:
             return None
     return bytes(body)
+
+
+def _location_host(location: str) -> str:
+    """The host of a LOCATION URL ("" when there is none)."""
+    try:
+        return urlsplit(location).hostname or ""
+    except ValueError:
+        return ""

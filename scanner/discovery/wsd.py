@@ -1,21 +1,19 @@
 """WS-Discovery / ONVIF discovery: typed and untyped Probes to the multicast group and to each host.
 
-Measured here (docs/PERFORMANCE.md): the ``wsdiscovery`` client lost most replies from 254 devices
+Measured on a namespace lab (docs/PERFORMANCE.md): the ``wsdiscovery`` client lost most replies from 254 devices
 while a hand-written probe got them all, so this is our own code. Three Probes
 (``dn:NetworkVideoTransmitter``, ``tds:Device``, untyped) go out in ``ROUNDS``; retransmissions reuse the
 MessageID (SOAP-over-UDP) and unicast repeats go only to hosts that have not answered. Devices delay
 multicast answers by up to ``APP_MAX_DELAY``, so the probe waits that long after its last multicast, then
-ends after ``IDLE`` seconds of silence, or as soon as every host it asked has answered; never past
-``ctx.timeout``. That send/receive loop, ``IDLE`` included, is shared with SSDP (``multicast_search``);
-``record_match`` turns one ProbeMatch into observations.
+ends after a quiet period, or as soon as every host it asked has answered; never past
+``ctx.timeout``. Requests and replies go through ``udp_search`` (shared with SSDP, SADP, DHIP, SNMP);
+``match_fields`` turns one ProbeMatch into observations about the reply's UDP source: the XAddrs host
+and the MAC a match reveals are recorded as ``claimed.ip`` / ``claimed.mac``, never as its identity.
 """
 
 from __future__ import annotations
 
-import socket
-
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult
-from scanner.discovery.multicast_search import MulticastSearch, run_search
 from scanner.discovery.parsers.wsd import (
     APP_MAX_DELAY,
     GROUP,
@@ -29,9 +27,23 @@ from scanner.discovery.parsers.wsd import (
     scope_params,
     xaddr_ipv4,
 )
+from scanner.discovery.request_reply import Reply, Timing
+from scanner.discovery.udp_search import UdpProtocol, claims, run_udp
 
 ROUNDS = (0.0, 0.3, 0.7)  # seconds after the start at which the probes are (re)sent
 MULTICAST_TTL = 1  # SOAP-over-UDP: link-local scope
+SLACK = 0.1  # seconds allowed for a delayed multicast answer to cross the wire
+WSD = UdpProtocol(
+    "WS-Discovery",
+    "Probe",
+    PORT,
+    GROUP,
+    Timing(rounds=ROUNDS, reply_delay=APP_MAX_DELAY + SLACK, quiet=0.25),
+    ttl=MULTICAST_TTL,
+    rcvbuf=16 << 20,
+    sndbuf=16 << 20,
+    force_buffers=True,
+)
 
 
 class WsdProbe:
@@ -39,54 +51,40 @@ class WsdProbe:
     description = "WS-Discovery / ONVIF Probes (NetworkVideoTransmitter, Device, untyped), multi- and unicast"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
-        return await run_search(Collector(self.name, ctx), _Search)
+        probes = [build_probe(new_message_id(), t) for t in PROBE_TYPES]
+        result, _ = await run_udp(
+            Collector(self.name, ctx),
+            WSD,
+            group_payloads=probes,
+            unicast=lambda _host: probes,
+            handle=wsd_reply,
+        )
+        return result
 
 
-def record_match(col: Collector, match: ProbeMatch, source_ip: str) -> None:
-    """Add one ProbeMatch's observations, about the IPv4 host of its XAddrs (else ``source_ip``): endpoint,
-    types, every scope, XAddrs, the ONVIF name and hardware scopes, and the MAC it reveals."""
-    ip = xaddr_ipv4(match) or source_ip
-    add = col.add
+def wsd_reply(data: bytes, source: str, _port: int = PORT) -> Reply | None:
+    """The observations of one ProbeMatches datagram from ``source`` (None if it holds no match)."""
+    matches = parse_probe_matches(data)
+    if not matches:
+        return None
+    fields = [f for match in matches for f in match_fields(match, source)]
+    key = " ".join(sorted(m.endpoint or " ".join(m.xaddrs) for m in matches))
+    return Reply(source, key, fields, port=PORT)
+
+
+def match_fields(match: ProbeMatch, source: str) -> list[tuple[str, str]]:
+    """One ProbeMatch's observations about ``source``: endpoint, types, every scope, XAddrs, the ONVIF
+    name and hardware scopes, and what it claims: its XAddrs host and the MAC it reveals."""
+    out: list[tuple[str, str]] = []
     if match.endpoint:
-        add("wsd.endpoint", match.endpoint, ip=ip, port=PORT)
+        out.append(("wsd.endpoint", match.endpoint))
     if match.types:
-        add("wsd.types", " ".join(match.types), ip=ip, port=PORT)
-    for scope in match.scopes:
-        add("wsd.scope", scope, ip=ip, port=PORT)
+        out.append(("wsd.types", " ".join(match.types)))
+    out += [("wsd.scope", scope) for scope in match.scopes]
     if match.xaddrs:
-        add("wsd.xaddrs", " ".join(match.xaddrs), ip=ip, port=PORT)
+        out.append(("wsd.xaddrs", " ".join(match.xaddrs)))
     params = scope_params(match.scopes)
-    for name in params.get("name", []):
-        add("onvif.name", name, ip=ip, port=PORT)
-    for hardware in params.get("hardware", []):
-        add("onvif.hardware", hardware, ip=ip, port=PORT)
-    mac = match_mac(match)
-    if mac:
-        add("mac", mac, ip=ip, mac=mac)
-
-
-class _Search(MulticastSearch[list[ProbeMatch]]):
-    protocol, request = "WS-Discovery", "Probe"
-    group, port, ttl = GROUP, PORT, MULTICAST_TTL
-    rounds, reply_delay = ROUNDS, APP_MAX_DELAY
-
-    def __init__(self, sock: socket.socket, col: Collector, *, multicast: bool, hosts: list[str]) -> None:
-        super().__init__(sock, col, multicast=multicast, hosts=hosts)
-        self.probes = [build_probe(new_message_id(), t) for t in PROBE_TYPES]
-        self.endpoints: set[str] = set()  # matches already reported
-
-    def multicast_datagrams(self) -> list[bytes]:
-        return self.probes
-
-    def unicast_datagrams(self, host: str) -> list[bytes]:
-        return self.probes
-
-    def parse(self, data: bytes) -> list[ProbeMatch] | None:
-        return parse_probe_matches(data) or None
-
-    def record(self, reply: list[ProbeMatch], src: str) -> None:
-        for match in reply:
-            key = match.endpoint or f"{src} {' '.join(match.xaddrs)}"
-            if key not in self.endpoints:
-                self.endpoints.add(key)
-                record_match(self.col, match, src)
+    out += [("onvif.name", name) for name in params.get("name", [])]
+    out += [("onvif.hardware", hardware) for hardware in params.get("hardware", [])]
+    out += claims(source, xaddr_ipv4(match) or "", match_mac(match) or "")
+    return out

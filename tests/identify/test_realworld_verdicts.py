@@ -1,7 +1,7 @@
 """Real device replies (tests/data/realworld) -> the observations their probe emits -> identify() -> the verdict.
 
-Observations are built with each probe's own conversion (sadp_answer/dhip_answer and udp_discovery's
-record_answer, wsd's record_match, ssdp's reply_signals/description_signals, mdns's record_instance on the
+Observations are built with each probe's own conversion (sadp_reply/dhip_reply, wsd_reply and
+request_reply.record, ssdp's reply_signals/description_signals, mdns's record_instance on the
 ServiceInfo zeroconf loads from a cache holding the response, rtsp's record_reply and the banner HostRecorder,
 the snmp SIGNAL_OF table), grouped into devices with group_by_host as a scan does, plus the device's real MAC
 where one is known (as an ARP sweep adds it).
@@ -64,27 +64,28 @@ def only_device(observations: list[Observation]) -> Device:
 # --- conversions: each probe's own rule from parsed reply to observations ---------------------------
 
 
-def udp_answer_observations(probe: str, data: bytes, port: int) -> list[Observation]:
-    """What udp_discovery emits for one SADP/DHIP datagram: every answer field at the answer's IP and MAC."""
-    from scanner.discovery.dhip import dhip_answer
-    from scanner.discovery.sadp import sadp_answer
-    from scanner.discovery.udp_discovery import record_answer
+def udp_answer_observations(probe: str, data: bytes, port: int, src: str = SOURCE_IP) -> list[Observation]:
+    """What the probe emits for one SADP/DHIP datagram: every field about the reply's UDP source."""
+    from scanner.discovery.dhip import dhip_reply
+    from scanner.discovery.request_reply import record
+    from scanner.discovery.sadp import sadp_reply
 
-    answer = (sadp_answer if probe == "sadp" else dhip_answer)(data, SOURCE_IP)
+    answer = (sadp_reply if probe == "sadp" else dhip_reply)(data, src, port)
     assert answer is not None
     col = collector(probe)
-    record_answer(col, answer, port)
+    record(col, answer)
     return col.observations
 
 
 def wsd_observations(data: bytes, src: str = SOURCE_IP) -> list[Observation]:
-    """What the wsd probe emits for a ProbeMatches datagram (each match through its record_match)."""
-    from scanner.discovery.parsers.wsd import parse_probe_matches
-    from scanner.discovery.wsd import record_match
+    """What the wsd probe emits for a ProbeMatches datagram (through its wsd_reply)."""
+    from scanner.discovery.request_reply import record
+    from scanner.discovery.wsd import wsd_reply
 
     col = collector("wsd")
-    for match in parse_probe_matches(data):
-        record_match(col, match, src)
+    reply = wsd_reply(data, src)
+    if reply is not None:
+        record(col, reply)
     return col.observations
 
 
@@ -184,14 +185,14 @@ def snmp_observations(sys_descr: str, sys_object_id: str) -> list[Observation]:
     return col.observations
 
 
-def observations_of(relative: str) -> list[Observation]:
-    """The observations a scan gets from one corpus file, by the folder's protocol."""
+def observations_of(relative: str, src: str = SOURCE_IP) -> list[Observation]:
+    """The observations a scan gets from one corpus file sent from ``src``, by the folder's protocol."""
     path = REALWORLD / relative
     data, folder = path.read_bytes(), path.parent.name
     if folder in ("sadp", "dhip"):
-        return udp_answer_observations(folder, data, 37020 if folder == "sadp" else 37810)
+        return udp_answer_observations(folder, data, 37020 if folder == "sadp" else 37810, src)
     if folder == "wsd":
-        return wsd_observations(data)
+        return wsd_observations(data, src)
     if path.name.startswith("rtsp_"):
         return rtsp_observations(data)
     if path.name.startswith("onvif_"):
@@ -201,6 +202,12 @@ def observations_of(relative: str) -> list[Observation]:
     raise AssertionError(f"no conversion for {relative}")
 
 
+def claimed(device: Device) -> tuple[str, str]:
+    """(claimed.ip, claimed.mac) of a device's observations ("" for a claim it does not make)."""
+    ips, macs = device.values("claimed.ip"), device.values("claimed.mac")
+    return (ips[0] if ips else SOURCE_IP, macs[0] if macs else "")
+
+
 # --- discovery protocols -----------------------------------------------------------------------------
 
 
@@ -208,7 +215,9 @@ def observations_of(relative: str) -> list[Observation]:
 def test_sadp_reply_verdict(item: dict[str, Any]) -> None:
     observations = observations_of(f"sadp/{item['file']}")
     device = only_device(observations)
-    assert (device.ip, device.mac or "") == (item["answer"]["ip"], item["answer"]["mac"])
+    # the device is the reply's UDP source; what the payload says of its address and MAC is a claim
+    assert (device.ip, device.mac) == (SOURCE_IP, None)
+    assert claimed(device) == (item["answer"]["ip"], item["answer"]["mac"])
     check(device, item["verdict"])
 
 
@@ -216,17 +225,22 @@ def test_sadp_reply_verdict(item: dict[str, Any]) -> None:
 def test_dhip_reply_verdict(item: dict[str, Any]) -> None:
     observations = observations_of(f"dhip/{item['file']}")
     device = only_device(observations)
-    assert (device.ip, device.mac or "") == (item["answer"]["ip"], item["answer"]["mac"])
+    assert (device.ip, device.mac) == (SOURCE_IP, None)
+    assert claimed(device) == (item["answer"]["ip"], item["answer"]["mac"])
     assert device.values("dhip.reply")  # the probe labels the answer with the model (or "yes")
     check(device, item["verdict"])
 
 
 @pytest.mark.parametrize("item", cases("wsd"))
 def test_wsd_reply_verdict(item: dict[str, Any]) -> None:
-    device = only_device(wsd_observations((REALWORLD / "wsd" / item["file"]).read_bytes()))
-    assert device.ip == item["ipv4"]
-    assert (device.mac or "") == item["mac"]
-    check(device, item["verdict"])
+    observations = wsd_observations((REALWORLD / "wsd" / item["file"]).read_bytes())
+    reply = only_device(observations)
+    assert (reply.ip, reply.mac) == (SOURCE_IP, None)  # the reply's UDP source; no MAC from a payload
+    assert claimed(reply) == (item["ipv4"] or SOURCE_IP, item["mac"])
+    col = collector("arp")
+    if item["mac"]:  # the real device's MAC (the one its payload gave), as the ARP sweep reports it
+        real_mac(col, SOURCE_IP, item["mac"])
+    check(only_device(observations + col.observations), item["verdict"])
 
 
 @pytest.mark.parametrize("item", cases("ssdp"))
@@ -315,7 +329,13 @@ def device_cases() -> list[Any]:
 
 @pytest.mark.parametrize("entry", device_cases())
 def test_multi_reply_device_verdict(entry: dict[str, Any]) -> None:
-    observations = [o for f in entry["files"] for o in observations_of(f)]
+    observations = [o for f in entry["files"] for o in observations_of(f, entry["ip"])]
+    # The device's real MAC where the corpus knows it (its WS-Discovery payload), as the ARP sweep reports it.
+    wsd_macs = {i["file"]: i.get("mac", "") for i in load("wsd")["item"]}
+    col = collector("arp")
+    for mac in {wsd_macs.get(f.removeprefix("wsd/"), "") for f in entry["files"]} - {""}:
+        real_mac(col, entry["ip"], mac)
+    observations += col.observations
     # Banner probes talk to the host at the address discovery found: put them there.
     observations = [
         o.model_copy(update={"ip": entry["ip"]}) if o.ip == BANNER_IP else o for o in observations

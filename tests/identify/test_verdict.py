@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from paths import DATA_DIR
 
-from scanner.discovery.dhip import dhip_answer
+from scanner.discovery.dhip import dhip_reply
 from scanner.discovery.parsers.dhip import build_reply
-from scanner.discovery.sadp import sadp_answer
-from scanner.discovery.udp_discovery import Answer
+from scanner.discovery.request_reply import Reply
+from scanner.discovery.sadp import sadp_reply
 from scanner.identify.models import Status, Verdict
 from scanner.identify.verdict import identify
 from scanner.observations import Device, Observation
@@ -306,11 +306,12 @@ def test_nothing_observed_is_unknown() -> None:
     assert v == Verdict()
 
 
-def answer_device(answer: Answer, probe: str) -> Device:
+def answer_device(answer: Reply, probe: str) -> Device:
     obs = [
-        Observation(signal=s, value=v, probe=probe, ip=answer.ip, mac=answer.mac) for s, v in answer.fields
+        Observation(signal=s, value=v, probe=probe, ip=answer.responder, mac=answer.mac)
+        for s, v in answer.fields
     ]
-    return Device(ip=answer.ip, mac=answer.mac, observations=obs)
+    return Device(ip=answer.responder, mac=answer.mac, observations=obs)
 
 
 DATA = DATA_DIR
@@ -328,7 +329,7 @@ def test_dhip_replies_through_the_probe_parser(
     capture: str, brand: str | None, model: str, firmware: str, device_type: str
 ) -> None:
     body = json.loads((DATA / "dhip" / f"{capture}.json").read_text())
-    answer = dhip_answer(build_reply(body["mac"], body["params"]["deviceInfo"]), "192.0.2.1")
+    answer = dhip_reply(build_reply(body["mac"], body["params"]["deviceInfo"]), "192.0.2.1")
     assert answer is not None
     v = identify(answer_device(answer, "dhip"))
     assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
@@ -342,7 +343,7 @@ def test_dhip_replies_through_the_probe_parser(
 
 
 def test_sadp_replies_through_the_probe_parser() -> None:
-    answer = sadp_answer((DATA / "sadp" / "probematch_ds-2cd2385g1-i.xml").read_bytes(), "192.0.2.1")
+    answer = sadp_reply((DATA / "sadp" / "probematch_ds-2cd2385g1-i.xml").read_bytes(), "192.0.2.1")
     assert answer is not None
     v = identify(answer_device(answer, "sadp"))
     assert (v.status, v.covered_entity, v.brand, v.model) == (
@@ -351,7 +352,7 @@ def test_sadp_replies_through_the_probe_parser() -> None:
         None,
         "DS-2CD2385G1-I",
     )
-    oem = sadp_answer((DATA / "sadp" / "probematch_oem_one_line.xml").read_bytes(), "192.0.2.1")
+    oem = sadp_reply((DATA / "sadp" / "probematch_oem_one_line.xml").read_bytes(), "192.0.2.1")
     assert oem is not None
     v = identify(answer_device(oem, "sadp"))  # a fixture: OEMInfo names the label
     assert (v.status, v.vendor, v.brand, v.brand_mismatch) == (Status.COVERED, "Hikvision", "HiWatch", True)
@@ -362,7 +363,7 @@ REALWORLD = DATA / "realworld"
 
 
 def test_ezviz_sadp_reply_is_hikvision_labelled_ezviz() -> None:
-    answer = sadp_answer((REALWORLD / "sadp" / "ezviz_cs-c6tc-32wfr.xml").read_bytes(), "192.0.2.1")
+    answer = sadp_reply((REALWORLD / "sadp" / "ezviz_cs-c6tc-32wfr.xml").read_bytes(), "192.0.2.1")
     assert answer is not None
     v = identify(answer_device(answer, "sadp"))
     assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (

@@ -134,3 +134,28 @@ def test_back_to_back_scans_keep_finding_protocol_responders(lab_factory):
 
     for _ in range(3):
         assert run_in_netns(lab.scanner_ns, one_round) == {"arp", "sadp"}
+
+
+def test_a_sweep_out_of_time_says_partial(lab_factory):
+    """At 100 frames/s a /24 cannot be asked and retried in 0.8 s: the result says so instead of claiming
+    a complete sweep. Every device asked in time is found."""
+    from scanner.discovery.options import ProbeOptions
+
+    lab = lab_factory(
+        [{"name": f"d{i}", "ip": f"10.99.0.{10 + i}", "mac": f"02:00:00:00:01:{i:02x}"} for i in range(3)]
+    )
+
+    def slow() -> object:
+        ctx = ProbeContext(
+            targets=parse_targets(["10.99.0.0/24"]),
+            interface="eth0",
+            timeout=0.8,
+            options=ProbeOptions(arp_rate=100),
+        )
+        return asyncio.run(ArpProbe().run(ctx))
+
+    result = run_in_netns(lab.scanner_ns, slow)
+    assert result.status == ProbeStatus.PARTIAL
+    assert any(n.startswith("ran out of time: ") and "never asked" in n for n in result.notes), result.notes
+    assert {o.ip for o in result.observations} == {d.ip for d in lab.devices}  # .10-.12 were asked first
+    assert result.sent < 254

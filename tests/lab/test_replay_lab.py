@@ -4,10 +4,11 @@ the real SADP, DHIP, WS-Discovery and SSDP probes meet real bytes through real s
 One lab (192.168.0.0/16) holds one replay device per corpus reply; each probe runs once, multicast and
 broadcast only (no targets), all four at the same time; then each device gets one unicast request and its
 answer must be its files' bytes. The devices' lab addresses and MACs differ from the
-ones inside the captured bytes, and the scanner reports what the reply claims, as it would for a NATed or
-misconfigured device: SADP/DHIP answers at the reply's IPv4Address/MAC (the UDP source, no MAC, when the
-reply's are masked), WS-Discovery matches at the XAddrs host, SSDP replies at the UDP source. Lab MACs are
-locally administered and never reported (these probes do not read L2). SSDP devices sit at their reply's
+ones inside the captured bytes, as they would for a NATed or misconfigured (or lying) device: every
+reply is reported at its UDP source, and the addresses inside it (SADP/DHIP IPv4Address/MAC, the
+WS-Discovery XAddrs host, the SSDP LOCATION host) are recorded as claimed.ip / claimed.mac. Lab MACs are
+locally administered and never reported (these probes do not read L2); a verdict is checked with the real
+device's MAC added as an ARP sweep of that device would report it. SSDP devices sit at their reply's
 LOCATION host where the address is free, so the probe fetches the description the same capture pairs with.
 
 Per corpus item: the observations over the wire equal what the probe's own conversion yields on the file's
@@ -207,30 +208,29 @@ def collector(probe: str) -> Collector:
 
 def offline(relative: str) -> list[Observation]:
     """The observations the probe's conversion makes of corpus file ``relative`` sent from its device."""
-    from scanner.discovery.dhip import dhip_answer
+    from scanner.discovery.dhip import dhip_reply
     from scanner.discovery.parsers.ssdp import parse_response
     from scanner.discovery.parsers.upnp import parse_description
-    from scanner.discovery.parsers.wsd import parse_probe_matches
-    from scanner.discovery.sadp import sadp_answer
-    from scanner.discovery.ssdp import description_signals, reply_signals
-    from scanner.discovery.udp_discovery import record_answer
-    from scanner.discovery.wsd import record_match
+    from scanner.discovery.request_reply import record
+    from scanner.discovery.sadp import sadp_reply
+    from scanner.discovery.ssdp import description_signals, ssdp_reply
+    from scanner.discovery.wsd import wsd_reply
 
     device, folder = serving(relative), relative.split("/", 1)[0]
     data = (REALWORLD / relative).read_bytes()
     col = collector("ssdp" if folder == "upnp" else folder)
     if folder in ("sadp", "dhip"):
-        answer = (sadp_answer if folder == "sadp" else dhip_answer)(data, device.ip)
+        answer = (sadp_reply if folder == "sadp" else dhip_reply)(data, device.ip, PORTS[folder])
         assert answer is not None
-        record_answer(col, answer, PORTS[folder])
+        record(col, answer)
     elif folder == "wsd":
-        for match in parse_probe_matches(data):
-            record_match(col, match, device.ip)
+        reply = wsd_reply(data, device.ip)
+        if reply is not None:
+            record(col, reply)
     elif folder == "ssdp":
         reply = parse_response(data)
         assert reply is not None
-        for signal, value in reply_signals(reply):
-            col.add(signal, value, ip=device.ip, port=PORTS["ssdp"])
+        record(col, ssdp_reply(reply, device.ip))
     else:
         location = urlsplit(parse_response((REALWORLD / device.files[0]).read_bytes()).get("location"))
         parsed = parse_description(data)
@@ -301,34 +301,46 @@ def test_the_probe_reports_exactly_the_replayed_replies(wire: dict[str, ProbeRes
 def test_udp_discovery_reply_over_the_wire(
     wire: dict[str, ProbeResult], folder: str, item: dict[str, Any]
 ) -> None:
-    """The answer sits at the reply's own IPv4Address and MAC; at the UDP source, no MAC, where they are masked."""
+    """The answer sits at the UDP source; its IPv4Address and MAC are claims (none where they are masked)."""
     relative = f"{folder}/{item['file']}"
     device = serving(relative)
     claimed = item["answer"]
-    ip = device.ip if claimed["ip"] == OFFLINE_SOURCE else claimed["ip"]
-    at_ip = [o for o in wire[folder].observations if o.ip == ip]
+    at_ip = [o for o in wire[folder].observations if o.ip == device.ip]
     assert rows(at_ip) == rows(offline(relative))  # same fields, same values, same order
-    found = host(wire[folder], ip)
-    assert (found.mac or "") == claimed["mac"]
-    check(found, item["verdict"])
+    found = host(wire[folder], device.ip)
+    assert found.mac is None  # no MAC from a payload
+    assert found.values("claimed.mac") == ([claimed["mac"]] if claimed["mac"] else [])
+    assert found.values("claimed.ip") == ([claimed["ip"]] if claimed["ip"] != OFFLINE_SOURCE else [])
+    check(with_real_mac(found, claimed["mac"]), item["verdict"])
 
 
 @pytest.mark.netns
 @pytest.mark.parametrize(("folder", "item"), items("wsd"))
 def test_wsd_reply_over_the_wire(wire: dict[str, ProbeResult], folder: str, item: dict[str, Any]) -> None:
-    """Matches sit at their XAddrs host whatever the replay device's address; the captured RelatesTo does
-    not name our Probe's MessageID and the match is kept anyway. A non-ONVIF reply is ignored."""
+    """Matches sit at the UDP source whatever their XAddrs say (a claim); the captured RelatesTo does not
+    name our Probe's MessageID and the match is kept anyway. A non-ONVIF reply is ignored."""
     relative = f"{folder}/{item['file']}"
+    device = serving(relative)
     expected = rows(offline(relative))
     if item["matches"] == 0:
         assert expected == []
-        assert serving(relative).ip not in {o.ip for o in wire["wsd"].observations}
+        assert device.ip not in {o.ip for o in wire["wsd"].observations}
         return
-    at_ip = [o for o in wire["wsd"].observations if o.ip == item["ipv4"]]
+    at_ip = [o for o in wire["wsd"].observations if o.ip == device.ip]
     assert rows(at_ip) == expected
-    found = host(wire["wsd"], item["ipv4"])
-    assert (found.mac or "") == item["mac"]
-    check(found, item["verdict"])
+    found = host(wire["wsd"], device.ip)
+    assert found.mac is None
+    assert found.values("claimed.ip") == ([item["ipv4"]] if item["ipv4"] else [])
+    assert found.values("claimed.mac") == ([item["mac"]] if item["mac"] else [])
+    check(with_real_mac(found, item["mac"]), item["verdict"])
+
+
+def with_real_mac(device: Device, mac: str) -> Device:
+    """``device`` plus the real device's MAC (the one its captured payload gave), as ARP reports it."""
+    if not mac:
+        return device
+    arp = Observation(signal="mac", value=mac, probe="arp", ip=device.ip, mac=mac)
+    return Device(ip=device.ip, mac=mac, observations=[*device.observations, arp])
 
 
 @pytest.mark.netns

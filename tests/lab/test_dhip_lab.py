@@ -1,0 +1,209 @@
+"""DHIP probe against simulated devices in network namespaces (the parser and unit tests are in
+tests/discovery/test_dhip.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import threading
+
+import pytest
+from labtools import SADP_DHIP_LAB, run_probe
+from paths import DATA_DIR
+
+from scanner.discovery.base import ProbeStatus
+from scanner.discovery.dhip import DhipProbe
+from scanner.discovery.parsers.dhip import MAX_BODY, build_search
+from scanner.discovery.sadp import SadpProbe
+from scanner.lab.sim.device import SimDevice
+
+DATA = DATA_DIR / "dhip"
+BODIES = {p.stem: p.read_bytes() for p in sorted(DATA.glob("*.json"))}
+GO_CAPTURE_HEADER = bytes.fromhex(
+    "20 00 00 00 44 48 49 50 00 00 00 00 00 00 00 00ef 02 00 00 00 00 00 00 ef 02 00 00 00 00 00 00"
+)
+
+
+def by_ip(result, signal: str) -> dict[str, str]:
+    """IP -> value of ``signal``, asserting each device reported it once."""
+    pairs = [(o.ip, o.value) for o in result.observations if o.signal == signal]
+    assert len(pairs) == len({ip for ip, _ in pairs}), f"duplicate {signal}: {pairs}"
+    return dict(pairs)
+
+
+def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
+    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
+    n = len(body) if json_len is None else json_len
+    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
+
+
+MHDX = BODIES["intelbras_mhdx-1016"]
+HOSTILE = {
+    "empty": b"",
+    "header only": frame(b""),
+    "short header": frame(b"{}")[:31],
+    "wrong magic": frame(MHDX, magic=b"DHIQ"),
+    "wrong header size": frame(MHDX, size=0x40),
+    "json_len past the datagram": frame(MHDX, json_len=len(MHDX) + 1),
+    "json_len absurd": frame(MHDX, json_len=0xFFFFFFFF),
+    "json_len over the bound": frame(b"{}" + b" " * MAX_BODY),
+    "json_len cuts the json": frame(MHDX, json_len=40),
+    "not json": frame(b"\x89PNG\r\n\x1a\n"),
+    "not utf-8": frame(b"\xff\xfe{\x00\x00"),
+    "deeply nested json": frame(b"[" * 30000 + b"]" * 30000),
+    "nested objects": frame(b'{"a":' * 10000 + b"1" + b"}" * 10000),
+    "huge integer": frame(
+        b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000 + b"}}}"
+    ),
+    "json array": frame(b"[1,2,3]"),
+    "our own search": build_search(),
+    "no deviceInfo": frame(b'{"method":"client.notifyDevInfo","params":{}}'),
+    "deviceInfo not an object": frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":[1]}}'),
+}
+
+
+def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
+    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
+    n = len(body) if json_len is None else json_len
+    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
+
+
+def notify(device_info: dict) -> bytes:
+    """A framed notifyDevInfo carrying ``device_info``."""
+    message = {"method": "client.notifyDevInfo", "params": {"deviceInfo": device_info}}
+    return frame(json.dumps(message).encode())
+
+
+def real(name: str) -> bytes:
+    """A fixture as a device sends it: JSON, newline and NUL, all counted in json_len."""
+    return frame(BODIES[name] + b"\0")
+
+
+@pytest.mark.netns
+def test_only_dahua_firmware_answers(lab_factory):
+    from scanner.lab.sim.runtime import profiles
+
+    lab = lab_factory(SADP_DHIP_LAB)
+    result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"])
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    devices = {d.name: d for d in lab.devices}
+    expected = {name: profiles()[devices[name].profile]["dhip"] for name in ("dahua", "intelbras", "amcrest")}
+    for key in ("DeviceType", "Vendor", "Version", "DeviceClass"):
+        assert by_ip(result, f"dhip.{key}") == {devices[n].ip: p[key] for n, p in expected.items()}
+    serials = by_ip(result, "dhip.SerialNo")
+    for name, params in expected.items():
+        dev = devices[name]
+        sim = SimDevice(dev.name, dev.ip, dev.mac, "", dev.profile)
+        assert serials[dev.ip] == sim.fill(params["SerialNo"])
+    assert by_ip(result, "dhip.IPv4Address.IPAddress") == {devices[n].ip: devices[n].ip for n in expected}
+    assert by_ip(result, "claimed.mac") == {devices[n].ip: devices[n].mac for n in expected}
+    assert all(o.mac is None for o in result.observations)  # a MAC comes from ARP, never from a payload
+    assert {o.ip for o in result.observations} == {devices[n].ip for n in expected}
+    assert all(o.port == 37810 and o.probe == "dhip" for o in result.observations)
+
+
+@pytest.mark.netns
+def test_fifty_responders_are_all_found_once(lab_factory):
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "cam",
+                "count": 50,
+                "start_ip": "10.99.0.100",
+                "ouis": ["9c:8e:cd"],
+                "profile": "amcrest-ipc",
+            }
+        ]
+    )
+    budget = 3.0
+    result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"], timeout=budget)
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    assert by_ip(result, "claimed.mac") == {d.ip: d.mac for d in lab.devices}
+    assert len([o for o in result.observations if o.signal == "dhip.reply"]) == 50
+    assert result.received > 50  # every device answered several copies; they were merged
+    assert result.duration < budget + 0.5
+
+
+def _junk() -> dict[int, list[bytes]]:
+    """What the hostile device sends back to every request, per port."""
+    sadp_dir = DATA_DIR / "sadp"
+    sadp = [
+        (sadp_dir / n).read_bytes()
+        for n in (
+            "hostile_billion_laughs.xml",
+            "hostile_external_entity.xml",
+            "hostile_truncated.xml",
+            "hostile_not_utf8.xml",
+        )
+    ]
+    sadp += [b"<ProbeMatch>" + b"<a>" * 16000, os.urandom(60000), b"\0" * 65000, os.urandom(512)]
+    dhip = list(HOSTILE.values()) + [os.urandom(60000), frame(os.urandom(60000)), b"\xff" * 65000]
+    return {37020: sadp, 37810: dhip}
+
+
+def _hostile_device(
+    netns: str, ip: str, ready: threading.Event, stop: threading.Event, sent: list[int]
+) -> None:
+    """Answer every SADP and DHIP request with garbage and oversized datagrams, 20 times over."""
+    from scanner.lab.netns import enter_netns
+
+    enter_netns(netns)
+    junk = _junk()
+    socks = {}
+    for port, group in ((37020, "239.255.255.250"), (37810, "239.255.255.251")):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        s.bind(("0.0.0.0", port))
+        mreq = socket.inet_aton(group) + socket.inet_aton(ip)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        socks[s] = port
+    ready.set()
+    try:
+        while not stop.is_set():
+            readable, _, _ = select.select(list(socks), [], [], 0.05)
+            for s in readable:
+                _request, addr = s.recvfrom(65536)
+                for _ in range(20):
+                    for datagram in junk[socks[s]]:
+                        try:
+                            s.sendto(datagram, addr)
+                            sent[0] += 1
+                        except OSError:  # a full queue: drop, like a real flood would
+                            pass
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize(
+    ("probe", "good"), [(SadpProbe(), "hik"), (DhipProbe(), "dahua")], ids=["sadp", "dhip"]
+)
+def test_hostile_flood_does_not_hide_good_devices(lab_factory, probe, good):
+    lab = lab_factory(
+        [d for d in SADP_DHIP_LAB if d["name"] in ("hik", "dahua")]
+        + [{"name": "evil", "ip": "10.99.0.66", "mac": "02:00:00:00:06:66", "profile": "host"}]
+    )
+    evil = next(i for i, d in enumerate(lab.devices) if d.name == "evil")
+    ready, stop, sent = threading.Event(), threading.Event(), [0]
+    thread = threading.Thread(
+        target=_hostile_device, daemon=True, args=(lab.device_ns(evil), "10.99.0.66", ready, stop, sent)
+    )
+    thread.start()
+    try:
+        assert ready.wait(5)
+        result = run_probe(lab, probe, ["10.99.0.0/24"], timeout=3.0)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert sent[0] > 1000
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    want = next(d for d in lab.devices if d.name == good)
+    assert {o.ip for o in result.observations if o.signal.endswith(".reply")} == {want.ip}
+    assert by_ip(result, "claimed.mac") == {want.ip: want.mac}
+    assert any(n.startswith("ignored ") for n in result.notes)
+    assert result.duration < 3.5

@@ -1,0 +1,228 @@
+"""SSDP probe against simulated devices in network namespaces (the parser and unit tests are in
+tests/discovery/test_ssdp.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+import pytest
+from labtools import WSD_MDNS_SSDP_LAB, filled, require_binary, run_probe, values, wait_for_line
+from paths import DATA_DIR
+
+from scanner.discovery.base import ProbeStatus
+from scanner.discovery.parsers.upnp import MAX_DESCRIPTION
+from scanner.discovery.ssdp import SsdpProbe
+
+DATA = DATA_DIR / "ssdp"
+AXIS = (DATA / "axis-m1014-reply.bin").read_bytes()
+HUAWEI = (DATA / "huawei-hg8245h-reply.bin").read_bytes()
+AXIS_DESC = (DATA / "axis-m1014-rootdesc.xml").read_bytes()
+
+
+@pytest.mark.netns
+def test_mixed_lab_only_axis_and_huawei_answer_with_their_descriptions(lab_factory):
+    lab = lab_factory(WSD_MDNS_SSDP_LAB)
+    result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"])
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    assert {o.ip for o in result.observations} == {"10.99.0.14", "10.99.0.15"}
+    axis, huawei = filled(lab, "axis", "ssdp"), filled(lab, "huawei", "ssdp")
+    assert values(result, "upnp.manufacturer") == {
+        "10.99.0.14": [axis["manufacturer"]],
+        "10.99.0.15": [huawei["manufacturer"]],
+    }
+    assert values(result, "upnp.model_name") == {
+        "10.99.0.14": [axis["model_name"]],
+        "10.99.0.15": [huawei["model_name"]],
+    }
+    assert values(result, "upnp.manufacturer")["10.99.0.14"] == ["AXIS"]
+    assert values(result, "upnp.serial") == {"10.99.0.14": ["ACCC8E270AD8"]}
+    assert values(result, "upnp.model_description") == {"10.99.0.14": [axis["model_description"]]}
+    assert values(result, "ssdp.server") == {"10.99.0.14": [axis["server"]], "10.99.0.15": [huawei["server"]]}
+    assert values(result, "ssdp.location") == {
+        "10.99.0.14": ["http://10.99.0.14:49152/rootDesc.xml"],
+        "10.99.0.15": ["http://10.99.0.15:49152/rootDesc.xml"],
+    }
+    assert "urn:axis-com:service:BasicService:1" in values(result, "ssdp.st")["10.99.0.14"]
+    assert (
+        "uuid:Upnp-BasicDevice-1_0-ACCC8E270AD8::urn:axis-com:service:BasicService:1"
+        in values(result, "ssdp.usn")["10.99.0.14"]
+    )
+    assert {o.port for o in result.observations if o.signal.startswith("upnp.")} == {49152}
+    assert result.duration < 2.0
+
+
+@pytest.mark.netns
+def test_locations_elsewhere_redirects_elsewhere_and_huge_bodies_are_not_taken(lab_factory):
+    """A hostile device answers with LOCATIONs pointing at another host, redirecting there, and serving a
+    body over the cap; the other host (not a target) must never be contacted."""
+    from scanner.lab.netns import in_netns
+
+    lab = lab_factory(
+        [
+            {"name": "evil", "ip": "10.99.0.30", "mac": "02:00:00:00:00:30"},
+            {"name": "victim", "ip": "10.99.0.31", "mac": "02:00:00:00:00:31"},
+        ]
+    )
+    with in_netns(lab.device_ns(0)):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        web = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with in_netns(lab.device_ns(1)):
+        victim = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    udp.bind(("10.99.0.30", 1900))
+    web.bind(("10.99.0.30", 8080))
+    victim.bind(("10.99.0.31", 8080))
+    for s in (web, victim):
+        s.listen(8)
+        s.settimeout(4)
+    udp.settimeout(4)
+    victim_hits: list[bytes] = []
+    served: list[bytes] = []
+    locations = [
+        b"http://10.99.0.31:8080/desc.xml",
+        b"http://10.99.0.30:8080/redirect",
+        b"http://10.99.0.30:8080/huge",
+    ]
+
+    def evil_ssdp() -> None:
+        try:
+            _data, addr = udp.recvfrom(2048)
+        except TimeoutError:
+            return
+        for loc in locations:
+            udp.sendto(
+                b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nSERVER: evil\r\nLOCATION: " + loc + b"\r\n\r\n",
+                addr,
+            )
+
+    def evil_web() -> None:
+        while True:
+            try:
+                conn, _ = web.accept()
+            except (TimeoutError, OSError):
+                return
+            with conn:
+                head = conn.recv(4096)
+                served.append(head.split(b" ")[1])
+                if b"/redirect" in head:
+                    conn.sendall(
+                        b"HTTP/1.1 302 Found\r\nLocation: http://10.99.0.31:8080/desc.xml\r\n"
+                        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                else:
+                    body = (
+                        b"<root><device><manufacturer>"
+                        + b"A" * (MAX_DESCRIPTION + 10)
+                        + b"</manufacturer></device></root>"
+                    )
+                    with contextlib.suppress(OSError):  # the scanner hung up once it had enough
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
+
+    def victim_web() -> None:
+        try:
+            conn, _ = victim.accept()
+            victim_hits.append(conn.recv(4096))
+            conn.close()
+        except (TimeoutError, OSError):
+            return
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (evil_ssdp, evil_web, victim_web)]
+    for t in threads:
+        t.start()
+    try:
+        result = run_probe(lab, SsdpProbe(), ["10.99.0.30"])
+    finally:
+        for s in (udp, web, victim):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
+            s.close()
+        for t in threads:
+            t.join(5)
+    assert values(result, "ssdp.location") == {"10.99.0.30": [loc.decode() for loc in locations]}
+    assert sorted(served) == [b"/huge", b"/redirect"]
+    assert victim_hits == []
+    assert not any(o.signal.startswith("upnp.") for o in result.observations)
+    assert result.duration < 1.0  # the only target answered and its fetches ended: no wait for MX
+
+
+@pytest.mark.netns
+def test_fifty_upnp_devices_are_all_found_quickly(lab_factory):
+    lab = lab_factory(
+        groups=[
+            {
+                "name": "axis",
+                "count": 25,
+                "start_ip": "10.99.0.100",
+                "ouis": ["ac:cc:8e"],
+                "profile": "axis-ipc",
+            },
+            {
+                "name": "hw",
+                "count": 25,
+                "start_ip": "10.99.0.150",
+                "ouis": ["00:e0:fc"],
+                "profile": "huawei-cpe",
+            },
+        ]
+    )
+    result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"], timeout=3.0)
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    models = values(result, "upnp.model_name")
+    assert models == {d.ip: [filled(lab, d.name, "ssdp")["model_name"]] for d in lab.devices}
+    print(f"\nssdp: {len(models)} of 50 devices (descriptions fetched) in {result.duration:.2f} s")
+    assert result.duration < 2.5
+
+
+# ---------------------------------------------------------------- a peer nobody here wrote: MiniDLNA
+
+
+@pytest.mark.netns
+def test_minidlna_peer_is_found_with_its_description(lab_factory, tmp_path):
+    """Debian's minidlna (a real UPnP media server: SSDP on 1900, description on 8200) inside a device
+    namespace, with its config, database, log and pid file in a temporary directory."""
+    import subprocess
+
+    minidlnad = require_binary("minidlnad")
+    lab = lab_factory([{"name": "dlna", "ip": "10.99.0.41", "mac": "02:00:00:00:00:41"}])
+    (tmp_path / "media").mkdir()
+    conf = tmp_path / "minidlna.conf"
+    conf.write_text(
+        f"network_interface=eth0\nport=8200\nmedia_dir={tmp_path / 'media'}\ndb_dir={tmp_path}\n"
+        f"log_dir={tmp_path}\nfriendly_name=ndaa lab DLNA peer\ninotify=no\nserial=12345678\n"
+    )
+    proc = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.device_ns(0),
+            minidlnad,
+            "-d",
+            "-f",
+            str(conf),
+            "-P",
+            str(tmp_path / "pid"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(proc, "HTTP listening on port 8200", 15)
+        result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    assert {o.ip for o in result.observations} == {"10.99.0.41"}
+    assert values(result, "ssdp.location") == {"10.99.0.41": ["http://10.99.0.41:8200/rootDesc.xml"]}
+    assert "urn:schemas-upnp-org:device:MediaServer:1" in values(result, "ssdp.st")["10.99.0.41"]
+    assert values(result, "ssdp.server")["10.99.0.41"][0].endswith("UPnP/1.0 MiniDLNA/1.3.0")
+    assert values(result, "upnp.manufacturer") == {"10.99.0.41": ["Justin Maggard"]}
+    assert values(result, "upnp.model_name") == {
+        "10.99.0.41": ["Windows Media Connect compatible (MiniDLNA)"]
+    }
+    assert values(result, "upnp.friendly_name") == {"10.99.0.41": ["ndaa lab DLNA peer"]}
+    assert values(result, "upnp.serial") == {"10.99.0.41": ["12345678"]}
+    assert {o.port for o in result.observations if o.signal.startswith("upnp.")} == {8200}
