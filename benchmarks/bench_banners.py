@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import lab_toml  # noqa: E402
 
 from scanner.discovery.base import ProbeContext  # noqa: E402
-from scanner.discovery.http import HttpProbe, fetch  # noqa: E402
+from scanner.discovery.http import HttpProbe  # noqa: E402
+from scanner.discovery.http_client import fetch  # noqa: E402
 from scanner.discovery.onvif import OnvifProbe  # noqa: E402
 from scanner.discovery.rtsp import RtspProbe  # noqa: E402
 from scanner.discovery.tls import TlsProbe  # noqa: E402

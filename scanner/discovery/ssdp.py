@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, log
+from scanner.discovery.http_client import fetch
 from scanner.discovery.multicast_search import MulticastSearch, run_search
 from scanner.discovery.parsers.ssdp import (
     GROUP,
@@ -81,7 +81,6 @@ class _Search(MulticastSearch[SsdpMessage]):
         self.locations: set[str] = set()
         self.fetches: set[asyncio.Task[None]] = set()
         self.fetch_slots = asyncio.Semaphore(max(1, min(col.ctx.concurrency, MAX_FETCHES)))
-        self.client: Any = None
         self.unfinished = 0
 
     def multicast_datagrams(self) -> list[bytes]:
@@ -111,8 +110,6 @@ class _Search(MulticastSearch[SsdpMessage]):
         for task in list(self.fetches):
             task.cancel()
         await asyncio.gather(*self.fetches, return_exceptions=True)
-        if self.client is not None:
-            await self.client.aclose()
 
     def notes(self) -> list[str]:
         return [f"{self.unfinished} description fetches did not finish in time"] if self.unfinished else []
@@ -137,38 +134,30 @@ class _Search(MulticastSearch[SsdpMessage]):
             self._add(signal, value, parts.hostname or "", parts.port or 80)
 
     async def _get(self, url: str) -> bytes | None:
-        """The body at ``url`` (redirects followed only on the same host), at most MAX_DESCRIPTION bytes."""
-        import httpx
-
-        if self.client is None:
-            self.client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        """The body at ``url`` (redirects followed only on the same host), at most MAX_DESCRIPTION bytes,
+        through the banner probes' bounded HTTP client (no compression asked for; any served is inflated
+        to at most MAX_DESCRIPTION bytes)."""
         host = urlsplit(url).hostname
         for _hop in range(MAX_REDIRECTS + 1):
             timeout = min(FETCH_TIMEOUT, self.deadline - time.monotonic())
             if timeout <= 0:
                 return None
             try:
-                async with self.client.stream("GET", url, timeout=timeout) as resp:
-                    if resp.is_redirect:
-                        nxt = fetchable_location(urljoin(url, resp.headers.get("location", "")), {host or ""})
-                        if nxt is None:
-                            return None
-                        url = nxt
-                        continue
-                    if resp.status_code != 200:
-                        return None
-                    return await _read_capped(resp, MAX_DESCRIPTION)
-            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
-                log.debug("ssdp: fetching %s failed: %r", url, exc)
+                async with asyncio.timeout(timeout):
+                    resp = await fetch(url, MAX_DESCRIPTION)
+            except TimeoutError:
+                log.debug("ssdp: fetching %s timed out", url)
                 return None
+            if resp is None:
+                return None
+            location = resp.head.get("Location")
+            if 300 <= resp.status < 400 and location:
+                nxt = fetchable_location(urljoin(url, location), {host or ""})
+                if nxt is None:
+                    return None
+                url = nxt
+                continue
+            if resp.status != 200 or not resp.complete:
+                return None  # an error, or a body cut at MAX_DESCRIPTION (or undecodable)
+            return resp.body
         return None
-
-
-async def _read_capped(resp: Any, cap: int) -> bytes | None:
-    """The response body, or None when it is longer than ``cap`` bytes."""
-    body = bytearray()
-    async for chunk in resp.aiter_bytes():
-        body += chunk
-        if len(body) > cap:
-            return None
-    return bytes(body)
