@@ -288,3 +288,84 @@ def test_nmap_source_on_loopback() -> None:
     result, port = asyncio.run(scenario())
     assert result.status == ProbeStatus.SUCCESS and (result.sent, result.received) == (1, 1), result.error
     assert any(n.startswith(f"127.0.0.1: nmap service {port}/tcp ssh: Huawei") for n in result.notes)
+
+
+def nmap_processes(marker: str) -> list[int]:
+    """Pids of running nmap processes whose command line contains ``marker``."""
+    from pathlib import Path
+
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"nmap") and any(marker.encode() in a for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_nmap_is_given_named_targets_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("nmap")
+    import shutil
+
+    from scanner.discovery import nmap_source
+
+    if shutil.which("nmap") is None:
+        pytest.skip("nmap is not installed")
+    given: list[list[str]] = []
+    real = nmap_source.run_nmap
+
+    async def recording(program: str, arguments: list[str], budget: float) -> Any:
+        given.append(arguments)
+        return await real(program, arguments, budget)
+
+    monkeypatch.setattr(nmap_source, "run_nmap", recording)
+    heard = {"127.0.0.1": None, "127.0.0.2": None}  # 127.0.0.2 answered multicast but is no target
+    options = ProbeOptions(nmap_ports="9")
+    named = ProbeContext(targets=[IPv4Address("127.0.0.1")], live_hosts=heard, timeout=10, options=options)
+    result = asyncio.run(NmapSource().run(named))
+    assert result.sent == 1 and given and given[0][-1] == "127.0.0.1"
+    assert "127.0.0.2" not in given[0]
+    only_heard = ProbeContext(
+        targets=[IPv4Address("127.0.0.3")], live_hosts={"127.0.0.2": None}, options=options
+    )
+    assert asyncio.run(NmapSource().run(only_heard)).status == ProbeStatus.SKIPPED
+    assert len(given) == 1  # nmap never ran for a host that was only heard
+
+
+def test_cancelling_the_probe_kills_nmap() -> None:
+    pytest.importorskip("nmap")
+    import shutil
+
+    if shutil.which("nmap") is None:
+        pytest.skip("nmap is not installed")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # says nothing: nmap's version probes wait on it for many seconds
+        writer.close()
+
+    async def scenario() -> tuple[list[int], list[int], float]:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = str(server.sockets[0].getsockname()[1])
+        try:
+            ctx = ProbeContext(
+                targets=[IPv4Address("127.0.0.1")], timeout=60, options=ProbeOptions(nmap_ports=port)
+            )
+            task = asyncio.create_task(NmapSource().run(ctx))
+            running: list[int] = []
+            for _ in range(50):  # wait until nmap is up (at most 5 s)
+                await asyncio.sleep(0.1)
+                if running := nmap_processes(port):
+                    break
+            start = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return running, nmap_processes(port), time.monotonic() - start
+        finally:
+            server.close()
+
+    running, left, took = asyncio.run(scenario())
+    assert running, "nmap never started"
+    assert left == [] and took < 2.0
