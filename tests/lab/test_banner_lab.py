@@ -369,3 +369,93 @@ def test_cancelling_the_probe_kills_nmap() -> None:
     running, left, took = asyncio.run(scenario())
     assert running, "nmap never started"
     assert left == [] and took < 2.0
+
+
+# ---------------------------------------------------------------- SSDP descriptions through the shared client
+
+
+def test_ssdp_description_bomb_is_inflated_to_the_cap_only(lab_factory: Any) -> None:
+    """A device answers M-SEARCH with two LOCATIONs: a gzip bomb (64 MiB of zeros, ~64 KB compressed,
+    sent although never asked for) and a real description, gzip-compressed. The bomb costs at most the
+    description cap; the compressed description is still read."""
+    import contextlib
+    import gzip
+    import socket
+    import threading
+    import tracemalloc
+
+    from scanner.discovery.ssdp import SsdpProbe
+    from scanner.lab.netns import in_netns
+    from scanner.targets import parse_targets
+
+    lab = lab_factory([{"name": "bomber", "ip": "10.99.0.30", "mac": "02:00:00:00:00:30"}])
+    with in_netns(lab.device_ns(0)):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        web = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    udp.bind(("10.99.0.30", 1900))
+    web.bind(("10.99.0.30", 8080))
+    web.listen(8)
+    web.settimeout(5)
+    udp.settimeout(5)
+    bomb = gzip.compress(b"\0" * (64 << 20), 9)
+    good = gzip.compress(
+        b'<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+        b"<manufacturer>Bomber Inc</manufacturer><modelName>BX-1</modelName></device></root>"
+    )
+    requests: list[bytes] = []
+
+    def ssdp() -> None:
+        try:
+            _data, addr = udp.recvfrom(2048)
+        except (TimeoutError, OSError):
+            return
+        for path in (b"/bomb.xml", b"/good.xml"):
+            udp.sendto(
+                b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nLOCATION: http://10.99.0.30:8080"
+                + path
+                + b"\r\n\r\n",
+                addr,
+            )
+
+    def http() -> None:
+        while True:
+            try:
+                conn, _ = web.accept()
+            except (TimeoutError, OSError):
+                return
+            with conn:
+                head = conn.recv(4096)
+                requests.append(head)
+                body = bomb if b"/bomb.xml" in head else good
+                with contextlib.suppress(OSError):  # the scanner hangs up once it has its cap
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: gzip\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+
+    def scan() -> tuple[ProbeResult, int]:
+        ctx = ProbeContext(targets=parse_targets(["10.99.0.30"]), interface="eth0", timeout=3.0)
+        tracemalloc.start()
+        try:
+            result = asyncio.run(SsdpProbe().run(ctx))
+            return result, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (ssdp, http)]
+    for t in threads:
+        t.start()
+    try:
+        result, peak = run_in_netns(lab.scanner_ns, scan)
+    finally:
+        for s in (udp, web):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for t in threads:
+            t.join(5)
+    found = {(o.signal, o.value) for o in result.observations}
+    assert {("upnp.manufacturer", "Bomber Inc"), ("upnp.model_name", "BX-1")} <= found
+    assert peak < 16 << 20, f"{peak / 2**20:.1f} MiB at peak for a 64 MiB bomb"
+    assert result.duration < 2.0
+    assert requests and not any(b"gzip" in r.lower() for r in requests)  # compression was never asked for
