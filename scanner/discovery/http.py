@@ -1,10 +1,10 @@
 """HTTP(S) banners: status, Server, WWW-Authenticate, title, redirects, favicon hashes and vendor endpoints.
 
 Per host, on every port of ``http_ports`` (default 80,8080,8000) and ``https_ports`` (default 443,8443,
-certificate not verified) at once, one request after another: ``GET /`` (redirects recorded and followed at
+certificate not verified) at once: ``GET /`` (redirects recorded and followed at
 most twice, same host only), the favicon (the page's icon link when on the same host, else
 ``/favicon.ico``), Hikvision ``/ISAPI/System/deviceInfo`` and Dahua ``magicBox.cgi``
-getVendor/getDeviceType. A closed port ends at the first connect (refused). A 401 from any of them is
+getVendor/getDeviceType (these four at once, so a lossy link costs their slowest, not their sum). A closed port ends at the first connect (refused). A 401 from any of them is
 recorded too: the realm is the banner. No credentials are ever sent.
 
 Requests go through ``http_client`` (our own bounded HTTP/1.1 client: byte caps on head and body, time
@@ -43,6 +43,7 @@ MAX_REDIRECTS = 2
 PAGE_CAP = 256 * 1024
 ICON_CAP = 512 * 1024
 ENDPOINT_CAP = 64 * 1024
+SOCKETS_PER_PORT = 1 + len(MAGICBOX_ACTIONS) + 1  # favicon, ISAPI and magicBox requests at once
 
 
 class HttpProbe(BannerProbe):
@@ -51,7 +52,7 @@ class HttpProbe(BannerProbe):
     port_option, default_ports = "http", HTTP_PORTS
 
     def sockets_per_host(self, run: BannerRun) -> int:
-        return max(1, len(run.ports) + len(self.secure_ports(run)))
+        return max(1, SOCKETS_PER_PORT * (len(run.ports) + len(self.secure_ports(run))))
 
     @staticmethod
     def secure_ports(run: BannerRun) -> list[int]:
@@ -70,21 +71,29 @@ class HostScan:
         self.rec = rec
 
     async def port(self, scheme: str, port: int) -> bool:
+        """``GET /`` (and its redirects), then the favicon and the vendor endpoints at once."""
         origin = f"{scheme}://{self.rec.ip}:{port}"
         page = await self.page(origin + "/")
         if page is None:
             return False
-        await self.favicon(page)
-        isapi = await self.fetch(origin + ISAPI_DEVICE_INFO, ENDPOINT_CAP)
-        if isapi is not None and isapi.status == 200 and isapi.complete:
-            for key, value in parse_isapi_device_info(isapi.body):
-                self.rec.add("isapi.device_info", f"{key}={value}", port)
-        for action in MAGICBOX_ACTIONS:
-            answer = await self.fetch(origin + magicbox_path(action), ENDPOINT_CAP)
-            if answer is not None and answer.status == 200:
-                for key, value in parse_magicbox(answer.body):
-                    self.rec.add("dahua.cgi", f"{key}={value}", port)
+        await asyncio.gather(
+            self.favicon(page),
+            self.isapi(origin + ISAPI_DEVICE_INFO, port),
+            *(self.magicbox(origin + magicbox_path(action), port) for action in MAGICBOX_ACTIONS),
+        )
         return True
+
+    async def isapi(self, url: str, port: int) -> None:
+        answer = await self.fetch(url, ENDPOINT_CAP)
+        if answer is not None and answer.status == 200 and answer.complete:
+            for key, value in parse_isapi_device_info(answer.body):
+                self.rec.add("isapi.device_info", f"{key}={value}", port)
+
+    async def magicbox(self, url: str, port: int) -> None:
+        answer = await self.fetch(url, ENDPOINT_CAP)
+        if answer is not None and answer.status == 200:
+            for key, value in parse_magicbox(answer.body):
+                self.rec.add("dahua.cgi", f"{key}={value}", port)
 
     async def page(self, url: str) -> Response | None:
         """GET ``url``, following at most MAX_REDIRECTS same-host redirects; the last answer."""
