@@ -1,9 +1,10 @@
 """Banner probes on a ~240-device lab, and GET / with httpx vs our own asyncio HTTP client.
 
-    sudo .venv/bin/python benchmarks/bench_banners.py [--devices 240] [--runs 5]
+    sudo .venv/bin/python benchmarks/bench_banners.py [--devices 240] [--runs 5] [--loss 20%]
 
 Why the HTTP client is our own code: this is the measurement behind that choice. Needs httpx only for
-the comparison (pip install httpx).
+the comparison (pip install httpx). ``--loss`` puts every device link behind that frame loss (the lab's
+userspace switch; needs a lab spec with ``loss``) to see how many hosts each probe still reads.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import lab_toml  # noqa: E402
 
 from scanner.discovery.base import ProbeContext  # noqa: E402
-from scanner.discovery.http import HttpProbe, fetch  # noqa: E402
+from scanner.discovery.http import HttpProbe  # noqa: E402
+from scanner.discovery.http_client import fetch  # noqa: E402
 from scanner.discovery.onvif import OnvifProbe  # noqa: E402
 from scanner.discovery.rtsp import RtspProbe  # noqa: E402
 from scanner.discovery.tls import TlsProbe  # noqa: E402
@@ -84,6 +86,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=240)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--loss", default=None, help="frame loss on every device link, e.g. 20%%")
     args = ap.parse_args()
     per = args.devices // len(PROFILES)
     groups = [
@@ -96,6 +99,8 @@ def main() -> int:
         "device": [],
         "group": groups,
     }
+    if args.loss:
+        raw["lab"].update(loss=args.loss, delay="0ms", jitter="0ms", switch="userspace")
     spec = parse_lab(raw)
     path = Path(tempfile.mkdtemp()) / f"{name}.toml"
     path.write_text(lab_toml(raw))

@@ -2,22 +2,25 @@
 
 Endpoints per host: ``http://IP:PORT/onvif/device_service`` for ``onvif_ports`` (default 80), plus any
 WS-Discovery XAddrs that a probed host announced itself (``ctx.handoff.onvif_xaddrs``) whose host is that
-same host; nothing else is ever contacted. GetDeviceInformation carries a WS-Security UsernameToken only
-when the user gave credentials (``ctx.options.onvif_credentials``, read by the CLI from ``NDAA_ONVIF_USER``
-and ``NDAA_ONVIF_PASSWORD``); they are never logged, stored or reported, and no credential is ever guessed.
+same host; nothing else is ever contacted, and no redirect is followed.
+
+Credentials (``ctx.options.onvif_credentials``, read by the CLI from ``NDAA_ONVIF_USER`` and
+``NDAA_ONVIF_PASSWORD``) go only in a WS-Security UsernameToken of GetDeviceInformation, and only to a
+named target (``ctx.targets``; never a host that was merely heard on the network) at the very URL whose
+ONVIF service answered GetSystemDateAndTime in this probe; every other host gets GetDeviceInformation
+without a token. They are never logged, stored or reported, and no credential is ever guessed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from scanner.discovery.banner_base import HostRecorder, host_timeout, ports_option, probe_each_host
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.http import ENDPOINT_CAP, fetch
+from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
+from scanner.discovery.http import ENDPOINT_CAP
+from scanner.discovery.http_client import fetch
 from scanner.discovery.parsers.http import same_host_url
 from scanner.discovery.parsers.vendor_endpoints import (
     ONVIF_DEVICE_SERVICE,
@@ -30,6 +33,7 @@ from scanner.discovery.parsers.vendor_endpoints import (
 )
 
 if TYPE_CHECKING:
+    from scanner.discovery.options import Credentials
     from scanner.discovery.parsers.vendor_endpoints import OnvifAnswer
 
 ONVIF_PORTS = (80,)
@@ -38,37 +42,37 @@ SOAP_ACTION = "http://www.onvif.org/ver10/device/wsdl/{}"
 MAX_ENDPOINTS = 4  # per host
 
 
-class OnvifProbe:
+class OnvifProbe(BannerProbe):
     name = "onvif"
     description = "ONVIF GetSystemDateAndTime, GetDeviceInformation (credentials only from the environment)"
+    port_option, default_ports = "onvif", ONVIF_PORTS
 
-    async def run(self, ctx: ProbeContext) -> ProbeResult:
-        col = Collector(self.name, ctx)
-        hosts = ctx.hosts_to_probe()
-        if not hosts:
-            return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
-        given = ctx.options.onvif_credentials
-        credentials = (given.user, given.password) if given else ("", "")
-        has_credentials = all(credentials)
-        endpoints = device_services(hosts, ports_option(ctx, "onvif", ONVIF_PORTS), ctx.handoff.onvif_xaddrs)
-        per_host = host_timeout(ctx)
-        refused: set[str] = set()
+    def sockets_per_host(self, run: BannerRun) -> int:
+        return 1  # one request at a time
 
-        async def one(rec: HostRecorder) -> bool:
-            async with asyncio.timeout(per_host):
-                for url in endpoints[rec.ip]:
-                    outcome = await query(rec, url, credentials if has_credentials else None)
-                    if outcome is not None:
-                        if outcome == "refused":
-                            refused.add(rec.ip)
-                        return True
-            return False
+    async def probe_host(self, run: BannerRun, rec: HostRecorder) -> bool:
+        # Credentials only for a named target, never for a host that was only heard on the network.
+        credentials = usable(run.ctx.options.onvif_credentials) if rec.ip in run.targets else None
+        for url in device_services([rec.ip], run.ports, run.ctx.handoff.onvif_xaddrs)[rec.ip]:
+            outcome = await query(rec, url, credentials)
+            if outcome is not None:
+                if outcome == "refused":
+                    run.tallies["refused"] += 1
+                return True
+        return False
 
-        result = await probe_each_host(col, hosts, one, 1)
-        if refused:
-            hint = "" if has_credentials else f" (set {USER_ENV} and {PASSWORD_ENV} to read it)"
-            result.notes.append(f"GetDeviceInformation refused on {len(refused)} host(s){hint}")
-        return result
+    def notes(self, run: BannerRun) -> list[str]:
+        refused = run.tallies["refused"]
+        if not refused:
+            return []
+        given = usable(run.ctx.options.onvif_credentials)
+        hint = "" if given else f" (set {USER_ENV} and {PASSWORD_ENV} to read it)"
+        return [f"GetDeviceInformation refused on {refused} host(s){hint}"]
+
+
+def usable(given: Credentials | None) -> tuple[str, str] | None:
+    """(user, password) when both were given, else None."""
+    return (given.user, given.password) if given and given.user and given.password else None
 
 
 def device_services(
@@ -86,7 +90,10 @@ def device_services(
 
 
 async def query(rec: HostRecorder, url: str, credentials: tuple[str, str] | None) -> str | None:
-    """Ask one endpoint; None if it is not an ONVIF device service, else "ok" or "refused"."""
+    """Ask one endpoint; None if it is not an ONVIF device service, else "ok" or "refused".
+
+    ``credentials`` go to ``url`` itself only, and only after its device service answered
+    GetSystemDateAndTime."""
     clock = await soap(url, "GetSystemDateAndTime", get_system_date_and_time())
     if clock is None:
         return None

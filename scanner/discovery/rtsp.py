@@ -1,8 +1,11 @@
 """RTSP banners over raw asyncio TCP: ``OPTIONS`` then ``DESCRIBE`` on one connection, no credentials.
 
 Records ``rtsp.status`` ("OPTIONS 200", "DESCRIBE 401"), ``rtsp.server`` and ``rtsp.www_authenticate``.
-Ports: ``rtsp_ports`` option (default 554). Every read is capped (head 64 KiB, body 64 KiB skipped) and
-every exchange has a time limit, so drips and endless headers end in bounded time.
+Ports: ``rtsp_ports`` option (default 554). Connects and reads heads with the shared client
+(``http_client.connect``, ``read_head``: head 64 KiB at most); a body of up to 64 KiB is skipped, a longer
+one ends the conversation; each exchange has ``EXCHANGE_TIMEOUT``, so drips and endless headers end in
+bounded time. When OPTIONS gets no byte of reply (closed, reset or silent), the conversation is tried once
+more on a fresh connection.
 """
 
 from __future__ import annotations
@@ -10,34 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from scanner.discovery.banner_base import HostRecorder, host_timeout, ports_option, probe_each_host
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.http import READ_CHUNK, read_head
+from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
+from scanner.discovery.http_client import RETRIES, connect, read_head, skip_body
 from scanner.discovery.parsers.rtsp import RtspReply, build_request, parse_reply
 
 log = logging.getLogger("scanner.discovery")
 
 RTSP_PORTS = (554,)
-EXCHANGE_TIMEOUT = 2.0  # connect or one request/response
+EXCHANGE_TIMEOUT = 2.0  # one request and its reply
 MAX_BODY = 64 * 1024
 
 
-class RtspProbe:
+class RtspProbe(BannerProbe):
     name = "rtsp"
     description = "RTSP OPTIONS/DESCRIBE banners: Server and WWW-Authenticate realm"
+    port_option, default_ports = "rtsp", RTSP_PORTS
 
-    async def run(self, ctx: ProbeContext) -> ProbeResult:
-        col = Collector(self.name, ctx)
-        hosts = ctx.hosts_to_probe()
-        if not hosts:
-            return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
-        ports = ports_option(ctx, "rtsp", RTSP_PORTS)
-        timeout = min(EXCHANGE_TIMEOUT, host_timeout(ctx))
-
-        async def one(rec: HostRecorder) -> bool:
-            return any(await asyncio.gather(*(converse(rec, p, timeout) for p in ports)))
-
-        return await probe_each_host(col, hosts, one, len(ports) or 1)
+    async def probe_host(self, run: BannerRun, rec: HostRecorder) -> bool:
+        return any(await asyncio.gather(*(converse(rec, p) for p in run.ports)))
 
 
 def record_reply(rec: HostRecorder, method: str, reply: RtspReply, port: int) -> None:
@@ -48,21 +41,34 @@ def record_reply(rec: HostRecorder, method: str, reply: RtspReply, port: int) ->
         rec.add("rtsp.www_authenticate", realm, port)
 
 
-async def converse(rec: HostRecorder, port: int, timeout: float) -> bool:
-    """OPTIONS then DESCRIBE on one connection; True if at least one RTSP reply came back."""
+async def converse(rec: HostRecorder, port: int) -> bool:
+    """OPTIONS then DESCRIBE on one connection; True if at least one RTSP reply came back. Tried once
+    more when the first request got no byte of reply."""
+    for _attempt in range(RETRIES + 1):
+        outcome = await conversation(rec, port)
+        if outcome is not None:
+            return outcome
+    return False
+
+
+async def conversation(rec: HostRecorder, port: int) -> bool | None:
+    """One connection's OPTIONS and DESCRIBE; None when the peer sent nothing back at all."""
     try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(rec.ip, port)
+        reader, writer = await connect(rec.ip, port)
     except (OSError, TimeoutError):
         return False
     url = f"rtsp://{rec.ip}:{port}/"
     answered = False
+    heard = False
     buffer = b""
     try:
         for cseq, method in enumerate(("OPTIONS", "DESCRIBE"), start=1):
             writer.write(build_request(method, url, cseq))
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(EXCHANGE_TIMEOUT):
                 await writer.drain()
+                if not buffer:
+                    buffer = await reader.read(64 * 1024)
+                    heard = heard or bool(buffer)
                 head, buffer = await read_head(reader, buffer)
                 reply = parse_reply(head) if head else None
                 if reply is None:
@@ -71,19 +77,9 @@ async def converse(rec: HostRecorder, port: int, timeout: float) -> bool:
                 record_reply(rec, method, reply, port)
                 if reply.content_length > MAX_BODY:
                     break
-                buffer = await skip(reader, buffer, reply.content_length)
+                buffer = await skip_body(reader, buffer, reply.content_length)
     except Exception as exc:  # resets, timeouts, hostile peers
         log.debug("rtsp: %s:%d: %r", rec.ip, port, exc)
     finally:
         writer.transport.abort()
-    return answered
-
-
-async def skip(reader: asyncio.StreamReader, buffer: bytes, length: int) -> bytes:
-    """Drop a ``length``-byte body that may be partly in ``buffer``; the bytes after it."""
-    while len(buffer) < length:
-        chunk = await reader.read(min(READ_CHUNK, length - len(buffer)))
-        if not chunk:
-            return b""
-        buffer += chunk
-    return buffer[length:]
+    return answered if heard else None

@@ -7,8 +7,9 @@ after its last multicast, then ends after a quiet period once every description 
 soon as every host it asked has answered; never past ``ctx.timeout``. A reply is about its UDP source:
 the LOCATION host is recorded as ``claimed.ip`` (with ``claimed.mismatch`` when it is another address),
 and a LOCATION is fetched only when its host is the replying address itself (``fetchable_location``),
-with httpx (no proxies from the environment, no redirect to another host, at most ``MAX_DESCRIPTION``
-bytes). Requests and replies go through ``udp_search`` (shared with WS-Discovery, SADP, DHIP, SNMP);
+and that address is one of the scan's targets (a host merely heard is never probed), with the banner
+probes' HTTP client (``http_client``: no proxies, no redirect to another host, at most
+``MAX_DESCRIPTION`` bytes, compressed or not). Requests and replies go through ``udp_search`` (shared with WS-Discovery, SADP, DHIP, SNMP);
 ``reply_signals`` and ``description_signals`` say what a search reply and a description record.
 """
 
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, log
+from scanner.discovery.http_client import fetch
 from scanner.discovery.parsers.ssdp import (
     GROUP,
     PORT,
@@ -114,9 +115,9 @@ class _Search:
         self.exchange: Exchange | None = None
         self.seen: set[tuple[str, str, str]] = set()  # (ip, signal, value) already emitted
         self.locations: set[str] = set()
+        self.named = {str(t) for t in col.ctx.targets}
         self.fetches: set[asyncio.Task[None]] = set()
         self.fetch_slots = asyncio.Semaphore(max(1, min(col.ctx.concurrency, MAX_FETCHES)))
-        self.client: Any = None
         self.unfinished = 0
 
     def attach(self, exchange: Exchange) -> None:
@@ -140,6 +141,8 @@ class _Search:
         return ssdp_reply(reply, src)._replace(then=lambda: self._describe(reply, src))
 
     def _describe(self, reply: SsdpMessage, src: str) -> None:
+        if src not in self.named:  # heard, not named: its description is never fetched
+            return
         url = fetchable_location(reply.get("location"), {src})
         if url and url not in self.locations:
             self.locations.add(url)
@@ -155,8 +158,6 @@ class _Search:
         for task in list(self.fetches):
             task.cancel()
         await asyncio.gather(*self.fetches, return_exceptions=True)
-        if self.client is not None:
-            await self.client.aclose()
 
     def notes(self) -> list[str]:
         return [f"{self.unfinished} description fetches did not finish in time"] if self.unfinished else []
@@ -181,41 +182,33 @@ class _Search:
             self._add(signal, value, parts.hostname or "", parts.port or 80)
 
     async def _get(self, url: str) -> bytes | None:
-        """The body at ``url`` (redirects followed only on the same host), at most MAX_DESCRIPTION bytes."""
-        import httpx
-
-        if self.client is None:
-            self.client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        """The body at ``url`` (redirects followed only on the same host), at most MAX_DESCRIPTION bytes,
+        through the banner probes' bounded HTTP client (no compression asked for; any served is inflated
+        to at most MAX_DESCRIPTION bytes)."""
         host = urlsplit(url).hostname
         for _hop in range(MAX_REDIRECTS + 1):
             timeout = min(FETCH_TIMEOUT, self.deadline - time.monotonic())
             if timeout <= 0:
                 return None
             try:
-                async with self.client.stream("GET", url, timeout=timeout) as resp:
-                    if resp.is_redirect:
-                        nxt = fetchable_location(urljoin(url, resp.headers.get("location", "")), {host or ""})
-                        if nxt is None:
-                            return None
-                        url = nxt
-                        continue
-                    if resp.status_code != 200:
-                        return None
-                    return await _read_capped(resp, MAX_DESCRIPTION)
-            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
-                log.debug("ssdp: fetching %s failed: %r", url, exc)
+                async with asyncio.timeout(timeout):
+                    resp = await fetch(url, MAX_DESCRIPTION)
+            except TimeoutError:
+                log.debug("ssdp: fetching %s timed out", url)
                 return None
+            if resp is None:
+                return None
+            location = resp.head.get("Location")
+            if 300 <= resp.status < 400 and location:
+                nxt = fetchable_location(urljoin(url, location), {host or ""})
+                if nxt is None:
+                    return None
+                url = nxt
+                continue
+            if resp.status != 200 or not resp.complete:
+                return None  # an error, or a body cut at MAX_DESCRIPTION (or undecodable)
+            return resp.body
         return None
-
-
-async def _read_capped(resp: Any, cap: int) -> bytes | None:
-    """The response body, or None when it is longer than ``cap`` bytes."""
-    body = bytearray()
-    async for chunk in resp.aiter_bytes():
-        body += chunk
-        if len(body) > cap:
-            return None
-    return bytes(body)
 
 
 def _location_host(location: str) -> str:

@@ -1,7 +1,8 @@
 """TLS certificate banners: subject, issuer, SANs, serial and SHA-256 of the peer certificate.
 
 Connects to ``tls_ports`` (default 443,8443; a closed port fails at connect, so only open ports get a
-handshake), accepts any certificate and old protocol versions, takes the DER certificate and closes.
+handshake) through the shared client's ``connect`` (the same connect and handshake time limits as HTTPS),
+accepts any certificate and old protocol versions, takes the DER certificate and closes.
 Parsing needs ``cryptography``; without it the probe says so and stops.
 """
 
@@ -9,67 +10,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 
-from scanner.discovery.banner_base import (
-    HostRecorder,
-    host_timeout,
-    insecure_context,
-    ports_option,
-    probe_each_host,
-)
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
 from scanner.discovery.http import HTTPS_PORTS
+from scanner.discovery.http_client import TLS_HANDSHAKE_TIMEOUT, connect
 from scanner.discovery.parsers.x509 import parse_certificate
 
 log = logging.getLogger("scanner.discovery")
 
-HANDSHAKE_TIMEOUT = 2.0
+HANDSHAKE_TIMEOUT = TLS_HANDSHAKE_TIMEOUT
 
 
-class TlsProbe:
+class TlsProbe(BannerProbe):
     name = "tls"
     description = "TLS certificate subject, issuer, SANs and fingerprint on 443/8443"
+    port_option, default_ports = "tls", HTTPS_PORTS
 
-    async def run(self, ctx: ProbeContext) -> ProbeResult:
-        col = Collector(self.name, ctx)
-        hosts = ctx.hosts_to_probe()
-        if not hosts:
-            return col.result(ProbeStatus.SKIPPED, notes=["no hosts to probe"])
+    def unavailable(self) -> str | None:
         try:
             import cryptography  # noqa: F401
         except ImportError:
-            return col.result(ProbeStatus.ERROR, error="the TLS probe needs the `cryptography` package")
-        ports = ports_option(ctx, "tls", HTTPS_PORTS)
-        context = insecure_context()
-        timeout = min(HANDSHAKE_TIMEOUT, host_timeout(ctx))
+            return "the TLS probe needs the `cryptography` package"
+        return None
 
-        async def one(rec: HostRecorder) -> bool:
-            certs = await asyncio.gather(*(peer_certificate(rec.ip, p, context, timeout) for p in ports))
-            answered = False
-            for port, der in zip(ports, certs, strict=True):
-                info = parse_certificate(der) if der else None
-                if info is None:
-                    continue
-                answered = True
-                rec.add("x509.subject", info.subject, port)
-                rec.add("x509.issuer", info.issuer, port)
-                for san in info.sans:
-                    rec.add("x509.san", san, port)
-                rec.add("x509.serial", info.serial, port)
-                rec.add("x509.sha256", info.sha256, port)
-            return answered
-
-        return await probe_each_host(col, hosts, one, len(ports) or 1)
+    async def probe_host(self, run: BannerRun, rec: HostRecorder) -> bool:
+        certs = await asyncio.gather(*(peer_certificate(rec.ip, p) for p in run.ports))
+        answered = False
+        for port, der in zip(run.ports, certs, strict=True):
+            info = parse_certificate(der) if der else None
+            if info is None:
+                continue
+            answered = True
+            rec.add("x509.subject", info.subject, port)
+            rec.add("x509.issuer", info.issuer, port)
+            for san in info.sans:
+                rec.add("x509.san", san, port)
+            rec.add("x509.serial", info.serial, port)
+            rec.add("x509.sha256", info.sha256, port)
+        return answered
 
 
-async def peer_certificate(ip: str, port: int, context: ssl.SSLContext, timeout: float) -> bytes | None:
+async def peer_certificate(ip: str, port: int) -> bytes | None:
     """The DER certificate the server at ip:port presents, or None (closed, not TLS, too slow)."""
     try:
-        async with asyncio.timeout(timeout):
-            _reader, writer = await asyncio.open_connection(
-                ip, port, ssl=context, ssl_handshake_timeout=timeout
-            )
+        _reader, writer = await connect(ip, port, tls=True)
     except Exception as exc:  # refused, reset, SSLError on garbage, timeouts
         log.debug("tls: %s:%d: %r", ip, port, exc)
         return None

@@ -7,7 +7,10 @@ import asyncio
 import base64
 import gzip
 import hashlib
+import socket
 import time
+import tracemalloc
+import zlib
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -563,3 +566,134 @@ def test_xml_bomb_from_isapi_is_refused() -> None:
     assert time.monotonic() - start < 2.0
     assert ("http.title", "bomb") in seen(result)
     assert not any(o.signal == "isapi.device_info" for o in result.observations)
+
+
+# ---------------------------------------------------------------- compression bombs, loss, slow peers
+
+BOMB_SIZE = 48 << 20  # bytes of zeros once inflated; compressed, ~47 KB (gzip) or ~47 KB (deflate)
+
+
+def bomb_replies() -> list[tuple[str, bytes]]:
+    """A page whose body inflates to BOMB_SIZE bytes, in each framing and coding a server may use."""
+    zeros = b"\0" * BOMB_SIZE
+    gz, deflated = gzip.compress(zeros, 9), zlib.compress(zeros, 9)
+    head = b"HTTP/1.1 200 OK\r\nServer: bomber\r\nContent-Type: text/html\r\n"
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(gz[i : i + 4096]), gz[i : i + 4096]) for i in range(0, len(gz), 4096)
+    )
+    return [
+        ("gzip, length", head + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz) + gz),
+        (
+            "deflate, length",
+            head + b"Content-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(deflated) + deflated,
+        ),
+        (
+            "gzip, chunked",
+            head + b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n",
+        ),
+        ("gzip, until close", head + b"Content-Encoding: gzip\r\n\r\n" + gz),
+    ]
+
+
+@pytest.mark.parametrize(("framing", "reply"), bomb_replies(), ids=[f for f, _ in bomb_replies()])
+def test_compression_bomb_is_inflated_to_the_cap_only(framing: str, reply: bytes) -> None:
+    requests: list[bytes] = []
+
+    @tolerant
+    async def bomber(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(reply)
+        await writer.drain()
+
+    async def scenario() -> ProbeResult:
+        async with serving(bomber) as port:
+            return await probe(port)
+
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        result = asyncio.run(scenario())
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - start < 2.0
+    assert peak < 16 << 20, f"{framing}: {peak / 2**20:.1f} MiB at peak for a {BOMB_SIZE >> 20} MiB bomb"
+    assert ("http.server", "bomber") in seen(result) and result.status == ProbeStatus.SUCCESS
+    assert requests and all(b"Accept-Encoding: identity\r\n" in r for r in requests)  # never asked for it
+
+
+def syn_dropping_listener() -> tuple[socket.socket, socket.socket]:
+    """A listening socket whose accept queue is full, so the kernel drops the next SYN it gets (a real lost
+    SYN on loopback: the client retransmits it after ~1 s); and the connection that fills the queue."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname(), timeout=1)
+    return listener, filler
+
+
+def test_a_lost_syn_costs_a_second_not_the_banner() -> None:
+    params = lab_params("hikvision-ipc")
+
+    async def scenario() -> tuple[ProbeResult, float]:
+        listener, filler = syn_dropping_listener()
+        port = listener.getsockname()[1]
+        start = time.monotonic()
+        try:
+            task = asyncio.create_task(probe(port, timeout=6.0))
+            await asyncio.sleep(0.3)  # the probe's first SYN was dropped by now
+            server = await asyncio.start_server(WebApp(params, "hikvision-ipc").handle, sock=listener)
+            try:
+                result = await task
+            finally:
+                server.close()
+        finally:
+            filler.close()
+        return result, time.monotonic() - start
+
+    result, took = asyncio.run(scenario())
+    assert ("http.server", "App-webs/") in seen(result) and result.status == ProbeStatus.SUCCESS
+    assert took > 0.9  # the connect waited for the kernel's SYN retransmission
+
+
+def test_a_request_without_a_reply_is_sent_once_more() -> None:
+    hits: list[str] = []
+
+    @tolerant
+    async def forgetful(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        path = (await reader.readuntil(b"\r\n\r\n")).split(b" ")[1].decode()
+        hits.append(path)
+        if hits.count(path) == 1:
+            return  # hangs up without a byte of reply, the first time only
+        writer.write(b"HTTP/1.1 200 OK\r\nServer: second-try\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async def scenario() -> ProbeResult:
+        async with serving(forgetful) as port:
+            return await probe(port)
+
+    result = asyncio.run(scenario())
+    assert ("http.server", "second-try") in seen(result)
+    assert hits.count("/") == 2  # the first GET / got no reply and was sent once more, not more
+
+
+def test_a_host_out_of_time_makes_the_result_partial_with_a_note() -> None:
+    @tolerant
+    async def tarpit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for byte in b"HTTP/1.1 200 OK\r\nServer: tarpit\r\n":  # one byte every 2 s
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(2)
+
+    async def scenario() -> ProbeResult:
+        async with serving(tarpit) as port:
+            options = ProbeOptions(ports={"http": (port,), "https": ()}, host_timeout=1.0)
+            ctx = ProbeContext(targets=[IPv4Address("127.0.0.1")], timeout=5.0, options=options)
+            return await HttpProbe().run(ctx)
+
+    start = time.monotonic()
+    result = asyncio.run(scenario())
+    assert time.monotonic() - start < 1.5  # the host's slot ends at its own 1 s limit, not the 5 s budget
+    assert result.status == ProbeStatus.PARTIAL
+    assert result.notes == ["1 of 1 hosts not finished: out of time (1 s per host, 5 s in all)"]

@@ -21,7 +21,7 @@ from paths import DATA_DIR
 from scanner.cli.scan_cmd import onvif_credentials
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.onvif import PASSWORD_ENV, USER_ENV, OnvifProbe, device_services
-from scanner.discovery.options import Handoff, ProbeOptions
+from scanner.discovery.options import Credentials, Handoff, ProbeOptions
 from scanner.discovery.parsers.vendor_endpoints import (
     DEVICE_WSDL,
     SOAP_ENV,
@@ -259,3 +259,102 @@ def test_xml_bomb_answer_is_ignored() -> None:
 
     result = asyncio.run(scenario())
     assert result.status == ProbeStatus.NO_RESPONSE and result.observations == []
+
+
+# ---------------------------------------------------------------- where credentials may go
+
+
+def recording_onvif(heard: list[tuple[str, str, bool]]) -> Any:
+    """An ONVIF device service that answers the clock request with a real reply and GetDeviceInformation
+    with a fault, recording (its address, the request, whether a UsernameToken came with it)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            body = await reader.readexactly(length)
+            me = writer.get_extra_info("sockname")[0]
+            action = "GetSystemDateAndTime" if b"GetSystemDateAndTime" in body else "GetDeviceInformation"
+            heard.append((me, action, b"UsernameToken" in body))
+            name = (
+                "onvif_get_system_date_and_time.xml"
+                if action == "GetSystemDateAndTime"
+                else "onvif_fault_not_authorized.xml"
+            )
+            reply = (DATA / name).read_bytes()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+            pass
+        writer.close()
+
+    return handle
+
+
+def test_credentials_go_only_to_a_target_whose_service_answered() -> None:
+    heard: list[tuple[str, str, bool]] = []
+
+    async def scenario() -> ProbeResult:
+        target = await asyncio.start_server(recording_onvif(heard), "127.0.0.1", 0)
+        port = target.sockets[0].getsockname()[1]
+        others = [
+            await asyncio.start_server(recording_onvif(heard), ip, port) for ip in ("127.0.0.2", "127.0.0.3")
+        ]
+        try:
+            ctx = ProbeContext(
+                targets=[IPv4Address("127.0.0.1")],
+                # 127.0.0.2 answered multicast (heard) but is no target; 127.0.0.3 is only an XAddr
+                live_hosts={"127.0.0.1": None, "127.0.0.2": None},
+                timeout=3.0,
+                options=ProbeOptions(
+                    ports={"onvif": (port,)}, onvif_credentials=Credentials("admin", "s3cret")
+                ),
+                handoff=Handoff(
+                    onvif_xaddrs={
+                        "127.0.0.1": (f"http://127.0.0.3:{port}/onvif/device_service",),
+                        "127.0.0.2": (f"http://127.0.0.3:{port}/onvif/device_service",),
+                    }
+                ),
+            )
+            return await OnvifProbe().run(ctx)
+        finally:
+            for server in (target, *others):
+                server.close()
+
+    result = asyncio.run(scenario())
+    assert sorted(heard) == [
+        ("127.0.0.1", "GetDeviceInformation", True),  # the named target, after its clock answered
+        ("127.0.0.1", "GetSystemDateAndTime", False),
+        ("127.0.0.2", "GetDeviceInformation", False),  # heard only: asked, but never with a token
+        ("127.0.0.2", "GetSystemDateAndTime", False),
+    ]  # and 127.0.0.3, an XAddr on another host, was never contacted
+    assert {o.ip for o in result.observations} == {"127.0.0.1", "127.0.0.2"}
+    assert result.notes == ["GetDeviceInformation refused on 2 host(s)"]
+
+
+def test_no_token_where_the_clock_request_went_unanswered() -> None:
+    heard: list[tuple[str, str, bool]] = []
+
+    async def web_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heard.append(
+            ("127.0.0.1", head.split(b" ")[0].decode(), b"UsernameToken" in await reader.read(65536))
+        )
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> ProbeResult:
+        async with serving(web_only) as port:
+            ctx = ProbeContext(
+                targets=[IPv4Address("127.0.0.1")],
+                timeout=3.0,
+                options=ProbeOptions(
+                    ports={"onvif": (port,)}, onvif_credentials=Credentials("admin", "s3cret")
+                ),
+            )
+            return await OnvifProbe().run(ctx)
+
+    result = asyncio.run(scenario())
+    assert heard == [("127.0.0.1", "POST", False)]  # one clock request, no GetDeviceInformation, no token
+    assert result.status == ProbeStatus.NO_RESPONSE

@@ -210,3 +210,42 @@ def test_hostile_servers_end_in_bounded_time(
     assert time.monotonic() - start < limit
     assert {(o.signal, o.value) for o in result.observations} == found
     assert result.status == (ProbeStatus.SUCCESS if found else ProbeStatus.NO_RESPONSE)
+
+
+def test_options_without_a_reply_is_tried_once_more() -> None:
+    server = lab_server("hikvision-ipc", "58:50:ed:1f:e3:85")
+    connections: list[int] = []
+
+    async def forgetful(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        if len(connections) == 1:  # the first connection: the request is read, then a hang-up, no reply
+            await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+            return
+        await server.handle(reader, writer)
+
+    async def scenario() -> ProbeResult:
+        async with serving(forgetful) as port:
+            return await probe(port)
+
+    result = asyncio.run(scenario())
+    assert ("rtsp.status", "DESCRIBE 401") in {(o.signal, o.value) for o in result.observations}
+    assert len(connections) == 2
+
+
+def test_a_silent_server_is_tried_twice_and_holds_the_host_no_longer_than_that() -> None:
+    connections: list[int] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await reader.read()
+        writer.close()
+
+    async def scenario() -> ProbeResult:
+        async with serving(silent) as port:
+            return await probe(port, timeout=10.0)
+
+    start = time.monotonic()
+    result = asyncio.run(scenario())
+    assert 2 * EXCHANGE_TIMEOUT - 0.1 < time.monotonic() - start < 2 * EXCHANGE_TIMEOUT + 0.5
+    assert len(connections) == 2 and result.status == ProbeStatus.NO_RESPONSE

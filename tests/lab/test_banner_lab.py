@@ -288,3 +288,174 @@ def test_nmap_source_on_loopback() -> None:
     result, port = asyncio.run(scenario())
     assert result.status == ProbeStatus.SUCCESS and (result.sent, result.received) == (1, 1), result.error
     assert any(n.startswith(f"127.0.0.1: nmap service {port}/tcp ssh: Huawei") for n in result.notes)
+
+
+def nmap_processes(marker: str) -> list[int]:
+    """Pids of running nmap processes whose command line contains ``marker``."""
+    from pathlib import Path
+
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"nmap") and any(marker.encode() in a for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_nmap_is_given_named_targets_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("nmap")
+    import shutil
+
+    from scanner.discovery import nmap_source
+
+    if shutil.which("nmap") is None:
+        pytest.skip("nmap is not installed")
+    given: list[list[str]] = []
+    real = nmap_source.run_nmap
+
+    async def recording(program: str, arguments: list[str], budget: float) -> Any:
+        given.append(arguments)
+        return await real(program, arguments, budget)
+
+    monkeypatch.setattr(nmap_source, "run_nmap", recording)
+    heard = {"127.0.0.1": None, "127.0.0.2": None}  # 127.0.0.2 answered multicast but is no target
+    options = ProbeOptions(nmap_ports="9")
+    named = ProbeContext(targets=[IPv4Address("127.0.0.1")], live_hosts=heard, timeout=10, options=options)
+    result = asyncio.run(NmapSource().run(named))
+    assert result.sent == 1 and given and given[0][-1] == "127.0.0.1"
+    assert "127.0.0.2" not in given[0]
+    only_heard = ProbeContext(
+        targets=[IPv4Address("127.0.0.3")], live_hosts={"127.0.0.2": None}, options=options
+    )
+    assert asyncio.run(NmapSource().run(only_heard)).status == ProbeStatus.SKIPPED
+    assert len(given) == 1  # nmap never ran for a host that was only heard
+
+
+def test_cancelling_the_probe_kills_nmap() -> None:
+    pytest.importorskip("nmap")
+    import shutil
+
+    if shutil.which("nmap") is None:
+        pytest.skip("nmap is not installed")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # says nothing: nmap's version probes wait on it for many seconds
+        writer.close()
+
+    async def scenario() -> tuple[list[int], list[int], float]:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = str(server.sockets[0].getsockname()[1])
+        try:
+            ctx = ProbeContext(
+                targets=[IPv4Address("127.0.0.1")], timeout=60, options=ProbeOptions(nmap_ports=port)
+            )
+            task = asyncio.create_task(NmapSource().run(ctx))
+            running: list[int] = []
+            for _ in range(50):  # wait until nmap is up (at most 5 s)
+                await asyncio.sleep(0.1)
+                if running := nmap_processes(port):
+                    break
+            start = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return running, nmap_processes(port), time.monotonic() - start
+        finally:
+            server.close()
+
+    running, left, took = asyncio.run(scenario())
+    assert running, "nmap never started"
+    assert left == [] and took < 2.0
+
+
+# ---------------------------------------------------------------- SSDP descriptions through the shared client
+
+
+def test_ssdp_description_bomb_is_inflated_to_the_cap_only(lab_factory: Any) -> None:
+    """A device answers M-SEARCH with two LOCATIONs: a gzip bomb (64 MiB of zeros, ~64 KB compressed,
+    sent although never asked for) and a real description, gzip-compressed. The bomb costs at most the
+    description cap; the compressed description is still read."""
+    import contextlib
+    import gzip
+    import socket
+    import threading
+    import tracemalloc
+
+    from scanner.discovery.ssdp import SsdpProbe
+    from scanner.lab.netns import in_netns
+    from scanner.targets import parse_targets
+
+    lab = lab_factory([{"name": "bomber", "ip": "10.99.0.30", "mac": "02:00:00:00:00:30"}])
+    with in_netns(lab.device_ns(0)):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        web = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    udp.bind(("10.99.0.30", 1900))
+    web.bind(("10.99.0.30", 8080))
+    web.listen(8)
+    web.settimeout(5)
+    udp.settimeout(5)
+    bomb = gzip.compress(b"\0" * (64 << 20), 9)
+    good = gzip.compress(
+        b'<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+        b"<manufacturer>Bomber Inc</manufacturer><modelName>BX-1</modelName></device></root>"
+    )
+    requests: list[bytes] = []
+
+    def ssdp() -> None:
+        try:
+            _data, addr = udp.recvfrom(2048)
+        except (TimeoutError, OSError):
+            return
+        for path in (b"/bomb.xml", b"/good.xml"):
+            udp.sendto(
+                b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nLOCATION: http://10.99.0.30:8080"
+                + path
+                + b"\r\n\r\n",
+                addr,
+            )
+
+    def http() -> None:
+        while True:
+            try:
+                conn, _ = web.accept()
+            except (TimeoutError, OSError):
+                return
+            with conn:
+                head = conn.recv(4096)
+                requests.append(head)
+                body = bomb if b"/bomb.xml" in head else good
+                with contextlib.suppress(OSError):  # the scanner hangs up once it has its cap
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: gzip\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+
+    def scan() -> tuple[ProbeResult, int]:
+        ctx = ProbeContext(targets=parse_targets(["10.99.0.30"]), interface="eth0", timeout=3.0)
+        tracemalloc.start()
+        try:
+            result = asyncio.run(SsdpProbe().run(ctx))
+            return result, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (ssdp, http)]
+    for t in threads:
+        t.start()
+    try:
+        result, peak = run_in_netns(lab.scanner_ns, scan)
+    finally:
+        for s in (udp, web):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for t in threads:
+            t.join(5)
+    found = {(o.signal, o.value) for o in result.observations}
+    assert {("upnp.manufacturer", "Bomber Inc"), ("upnp.model_name", "BX-1")} <= found
+    assert peak < 16 << 20, f"{peak / 2**20:.1f} MiB at peak for a 64 MiB bomb"
+    assert result.duration < 2.0
+    assert requests and not any(b"gzip" in r.lower() for r in requests)  # compression was never asked for

@@ -162,7 +162,7 @@ ACTIVE = ("--snmp-community", "public", "--with-nmap")
 
 
 def test_banner_onvif_snmp_and_nmap_probe_only_targets(lab_factory: Any) -> None:
-    """What the orchestration guarantees: every probe but ssdp (see the next test), nothing to non-targets."""
+    """What the orchestration guarantees, probe by probe: nothing to non-targets."""
     lab = lab_factory(LOOK_ALIKES + COVERED, subnet=SUBNET, scanner_ip="10.99.0.2")
     probes = "arp,wsd,mdns,sadp,dhip,http,tls,rtsp,onvif,snmp,nmap"
     report, code, strays = scan_and_capture(lab, "-p", probes, *ACTIVE)
@@ -171,11 +171,6 @@ def test_banner_onvif_snmp_and_nmap_probe_only_targets(lab_factory: Any) -> None
     assert code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discovery/ssdp.py still fetches the UPnP description from a non-target replier's LOCATION "
-    "(a TCP connection to a heard host); remove this mark when SSDP fetches targets' descriptions only",
-)
 def test_scanning_look_alikes_touches_only_them(lab_factory: Any) -> None:
     lab = lab_factory(LOOK_ALIKES + COVERED, subnet=SUBNET, scanner_ip="10.99.0.2")
     report, code, strays = scan_and_capture(lab, *ACTIVE)

@@ -161,7 +161,10 @@ def dechunk(data: bytes, cap: int) -> tuple[bytes, bool]:
 
 
 def inflate(raw: bytes, encoding: str, cap: int) -> tuple[bytes, bool]:
-    """Undo gzip/deflate content coding into at most ``cap`` bytes; (body, fully decoded)."""
+    """Undo gzip/deflate content coding into at most ``cap`` bytes; (body, fully decoded).
+
+    Never inflates more than ``cap`` bytes: ``decompress(raw, cap)`` stops there and leaves the rest of
+    the input unread (``unconsumed_tail``), so a bomb of a few KB costs ``cap`` bytes, not gigabytes."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return raw, True
@@ -169,11 +172,11 @@ def inflate(raw: bytes, encoding: str, cap: int) -> tuple[bytes, bool]:
         return b"", False
     for wbits in (47, -15):  # gzip or zlib header (auto-detected), else raw deflate
         try:
-            d = zlib.decompressobj(wbits)
-            out = d.decompress(raw, cap)
-            return out, not d.unconsumed_tail
+            inflater = zlib.decompressobj(wbits)
+            out = inflater.decompress(raw, cap)
         except zlib.error:
             continue
+        return out, inflater.eof and not inflater.unconsumed_tail
     return b"", False
 
 

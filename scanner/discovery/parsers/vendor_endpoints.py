@@ -1,6 +1,7 @@
 """Vendor HTTP endpoints: Hikvision ISAPI deviceInfo, Dahua magicBox.cgi, ONVIF device service SOAP.
 
-XML is parsed with defusedxml (entity and DTD tricks are refused) after a size check. Parsers return
+XML is parsed only through ``safexml.xml_root`` (defusedxml: entity and DTD tricks are refused) after a
+size check. Parsers return
 empty results for anything that is not the expected document; nothing raises.
 """
 
@@ -10,7 +11,10 @@ import base64
 import hashlib
 import re
 from typing import NamedTuple
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
+
+from scanner.discovery.parsers.safexml import xml_root
 
 MAX_XML = 64 * 1024
 MAX_FIELDS = 64
@@ -45,18 +49,6 @@ def magicbox_path(action: str) -> str:
     return f"/cgi-bin/magicBox.cgi?action={action}"
 
 
-def _xml_root(data: bytes):  # type: ignore[no-untyped-def]
-    """The root element of untrusted XML, or None (too big, malformed, or using entities/DTDs)."""
-    if not data or len(data) > MAX_XML:
-        return None
-    from defusedxml import ElementTree
-
-    try:
-        return ElementTree.fromstring(data, forbid_dtd=True)
-    except Exception:  # ParseError, DefusedXmlException, ValueError on odd encodings
-        return None
-
-
 def _split(tag: object) -> tuple[str, str]:
     """('namespace', 'local') of an ElementTree tag; ('', '') for comments and processing instructions."""
     if not isinstance(tag, str):
@@ -67,7 +59,7 @@ def _split(tag: object) -> tuple[str, str]:
     return "", tag
 
 
-def _text(elem) -> str:  # type: ignore[no-untyped-def]
+def _text(elem: Element) -> str:
     return (elem.text or "").strip()[:MAX_FIELD]
 
 
@@ -76,7 +68,7 @@ def _text(elem) -> str:  # type: ignore[no-untyped-def]
 
 def parse_isapi_device_info(data: bytes) -> list[tuple[str, str]]:
     """``[("xmlns", ns), (field, text), …]`` from a ``<DeviceInfo>`` document; [] for anything else."""
-    root = _xml_root(data)
+    root = xml_root(data, MAX_XML)
     if root is None:
         return []
     ns, local = _split(root.tag)
@@ -156,7 +148,7 @@ class OnvifAnswer(NamedTuple):
 
 def parse_soap(data: bytes) -> OnvifAnswer | None:
     """The Body of a SOAP envelope: response element name, fault code and leaf fields; None if not SOAP."""
-    root = _xml_root(data)
+    root = xml_root(data, MAX_XML)
     if root is None or _split(root.tag)[1] != "Envelope":
         return None
     body = next((c for c in root if _split(c.tag)[1] == "Body"), None)
