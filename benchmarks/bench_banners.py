@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import lab_toml  # noqa: E402
+from labtools import lab_toml  # noqa: E402
 
 from scanner.discovery.base import ProbeContext  # noqa: E402
 from scanner.discovery.http import HttpProbe  # noqa: E402

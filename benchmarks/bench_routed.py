@@ -146,7 +146,7 @@ def main() -> int:
 
 def _toml(raw: dict[str, object]) -> str:
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import lab_toml
+    from labtools import lab_toml
 
     return lab_toml(raw)  # type: ignore[arg-type]
 

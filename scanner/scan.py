@@ -315,9 +315,10 @@ def discovery_budget(base: float, targets: int) -> float:
 
 def banner_budget(base: float, hosts: int, concurrency: int) -> float:
     """Seconds a banner probe may take for ``hosts`` hosts: ``base`` for a lab-sized network, growing
-    with the number of waves of ``concurrency`` hosts (~2 s per wave) on big ones."""
+    with the number of waves of ``concurrency`` hosts on big ones: ~3 s per wave, as a silent port
+    costs a 2.5 s connect (long enough to survive one lost SYN)."""
     waves = -(-hosts // max(1, concurrency))
-    return max(base, 2.0 * waves)
+    return max(base, 3.0 * waves)
 
 
 def live_hosts(

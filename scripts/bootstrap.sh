@@ -49,6 +49,7 @@ fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "bootstrap: Python >= 3.11 needed" >&2; exit 1; }
 [ -x .venv/bin/python ] || python3 -m venv .venv
 extras="all"
-[ "$want_test" = 1 ] && extras="all,test"
+[ "$want_test" = 1 ] && extras="$extras,test"
+[ "$want_bench" = 1 ] && extras="$extras,bench"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 echo "bootstrap: installed into .venv (run .venv/bin/ndaa-scan --help)" >&2

@@ -9,9 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import netns_available, require
+from labtools import lab_toml, netns_available, require
 
 LAB_FIXTURES = {"require_netns", "lab_factory"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees an OUI registry the machine's user updated: the user data directory
+    ($NDAA_SCAN_DATA_DIR, inherited by every subprocess a test starts) is an empty temporary one."""
+    from scanner.datafiles import DATA_DIR_ENV
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(DATA_DIR_ENV, str(tmp_path_factory.mktemp("user-data")))
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -84,28 +95,3 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
     yield make
     for name in made:
         lab_down(name)
-
-
-def lab_toml(raw: dict[str, Any]) -> str:
-    """Minimal TOML writer for lab dicts (tables of scalars, lists, inline dicts)."""
-    import json
-
-    def val(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(val(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k)} = {val(x)}" for k, x in v.items()) + " }"
-        raise TypeError(type(v))
-
-    out = ["[lab]"] + [f"{k} = {val(v)}" for k, v in raw["lab"].items()]
-    for key in ("device", "group"):
-        for item in raw.get(key, []):
-            out.append(f"\n[[{key}]]")
-            out += [f"{k} = {val(v)}" for k, v in item.items()]
-    return "\n".join(out) + "\n"

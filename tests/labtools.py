@@ -200,3 +200,28 @@ def check(device: Any, expected: dict[str, Any]) -> None:
         if field in expected:
             assert getattr(verdict, field) == expected[field], (field, summary)
     assert verdict.evidence or verdict.status.value == "unknown", "a verdict without evidence"
+
+
+def lab_toml(raw: dict[str, Any]) -> str:
+    """Minimal TOML writer for lab dicts (tables of scalars, lists, inline dicts)."""
+    import json
+
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {val(x)}" for k, x in v.items()) + " }"
+        raise TypeError(type(v))
+
+    out = ["[lab]"] + [f"{k} = {val(v)}" for k, v in raw["lab"].items()]
+    for key in ("device", "group"):
+        for item in raw.get(key, []):
+            out.append(f"\n[[{key}]]")
+            out += [f"{k} = {val(v)}" for k, v in item.items()]
+    return "\n".join(out) + "\n"

@@ -106,8 +106,10 @@ def scan(
 
     Verdicts: covered (a maker-specific signal names a §889 entity), likely (only an OUI or
     weaker signals), suspected (an unverified rebrand), not-covered, unknown. Credentials are never
-    guessed; ONVIF GetDeviceInformation uses NDAA_ONVIF_USER / NDAA_ONVIF_PASSWORD from the
-    environment when set (never logged or reported).
+    guessed. ONVIF credentials (NDAA_ONVIF_USER / NDAA_ONVIF_PASSWORD from the environment, never
+    logged or reported) are sent only to named targets whose ONVIF service answered
+    GetSystemDateAndTime at that same address during this scan; hosts only heard on the network,
+    and XAddrs on other hosts, never receive them.
     """
     from scanner.cli.common import setup_logging
 

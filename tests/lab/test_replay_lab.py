@@ -28,8 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import lab_toml
-from labtools import check, netns_available, require
+from labtools import check, lab_toml, netns_available, require
 from paths import DATA_DIR
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult
