@@ -41,6 +41,7 @@ log = logging.getLogger("scanner.scan")
 INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
 PROBE_FAILED = "probe failed"  # a probe could not run (see its error)
 FAILED = "failed"  # the scan itself broke off (see the report's notes)
+OUT_OF_TIME = "out of time"  # a probe ran out of time before it finished every target (see its notes)
 
 INTERRUPTED_NOTE = "the scan was interrupted: this report holds what was seen until then"
 NO_INTERFACE_NOTE = (
@@ -155,6 +156,14 @@ def run_scan(
         if failed:
             stop = stop or PROBE_FAILED
             notes.append("incomplete: probe(s) failed: " + "; ".join(f"{r.probe}: {r.error}" for r in failed))
+        short = [r for r in state.results if r.status == ProbeStatus.PARTIAL]
+        if short:
+            stop = stop or OUT_OF_TIME
+            notes.append(
+                "incomplete: ran out of time before every target was finished: "
+                + ", ".join(r.probe for r in short)
+                + " (see their notes; a larger --timeout gives them longer)"
+            )
         report = finish_report(request, state, notes=notes, complete=stop is None, scan_id=scan_id)
         if sink is not None:
             sink.finish(report, stop)

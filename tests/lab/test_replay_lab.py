@@ -19,6 +19,7 @@ equals the item's expect.toml verdict.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 import tomllib
 from collections import Counter
@@ -176,8 +177,11 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
     path = tmp_path_factory.mktemp("replay-lab") / f"{spec.name}.toml"
     path.write_text(lab_toml(raw))
 
+    # every replaying device is named: a description is fetched only from a replier that is a target
+    named = [ipaddress.IPv4Address(d["ip"]) for d in raw["device"]]
+
     def run(probe: Any) -> ProbeResult:
-        ctx = ProbeContext(targets=[], interface="eth0", timeout=PROBE_TIMEOUT)
+        ctx = ProbeContext(targets=named, interface="eth0", timeout=PROBE_TIMEOUT)
         return asyncio.run(probe.run(ctx))
 
     try:
