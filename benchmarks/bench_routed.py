@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--hosts", type=int, default=64)
     ap.add_argument("--keep-kernel-limits", action="store_true")
+    ap.add_argument("--nmap-timeout", type=float, default=600.0, help="seconds before nmap is given up")
     args = ap.parse_args()
     devices = lab_devices(args.hosts, 889)
     live = {str(d["ip"]) for d in devices}
@@ -114,13 +115,17 @@ def main() -> int:
         if shutil.which("nmap"):
             for _ in range(args.runs):
                 t0 = time.perf_counter()
-                out = subprocess.run(
-                    [*ns, "nmap", "-n", "-sn", "-T4", SUBNET],
-                    capture_output=True,
-                    text=True,
-                    timeout=1800,
-                    check=False,
-                )
+                try:
+                    out = subprocess.run(
+                        [*ns, "nmap", "-n", "-sn", "-T4", SUBNET],
+                        capture_output=True,
+                        text=True,
+                        timeout=args.nmap_timeout,
+                        check=False,
+                    )
+                except subprocess.TimeoutExpired:
+                    print(f"nmap -sn -T4:       did not finish in {args.nmap_timeout:.0f} s")
+                    continue
                 dt = time.perf_counter() - t0
                 up = {m for m in re.findall(r"Nmap scan report for (\S+)", out.stdout)}
                 found = len(live & up)
