@@ -286,11 +286,22 @@ async def run_probes(
 
     discover = [p for p in request.probes if p.phase == "discover"]
     banner = [p for p in request.probes if p.phase == "banner"]
+    swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
+    # The liveness sweep asks what ARP cannot: the targets off the ARP-swept subnet.
+    off_link = [t for t in targets if swept is None or t not in swept]
     budget = discovery_budget(request.timeout, len(targets))
-    await asyncio.gather(*(run_one(p, context(targets, budget, {})) for p in discover))
+
+    def discovery_context(spec: ProbeSpec) -> ProbeContext:
+        if spec.name == "liveness":
+            return context(off_link, liveness_budget(request, len(off_link)), {})
+        return context(targets, budget, {})
+
+    await asyncio.gather(*(run_one(p, discovery_context(p)) for p in discover))
     if banner:
-        swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
-        live = live_hosts(state.observations, targets, bool(discover), swept)
+        if any(r.probe == "liveness" and r.status in SWEPT for r in state.results):
+            live = live_hosts(state.observations, targets, True, swept, off_link_swept=True)
+        else:
+            live = live_hosts(state.observations, targets, bool(discover), swept)
         state.probed = list(live)
         if not live:
             why = "no target answered discovery" if targets else "no target to probe"
@@ -314,6 +325,17 @@ def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str])
 
 
 UNICAST_RATE = 5000  # datagrams per second: the discovery probes' default unicast pacing
+# A liveness sweep with one of these statuses asked every off-link target: only those that answered
+# go on to the banner phase. Otherwise (partial, failed) every off-link target still does.
+SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE)
+
+
+def liveness_budget(request: ScanRequest, targets: int) -> float:
+    """Seconds the liveness sweep may take for ``targets`` off-link addresses at its rate."""
+    from scanner.discovery.liveness import DEFAULT_PORTS, DEFAULT_RATE, sweep_budget
+
+    ports = request.options.ports_for("liveness", DEFAULT_PORTS)
+    return max(request.timeout, sweep_budget(targets, len(ports), request.options.udp_rate or DEFAULT_RATE))
 
 
 def discovery_budget(base: float, targets: int) -> float:
@@ -335,12 +357,16 @@ def live_hosts(
     targets: Sequence[IPv4Address],
     discovered: bool,
     swept: IPv4Network | None = None,
+    *,
+    off_link_swept: bool = False,
 ) -> dict[str, str | None]:
     """The banner phase's hosts, ``ip -> MAC``: targets only, ever. A target is in when discovery saw
     it (any observation from its address), or when the ARP sweep could not reach it (``swept`` is the
     on-link subnet it covered: a host across a router that answers no discovery protocol may still
     serve HTTP or RTSP). With no discovery probe selected, every target. Hosts that answered discovery
-    but are not targets are never probed; a MAC a payload merely claims is never used."""
+    but are not targets are never probed; a MAC a payload merely claims is never used. With
+    ``off_link_swept`` (the liveness sweep asked every off-link target), an off-link target is in only
+    when something answered from it."""
     wanted = {str(t) for t in targets}
     live: dict[str, str | None] = {}
     for o in observations:
@@ -348,6 +374,8 @@ def live_hosts(
             mac = None if o.signal.startswith("claimed.") else o.mac
             if live.get(o.ip) is None:
                 live[o.ip] = mac
+    if off_link_swept:
+        return live
     for t in targets:
         if not discovered or swept is None or t not in swept:
             live.setdefault(str(t), None)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["FAIL_ON_HELP", "FORMAT_HELP", "OUTPUT_HELP", "output_specs", "register"]  # others import these
 
 PROBE_HELP = (
-    "Comma list of probes (default: all but liveness, snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
+    "Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
     "liveness, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
 )
 

@@ -83,7 +83,9 @@ class LivenessProbe:
         col = Collector(self.name, ctx)
         targets = [t for t in ctx.targets if isinstance(t, IPv4Address)]
         if not targets:
-            return col.result(ProbeStatus.SKIPPED, notes=["no IPv4 targets"])
+            return col.result(
+                ProbeStatus.SKIPPED, notes=["no targets to sweep (on-link targets are the ARP sweep's)"]
+            )
         ports = tuple(ctx.options.ports_for(self.name, DEFAULT_PORTS))
         rate = float(ctx.options.udp_rate or DEFAULT_RATE)
         try:

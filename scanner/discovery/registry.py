@@ -31,7 +31,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("ssdp", "scanner.discovery.ssdp", "SsdpProbe", "discover"),
         ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
         ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
-        ProbeSpec("liveness", "scanner.discovery.liveness", "LivenessProbe", "discover", default=False),
+        ProbeSpec("liveness", "scanner.discovery.liveness", "LivenessProbe", "discover"),
         ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner"),
         ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner"),
         ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),

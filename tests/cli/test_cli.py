@@ -172,4 +172,4 @@ def test_probe_help_names_every_registered_probe() -> None:
 
     listed = PROBE_HELP.split("):", 1)[1].split(".")[0]
     assert [p.strip() for p in listed.split(",")] == list(PROBES)
-    assert all(not p.default for p in PROBES.values() if p.name in ("liveness", "snmp", "nmap"))
+    assert all(not p.default for p in PROBES.values() if p.name in ("snmp", "nmap"))

@@ -66,3 +66,27 @@ def test_sweep_across_a_router_finds_every_live_host_and_no_other(routed: str) -
     assert {("10.1.0.10", 80), ("10.1.0.10", 554), ("10.1.1.77", 80), ("10.1.2.200", 443)} <= ports
     assert not any(ip == "10.1.3.254" for ip, _ in ports)
     assert seconds < 25, f"{seconds:.1f} s for 1,022 addresses"
+
+
+def test_scan_across_a_router_probes_only_live_hosts_and_identifies_them(routed: str) -> None:
+    """The whole scan from behind the router: the liveness sweep picks the live hosts, banners and unicast
+    discovery identify them, and no empty address of the /22 becomes a device."""
+    import json
+    import subprocess
+    import sys
+
+    from paths import REPO
+
+    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", routed, "--no-history", "-q", "-f", "json"]
+    run = subprocess.run([*cmd, "10.1.0.0/22"], capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert run.returncode == 1, run.stderr[-2000:]  # covered equipment found
+    report = json.loads(run.stdout)
+    liveness = next(p for p in report["probes"] if p["probe"] == "liveness")
+    assert liveness["status"] == "success", liveness
+    verdicts = {
+        d["ip"]: (d["verdict"]["status"], d["verdict"].get("covered_entity")) for d in report["devices"]
+    }
+    assert set(verdicts) <= set(LIVE) | {"10.1.0.1"}, verdicts  # nothing at an empty address
+    assert verdicts["10.1.0.10"][1] == "Hikvision" and verdicts["10.1.0.10"][0] in ("covered", "likely")
+    assert verdicts["10.1.1.77"][1] == "Dahua" and verdicts["10.1.1.77"][0] in ("covered", "likely")
+    assert verdicts["10.1.2.200"][0] in ("not-covered", "unknown"), verdicts["10.1.2.200"]
