@@ -310,7 +310,13 @@ async def run_probes(
         hosts = [IPv4Address(ip) for ip in live]
         handoff = discovery_handoff(state.observations, live)
         budget = banner_budget(request.banner_timeout, len(live), request.concurrency)
-        await asyncio.gather(*(run_one(p, context(hosts, budget, live, handoff)) for p in banner))
+
+        def banner_context(spec: ProbeSpec) -> ProbeContext:
+            # nmap -sV waits on every silent port and service probe: it gets a budget of its own
+            seconds = max(budget, NMAP_BUDGET) if spec.name == "nmap" else budget
+            return context(hosts, seconds, live, handoff)
+
+        await asyncio.gather(*(run_one(p, banner_context(p)) for p in banner))
 
 
 def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str]) -> Handoff:
@@ -325,6 +331,7 @@ def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str])
 
 
 UNICAST_RATE = 5000  # datagrams per second: the discovery probes' default unicast pacing
+NMAP_BUDGET = 60.0  # seconds, at least, for `nmap -sV` (it took 35.6 s for 4 hosts on a namespace lab)
 # A liveness sweep with one of these statuses asked every off-link target: only those that answered
 # go on to the banner phase. Otherwise (partial, failed) every off-link target still does.
 SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE)
