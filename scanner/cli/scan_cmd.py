@@ -356,8 +356,7 @@ def onvif_credentials() -> Any:
     """ONVIF credentials from ``NDAA_ONVIF_USER`` / ``NDAA_ONVIF_PASSWORD`` (both set), else None."""
     import os
 
-    from scanner.discovery.onvif import PASSWORD_ENV, USER_ENV
-    from scanner.discovery.options import Credentials
+    from scanner.discovery.options import ONVIF_PASSWORD_ENV, ONVIF_USER_ENV, Credentials
 
-    user, password = os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, "")
+    user, password = os.environ.get(ONVIF_USER_ENV, ""), os.environ.get(ONVIF_PASSWORD_ENV, "")
     return Credentials(user, password) if user and password else None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
 from scanner.discovery.http import ENDPOINT_CAP
 from scanner.discovery.http_client import fetch
+from scanner.discovery.options import ONVIF_PASSWORD_ENV, ONVIF_USER_ENV
 from scanner.discovery.parsers.http import same_host_url
 from scanner.discovery.parsers.vendor_endpoints import (
     ONVIF_DEVICE_SERVICE,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from scanner.discovery.parsers.vendor_endpoints import OnvifAnswer
 
 ONVIF_PORTS = (80,)
-USER_ENV, PASSWORD_ENV = "NDAA_ONVIF_USER", "NDAA_ONVIF_PASSWORD"
+USER_ENV, PASSWORD_ENV = ONVIF_USER_ENV, ONVIF_PASSWORD_ENV
 SOAP_ACTION = "http://www.onvif.org/ver10/device/wsdl/{}"
 MAX_ENDPOINTS = 4  # per host
 
