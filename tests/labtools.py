@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from scanner.discovery.base import ProbeContext, ProbeResult
+from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.targets import parse_targets
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
@@ -56,6 +56,27 @@ def run_probe(lab: Any, probe: Any, targets: list[str], timeout: float = 3.0) ->
     return run_in_netns(lab.scanner_ns, go)
 
 
+def group(name: str, count: int, start_ip: str, profile: str, *ouis: str) -> dict[str, Any]:
+    """A lab ``[[group]]`` row: ``count`` devices of ``profile`` from ``start_ip`` on, their MACs under ``ouis``."""
+    return {"name": name, "count": count, "start_ip": start_ip, "ouis": list(ouis), "profile": profile}
+
+
+def fleet(*kinds: tuple[str, str, str]) -> list[dict[str, Any]]:
+    """Fifty devices from 10.99.0.100 on, split evenly between ``kinds`` (name, OUI, profile)."""
+    each = 50 // len(kinds)
+    return [group(n, each, f"10.99.0.{100 + i * each}", prof, oui) for i, (n, oui, prof) in enumerate(kinds)]
+
+
+def assert_fleet_found_quickly(lab: Any, probe: Any, signal: str, expected: Callable[[Any], str]) -> None:
+    """``probe`` of a ``fleet`` lab gives every device exactly its ``expected`` value of ``signal`` in 2.5 s."""
+    result = run_probe(lab, probe, ["10.99.0.0/24"], timeout=3.0)
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    found = values(result, signal)
+    assert found == {d.ip: [expected(d)] for d in lab.devices}
+    print(f"\n{probe.name}: {len(found)} of {len(lab.devices)} devices in {result.duration:.2f} s")
+    assert result.duration < 2.5
+
+
 def filled(lab: Any, name: str, service: str) -> dict:
     """The parameters the simulator gives device ``name``'s ``service``: its profile, filled for it."""
     from scanner.lab.sim.runtime import sim_devices
@@ -73,6 +94,13 @@ def values(result: ProbeResult, signal: str) -> dict[str, list[str]]:
         if o.signal == signal:
             out.setdefault(o.ip, []).append(o.value)
     return out
+
+
+def by_ip(result: ProbeResult, signal: str) -> dict[str, str]:
+    """IP -> value of ``signal``, asserting each device reported it once."""
+    pairs = [(o.ip, o.value) for o in result.observations if o.signal == signal]
+    assert len(pairs) == len({ip for ip, _ in pairs}), f"duplicate {signal}: {pairs}"
+    return dict(pairs)  # type: ignore[arg-type]
 
 
 def by_mac(result: ProbeResult, signal: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import struct
 import threading
 
 import pytest
-from labtools import SADP_DHIP_LAB, run_probe
+from labtools import SADP_DHIP_LAB, by_ip, fleet, run_probe
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
@@ -25,13 +25,6 @@ BODIES = {p.stem: p.read_bytes() for p in sorted(DATA.glob("*.json"))}
 GO_CAPTURE_HEADER = bytes.fromhex(
     "20 00 00 00 44 48 49 50 00 00 00 00 00 00 00 00ef 02 00 00 00 00 00 00 ef 02 00 00 00 00 00 00"
 )
-
-
-def by_ip(result, signal: str) -> dict[str, str]:
-    """IP -> value of ``signal``, asserting each device reported it once."""
-    pairs = [(o.ip, o.value) for o in result.observations if o.signal == signal]
-    assert len(pairs) == len({ip for ip, _ in pairs}), f"duplicate {signal}: {pairs}"
-    return dict(pairs)
 
 
 def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
@@ -106,23 +99,18 @@ def test_only_dahua_firmware_answers(lab_factory):
 
 
 @pytest.mark.netns
-def test_fifty_responders_are_all_found_once(lab_factory):
-    lab = lab_factory(
-        groups=[
-            {
-                "name": "cam",
-                "count": 50,
-                "start_ip": "10.99.0.100",
-                "ouis": ["9c:8e:cd"],
-                "profile": "amcrest-ipc",
-            }
-        ]
-    )
+@pytest.mark.parametrize(
+    ("probe", "kind"),
+    [(SadpProbe(), ("cam", "58:50:ed", "ezviz-cam")), (DhipProbe(), ("cam", "9c:8e:cd", "amcrest-ipc"))],
+    ids=["sadp", "dhip"],
+)
+def test_fifty_responders_are_all_found_once(lab_factory, probe, kind):
+    lab = lab_factory(groups=fleet(kind))
     budget = 3.0
-    result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"], timeout=budget)
+    result = run_probe(lab, probe, ["10.99.0.0/24"], timeout=budget)
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert by_ip(result, "claimed.mac") == {d.ip: d.mac for d in lab.devices}
-    assert len([o for o in result.observations if o.signal == "dhip.reply"]) == 50
+    assert len([o for o in result.observations if o.signal == f"{probe.name}.reply"]) == 50
     assert result.received > 50  # every device answered several copies; they were merged
     assert result.duration < budget + 0.5
 

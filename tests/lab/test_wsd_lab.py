@@ -7,7 +7,7 @@ import subprocess
 import threading
 
 import pytest
-from labtools import WSD_MDNS_SSDP_LAB, filled, run_probe, values
+from labtools import WSD_MDNS_SSDP_LAB, assert_fleet_found_quickly, filled, fleet, run_probe, values
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
@@ -134,27 +134,5 @@ def test_hostile_responder_does_not_break_the_probe(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_onvif_devices_are_all_found_quickly(lab_factory):
-    lab = lab_factory(
-        groups=[
-            {
-                "name": "cp",
-                "count": 25,
-                "start_ip": "10.99.0.100",
-                "ouis": ["e0:50:8b"],
-                "profile": "cpplus-ipc",
-            },
-            {
-                "name": "unv",
-                "count": 25,
-                "start_ip": "10.99.0.150",
-                "ouis": ["48:ea:63"],
-                "profile": "uniview-ipc",
-            },
-        ]
-    )
-    result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"], timeout=3.0)
-    assert result.status == ProbeStatus.SUCCESS, result.error
-    names = values(result, "onvif.name")
-    assert names == {d.ip: [scope_value(lab, d.name, "name")] for d in lab.devices}
-    print(f"\nwsd: {len(names)} of 50 devices in {result.duration:.2f} s")
-    assert result.duration < 2.5
+    lab = lab_factory(groups=fleet(("cp", "e0:50:8b", "cpplus-ipc"), ("unv", "48:ea:63", "uniview-ipc")))
+    assert_fleet_found_quickly(lab, WsdProbe(), "onvif.name", lambda d: scope_value(lab, d.name, "name"))
