@@ -9,6 +9,7 @@ import functools
 import os
 import platform
 import shutil
+import struct
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -17,8 +18,11 @@ from typing import Any
 
 import pytest
 from hypothesis import strategies as st
+from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.parsers.dhip import MAX_BODY, build_search
+from scanner.lab.sim.wsd import Target
 from scanner.targets import parse_targets
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
@@ -185,6 +189,50 @@ def tolerant(handler: Handler) -> Handler:
             writer.close()
 
     return run
+
+
+# ---------------------------------------------------------------- payloads unit and lab tests share
+
+
+def wsd_target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
+    """A lab WS-Discovery responder's target: a Hikvision camera at 10.99.0.9 of ``types``."""
+    return Target(
+        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+        types,
+        ["onvif://www.onvif.org/name/HIKVISION%20X"],
+        "http://10.99.0.9/onvif/device_service",
+    )
+
+
+def dhip_frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
+    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
+    n = len(body) if json_len is None else json_len
+    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
+
+
+_MHDX = (DATA_DIR / "dhip" / "intelbras_mhdx-1016.json").read_bytes()
+DHIP_HOSTILE = {  # DHIP replies the parser must refuse
+    "empty": b"",
+    "header only": dhip_frame(b""),
+    "short header": dhip_frame(b"{}")[:31],
+    "wrong magic": dhip_frame(_MHDX, magic=b"DHIQ"),
+    "wrong header size": dhip_frame(_MHDX, size=0x40),
+    "json_len past the datagram": dhip_frame(_MHDX, json_len=len(_MHDX) + 1),
+    "json_len absurd": dhip_frame(_MHDX, json_len=0xFFFFFFFF),
+    "json_len over the bound": dhip_frame(b"{}" + b" " * MAX_BODY),
+    "json_len cuts the json": dhip_frame(_MHDX, json_len=40),
+    "not json": dhip_frame(b"\x89PNG\r\n\x1a\n"),
+    "not utf-8": dhip_frame(b"\xff\xfe{\x00\x00"),
+    "deeply nested json": dhip_frame(b"[" * 30000 + b"]" * 30000),
+    "nested objects": dhip_frame(b'{"a":' * 10000 + b"1" + b"}" * 10000),
+    "huge integer": dhip_frame(
+        b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000 + b"}}}"
+    ),
+    "json array": dhip_frame(b"[1,2,3]"),
+    "our own search": build_search(),
+    "no deviceInfo": dhip_frame(b'{"method":"client.notifyDevInfo","params":{}}'),
+    "deviceInfo not an object": dhip_frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":[1]}}'),
+}
 
 
 # ---------------------------------------------------------------- hostile bytes

@@ -7,7 +7,15 @@ import subprocess
 import threading
 
 import pytest
-from labtools import WSD_MDNS_SSDP_LAB, assert_fleet_found_quickly, filled, fleet, run_probe, values
+from labtools import (
+    WSD_MDNS_SSDP_LAB,
+    assert_fleet_found_quickly,
+    filled,
+    fleet,
+    run_probe,
+    values,
+    wsd_target,
+)
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
@@ -15,21 +23,10 @@ from scanner.discovery.parsers.wsd import (
     parse_probe,
 )
 from scanner.discovery.wsd import WsdProbe
-from scanner.lab.sim.wsd import Target, probe_matches
+from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
-HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
-CPPLUS = (DATA / "cpplus-oasis-2009.xml").read_bytes()
 HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
-
-
-def _target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
-    return Target(
-        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
-        types,
-        ["onvif://www.onvif.org/name/HIKVISION%20X"],
-        "http://10.99.0.9/onvif/device_service",
-    )
 
 
 def scope_value(lab, name: str, key: str) -> str:
@@ -113,7 +110,7 @@ def test_hostile_responder_does_not_break_the_probe(lab_factory):
         for raw in junk:
             sock.sendto(raw, addr)
         if probe:
-            sock.sendto(probe_matches(_target(), probe.message_id), addr)
+            sock.sendto(probe_matches(wsd_target(), probe.message_id), addr)
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
