@@ -12,9 +12,9 @@ import shutil
 import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import strategies as st
@@ -26,6 +26,7 @@ from scanner.lab.sim.wsd import Target
 from scanner.targets import parse_targets
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+R = TypeVar("R")
 
 # ---------------------------------------------------------------- labs
 
@@ -174,6 +175,16 @@ async def serving(handler: Handler, host: str = "127.0.0.1", ssl: Any = None) ->
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
+
+
+def run_served(handler: Handler, probe: Callable[[int], Awaitable[R]]) -> R:
+    """``probe(port)`` run against ``handler`` served on an ephemeral loopback port."""
+
+    async def scenario() -> R:
+        async with serving(handler) as port:
+            return await probe(port)
+
+    return asyncio.run(scenario())
 
 
 def tolerant(handler: Handler) -> Handler:
