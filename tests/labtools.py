@@ -187,6 +187,22 @@ def run_served(handler: Handler, probe: Callable[[int], Awaitable[R]]) -> R:
     return asyncio.run(scenario())
 
 
+def dripping(reply: bytes) -> Handler:
+    """A hostile server that reads a request, then sends ``reply`` one byte every 50 ms until hung up on."""
+
+    @tolerant
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for byte in reply:
+            if reader.at_eof():
+                break
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    return drip
+
+
 def tolerant(handler: Handler) -> Handler:
     """A hostile handler that ends quietly when the probe hangs up (port checks connect and close at once)."""
 

@@ -18,7 +18,7 @@ import mmh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, run_served, serving, tolerant
+from labtools import Handler, dripping, run_served, serving, tolerant
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -425,15 +425,7 @@ async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         await writer.drain()
 
 
-@tolerant
-async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    for byte in b"HTTP/1.1 200 OK\r\nServer: slow" + b"w" * 1000:
-        if reader.at_eof():
-            break
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await asyncio.sleep(0.05)
+drip = dripping(b"HTTP/1.1 200 OK\r\nServer: slow" + b"w" * 1000)
 
 
 @tolerant

@@ -10,7 +10,7 @@ from ipaddress import IPv4Address
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, run_served, serving, tolerant
+from labtools import Handler, dripping, run_served, serving, tolerant
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
@@ -159,15 +159,7 @@ async def endless_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWr
         await writer.drain()
 
 
-@tolerant
-async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    for byte in b"RTSP/1.0 200 OK\r\nServer: " + b"d" * 10_000:
-        if reader.at_eof():
-            break
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await asyncio.sleep(0.05)
+drip = dripping(b"RTSP/1.0 200 OK\r\nServer: " + b"d" * 10_000)
 
 
 @tolerant
