@@ -9,19 +9,24 @@ import functools
 import os
 import platform
 import shutil
+import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import strategies as st
+from paths import DATA_DIR
 
-from scanner.discovery.base import ProbeContext, ProbeResult
+from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.parsers.dhip import MAX_BODY, build_search
+from scanner.lab.sim.wsd import Target
 from scanner.targets import parse_targets
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+R = TypeVar("R")
 
 # ---------------------------------------------------------------- labs
 
@@ -56,6 +61,27 @@ def run_probe(lab: Any, probe: Any, targets: list[str], timeout: float = 3.0) ->
     return run_in_netns(lab.scanner_ns, go)
 
 
+def group(name: str, count: int, start_ip: str, profile: str, *ouis: str) -> dict[str, Any]:
+    """A lab ``[[group]]`` row: ``count`` devices of ``profile`` from ``start_ip`` on, their MACs under ``ouis``."""
+    return {"name": name, "count": count, "start_ip": start_ip, "ouis": list(ouis), "profile": profile}
+
+
+def fleet(*kinds: tuple[str, str, str]) -> list[dict[str, Any]]:
+    """Fifty devices from 10.99.0.100 on, split evenly between ``kinds`` (name, OUI, profile)."""
+    each = 50 // len(kinds)
+    return [group(n, each, f"10.99.0.{100 + i * each}", prof, oui) for i, (n, oui, prof) in enumerate(kinds)]
+
+
+def assert_fleet_found_quickly(lab: Any, probe: Any, signal: str, expected: Callable[[Any], str]) -> None:
+    """``probe`` of a ``fleet`` lab gives every device exactly its ``expected`` value of ``signal`` in 2.5 s."""
+    result = run_probe(lab, probe, ["10.99.0.0/24"], timeout=3.0)
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    found = values(result, signal)
+    assert found == {d.ip: [expected(d)] for d in lab.devices}
+    print(f"\n{probe.name}: {len(found)} of {len(lab.devices)} devices in {result.duration:.2f} s")
+    assert result.duration < 2.5
+
+
 def filled(lab: Any, name: str, service: str) -> dict:
     """The parameters the simulator gives device ``name``'s ``service``: its profile, filled for it."""
     from scanner.lab.sim.runtime import sim_devices
@@ -73,6 +99,13 @@ def values(result: ProbeResult, signal: str) -> dict[str, list[str]]:
         if o.signal == signal:
             out.setdefault(o.ip, []).append(o.value)
     return out
+
+
+def by_ip(result: ProbeResult, signal: str) -> dict[str, str]:
+    """IP -> value of ``signal``, asserting each device reported it once."""
+    pairs = [(o.ip, o.value) for o in result.observations if o.signal == signal]
+    assert len(pairs) == len({ip for ip, _ in pairs}), f"duplicate {signal}: {pairs}"
+    return dict(pairs)  # type: ignore[arg-type]
 
 
 def by_mac(result: ProbeResult, signal: str) -> dict[str, str]:
@@ -144,6 +177,32 @@ async def serving(handler: Handler, host: str = "127.0.0.1", ssl: Any = None) ->
         server.close()
 
 
+def run_served(handler: Handler, probe: Callable[[int], Awaitable[R]]) -> R:
+    """``probe(port)`` run against ``handler`` served on an ephemeral loopback port."""
+
+    async def scenario() -> R:
+        async with serving(handler) as port:
+            return await probe(port)
+
+    return asyncio.run(scenario())
+
+
+def dripping(reply: bytes) -> Handler:
+    """A hostile server that reads a request, then sends ``reply`` one byte every 50 ms until hung up on."""
+
+    @tolerant
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for byte in reply:
+            if reader.at_eof():
+                break
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    return drip
+
+
 def tolerant(handler: Handler) -> Handler:
     """A hostile handler that ends quietly when the probe hangs up (port checks connect and close at once)."""
 
@@ -157,6 +216,50 @@ def tolerant(handler: Handler) -> Handler:
             writer.close()
 
     return run
+
+
+# ---------------------------------------------------------------- payloads unit and lab tests share
+
+
+def wsd_target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
+    """A lab WS-Discovery responder's target: a Hikvision camera at 10.99.0.9 of ``types``."""
+    return Target(
+        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
+        types,
+        ["onvif://www.onvif.org/name/HIKVISION%20X"],
+        "http://10.99.0.9/onvif/device_service",
+    )
+
+
+def dhip_frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
+    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
+    n = len(body) if json_len is None else json_len
+    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
+
+
+_MHDX = (DATA_DIR / "dhip" / "intelbras_mhdx-1016.json").read_bytes()
+DHIP_HOSTILE = {  # DHIP replies the parser must refuse
+    "empty": b"",
+    "header only": dhip_frame(b""),
+    "short header": dhip_frame(b"{}")[:31],
+    "wrong magic": dhip_frame(_MHDX, magic=b"DHIQ"),
+    "wrong header size": dhip_frame(_MHDX, size=0x40),
+    "json_len past the datagram": dhip_frame(_MHDX, json_len=len(_MHDX) + 1),
+    "json_len absurd": dhip_frame(_MHDX, json_len=0xFFFFFFFF),
+    "json_len over the bound": dhip_frame(b"{}" + b" " * MAX_BODY),
+    "json_len cuts the json": dhip_frame(_MHDX, json_len=40),
+    "not json": dhip_frame(b"\x89PNG\r\n\x1a\n"),
+    "not utf-8": dhip_frame(b"\xff\xfe{\x00\x00"),
+    "deeply nested json": dhip_frame(b"[" * 30000 + b"]" * 30000),
+    "nested objects": dhip_frame(b'{"a":' * 10000 + b"1" + b"}" * 10000),
+    "huge integer": dhip_frame(
+        b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000 + b"}}}"
+    ),
+    "json array": dhip_frame(b"[1,2,3]"),
+    "our own search": build_search(),
+    "no deviceInfo": dhip_frame(b'{"method":"client.notifyDevInfo","params":{}}'),
+    "deviceInfo not an object": dhip_frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":[1]}}'),
+}
 
 
 # ---------------------------------------------------------------- hostile bytes

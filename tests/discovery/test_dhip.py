@@ -4,12 +4,11 @@ reply, and the probe against simulated devices (and a hostile one) in namespaces
 from __future__ import annotations
 
 import json
-import struct
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import mutated
+from labtools import DHIP_HOSTILE, dhip_frame, mutated
 from paths import DATA_DIR
 
 from scanner.discovery.dhip import dhip_reply
@@ -31,21 +30,15 @@ GO_CAPTURE_HEADER = bytes.fromhex(
 )
 
 
-def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
-    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
-    n = len(body) if json_len is None else json_len
-    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
-
-
 def notify(device_info: dict) -> bytes:
     """A framed notifyDevInfo carrying ``device_info``."""
     message = {"method": "client.notifyDevInfo", "params": {"deviceInfo": device_info}}
-    return frame(json.dumps(message).encode())
+    return dhip_frame(json.dumps(message).encode())
 
 
 def real(name: str) -> bytes:
     """A fixture as a device sends it: JSON, newline and NUL, all counted in json_len."""
-    return frame(BODIES[name] + b"\0")
+    return dhip_frame(BODIES[name] + b"\0")
 
 
 # ---------------------------------------------------------------- search request
@@ -57,7 +50,7 @@ def test_header_matches_the_go_capture():
 
 def test_search_is_header_plus_documented_json():
     raw = build_search()
-    assert raw[:32] == frame(b"x" * (len(raw) - 32))[:32]
+    assert raw[:32] == dhip_frame(b"x" * (len(raw) - 32))[:32]
     assert json.loads(raw[32:]) == {"method": "DHDiscover.search", "params": {"mac": "", "uni": 1}}
     assert raw[32:] == b'{"method":"DHDiscover.search","params":{"mac":"","uni":1}}'
     assert is_search(raw)
@@ -65,7 +58,7 @@ def test_search_is_header_plus_documented_json():
 
 
 def test_the_62_byte_search_variant_is_a_search():
-    raw = frame(b'{"method":"DHDiscover.search"}')
+    raw = dhip_frame(b'{"method":"DHDiscover.search"}')
     assert len(raw) == 62 and is_search(raw)
 
 
@@ -118,13 +111,13 @@ def test_dahua_reply_is_flattened_in_order_with_json_scalars():
 @pytest.mark.parametrize("trailer", [b"", b"\0", b"\n\0", b"\0\0\0garbage after the NUL"])
 def test_terminators_inside_json_len(trailer):
     body = BODIES["intelbras_vip-1230-d-g4"].rstrip(b"\n") + trailer
-    reply = parse_reply(frame(body))
+    reply = parse_reply(dhip_frame(body))
     assert reply is not None and reply.info["Vendor"] == "IntelBras"
 
 
 def test_bytes_beyond_json_len_are_ignored():
     body = BODIES["intelbras_vip-1230-d-g4"]
-    assert parse_reply(frame(body + b"\0trailing junk", json_len=len(body))) is not None
+    assert parse_reply(dhip_frame(body + b"\0trailing junk", json_len=len(body))) is not None
 
 
 def test_lab_reply_parses_to_the_profile_and_the_device_address():
@@ -136,7 +129,7 @@ def test_lab_reply_parses_to_the_profile_and_the_device_address():
         "Port": 37777,
     }
     raw = build_reply(dev.mac, device_info(dev, dev.fill(params)))
-    assert raw[:32] == frame(raw[32:])[:32]  # json_len counts the NUL
+    assert raw[:32] == dhip_frame(raw[32:])[:32]  # json_len counts the NUL
     assert raw.endswith(b"}\0")
     reply = parse_reply(raw)
     assert reply is not None and reply.mac == dev.mac
@@ -145,40 +138,15 @@ def test_lab_reply_parses_to_the_profile_and_the_device_address():
     assert (reply.info["SerialNo"], reply.info["Port"]) == ("4M0747EPAA" + dev.serial, "37777")
 
 
-MHDX = BODIES["intelbras_mhdx-1016"]
-HOSTILE = {
-    "empty": b"",
-    "header only": frame(b""),
-    "short header": frame(b"{}")[:31],
-    "wrong magic": frame(MHDX, magic=b"DHIQ"),
-    "wrong header size": frame(MHDX, size=0x40),
-    "json_len past the datagram": frame(MHDX, json_len=len(MHDX) + 1),
-    "json_len absurd": frame(MHDX, json_len=0xFFFFFFFF),
-    "json_len over the bound": frame(b"{}" + b" " * MAX_BODY),
-    "json_len cuts the json": frame(MHDX, json_len=40),
-    "not json": frame(b"\x89PNG\r\n\x1a\n"),
-    "not utf-8": frame(b"\xff\xfe{\x00\x00"),
-    "deeply nested json": frame(b"[" * 30000 + b"]" * 30000),
-    "nested objects": frame(b'{"a":' * 10000 + b"1" + b"}" * 10000),
-    "huge integer": frame(
-        b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000 + b"}}}"
-    ),
-    "json array": frame(b"[1,2,3]"),
-    "our own search": build_search(),
-    "no deviceInfo": frame(b'{"method":"client.notifyDevInfo","params":{}}'),
-    "deviceInfo not an object": frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":[1]}}'),
-}
-
-
-@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("name", list(DHIP_HOSTILE))
 def test_hostile_replies_are_rejected(name):
-    assert parse_reply(HOSTILE[name]) is None
-    assert dhip_reply(HOSTILE[name], "10.0.0.1") is None
+    assert parse_reply(DHIP_HOSTILE[name]) is None
+    assert dhip_reply(DHIP_HOSTILE[name], "10.0.0.1") is None
 
 
 def test_non_utf8_inside_a_valid_reply_is_replaced_not_fatal():
     body = BODIES["intelbras_mhdx-1016"].replace(b"MHDX 1016", b"MHDX \xe9\xff")
-    reply = parse_reply(frame(body))
+    reply = parse_reply(dhip_frame(body))
     assert reply is not None and reply.info["DeviceType"] == "MHDX \ufffd\ufffd"
 
 
@@ -187,7 +155,9 @@ def test_deep_and_wide_device_info_is_bounded():
     wide = {f"k{i}": "v" * 5000 for i in range(1000)}
     reply = parse_reply(notify(deep))
     assert reply is not None and reply.info == {"a.b.c.d": '{"e":1}'}
-    assert parse_reply(frame(notify(wide)[32 : 32 + MAX_BODY])) is None  # cut at the bound: not JSON any more
+    assert (
+        parse_reply(dhip_frame(notify(wide)[32 : 32 + MAX_BODY])) is None
+    )  # cut at the bound: not JSON any more
     wide = {f"k{i}": "v" * 100 for i in range(500)}
     reply = parse_reply(notify(wide))
     assert reply is not None and len(reply.info) == 256
@@ -196,7 +166,7 @@ def test_deep_and_wide_device_info_is_bounded():
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2048))
 def test_random_bytes_never_raise(raw):
-    for candidate in (raw, frame(raw), frame(raw, json_len=len(raw) // 2)):
+    for candidate in (raw, dhip_frame(raw), dhip_frame(raw, json_len=len(raw) // 2)):
         assert parse_reply(candidate) is None or isinstance(parse_reply(candidate).info, dict)
         assert isinstance(is_search(candidate), bool)
         dhip_reply(candidate, "10.0.0.1")
@@ -242,19 +212,19 @@ LYING = [
 @pytest.mark.parametrize(("json_len", "why"), LYING)
 def test_lying_header_lengths_are_refused(json_len, why):
     body = BODIES["intelbras_mhdx-1016"]
-    assert parse_reply(frame(body, json_len=json_len)) is None, why
-    assert dhip_reply(frame(body, json_len=json_len), "10.0.0.1") is None, why
+    assert parse_reply(dhip_frame(body, json_len=json_len)) is None, why
+    assert dhip_reply(dhip_frame(body, json_len=json_len), "10.0.0.1") is None, why
 
 
 def test_a_short_json_len_reads_only_that_much():
     body = BODIES["intelbras_mhdx-1016"]
-    assert parse_reply(frame(body, json_len=10)) is None  # the first 10 bytes are not a JSON object
-    assert parse_reply(frame(body + b"\0" + b"\xff" * 60000, json_len=len(body) + 1)) is not None
+    assert parse_reply(dhip_frame(body, json_len=10)) is None  # the first 10 bytes are not a JSON object
+    assert parse_reply(dhip_frame(body + b"\0" + b"\xff" * 60000, json_len=len(body) + 1)) is not None
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=0, max_value=0xFFFFFFFF), st.integers(min_value=0, max_value=0xFFFFFFFF))
 def test_any_header_words_never_raise(json_len, size):
-    raw = frame(BODIES["intelbras_mhdx-1016"], json_len=json_len, size=size)
+    raw = dhip_frame(BODIES["intelbras_mhdx-1016"], json_len=json_len, size=size)
     reply = parse_reply(raw)
     assert reply is None or (size == 0x20 and json_len <= len(raw) - 32)

@@ -18,7 +18,7 @@ import mmh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, serving, tolerant
+from labtools import Handler, dripping, run_served, serving, tolerant
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -286,11 +286,7 @@ def lab_params(profile: str, mac: str = "58:50:ed:1f:e3:85") -> dict[str, Any]:
 def test_probe_reads_the_lab_hikvision_camera() -> None:
     params = lab_params("hikvision-ipc")
 
-    async def scenario() -> ProbeResult:
-        async with serving(WebApp(params, "hikvision-ipc").handle) as port:
-            return await probe(port)
-
-    result = asyncio.run(scenario())
+    result = run_served(WebApp(params, "hikvision-ipc").handle, probe)
     md5, mm = favicon_hashes(favicon("hikvision-ipc"))
     serial = params["serial"]
     assert result.status == ProbeStatus.SUCCESS and result.received == 1
@@ -319,11 +315,7 @@ def test_probe_reads_the_lab_hikvision_camera() -> None:
 def test_probe_reads_magicbox_and_the_realm_of_a_protected_action() -> None:
     params = lab_params("dahua-ipc", "08:ed:ed:44:55:66")
 
-    async def scenario() -> ProbeResult:
-        async with serving(WebApp(params, "dahua-ipc").handle) as port:
-            return await probe(port)
-
-    found = seen(asyncio.run(scenario()))
+    found = seen(run_served(WebApp(params, "dahua-ipc").handle, probe))
     assert ("dahua.cgi", "vendor=Dahua") in found
     assert ("http.www_authenticate", params["realm"]) in found  # getDeviceType and ISAPI answer 401
     assert params["realm"].startswith('Digest realm="Login to 4M0747EPAA')
@@ -377,11 +369,7 @@ def test_title_and_icon_link_after_a_same_host_redirect() -> None:
         "favicon_path": "/doc/images/favicon.ico",
     }
 
-    async def scenario() -> ProbeResult:
-        async with serving(WebApp(params, "nvr").handle) as port:
-            return await probe(port)
-
-    found = seen(asyncio.run(scenario()))
+    found = seen(run_served(WebApp(params, "nvr").handle, probe))
     md5, mm = favicon_hashes(favicon("nvr"))
     assert {
         ("http.status", "302"),
@@ -437,15 +425,7 @@ async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         await writer.drain()
 
 
-@tolerant
-async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    for byte in b"HTTP/1.1 200 OK\r\nServer: slow" + b"w" * 1000:
-        if reader.at_eof():
-            break
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await asyncio.sleep(0.05)
+drip = dripping(b"HTTP/1.1 200 OK\r\nServer: slow" + b"w" * 1000)
 
 
 @tolerant
@@ -477,12 +457,8 @@ async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 def test_hostile_servers_end_in_bounded_time(
     handler: Handler, status: ProbeStatus, kept: set[tuple[str, str]]
 ) -> None:
-    async def scenario() -> ProbeResult:
-        async with serving(handler) as port:
-            return await probe(port, timeout=1.5)
-
     start = time.monotonic()
-    result = asyncio.run(scenario())
+    result = run_served(handler, lambda port: probe(port, timeout=1.5))
     assert time.monotonic() - start < 2.5
     assert result.status == status
     assert kept <= seen(result)
@@ -518,11 +494,7 @@ def one_reply(reply: bytes) -> Handler:
     ],
 )
 def test_body_framings(reply: bytes, title: str) -> None:
-    async def scenario() -> ProbeResult:
-        async with serving(one_reply(reply)) as port:
-            return await probe(port)
-
-    assert ("http.title", title) in seen(asyncio.run(scenario()))
+    assert ("http.title", title) in seen(run_served(one_reply(reply), probe))
 
 
 @tolerant
@@ -536,12 +508,8 @@ async def endless_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 
 
 def test_endless_chunked_body_is_capped() -> None:
-    async def scenario() -> ProbeResult:
-        async with serving(endless_chunks) as port:
-            return await probe(port)
-
     start = time.monotonic()
-    result = asyncio.run(scenario())
+    result = run_served(endless_chunks, probe)
     assert time.monotonic() - start < 1.0
     assert {("http.server", "chunky"), ("http.title", "chunks")} <= seen(result)
 
@@ -557,12 +525,8 @@ def test_xml_bomb_from_isapi_is_refused() -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             await writer.drain()
 
-    async def scenario() -> ProbeResult:
-        async with serving(bomber) as port:
-            return await probe(port)
-
     start = time.monotonic()
-    result = asyncio.run(scenario())
+    result = run_served(bomber, probe)
     assert time.monotonic() - start < 2.0
     assert ("http.title", "bomb") in seen(result)
     assert not any(o.signal == "isapi.device_info" for o in result.observations)
@@ -605,14 +569,10 @@ def test_compression_bomb_is_inflated_to_the_cap_only(framing: str, reply: bytes
         writer.write(reply)
         await writer.drain()
 
-    async def scenario() -> ProbeResult:
-        async with serving(bomber) as port:
-            return await probe(port)
-
     tracemalloc.start()
     start = time.monotonic()
     try:
-        result = asyncio.run(scenario())
+        result = run_served(bomber, probe)
         _now, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -668,11 +628,7 @@ def test_a_request_without_a_reply_is_sent_once_more() -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nServer: second-try\r\nContent-Length: 0\r\n\r\n")
         await writer.drain()
 
-    async def scenario() -> ProbeResult:
-        async with serving(forgetful) as port:
-            return await probe(port)
-
-    result = asyncio.run(scenario())
+    result = run_served(forgetful, probe)
     assert ("http.server", "second-try") in seen(result)
     assert hits.count("/") == 2  # the first GET / got no reply and was sent once more, not more
 

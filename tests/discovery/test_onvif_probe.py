@@ -15,7 +15,7 @@ import pytest
 from defusedxml import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import serving
+from labtools import run_served, serving
 from paths import DATA_DIR
 
 from scanner.cli.scan_cmd import onvif_credentials
@@ -253,11 +253,7 @@ def test_xml_bomb_answer_is_ignored() -> None:
             pass
         writer.close()
 
-    async def scenario() -> ProbeResult:
-        async with serving(bomber) as port:
-            return await probe(port)
-
-    result = asyncio.run(scenario())
+    result = run_served(bomber, probe)
     assert result.status == ProbeStatus.NO_RESPONSE and result.observations == []
 
 

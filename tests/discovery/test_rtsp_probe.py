@@ -10,7 +10,7 @@ from ipaddress import IPv4Address
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, serving, tolerant
+from labtools import Handler, dripping, run_served, serving, tolerant
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
@@ -140,11 +140,7 @@ def test_body_of_the_first_reply_is_skipped() -> None:
         await reader.read()
         writer.close()
 
-    async def scenario() -> ProbeResult:
-        async with serving(chatty) as port:
-            return await probe(port)
-
-    found = {(o.signal, o.value) for o in asyncio.run(scenario()).observations}
+    found = {(o.signal, o.value) for o in run_served(chatty, probe).observations}
     assert found == {
         ("rtsp.status", "OPTIONS 200"),
         ("rtsp.status", "DESCRIBE 404"),
@@ -163,15 +159,7 @@ async def endless_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWr
         await writer.drain()
 
 
-@tolerant
-async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    for byte in b"RTSP/1.0 200 OK\r\nServer: " + b"d" * 10_000:
-        if reader.at_eof():
-            break
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await asyncio.sleep(0.05)
+drip = dripping(b"RTSP/1.0 200 OK\r\nServer: " + b"d" * 10_000)
 
 
 @tolerant
@@ -201,12 +189,8 @@ async def huge_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 def test_hostile_servers_end_in_bounded_time(
     handler: Handler, limit: float, found: set[tuple[str, str]]
 ) -> None:
-    async def scenario() -> ProbeResult:
-        async with serving(handler) as port:
-            return await probe(port, timeout=5.0)
-
     start = time.monotonic()
-    result = asyncio.run(scenario())
+    result = run_served(handler, lambda port: probe(port, timeout=5.0))
     assert time.monotonic() - start < limit
     assert {(o.signal, o.value) for o in result.observations} == found
     assert result.status == (ProbeStatus.SUCCESS if found else ProbeStatus.NO_RESPONSE)
@@ -224,11 +208,7 @@ def test_options_without_a_reply_is_tried_once_more() -> None:
             return
         await server.handle(reader, writer)
 
-    async def scenario() -> ProbeResult:
-        async with serving(forgetful) as port:
-            return await probe(port)
-
-    result = asyncio.run(scenario())
+    result = run_served(forgetful, probe)
     assert ("rtsp.status", "DESCRIBE 401") in {(o.signal, o.value) for o in result.observations}
     assert len(connections) == 2
 
@@ -241,11 +221,7 @@ def test_a_silent_server_is_tried_twice_and_holds_the_host_no_longer_than_that()
         await reader.read()
         writer.close()
 
-    async def scenario() -> ProbeResult:
-        async with serving(silent) as port:
-            return await probe(port, timeout=10.0)
-
     start = time.monotonic()
-    result = asyncio.run(scenario())
+    result = run_served(silent, lambda port: probe(port, timeout=10.0))
     assert 2 * EXCHANGE_TIMEOUT - 0.1 < time.monotonic() - start < 2 * EXCHANGE_TIMEOUT + 0.5
     assert len(connections) == 2 and result.status == ProbeStatus.NO_RESPONSE

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, serving
+from labtools import Handler, run_served, serving
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
@@ -197,12 +197,8 @@ async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     ],
 )
 def test_hostile_and_non_tls_servers_end_in_bounded_time(handler: Handler, limit: float) -> None:
-    async def scenario() -> ProbeResult:
-        async with serving(handler) as port:
-            return await probe([port], timeout=5.0)
-
     start = time.monotonic()
-    result = asyncio.run(scenario())
+    result = run_served(handler, lambda port: probe([port], timeout=5.0))
     assert time.monotonic() - start < limit
     assert result.status == ProbeStatus.NO_RESPONSE and result.observations == []
 

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import mutated
+from labtools import mutated, wsd_target
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
@@ -31,7 +31,7 @@ from scanner.discovery.parsers.wsd import (
     xaddr_ipv4,
 )
 from scanner.discovery.wsd import WsdProbe
-from scanner.lab.sim.wsd import Target, probe_matches
+from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
 HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
@@ -249,15 +249,6 @@ def test_mutated_replies_never_raise(data):
 # ---------------------------------------------------------------- lab responder
 
 
-def _target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
-    return Target(
-        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
-        types,
-        ["onvif://www.onvif.org/name/HIKVISION%20X"],
-        "http://10.99.0.9/onvif/device_service",
-    )
-
-
 @pytest.mark.parametrize(
     ("device_types", "probe_type", "answers"),
     [
@@ -270,7 +261,7 @@ def _target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
 def test_responder_answers_a_typed_probe_only_with_that_type(device_types, probe_type, answers):
     probe = parse_probe(build_probe("urn:uuid:7", probe_type))
     assert probe is not None
-    reply = _target(device_types).answer(probe)
+    reply = wsd_target(device_types).answer(probe)
     assert (reply is not None) == answers
     if reply:
         [m] = parse_probe_matches(reply)
@@ -279,7 +270,7 @@ def test_responder_answers_a_typed_probe_only_with_that_type(device_types, probe
 
 
 def test_responder_answers_each_message_id_once():
-    target = _target()
+    target = wsd_target()
     probe = parse_probe(build_probe("urn:uuid:8"))
     assert probe is not None
     assert target.answer(probe) is not None

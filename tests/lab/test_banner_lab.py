@@ -11,6 +11,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
+from labtools import group
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import HttpProbe
@@ -204,29 +205,11 @@ def test_exact_banners_per_vendor(lab_factory: Any) -> None:
 
 
 GROUPS = [  # 50 devices, each with HTTP; 40 with RTSP; 30 with HTTPS
-    {
-        "name": "hik",
-        "count": 10,
-        "start_ip": "10.99.0.10",
-        "ouis": ["58:50:ed", "c0:56:e3"],
-        "profile": "hikvision-ipc",
-    },
-    {
-        "name": "dh",
-        "count": 10,
-        "start_ip": "10.99.0.30",
-        "ouis": ["08:ed:ed", "3c:ef:8c"],
-        "profile": "dahua-ipc",
-    },
-    {
-        "name": "axis",
-        "count": 10,
-        "start_ip": "10.99.0.50",
-        "ouis": ["ac:cc:8e", "00:40:8c"],
-        "profile": "axis-ipc",
-    },
-    {"name": "hw", "count": 10, "start_ip": "10.99.0.70", "ouis": ["00:09:18"], "profile": "hanwha-ipc"},
-    {"name": "bosch", "count": 10, "start_ip": "10.99.0.90", "ouis": ["00:04:63"], "profile": "bosch-ipc"},
+    group("hik", 10, "10.99.0.10", "hikvision-ipc", "58:50:ed", "c0:56:e3"),
+    group("dh", 10, "10.99.0.30", "dahua-ipc", "08:ed:ed", "3c:ef:8c"),
+    group("axis", 10, "10.99.0.50", "axis-ipc", "ac:cc:8e", "00:40:8c"),
+    group("hw", 10, "10.99.0.70", "hanwha-ipc", "00:09:18"),
+    group("bosch", 10, "10.99.0.90", "bosch-ipc", "00:04:63"),
 ]
 
 

@@ -3,83 +3,19 @@ tests/discovery/test_dhip.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
-import struct
 import threading
 
 import pytest
-from labtools import SADP_DHIP_LAB, run_probe
+from labtools import DHIP_HOSTILE, SADP_DHIP_LAB, by_ip, dhip_frame, fleet, run_probe
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.dhip import DhipProbe
-from scanner.discovery.parsers.dhip import MAX_BODY, build_search
 from scanner.discovery.sadp import SadpProbe
 from scanner.lab.sim.device import SimDevice
-
-DATA = DATA_DIR / "dhip"
-BODIES = {p.stem: p.read_bytes() for p in sorted(DATA.glob("*.json"))}
-GO_CAPTURE_HEADER = bytes.fromhex(
-    "20 00 00 00 44 48 49 50 00 00 00 00 00 00 00 00ef 02 00 00 00 00 00 00 ef 02 00 00 00 00 00 00"
-)
-
-
-def by_ip(result, signal: str) -> dict[str, str]:
-    """IP -> value of ``signal``, asserting each device reported it once."""
-    pairs = [(o.ip, o.value) for o in result.observations if o.signal == signal]
-    assert len(pairs) == len({ip for ip, _ in pairs}), f"duplicate {signal}: {pairs}"
-    return dict(pairs)
-
-
-def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
-    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
-    n = len(body) if json_len is None else json_len
-    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
-
-
-MHDX = BODIES["intelbras_mhdx-1016"]
-HOSTILE = {
-    "empty": b"",
-    "header only": frame(b""),
-    "short header": frame(b"{}")[:31],
-    "wrong magic": frame(MHDX, magic=b"DHIQ"),
-    "wrong header size": frame(MHDX, size=0x40),
-    "json_len past the datagram": frame(MHDX, json_len=len(MHDX) + 1),
-    "json_len absurd": frame(MHDX, json_len=0xFFFFFFFF),
-    "json_len over the bound": frame(b"{}" + b" " * MAX_BODY),
-    "json_len cuts the json": frame(MHDX, json_len=40),
-    "not json": frame(b"\x89PNG\r\n\x1a\n"),
-    "not utf-8": frame(b"\xff\xfe{\x00\x00"),
-    "deeply nested json": frame(b"[" * 30000 + b"]" * 30000),
-    "nested objects": frame(b'{"a":' * 10000 + b"1" + b"}" * 10000),
-    "huge integer": frame(
-        b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"a":' + b"9" * 20000 + b"}}}"
-    ),
-    "json array": frame(b"[1,2,3]"),
-    "our own search": build_search(),
-    "no deviceInfo": frame(b'{"method":"client.notifyDevInfo","params":{}}'),
-    "deviceInfo not an object": frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":[1]}}'),
-}
-
-
-def frame(body: bytes, json_len: int | None = None, magic: bytes = b"DHIP", size: int = 0x20) -> bytes:
-    """A DHIP datagram written independently of the code under test: header words, then ``body``."""
-    n = len(body) if json_len is None else json_len
-    return struct.pack("<I4s6I", size, magic, 0, 0, n, 0, n, 0) + body
-
-
-def notify(device_info: dict) -> bytes:
-    """A framed notifyDevInfo carrying ``device_info``."""
-    message = {"method": "client.notifyDevInfo", "params": {"deviceInfo": device_info}}
-    return frame(json.dumps(message).encode())
-
-
-def real(name: str) -> bytes:
-    """A fixture as a device sends it: JSON, newline and NUL, all counted in json_len."""
-    return frame(BODIES[name] + b"\0")
 
 
 @pytest.mark.netns
@@ -106,23 +42,18 @@ def test_only_dahua_firmware_answers(lab_factory):
 
 
 @pytest.mark.netns
-def test_fifty_responders_are_all_found_once(lab_factory):
-    lab = lab_factory(
-        groups=[
-            {
-                "name": "cam",
-                "count": 50,
-                "start_ip": "10.99.0.100",
-                "ouis": ["9c:8e:cd"],
-                "profile": "amcrest-ipc",
-            }
-        ]
-    )
+@pytest.mark.parametrize(
+    ("probe", "kind"),
+    [(SadpProbe(), ("cam", "58:50:ed", "ezviz-cam")), (DhipProbe(), ("cam", "9c:8e:cd", "amcrest-ipc"))],
+    ids=["sadp", "dhip"],
+)
+def test_fifty_responders_are_all_found_once(lab_factory, probe, kind):
+    lab = lab_factory(groups=fleet(kind))
     budget = 3.0
-    result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"], timeout=budget)
+    result = run_probe(lab, probe, ["10.99.0.0/24"], timeout=budget)
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert by_ip(result, "claimed.mac") == {d.ip: d.mac for d in lab.devices}
-    assert len([o for o in result.observations if o.signal == "dhip.reply"]) == 50
+    assert len([o for o in result.observations if o.signal == f"{probe.name}.reply"]) == 50
     assert result.received > 50  # every device answered several copies; they were merged
     assert result.duration < budget + 0.5
 
@@ -140,7 +71,7 @@ def _junk() -> dict[int, list[bytes]]:
         )
     ]
     sadp += [b"<ProbeMatch>" + b"<a>" * 16000, os.urandom(60000), b"\0" * 65000, os.urandom(512)]
-    dhip = list(HOSTILE.values()) + [os.urandom(60000), frame(os.urandom(60000)), b"\xff" * 65000]
+    dhip = list(DHIP_HOSTILE.values()) + [os.urandom(60000), dhip_frame(os.urandom(60000)), b"\xff" * 65000]
     return {37020: sadp, 37810: dhip}
 
 

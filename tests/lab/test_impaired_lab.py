@@ -8,6 +8,7 @@ import re
 import statistics
 
 import pytest
+from labtools import group
 from test_hostile_lab import measured_scan
 
 from scanner.lab.ping import ping
@@ -61,22 +62,10 @@ def test_links_lose_and_delay_as_configured(lab_factory):
 
 
 COVERED_GROUPS = [  # 20 covered devices, each link losing 20% of frames each way
-    {
-        "name": "nvr",
-        "count": 7,
-        "start_ip": "10.99.0.10",
-        "ouis": ["58:50:ed", "c0:56:e3"],
-        "profile": "hikvision-nvr",
-    },
-    {
-        "name": "dahua",
-        "count": 7,
-        "start_ip": "10.99.0.30",
-        "ouis": ["08:ed:ed", "3c:ef:8c"],
-        "profile": "dahua-ipc",
-    },
-    {"name": "ont", "count": 3, "start_ip": "10.99.0.50", "ouis": ["00:e0:fc"], "profile": "huawei-cpe"},
-    {"name": "hiwatch", "count": 3, "start_ip": "10.99.0.60", "ouis": ["20:f4:1b"], "profile": "hiwatch-ipc"},
+    group("nvr", 7, "10.99.0.10", "hikvision-nvr", "58:50:ed", "c0:56:e3"),
+    group("dahua", 7, "10.99.0.30", "dahua-ipc", "08:ed:ed", "3c:ef:8c"),
+    group("ont", 3, "10.99.0.50", "huawei-cpe", "00:e0:fc"),
+    group("hiwatch", 3, "10.99.0.60", "hiwatch-ipc", "20:f4:1b"),
 ]
 ENTITY = {
     "hikvision-nvr": "Hikvision",

@@ -8,18 +8,15 @@ nothing at all.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import REPO
+from clirun import cli, scan_lab_json
 
 pytestmark = pytest.mark.netns
 
-REPO = REPO
 SUBNET, SCANNER_IP = "10.77.0.0/24", "10.77.0.2"
 KEPT = ("dock-cam", "front-axis", "laptop")
 REFLASHED = "lobby-cam"  # hikvision-ipc in lab A ...
@@ -37,25 +34,8 @@ def demo_devices() -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in raw["device"]}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "scanner", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
 def scan_into(lab: Any, db: Path) -> dict[str, Any]:
-    proc = cli(
-        "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--db", str(db), "-q", "-f", "json", lab.subnet
-    )
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads(proc.stdout)
+    report = scan_lab_json(lab, db=db)
     assert report["complete"] is True
     assert [p for p in report["probes"] if p["error"]] == []  # every probe ran: the diff compares full scans
     assert {d["mac"] for d in report["devices"]} == {d.mac for d in lab.devices}

@@ -12,7 +12,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import cli, lab_scan_args, scanner_command
 from paths import REPO
 
 pytestmark = pytest.mark.netns
@@ -69,22 +69,7 @@ def _default_sigint() -> None:
 @contextmanager
 def scan_process(lab: Any, db: Path) -> Iterator[subprocess.Popen[str]]:
     """`ndaa-scan scan` of the whole lab into ``db``, JSON on stdout; killed on the way out if still running."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "scanner",
-        "scan",
-        "--netns",
-        lab.scanner_ns,
-        "-i",
-        "eth0",
-        "--db",
-        str(db),
-        "-q",
-        "-f",
-        "json",
-        lab.subnet,
-    ]
+    cmd = scanner_command(*lab_scan_args(lab.scanner_ns, lab.subnet, "--db", str(db), "-q", "-f", "json"))
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=_default_sigint
     )  # noqa: PLW1509 - one signal() call, no locks taken
@@ -107,19 +92,6 @@ def wait_until_midway(proc: subprocess.Popen[str], db: Path) -> Stored:
             return stored
         time.sleep(0.01)
     raise AssertionError(f"no observation stored within {WAIT_LIMIT:.0f} s")
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "scanner", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=REPO,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 def expected_exit(report: dict[str, Any]) -> int:

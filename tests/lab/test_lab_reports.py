@@ -8,8 +8,6 @@ import csv
 import json
 import re
 import secrets
-import subprocess
-import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -20,6 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 from browser import body_attr, dump_dom, require_chromium, statuses
+from clirun import cli, lab_scan_args
 from labtools import netns_available, require
 from paths import REPO
 
@@ -70,28 +69,14 @@ def lab_scan(tmp_path_factory: pytest.TempPathFactory) -> LabScan:
     tmp = tmp_path_factory.mktemp("lab-reports")
     spec, lab_file = demo_lab_copy(tmp)
     files = {fmt: tmp / f"report.{fmt}" for fmt in FILE_FORMATS}
-    cmd = [
-        sys.executable,
-        "-m",
-        "scanner",
-        "scan",
-        "--netns",
-        spec.scanner_ns,
-        "-i",
-        "eth0",
-        "--no-history",
-        "-f",
-        "table",
-        *(a for fmt, p in files.items() for a in ("-o", f"{fmt}={p}")),
-        spec.subnet,
-    ]
+    outputs = (a for fmt, p in files.items() for a in ("-o", f"{fmt}={p}"))
+    args = lab_scan_args(spec.scanner_ns, spec.subnet, "--no-history", "-f", "table", *outputs)
     try:
         status = lab_up(spec, lab_file)
         assert not status.failures, "lab responders failed:\n" + "\n".join(status.failures)
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
+        proc = cli(*args)
     finally:
         lab_down(spec.name)
-    assert "Traceback" not in proc.stderr, proc.stderr
     return LabScan(frozenset(d.mac for d in spec.devices), proc.returncode, proc.stdout, proc.stderr, files)
 
 

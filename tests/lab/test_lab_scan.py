@@ -3,36 +3,10 @@ file expects (`expect` rows), with evidence; the full /24 lab is swept completel
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+from clirun import scan_lab_json as scan_json
 
 pytestmark = pytest.mark.netns
-
-
-def scan_json(lab, *extra: str, target: str | None = None) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "scanner",
-        "scan",
-        "--netns",
-        lab.scanner_ns,
-        "-i",
-        "eth0",
-        "--no-history",
-        "-q",
-        "-f",
-        "json",
-        *extra,
-        target or lab.subnet,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr
-    return json.loads(proc.stdout)
 
 
 def check_expectations(lab, report: dict) -> list[str]:

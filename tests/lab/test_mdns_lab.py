@@ -6,7 +6,16 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from labtools import WSD_MDNS_SSDP_LAB, filled, require_binary, run_probe, values, wait_for_line
+from labtools import (
+    WSD_MDNS_SSDP_LAB,
+    assert_fleet_found_quickly,
+    filled,
+    fleet,
+    require_binary,
+    run_probe,
+    values,
+    wait_for_line,
+)
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.mdns import (
@@ -76,30 +85,10 @@ def test_zeroconf_sockets_live_in_the_device_namespace(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_mdns_devices_are_all_resolved_quickly(lab_factory):
-    lab = lab_factory(
-        groups=[
-            {
-                "name": "axis",
-                "count": 25,
-                "start_ip": "10.99.0.100",
-                "ouis": ["ac:cc:8e"],
-                "profile": "axis-ipc",
-            },
-            {
-                "name": "hik",
-                "count": 25,
-                "start_ip": "10.99.0.150",
-                "ouis": ["58:50:ed"],
-                "profile": "hikvision-ipc",
-            },
-        ]
+    lab = lab_factory(groups=fleet(("axis", "ac:cc:8e", "axis-ipc"), ("hik", "58:50:ed", "hikvision-ipc")))
+    assert_fleet_found_quickly(
+        lab, MdnsProbe(), "mdns.instance", lambda d: filled(lab, d.name, "mdns")["instance"]
     )
-    result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"], timeout=3.0)
-    assert result.status == ProbeStatus.SUCCESS, result.error
-    instances = values(result, "mdns.instance")
-    assert instances == {d.ip: [filled(lab, d.name, "mdns")["instance"]] for d in lab.devices}
-    print(f"\nmdns: {len(instances)} of 50 devices in {result.duration:.2f} s")
-    assert result.duration < 2.5
 
 
 # ---------------------------------------------------------------- a peer nobody here wrote: avahi-daemon

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+from clirun import scan_lab_json
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.snmp import SnmpProbe
@@ -51,25 +48,7 @@ def test_hytera_is_likely_by_oui_and_covered_with_the_community(lab_factory):
     lab = lab_factory([REPEATER])
 
     def scan(*extra: str) -> dict:
-        cmd = [
-            sys.executable,
-            "-m",
-            "scanner",
-            "scan",
-            "--netns",
-            lab.scanner_ns,
-            "-i",
-            "eth0",
-            "--no-history",
-            "-q",
-            "-f",
-            "json",
-            *extra,
-            "10.99.0.0/27",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        assert "Traceback" not in proc.stderr
-        return json.loads(proc.stdout)["devices"][0]["verdict"]
+        return scan_lab_json(lab, *extra, target="10.99.0.0/27")["devices"][0]["verdict"]
 
     plain = scan()
     assert (plain["status"], plain["covered_entity"]) == ("likely", "Hytera")

@@ -7,7 +7,15 @@ import subprocess
 import threading
 
 import pytest
-from labtools import WSD_MDNS_SSDP_LAB, filled, run_probe, values
+from labtools import (
+    WSD_MDNS_SSDP_LAB,
+    assert_fleet_found_quickly,
+    filled,
+    fleet,
+    run_probe,
+    values,
+    wsd_target,
+)
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
@@ -15,21 +23,10 @@ from scanner.discovery.parsers.wsd import (
     parse_probe,
 )
 from scanner.discovery.wsd import WsdProbe
-from scanner.lab.sim.wsd import Target, probe_matches
+from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
-HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
-CPPLUS = (DATA / "cpplus-oasis-2009.xml").read_bytes()
 HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
-
-
-def _target(types: str = "dn:NetworkVideoTransmitter tds:Device") -> Target:
-    return Target(
-        "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385",
-        types,
-        ["onvif://www.onvif.org/name/HIKVISION%20X"],
-        "http://10.99.0.9/onvif/device_service",
-    )
 
 
 def scope_value(lab, name: str, key: str) -> str:
@@ -113,7 +110,7 @@ def test_hostile_responder_does_not_break_the_probe(lab_factory):
         for raw in junk:
             sock.sendto(raw, addr)
         if probe:
-            sock.sendto(probe_matches(_target(), probe.message_id), addr)
+            sock.sendto(probe_matches(wsd_target(), probe.message_id), addr)
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
@@ -134,27 +131,5 @@ def test_hostile_responder_does_not_break_the_probe(lab_factory):
 
 @pytest.mark.netns
 def test_fifty_onvif_devices_are_all_found_quickly(lab_factory):
-    lab = lab_factory(
-        groups=[
-            {
-                "name": "cp",
-                "count": 25,
-                "start_ip": "10.99.0.100",
-                "ouis": ["e0:50:8b"],
-                "profile": "cpplus-ipc",
-            },
-            {
-                "name": "unv",
-                "count": 25,
-                "start_ip": "10.99.0.150",
-                "ouis": ["48:ea:63"],
-                "profile": "uniview-ipc",
-            },
-        ]
-    )
-    result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"], timeout=3.0)
-    assert result.status == ProbeStatus.SUCCESS, result.error
-    names = values(result, "onvif.name")
-    assert names == {d.ip: [scope_value(lab, d.name, "name")] for d in lab.devices}
-    print(f"\nwsd: {len(names)} of 50 devices in {result.duration:.2f} s")
-    assert result.duration < 2.5
+    lab = lab_factory(groups=fleet(("cp", "e0:50:8b", "cpplus-ipc"), ("unv", "48:ea:63", "uniview-ipc")))
+    assert_fleet_found_quickly(lab, WsdProbe(), "onvif.name", lambda d: scope_value(lab, d.name, "name"))
