@@ -8,10 +8,10 @@ A reply is about its UDP source: its ``IPv4Address.IPAddress`` and ``mac`` are r
 
 from __future__ import annotations
 
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult
+from scanner.discovery.base import ProbeContext, ProbeResult
 from scanner.discovery.parsers.dhip import GROUP, PORT, build_search, parse_reply
 from scanner.discovery.request_reply import Limits, Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, claims, run_udp, unicast_mac
+from scanner.discovery.udp_search import UdpProtocol, ask_everyone, claims, unicast_mac
 
 DHIP = UdpProtocol(
     "DHIP",
@@ -31,16 +31,7 @@ class DhipProbe:
     description = "Dahua DHIP DHDiscover.search (UDP 37810, multicast + broadcast + unicast to targets)"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
-        payloads = [build_search()]
-        result, _ = await run_udp(
-            Collector(self.name, ctx),
-            DHIP,
-            group_payloads=payloads,
-            unicast=lambda _host: payloads,
-            handle=dhip_reply,
-            limits=LIMITS,
-        )
-        return result
+        return await ask_everyone(self.name, ctx, DHIP, [build_search()], dhip_reply, LIMITS)
 
 
 def dhip_reply(data: bytes, source: str, _port: int = PORT) -> Reply | None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import uuid
 
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult
+from scanner.discovery.base import ProbeContext, ProbeResult
 from scanner.discovery.parsers.sadp import GROUP, INQUIRY_TYPES, PORT, build_inquiry, parse_probe_match
 from scanner.discovery.request_reply import Limits, Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, claims, run_udp, unicast_mac
+from scanner.discovery.udp_search import UdpProtocol, ask_everyone, claims, unicast_mac
 
 SADP = UdpProtocol(
     "SADP",
@@ -38,15 +38,7 @@ class SadpProbe:
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         request_id = str(uuid.uuid4()).upper()
         payloads = [build_inquiry(request_id, t) for t in INQUIRY_TYPES]
-        result, _ = await run_udp(
-            Collector(self.name, ctx),
-            SADP,
-            group_payloads=payloads,
-            unicast=lambda _host: payloads,
-            handle=sadp_reply,
-            limits=LIMITS,
-        )
-        return result
+        return await ask_everyone(self.name, ctx, SADP, payloads, sadp_reply, LIMITS)
 
 
 def sadp_reply(data: bytes, source: str, _port: int = PORT) -> Reply | None:

@@ -22,7 +22,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scanner.discovery.base import Collector, ProbeResult, ProbeStatus
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.request_reply import Exchange, Limits, Reply, Scope, Timing, UdpChannel
 from scanner.discovery.sockets import discovery_source, open_udp_socket
 from scanner.errors import TargetError
@@ -114,6 +114,26 @@ def _where(col: Collector) -> tuple[str | None, ipaddress.IPv4Network | None]:
     elif source is not None:
         network = next((i.network for i in interfaces() if i.ip == source), None)
     return (str(source) if source else None), network
+
+
+async def ask_everyone(
+    name: str,
+    ctx: ProbeContext,
+    proto: UdpProtocol,
+    payloads: Sequence[bytes],
+    handle: Callable[[bytes, str, int], Reply | None],
+    limits: Limits | None = None,
+) -> ProbeResult:
+    """The usual vendor-discovery exchange: the same ``payloads`` to the group and to every target."""
+    result, _ = await run_udp(
+        Collector(name, ctx),
+        proto,
+        group_payloads=payloads,
+        unicast=lambda _host: payloads,
+        handle=handle,
+        limits=limits,
+    )
+    return result
 
 
 async def run_udp(
