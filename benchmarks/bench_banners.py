@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from labtools import lab_toml  # noqa: E402
-
 from scanner.discovery.base import ProbeContext  # noqa: E402
 from scanner.discovery.http import HttpProbe  # noqa: E402
 from scanner.discovery.http_client import fetch  # noqa: E402
@@ -33,7 +31,7 @@ from scanner.discovery.rtsp import RtspProbe  # noqa: E402
 from scanner.discovery.tls import TlsProbe  # noqa: E402
 from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.netns import run_in_netns  # noqa: E402
-from scanner.lab.spec import parse_lab  # noqa: E402
+from scanner.lab.spec import parse_lab, render_lab  # noqa: E402
 
 PROFILES = [
     ("hw", "00:09:18", "hanwha-ipc"),
@@ -103,7 +101,7 @@ def main() -> int:
         raw["lab"].update(loss=args.loss, delay="0ms", jitter="0ms", switch="userspace")
     spec = parse_lab(raw)
     path = Path(tempfile.mkdtemp()) / f"{name}.toml"
-    path.write_text(lab_toml(raw))
+    path.write_text(render_lab(raw))
     runs: dict[str, list[tuple[float, int]]] = {}
     lab_up(spec, path)
     try:

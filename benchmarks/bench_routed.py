@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.routed import add_routed_client, remove_routed_client  # noqa: E402
-from scanner.lab.spec import parse_lab  # noqa: E402
+from scanner.lab.spec import parse_lab, render_lab  # noqa: E402
 
 SUBNET = "10.1.0.0/16"
 PROFILES = ["hikvision-ipc", "dahua-ipc", "axis-ipc", "hikvision-nvr", "hanwha-ipc", "uniview-ipc"]
@@ -84,7 +84,7 @@ def main() -> int:
         for k, v in RAISED.items():
             (NEIGH / k).write_text(str(v))
     lab_file = Path(tempfile.mkdtemp(prefix="bench-routed-")) / "routed16.toml"
-    lab_file.write_text(_toml(raw))
+    lab_file.write_text(render_lab(raw))
     lab_up(spec, lab_file)
     try:
         client = add_routed_client(spec)
@@ -147,13 +147,6 @@ def main() -> int:
             for k, v in saved.items():
                 (NEIGH / k).write_text(v)
     return 0
-
-
-def _toml(raw: dict[str, object]) -> str:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from labtools import lab_toml
-
-    return lab_toml(raw)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install ndaa-scanner on a fresh Debian/Ubuntu machine into ./.venv (run as root: the lab needs it).
 #   sh scripts/bootstrap.sh          the scanner and the lab (iproute2)
-#   sh scripts/bootstrap.sh --test   also what the test suite uses: chromium (HTML report test), avahi-daemon
+#   sh scripts/bootstrap.sh --test   also what the test suite uses: chromium (HTML report test), nmap, avahi-daemon
 #                                    and minidlna (third-party mDNS/UPnP peers, run only inside test namespaces)
 #   sh scripts/bootstrap.sh --bench  also nmap and arp-scan, to compare against in benchmarks/
 set -eu
@@ -22,6 +22,7 @@ if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || pkgs="$pkgs chromium"
   command -v avahi-daemon >/dev/null 2>&1 || pkgs="$pkgs avahi-daemon"
   command -v minidlnad >/dev/null 2>&1 || pkgs="$pkgs minidlna"
+  command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"  # the --with-nmap probe's tests run the real nmap
 fi
 [ "$want_bench" = 1 ] && { command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"; command -v arp-scan >/dev/null 2>&1 || pkgs="$pkgs arp-scan"; }
 if [ -n "$pkgs" ]; then

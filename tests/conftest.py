@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import lab_toml, netns_available, require
+from labtools import netns_available, require
 
 LAB_FIXTURES = {"require_netns", "lab_factory"}
 
@@ -49,7 +49,7 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
     probe code inside the scanner's namespace.
     """
     from scanner.lab.manager import lab_down, lab_up
-    from scanner.lab.spec import parse_lab
+    from scanner.lab.spec import parse_lab, render_lab
 
     made: list[str] = []
     tmpdir = Path(tempfile.mkdtemp(prefix="ndaa-lab-"))
@@ -85,7 +85,7 @@ def lab_factory(require_netns: None) -> Iterator[Callable[..., Any]]:
         raw["lab"].update(lab_settings)
         spec = parse_lab(raw, "test lab")
         path = tmpdir / f"{name}.toml"
-        path.write_text(lab_toml(raw))
+        path.write_text(render_lab(raw))
         made.append(name)
         status = lab_up(spec, path, simulate=simulate)
         if status.failures:

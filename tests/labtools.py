@@ -120,6 +120,16 @@ def by_mac(result: ProbeResult, signal: str) -> dict[str, str]:
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def require_nmap() -> None:
+    """python-nmap and the nmap program, which bootstrap --test installs; a skip without them (a failure
+    under CI=true, as for every peer)."""
+    try:
+        import nmap  # noqa: F401
+    except ImportError:
+        require("python-nmap is not installed (pip install ndaa-scanner[nmap])")
+    require(None if shutil.which("nmap") else "the nmap program is not installed (apt-get install nmap)")
+
+
 def require(missing: str | None) -> None:
     """Skip when ``missing`` says what this machine lacks; under CI=true fail instead (CI runs as root
     with everything .ci/run installs, so a skip there would hide an untested feature)."""
@@ -303,28 +313,3 @@ def check(device: Any, expected: dict[str, Any]) -> None:
         if field in expected:
             assert getattr(verdict, field) == expected[field], (field, summary)
     assert verdict.evidence or verdict.status.value == "unknown", "a verdict without evidence"
-
-
-def lab_toml(raw: dict[str, Any]) -> str:
-    """Minimal TOML writer for lab dicts (tables of scalars, lists, inline dicts)."""
-    import json
-
-    def val(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(val(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k)} = {val(x)}" for k, x in v.items()) + " }"
-        raise TypeError(type(v))
-
-    out = ["[lab]"] + [f"{k} = {val(v)}" for k, v in raw["lab"].items()]
-    for key in ("device", "group"):
-        for item in raw.get(key, []):
-            out.append(f"\n[[{key}]]")
-            out += [f"{k} = {val(v)}" for k, v in item.items()]
-    return "\n".join(out) + "\n"

@@ -97,24 +97,11 @@ class LivenessProbe:
         except PermissionError:
             icmp = None
         try:
-            return await _raw_sweep(col, tcp, icmp, targets, ports, rate, ctx.timeout)
+            return await _RawSweep(col, tcp, icmp, targets, rate, ctx.timeout).run(ports)
         finally:
             tcp.close()
             if icmp is not None:
                 icmp.close()
-
-
-async def _raw_sweep(
-    col: Collector,
-    tcp: socket.socket,
-    icmp: socket.socket | None,
-    targets: list[IPv4Address],
-    ports: tuple[int, ...],
-    rate: float,
-    budget: float,
-) -> ProbeResult:
-    sweep = _RawSweep(col, tcp, icmp, targets, rate, budget)
-    return await sweep.run(ports)
 
 
 class _RawSweep:

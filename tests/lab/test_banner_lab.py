@@ -11,7 +11,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
-from labtools import group
+from labtools import group, require_nmap
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import HttpProbe
@@ -238,18 +238,14 @@ def test_nmap_absent_is_reported_clearly(monkeypatch: pytest.MonkeyPatch) -> Non
     result = asyncio.run(NmapSource().run(ctx))
     assert result.status == ProbeStatus.ERROR and "python-nmap" in (result.error or "")
     monkeypatch.delitem(sys.modules, "nmap")
-    pytest.importorskip("nmap")
+    require_nmap()
     monkeypatch.setattr("shutil.which", lambda _name: None)
     result = asyncio.run(NmapSource().run(ctx))
     assert result.status == ProbeStatus.ERROR and "nmap program" in (result.error or "")
 
 
 def test_nmap_source_on_loopback() -> None:
-    pytest.importorskip("nmap")
-    import shutil
-
-    if shutil.which("nmap") is None:
-        pytest.skip("nmap is not installed")
+    require_nmap()
 
     async def huawei_ssh(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"SSH-2.0-HUAWEI-1.5\r\n")  # recog Huawei SSH banner; nmap matches it at once
@@ -289,13 +285,9 @@ def nmap_processes(marker: str) -> list[int]:
 
 
 def test_nmap_is_given_named_targets_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("nmap")
-    import shutil
-
+    require_nmap()
     from scanner.discovery import nmap_source
 
-    if shutil.which("nmap") is None:
-        pytest.skip("nmap is not installed")
     given: list[list[str]] = []
     real = nmap_source.run_nmap
 
@@ -318,11 +310,7 @@ def test_nmap_is_given_named_targets_only(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_cancelling_the_probe_kills_nmap() -> None:
-    pytest.importorskip("nmap")
-    import shutil
-
-    if shutil.which("nmap") is None:
-        pytest.skip("nmap is not installed")
+    require_nmap()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # says nothing: nmap's version probes wait on it for many seconds

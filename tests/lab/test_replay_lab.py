@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from labtools import check, lab_toml, netns_available, require
+from labtools import check, netns_available, require
 from paths import DATA_DIR
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult
@@ -167,7 +167,7 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
     require(netns_available())
     from scanner.lab.manager import lab_down, lab_up
     from scanner.lab.netns import run_in_netns
-    from scanner.lab.spec import parse_lab
+    from scanner.lab.spec import parse_lab, render_lab
 
     raw = {
         "lab": {"name": "t" + secrets.token_hex(3), "subnet": SUBNET, "scanner_ip": SCANNER_IP},
@@ -175,7 +175,7 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
     }
     spec = parse_lab(raw, "replay lab")
     path = tmp_path_factory.mktemp("replay-lab") / f"{spec.name}.toml"
-    path.write_text(lab_toml(raw))
+    path.write_text(render_lab(raw))
 
     # every replaying device is named: a description is fetched only from a replier that is a target
     named = [ipaddress.IPv4Address(d["ip"]) for d in raw["device"]]
