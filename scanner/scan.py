@@ -29,7 +29,7 @@ from scanner.discovery.options import Handoff, ProbeOptions
 from scanner.discovery.registry import PROBES, ProbeSpec, instantiate, select
 from scanner.observations import Observation, ip_sort_key
 from scanner.results import DeviceReport, ProbeSummary, ScanReport, build_report
-from scanner.targets import Scope
+from scanner.targets import Scope, Target6
 
 if TYPE_CHECKING:
     from scanner.history.store import HistoryStore
@@ -65,6 +65,9 @@ class ScanRequest:
     exclude_texts: Sequence[str] = ()
     waivers: Sequence[Waiver] = ()
     notes: Sequence[str] = ()  # said in the report as given (e.g. "demo lab …")
+    # named IPv6 prefixes/addresses (with --ipv6, ``options.ipv6``): hosts found on the IPv6 link inside
+    # them are devices and get the banner round over IPv6; others found there are heard
+    targets6: Sequence[Target6] = ()
 
 
 class ScanSink(Protocol):
@@ -121,10 +124,15 @@ class ScanState:
 ProgressFn = Callable[[str, ProbeResult | None], None]
 
 
-def select_probes(names: str | None, *, snmp_community: str | None, with_nmap: bool) -> tuple[ProbeSpec, ...]:
+def select_probes(
+    names: str | None, *, snmp_community: str | None, with_nmap: bool, ipv6: bool = False
+) -> tuple[ProbeSpec, ...]:
     """The probes to run: ``names`` (a comma list; None: the defaults), plus snmp when a community is given
-    and no list is, plus nmap with ``with_nmap``. UsageError for unknown names."""
+    and no list is, plus nmap with ``with_nmap``, plus the IPv6 link sweep (ndp) with ``ipv6`` and no
+    list. UsageError for unknown names."""
     chosen = select(names)
+    if ipv6 and names is None and PROBES["ndp"] not in chosen:
+        chosen.append(PROBES["ndp"])
     if snmp_community and names is None and PROBES["snmp"] not in chosen:
         chosen.append(PROBES["snmp"])
     if with_nmap and PROBES["nmap"] not in chosen:
@@ -211,7 +219,14 @@ def finish_report(
 
 
 def scope_of(request: ScanRequest) -> Scope:
-    return Scope(targets=frozenset(request.targets), own=own_addresses())
+    own6: frozenset[str] = frozenset()
+    if request.options.ipv6:
+        from scanner.discovery.sockets import local_addresses6
+
+        own6 = local_addresses6()
+    return Scope(
+        targets=frozenset(request.targets), own=own_addresses(), targets6=tuple(request.targets6), own6=own6
+    )
 
 
 def own_addresses() -> frozenset[IPv4Address]:
@@ -302,12 +317,14 @@ async def run_probes(
             live = live_hosts(state.observations, targets, True, swept, off_link_swept=True)
         else:
             live = live_hosts(state.observations, targets, bool(discover), swept)
+        if request.options.ipv6 and request.targets6:
+            live.update(live_hosts6(state.observations, scope))
         state.probed = list(live)
         if not live:
             why = "no target answered discovery" if targets else "no target to probe"
             state.results += [ProbeResult(p.name, ProbeStatus.SKIPPED, notes=[why]) for p in banner]
             return
-        hosts = [IPv4Address(ip) for ip in live]
+        hosts = [IPv4Address(ip) for ip in live if ":" not in ip]  # IPv6 hosts are in ``live`` only
         handoff = discovery_handoff(state.observations, live)
         budget = banner_budget(request.banner_timeout, len(live), request.concurrency)
 
@@ -386,6 +403,17 @@ def live_hosts(
     for t in targets:
         if not discovered or swept is None or t not in swept:
             live.setdefault(str(t), None)
+    return live
+
+
+def live_hosts6(observations: Iterable[Observation], scope: Scope) -> dict[str, str | None]:
+    """The banner phase's IPv6 hosts, ``ip -> MAC``: addresses found on the IPv6 link (``fe80::1%eth0``)
+    inside a named IPv6 target, never one merely heard, never a claimed address."""
+    live: dict[str, str | None] = {}
+    for o in observations:
+        ours = o.ip and ":" in o.ip and not o.signal.startswith("claimed.") and scope.probeable6(o.ip)
+        if ours and o.ip is not None and live.get(o.ip) is None:
+            live[o.ip] = o.mac
     return live
 
 

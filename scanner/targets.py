@@ -98,6 +98,40 @@ def parse_targets(
 
 Placement = Literal["device", "heard", "drop"]
 
+Target6 = tuple[ipaddress.IPv6Network, str | None]  # a named IPv6 prefix or address, and its zone
+
+
+def parse_target6(text: str) -> Target6:
+    """One named IPv6 target: an address or a prefix, with an optional zone (``fe80::/64%eth0``,
+    ``fe80::1%eth0``, ``2001:db8::/64``). IPv6 prefixes are never enumerated: they bound which hosts found
+    on the link may be probed. TargetError when malformed."""
+    t = text.strip()
+    net_text, zone = t, None
+    if "%" in t:
+        addr, _, rest = t.partition("%")
+        zone, _, plen = rest.partition("/")
+        net_text = f"{addr}/{plen}" if plen else addr
+        if not zone or not zone.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise TargetError(f"{text!r}: the zone after % must name an interface, e.g. fe80::/64%eth0")
+    try:
+        net = ipaddress.IPv6Network(net_text, strict=False)
+    except ValueError as exc:
+        raise TargetError(f"{text!r} is not an IPv6 address or prefix: {exc}") from None
+    if net.is_link_local and zone is None:
+        raise TargetError(f"{text!r}: a link-local target needs its interface, e.g. fe80::/64%eth0")
+    return net, zone
+
+
+def in_targets6(text: str, targets6: Iterable[Target6]) -> bool:
+    """True when IPv6 address ``text`` (``fe80::1%eth0``) is in one of the named ``targets6`` (a zoned
+    target matches only addresses of that zone)."""
+    bare, _, zone = text.partition("%")
+    try:
+        addr = ipaddress.IPv6Address(bare)
+    except ValueError:
+        return False
+    return any(addr in net and (want is None or want == zone) for net, want in targets6)
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -107,15 +141,26 @@ class Scope:
 
     targets: frozenset[ipaddress.IPv4Address]
     own: frozenset[ipaddress.IPv4Address] = frozenset()
+    targets6: tuple[Target6, ...] = ()  # named IPv6 prefixes/addresses (--ipv6)
+    own6: frozenset[str] = frozenset()  # this host's IPv6 addresses (no zone)
 
     def place(self, ips: Iterable[str]) -> tuple[Placement, str | None]:
         """Where a host seen at ``ips`` belongs, and the target address to report it by: ``device`` (one
-        of its addresses is a target), ``heard`` (none is), ``drop`` (the scanner itself, loopback)."""
-        addresses = [a for a in map(_ip, ips) if a is not None]
-        if any(a in self.own or a.is_loopback or a.is_unspecified for a in addresses):
+        of its addresses is a target: an IPv4 target first, else a named IPv6 one), ``heard`` (none is),
+        ``drop`` (the scanner itself, loopback)."""
+        texts = list(ips)
+        addresses = [a for a in map(_ip, texts) if a is not None]
+        if any(a in self.own or a.is_loopback or a.is_unspecified or str(a) in self.own6 for a in addresses):
             return "drop", None
         target = next((a for a in addresses if a in self.targets), None)
-        return ("device", str(target)) if target is not None else ("heard", None)
+        if target is not None:
+            return "device", str(target)
+        named6 = next((t for t in texts if ":" in t and self.probeable6(t)), None)
+        return ("device", named6) if named6 is not None else ("heard", None)
+
+    def probeable6(self, text: str) -> bool:
+        """True for an IPv6 address (``fe80::1%eth0``) inside a named IPv6 target, not this host's own."""
+        return text.partition("%")[0] not in self.own6 and in_targets6(text, self.targets6)
 
     def probeable(self, address: ipaddress.IPv4Address) -> bool:
         """True for a target the active probes may contact: not the scanner itself, not loopback."""

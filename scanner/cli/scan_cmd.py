@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["FAIL_ON_HELP", "FORMAT_HELP", "OUTPUT_HELP", "output_specs", "register"]  # others import these
 
 PROBE_HELP = (
-    "Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
-    "liveness, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
+    "Comma list of probes (default: all but ndp, snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
+    "liveness, mdns-unicast, ndp, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
 )
 
 
@@ -81,6 +81,15 @@ def scan(
         typer.Option(
             "--with-nmap",
             help="Also run nmap -sV on live targets (needs nmap and python-nmap) as an extra evidence source.",
+        ),
+    ] = False,
+    ipv6: Annotated[
+        bool,
+        typer.Option(
+            "--ipv6",
+            help="Also discover on the interface's IPv6 link (needs -i): ICMPv6 echo to ff02::1, mDNS, "
+            "WS-Discovery and SSDP on ff02::fb/ff02::c. Hosts found there are heard unless an IPv6 target "
+            "names them (fe80::/64%IFACE); named ones get the banner probes over IPv6.",
         ),
     ] = False,
     netns: Annotated[
@@ -137,6 +146,7 @@ def scan(
         rate=rate,
         snmp_community=snmp_community,
         with_nmap=with_nmap,
+        ipv6=ipv6,
     )
     raise typer.Exit(cmd.run(request))
 
@@ -154,6 +164,7 @@ def build_request(
     snmp_community: str | None = None,
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
+    ipv6: bool = False,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
@@ -170,8 +181,18 @@ def build_request(
         from scanner.netif import interface as get_interface
 
         target_texts = [str(get_interface(interface).network)]
-    targets = parse_targets(target_texts, max_hosts, exclude=exclude)
-    chosen = select_probes(probes, snmp_community=snmp_community, with_nmap=with_nmap)
+    texts6 = [t for text in target_texts for t in text.split(",") if ":" in t]
+    if (texts6 or ipv6) and not interface:
+        raise UsageError("IPv6 discovery and IPv6 targets need --ipv6 and --interface NAME (the link to use)")
+    if texts6 and not ipv6:
+        raise UsageError(f"IPv6 target {texts6[0]!r} needs --ipv6 (and --interface NAME)")
+    from scanner.targets import parse_target6
+
+    targets6 = tuple(parse_target6(t) for t in texts6)
+    texts4 = [",".join(t for t in text.split(",") if ":" not in t) for text in target_texts]
+    texts4 = [t for t in texts4 if t.strip()]
+    targets = parse_targets(texts4, max_hosts, exclude=exclude) if texts4 or not targets6 else []
+    chosen = select_probes(probes, snmp_community=snmp_community, with_nmap=with_nmap, ipv6=ipv6)
     waiver_list: list[Any] = []
     if waivers is not None:
         from scanner.policy.waivers import load_waivers
@@ -184,8 +205,12 @@ def build_request(
         interface=pick_interface(targets, interface),
         timeout=timeout,
         options=ProbeOptions(
-            arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
+            arp_rate=rate,
+            snmp_community=snmp_community or None,
+            onvif_credentials=onvif_credentials(),
+            ipv6=ipv6,
         ),
+        targets6=targets6,
         exclude_texts=tuple(exclude),
         waivers=tuple(waiver_list),
         notes=notes,

@@ -18,7 +18,7 @@ import asyncio
 import logging
 
 from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
-from scanner.discovery.http_client import Response, fetch
+from scanner.discovery.http_client import Response, fetch, url_host
 from scanner.discovery.parsers.http import (
     extract_title,
     favicon_hashes,
@@ -72,7 +72,7 @@ class HostScan:
 
     async def port(self, scheme: str, port: int) -> bool:
         """``GET /`` (and its redirects), then the favicon and the vendor endpoints at once."""
-        origin = f"{scheme}://{self.rec.ip}:{port}"
+        origin = f"{scheme}://{url_host(self.rec.ip)}:{port}"
         page = await self.page(origin + "/")
         if page is None:
             return False

@@ -31,7 +31,7 @@ import ssl
 from collections.abc import Iterable
 from functools import cache
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from scanner.discovery.parsers.http import (
     MAX_HEAD,
@@ -83,6 +83,16 @@ def insecure_context() -> ssl.SSLContext:
     return context
 
 
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets, its zone as ``%25`` (RFC 6874)."""
+    return f"[{host.replace('%', '%25')}]" if ":" in host else host
+
+
+def host_header(host: str) -> str:
+    """``host`` as a Host header writes it: an IPv6 address in brackets, without its zone."""
+    return f"[{host.split('%', 1)[0]}]" if ":" in host else host
+
+
 async def connect(
     host: str, port: int, *, tls: bool = False, timeout: float = CONNECT_TIMEOUT
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -95,7 +105,9 @@ async def connect(
         try:
             async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):
                 await writer.start_tls(
-                    insecure_context(), server_hostname=host, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT
+                    insecure_context(),
+                    server_hostname=None if ":" in host else host,  # no SNI for an IPv6 literal
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
                 )
         except BaseException:
             writer.transport.abort()
@@ -117,7 +129,7 @@ async def fetch(
     try:
         parts = urlsplit(url)
         tls = parts.scheme == "https"
-        host = parts.hostname or ""
+        host = unquote(parts.hostname or "")  # an IPv6 zone is written %25 in a URL (RFC 6874)
         port = parts.port or (443 if tls else 80)
     except ValueError as exc:
         log.debug("http: bad URL %r: %r", url, exc)
@@ -125,7 +137,7 @@ async def fetch(
     if parts.scheme not in ("http", "https") or not host:
         return None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    request = build_request(method, host, port, target, tls=tls, body=body, headers=headers)
+    request = build_request(method, host_header(host), port, target, tls=tls, body=body, headers=headers)
     for attempt in range(retries + 1):
         try:
             answer = await exchange(host, port, request, cap, tls=tls)
@@ -138,7 +150,9 @@ async def fetch(
         if answer is None:
             return None
         head, content, complete = answer
-        return Response(f"{parts.scheme}://{host}:{port}{target}", port, head.status, head, content, complete)
+        return Response(
+            f"{parts.scheme}://{url_host(host)}:{port}{target}", port, head.status, head, content, complete
+        )
     return None
 
 

@@ -7,6 +7,10 @@ once, and then every enumerated type; each instance is resolved (SRV, TXT, A; us
 cache, as responders send them as additional records) with bounded concurrency. The probe ends once
 ``IDLE`` seconds pass with no new type or instance after ``MIN_WAIT``; never past ``ctx.timeout``.
 ``record_instance`` turns one resolved instance into observations.
+
+With ``--ipv6`` and an interface, a one-shot query also goes to ff02::fb on the link
+(``mdns_unicast.ask_link6``): each responder answers by unicast from its link-local address, which is
+the address its observations are about (a device with no IPv4 on this subnet is still heard).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, log
-from scanner.discovery.sockets import discovery_source
+from scanner.discovery.sockets import discovery_source, ipv6_link
+from scanner.discovery.udp_search import merge_results
 from scanner.errors import TargetError
 from scanner.netif import interface
 
@@ -49,6 +54,20 @@ class MdnsProbe:
     description = "mDNS / DNS-SD: enumerate service types, browse camera types, resolve instances"
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
+        try:
+            link = ipv6_link(ctx)
+        except TargetError as exc:
+            return merge_results(
+                await self._run4(ctx), Collector(self.name, ctx).result(ProbeStatus.ERROR, error=str(exc))
+            )
+        if link is None:
+            return await self._run4(ctx)
+        from scanner.discovery.mdns_unicast import ask_link6
+
+        v4, v6 = await asyncio.gather(self._run4(ctx), ask_link6(Collector(self.name, ctx), link))
+        return merge_results(v4, v6)
+
+    async def _run4(self, ctx: ProbeContext) -> ProbeResult:
         from zeroconf import IPVersion
         from zeroconf.asyncio import AsyncZeroconf
 

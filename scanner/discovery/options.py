@@ -35,6 +35,9 @@ class ProbeOptions:
     snmp_port: int = 161
     onvif_credentials: Credentials | None = None  # sent only to named targets whose ONVIF service answered
     nmap_ports: str | None = None  # nmap -p syntax
+    # IPv6 on the scan interface's link (--ipv6): set only together with an interface. Without it no probe
+    # sends any IPv6 packet (ICMPv6 echo, mDNS/WS-Discovery/SSDP to ff02::fb / ff02::c, banners over IPv6).
+    ipv6: bool = False
 
     def ports_for(self, probe: str, default: tuple[int, ...]) -> tuple[int, ...]:
         return self.ports.get(probe, default)

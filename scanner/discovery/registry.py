@@ -32,6 +32,9 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
         ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
         ProbeSpec("liveness", "scanner.discovery.liveness", "LivenessProbe", "discover"),
+        ProbeSpec("mdns-unicast", "scanner.discovery.mdns_unicast", "MdnsUnicastProbe", "discover"),
+        # IPv6 link sweep: selected by --ipv6 (scan.select_probes), never sends without it
+        ProbeSpec("ndp", "scanner.discovery.ndp", "NdpProbe", "discover", default=False),
         ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner"),
         ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner"),
         ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),

@@ -153,6 +153,9 @@ class Scope:
     hosts: set[str] = field(default_factory=set)
     own: set[str] = field(default_factory=set)
     anywhere: bool = False  # no bound on the source (tests of the engine alone)
+    # IPv6 (only with --ipv6): link-local sources on this interface (``fe80::1%eth0``) and the prefixes
+    link6: str | None = None
+    networks6: list[ipaddress.IPv6Network] = field(default_factory=list)
 
     def reject(self, src: str) -> str | None:
         """Why a datagram from ``src`` is not a reply to take: "loopback", "own address", "outside"; None."""
@@ -160,6 +163,8 @@ class Scope:
             return "own address"
         if src in self.hosts:  # a target the user named (even 127.0.0.1) may answer
             return None
+        if ":" in src:
+            return self._reject6(src)
         try:
             addr = ipaddress.IPv4Address(src)
         except ValueError:
@@ -167,6 +172,24 @@ class Scope:
         if addr.is_loopback:
             return "loopback"
         if self.anywhere or any(addr in n for n in self.networks):
+            return None
+        return "outside"
+
+    def _reject6(self, src: str) -> str | None:
+        bare, _, zone = src.partition("%")
+        try:
+            addr = ipaddress.IPv6Address(bare)
+        except ValueError:
+            return None if self.anywhere else "outside"
+        if bare in self.own:
+            return "own address"
+        if addr.is_loopback:
+            return "loopback"
+        if self.anywhere:
+            return None
+        if addr.is_link_local and self.link6 is not None and zone == self.link6:
+            return None
+        if any(addr in n for n in self.networks6):
             return None
         return "outside"
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 
 from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
-from scanner.discovery.http_client import RETRIES, connect, read_head, skip_body
+from scanner.discovery.http_client import RETRIES, connect, read_head, skip_body, url_host
 from scanner.discovery.parsers.rtsp import RtspReply, build_request, parse_reply
 
 log = logging.getLogger("scanner.discovery")
@@ -57,7 +57,7 @@ async def conversation(rec: HostRecorder, port: int) -> bool | None:
         reader, writer = await connect(rec.ip, port)
     except (OSError, TimeoutError):
         return False
-    url = f"rtsp://{rec.ip}:{port}/"
+    url = f"rtsp://{url_host(rec.ip)}:{port}/"
     answered = False
     heard = False
     buffer = b""

@@ -11,6 +11,9 @@ and that address is one of the scan's targets (a host merely heard is never prob
 probes' HTTP client (``http_client``: no proxies, no redirect to another host, at most
 ``MAX_DESCRIPTION`` bytes, compressed or not). Requests and replies go through ``udp_search`` (shared with WS-Discovery, SADP, DHIP, SNMP);
 ``reply_signals`` and ``description_signals`` say what a search reply and a description record.
+With ``--ipv6`` and an interface the searches also go to ff02::c (UDA 2.0 §1.1.2, the link-local SSDP
+group); IPv6 replies record their headers only: their descriptions are not fetched (the HTTP banner
+probe reaches a named IPv6 target's web server).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 import time
 from urllib.parse import urljoin, urlsplit
 
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult, log
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, log
 from scanner.discovery.http_client import fetch
 from scanner.discovery.parsers.ssdp import (
     GROUP,
@@ -31,13 +34,17 @@ from scanner.discovery.parsers.ssdp import (
 )
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, UpnpDevice, parse_description
 from scanner.discovery.request_reply import Exchange, Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, claims, run_udp
+from scanner.discovery.sockets import ipv6_link
+from scanner.discovery.udp_search import UdpProtocol, claims, merge_results, run_udp, run_udp6
+from scanner.errors import TargetError
 
 SEARCH_TARGETS = ("ssdp:all", "upnp:rootdevice")
 MX = 1  # seconds a device may wait before answering a multicast search (UDA 1.1: 1-5)
 ROUNDS = (0.0, 0.25)  # seconds after the start at which the searches are (re)sent
 MULTICAST_TTL = 2  # UDA 1.1 §1.1.2 default
 SLACK = 0.1  # seconds allowed for a delayed multicast answer to cross the wire
+GROUP6 = "ff02::c"  # UDA 2.0 §1.1.2: SSDP's link-local IPv6 multicast address
+HOST6 = "[FF02::C]"  # ... as the HOST header writes it
 FETCH_TIMEOUT = 2.0  # seconds per description
 MAX_FETCHES = 32  # at once
 MAX_REDIRECTS = 2
@@ -64,6 +71,7 @@ SSDP = UdpProtocol(
     rcvbuf=16 << 20,
     sndbuf=16 << 20,
     force_buffers=True,
+    group6=GROUP6,
 )
 
 
@@ -74,7 +82,7 @@ class SsdpProbe:
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         search = _Search(Collector(self.name, ctx))
         try:
-            result, _ = await run_udp(
+            v4 = run_udp(
                 search.col,
                 SSDP,
                 group_payloads=[build_msearch(st, MX) for st in SEARCH_TARGETS],
@@ -83,10 +91,26 @@ class SsdpProbe:
                 busy=search.busy,
                 started=search.attach,
             )
+            result6: ProbeResult | None = None
+            try:
+                link = ipv6_link(ctx)
+            except TargetError as exc:
+                link, result6 = None, Collector(self.name, ctx).result(ProbeStatus.ERROR, error=str(exc))
+            if link is None:
+                result, _ = await v4
+            else:
+                v6 = run_udp6(
+                    Collector(self.name, ctx),
+                    SSDP,
+                    link,
+                    group_payloads=[build_msearch(st, MX, HOST6) for st in SEARCH_TARGETS],
+                    handle=ssdp_reply6,
+                )
+                (result, _), result6 = await asyncio.gather(v4, v6)
         finally:
             await search.close()
         result.notes += search.notes()
-        return result
+        return merge_results(result, result6)
 
 
 def reply_signals(reply: SsdpMessage) -> list[tuple[str, str]]:
@@ -105,6 +129,12 @@ def ssdp_reply(reply: SsdpMessage, src: str) -> Reply:
     fields = reply_signals(reply) + claims(src, _location_host(reply.get("location")), "")
     key = f"{reply.get('st')} {reply.get('usn')} {reply.get('location')}"
     return Reply(src, key, fields, port=PORT)
+
+
+def ssdp_reply6(data: bytes, src: str, _port: int = PORT) -> Reply | None:
+    """An IPv6 search reply's headers about ``src`` (its LOCATION is not fetched)."""
+    reply = parse_response(data)
+    return None if reply is None else ssdp_reply(reply, src)
 
 
 class _Search:

@@ -9,6 +9,12 @@ its socket's send queue and must not hold up the group requests. SADP and DHIP a
 protocol port's group, because some firmware copies its reply there instead of answering the
 requester's port. Replies are taken only from the targets and the interface's subnet
 (``request_reply.Scope``), never from loopback or this host's own addresses.
+
+IPv6 (``run_udp6``, only with ``--ipv6`` and an interface): the protocol's link-scope group
+(``UdpProtocol.group6``, e.g. ff02::c) from the link-local address, hop limit 1; replies only from
+link-local sources on that interface or its own prefixes, recorded with their zone (``fe80::1%eth0``).
+No IPv6 unicast goes to hosts that merely answered: they are heard, not targets. ``merge_results``
+joins a probe's IPv4 and IPv6 results into one.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.request_reply import Exchange, Limits, Reply, Scope, Timing, UdpChannel
-from scanner.discovery.sockets import discovery_source, open_udp_socket
+from scanner.discovery.request_reply import MAX_DATAGRAM, Exchange, Limits, Reply, Scope, Timing, UdpChannel
+from scanner.discovery.sockets import Link6, discovery_source, open_udp6_socket, open_udp_socket, scoped
 from scanner.errors import TargetError
 from scanner.netif import Interface, interface, interfaces
 from scanner.observations import normalise_mac
@@ -51,6 +57,7 @@ class UdpProtocol:
     sndbuf: int = 2 << 20
     force_buffers: bool = False  # past net.core.[rw]mem_max where permitted (CAP_NET_ADMIN)
     multicast_loop: bool = False
+    group6: str | None = None  # link-scope IPv6 multicast group (used only with --ipv6)
 
 
 def claims(source: str, ip_text: str, mac_text: str) -> list[tuple[str, str]]:
@@ -242,3 +249,91 @@ def _rate(col: Collector) -> float:
         return max(1.0, float(col.ctx.options.udp_rate or DEFAULT_RATE))
     except ValueError:
         return DEFAULT_RATE
+
+
+class Udp6Channel(UdpChannel):
+    """An IPv6 UDP socket: sources come back with their zone (``fe80::1%eth0``), as every IPv6 address is
+    written in this package."""
+
+    def __init__(self, sock: socket.socket, port: int, ifname: str) -> None:
+        super().__init__(sock, port)
+        self.ifname = ifname
+
+    def receive(self) -> tuple[bytes, str, int] | None:
+        try:
+            data, (src, sport, *_rest) = self.sock.recvfrom(MAX_DATAGRAM)
+        except (BlockingIOError, InterruptedError):
+            return None
+        return data, scoped(src, self.ifname), sport
+
+
+def scope6_for(link: Link6) -> Scope:
+    """IPv6 replies may come from link-local sources on this link and from its own prefixes, never from
+    this host's own addresses."""
+    return Scope(own=set(link.own), link6=link.ifname, networks6=list(link.networks))
+
+
+async def run_udp6(
+    col: Collector,
+    proto: UdpProtocol,
+    link: Link6,
+    *,
+    group_payloads: Sequence[bytes],
+    handle: Callable[[bytes, str, int], Reply | None],
+    busy: Callable[[], bool] = lambda: False,
+    limits: Limits | None = None,
+    started: Callable[[Exchange], None] | None = None,
+) -> ProbeResult:
+    """``proto``'s exchange on the IPv6 link: the group requests to ``proto.group6`` on ``link``."""
+    if not proto.group6:
+        return col.result(ProbeStatus.SKIPPED, notes=[f"{proto.name} has no IPv6 group"])
+    timing = dataclasses.replace(proto.timing, rate=_rate(col))
+    try:
+        sock = open_udp6_socket(link, hops=1, rcvbuf=proto.rcvbuf, sndbuf=proto.sndbuf)
+    except OSError as exc:
+        return col.result(ProbeStatus.ERROR, error=f"cannot open the IPv6 {proto.name} socket: {exc}")
+    with contextlib.closing(sock):
+        channel = Udp6Channel(sock, proto.port, link.ifname)
+        exchange = Exchange(
+            col,
+            handle=handle,
+            timing=timing,
+            scope=scope6_for(link),
+            group=[(f"{proto.group6}%{link.ifname}", p) for p in group_payloads],
+            group_channel=channel,
+            limits=limits,
+            busy=busy,
+        )
+        if started is not None:
+            started(exchange)
+        await exchange.run(col.ctx.timeout)
+    return exchange.result()
+
+
+def merge_results(first: ProbeResult, second: ProbeResult | None, label: str = "IPv6") -> ProbeResult:
+    """One probe's IPv4 result and its IPv6 result (``second``, None when IPv6 was not asked for) as one:
+    observations, counts, notes and errors of both (the IPv6 ones prefixed by ``label``); the status is
+    the worst failure, else success when either saw something."""
+    if second is None:
+        return first
+    notes = [*first.notes, *(f"{label}: {n}" for n in second.notes)]
+    errors = [e for e in (first.error, f"{label}: {second.error}" if second.error else None) if e]
+    observations = [*first.observations, *second.observations]
+    statuses = {first.status, second.status}
+    status = ProbeStatus.SUCCESS if observations else ProbeStatus.NO_RESPONSE
+    for bad in (ProbeStatus.ERROR, ProbeStatus.PARTIAL):
+        if bad in statuses:
+            status = ProbeStatus.PARTIAL if observations or statuses - {bad, ProbeStatus.SKIPPED} else bad
+            break
+    if statuses == {ProbeStatus.SKIPPED}:
+        status = ProbeStatus.SKIPPED
+    return ProbeResult(
+        first.probe,
+        status,
+        observations,
+        "; ".join(errors) or None,
+        notes,
+        max(first.duration, second.duration),
+        first.sent + second.sent,
+        first.received + second.received,
+    )

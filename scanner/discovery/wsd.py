@@ -9,11 +9,16 @@ ends after a quiet period, or as soon as every host it asked has answered; never
 ``ctx.timeout``. Requests and replies go through ``udp_search`` (shared with SSDP, SADP, DHIP, SNMP);
 ``match_fields`` turns one ProbeMatch into observations about the reply's UDP source: the XAddrs host
 and the MAC a match reveals are recorded as ``claimed.ip`` / ``claimed.mac``, never as its identity.
+With ``--ipv6`` and an interface the same Probes also go to ff02::c (SOAP-over-UDP 1.1 §3.1.1, the
+link-local IPv6 group) from the link-local address; a camera left on a foreign IPv4 address answers there,
+and its XAddrs IPv4 host is recorded as a claim.
 """
 
 from __future__ import annotations
 
-from scanner.discovery.base import Collector, ProbeContext, ProbeResult
+import asyncio
+
+from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.wsd import (
     APP_MAX_DELAY,
     GROUP,
@@ -28,11 +33,14 @@ from scanner.discovery.parsers.wsd import (
     xaddr_ipv4,
 )
 from scanner.discovery.request_reply import Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, claims, run_udp
+from scanner.discovery.sockets import ipv6_link
+from scanner.discovery.udp_search import UdpProtocol, claims, merge_results, run_udp, run_udp6
+from scanner.errors import TargetError
 
 ROUNDS = (0.0, 0.3, 0.7)  # seconds after the start at which the probes are (re)sent
 MULTICAST_TTL = 1  # SOAP-over-UDP: link-local scope
 SLACK = 0.1  # seconds allowed for a delayed multicast answer to cross the wire
+GROUP6 = "ff02::c"  # SOAP-over-UDP 1.1 §3.1.1: the IPv6 link-local multicast address
 WSD = UdpProtocol(
     "WS-Discovery",
     "Probe",
@@ -43,6 +51,7 @@ WSD = UdpProtocol(
     rcvbuf=16 << 20,
     sndbuf=16 << 20,
     force_buffers=True,
+    group6=GROUP6,
 )
 
 
@@ -52,14 +61,26 @@ class WsdProbe:
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         probes = [build_probe(new_message_id(), t) for t in PROBE_TYPES]
-        result, _ = await run_udp(
+        v4 = run_udp(
             Collector(self.name, ctx),
             WSD,
             group_payloads=probes,
             unicast=lambda _host: probes,
             handle=wsd_reply,
         )
-        return result
+        try:
+            link = ipv6_link(ctx)
+        except TargetError as exc:
+            result, _ = await v4
+            return merge_results(result, Collector(self.name, ctx).result(ProbeStatus.ERROR, error=str(exc)))
+        if link is None:
+            result, _ = await v4
+            return result
+        # own MessageIDs: a device answers one MessageID once, whichever family it came over
+        probes6 = [build_probe(new_message_id(), t) for t in PROBE_TYPES]
+        v6 = run_udp6(Collector(self.name, ctx), WSD, link, group_payloads=probes6, handle=wsd_reply)
+        (result, _), result6 = await asyncio.gather(v4, v6)
+        return merge_results(result, result6)
 
 
 def wsd_reply(data: bytes, source: str, _port: int = PORT) -> Reply | None:

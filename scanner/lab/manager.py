@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import ScanFailed, UsageError
-from scanner.lab.netns import delete_netns, disable_offloads, ip, list_netns, require_root_linux
+from scanner.lab.netns import delete_netns, disable_offloads, in_netns, ip, list_netns, require_root_linux
 from scanner.lab.spec import LabSpec
 
 STATE_ROOT = Path(os.environ.get("NDAA_LAB_STATE", "/run/ndaa-scanner/labs"))
@@ -79,6 +79,10 @@ def _create_network(spec: LabSpec) -> None:
     plen = spec.prefixlen
     names = [spec.bridge_ns, spec.scanner_ns] + [spec.device_ns(i) for i in range(len(spec.devices))]
     ip(batch=[f"netns add {n}" for n in names])
+    if spec.ipv6:  # before any interface exists: each takes these defaults when it appears in its namespace
+        set_ipv6_defaults(spec.bridge_ns, enabled=False)
+        for n in names[1:]:
+            set_ipv6_defaults(n, enabled=True)
     br = spec.bridge_ns
     # Each veth is created inside the bridge namespace with its peer moved straight into the device
     # namespace, so no lab interface ever exists in the root namespace.
@@ -102,15 +106,25 @@ def _create_network(spec: LabSpec) -> None:
     _configure_host(spec.scanner_ns, spec.scanner_ip, plen, [])
     for i, d in enumerate(spec.devices):
         dev_plen = plen if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network(spec.subnet) else 24
-        _configure_host(spec.device_ns(i), d.ip, dev_plen, d.routes)
+        _configure_host(spec.device_ns(i), d.ip if d.ipv4 else None, dev_plen, d.routes)
     if spec.userspace_switch:
         for ns in [spec.scanner_ns] + [spec.device_ns(i) for i in range(len(spec.devices))]:
             disable_offloads(ns, "eth0")
 
 
-def _configure_host(ns: str, addr: str, plen: int, routes: list[str]) -> None:
-    batch = [
-        f"addr add {addr}/{plen} dev eth0",
+def set_ipv6_defaults(ns: str, *, enabled: bool) -> None:
+    """In namespace ``ns``: IPv6 off (``enabled=False``), or on with no duplicate address detection, so a
+    link-local address is usable the moment its interface is up (a lab's addresses are unique by design)."""
+    values = {"disable_ipv6": 0 if enabled else 1, "accept_dad": 0}
+    with in_netns(ns):
+        for scope in ("all", "default"):
+            for key, value in values.items():
+                Path(f"/proc/sys/net/ipv6/conf/{scope}/{key}").write_text(f"{value}\n")
+
+
+def _configure_host(ns: str, addr: str | None, plen: int, routes: list[str]) -> None:
+    batch = [f"addr add {addr}/{plen} dev eth0"] if addr else []
+    batch += [
         "link set eth0 up",
         "link set lo up",
         "route add 224.0.0.0/4 dev eth0",

@@ -83,6 +83,11 @@ class LabDevice(BaseModel):
     profile: str = "host"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-service overrides of the profile
     routes: list[str] = Field(default_factory=list)  # extra routes ("default" for an off-subnet device)
+    # IPv6 labs (``ipv6 = true``): ``ipv4 = false`` gives the device no IPv4 address at all (``ip`` then only
+    # names it); ``foreign_ip = true`` puts its ``ip``, outside the lab's subnet, on the segment with no route
+    # (a camera left on its factory address inside another subnet)
+    ipv4: bool = True
+    foreign_ip: bool = False
     expect: Expectation | None = None
     # this device's link, each way; None: the lab's setting
     loss: float | None = None
@@ -162,6 +167,9 @@ class LabSpec(BaseModel):
     # "kernel": a Linux bridge; "userspace": the lab's own switch (scanner/lab/switch.py), which can impair
     # links. Default: the userspace switch when any link is impaired, else the kernel bridge.
     switch: Literal["kernel", "userspace"] | None = None
+    # IPv6 on the segment: every namespace's link-local address usable at once (no DAD wait), none on the
+    # bridge, and the simulated devices' mDNS, WS-Discovery, SSDP, HTTP(S) and RTSP also answer over IPv6
+    ipv6: bool = False
 
     @field_validator("loss", mode="before")
     @classmethod
@@ -190,8 +198,15 @@ class LabSpec(BaseModel):
                 raise ValueError(f"device {d.name}: address {d.ip} used twice")
             if d.mac in seen_mac:
                 raise ValueError(f"device {d.name}: MAC {d.mac} used twice")
-            if ipaddress.IPv4Address(d.ip) not in net and "default" not in d.routes:
-                raise ValueError(f"device {d.name}: {d.ip} is outside {net}; give it routes = ['default']")
+            outside = ipaddress.IPv4Address(d.ip) not in net
+            if outside and "default" not in d.routes and not d.foreign_ip and d.ipv4:
+                raise ValueError(
+                    f"device {d.name}: {d.ip} is outside {net}; give it routes = ['default'] (or foreign_ip = true)"
+                )
+            if (not d.ipv4 or d.foreign_ip) and not self.ipv6:
+                raise ValueError(
+                    f"device {d.name}: ipv4 = false and foreign_ip = true need ipv6 = true in [lab]"
+                )
             seen_ip.add(d.ip)
             seen_mac.add(d.mac)
         if self.switch == "kernel" and self.impaired:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import socket
 import struct
 from contextlib import AbstractContextManager
@@ -10,6 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.lab.netns import in_netns
+
+IFNAME = "eth0"  # every lab device's interface
+
+
+def link_local_of(mac: str) -> str:
+    """The EUI-64 link-local address of ``mac`` (aa:bb:cc:dd:ee:ff -> fe80::a8bb:ccff:fedd:eeff)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    eui = bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:6]
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + b"\0" * 6 + eui))
 
 
 @dataclass
@@ -20,6 +30,13 @@ class SimDevice:
     netns: str
     profile: str
     services: dict[str, dict[str, Any]] = field(default_factory=dict)  # service -> parameters (filled)
+    ipv4: bool = True  # False: the device has no IPv4 address (``ip`` only names it)
+    ipv6: bool = False  # True: its responders also answer on its IPv6 link-local address
+
+    @property
+    def link_local(self) -> str:
+        """The kernel's link-local address of eth0 (EUI-64 from the MAC, RFC 4291 App. A), no zone."""
+        return link_local_of(self.mac)
 
     @property
     def serial(self) -> str:
@@ -63,6 +80,41 @@ class SimDevice:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.ip))
             s.setblocking(False)
             return s
+
+    def udp6_socket(self, port: int, groups: tuple[str, ...] = (), *, bind_any: bool = True) -> socket.socket:
+        """A non-blocking IPv6 UDP socket on ``port`` (``[::]``, else the link-local address) in the device's
+        namespace, joined to the link-scope multicast ``groups`` on eth0."""
+        with in_netns(self.netns):
+            index = socket.if_nametoindex(IFNAME)
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(("::", port) if bind_any else (self.link_local, port, 0, index))
+            for g in groups:
+                mreq = socket.inet_pton(socket.AF_INET6, g) + struct.pack("@I", index)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+            s.setblocking(False)
+            return s
+
+    def tcp_listener6(self, port: int) -> socket.socket:
+        """A non-blocking listening TCP socket on the device's link-local address and ``port``."""
+        with in_netns(self.netns):
+            index = socket.if_nametoindex(IFNAME)
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.link_local, port, 0, index))
+            s.listen(64)
+            s.setblocking(False)
+            return s
+
+    def tcp_listeners(self, port: int) -> list[socket.socket]:
+        """Listening TCP sockets on ``port``: on the IPv4 address (if it has one) and the link-local address
+        (if the lab is IPv6-enabled)."""
+        out = [self.tcp_listener(port)] if self.ipv4 else []
+        if self.ipv6:
+            out.append(self.tcp_listener6(port))
+        return out
 
     def tcp_listener(self, port: int) -> socket.socket:
         """A non-blocking listening TCP socket on the device's address and ``port``."""

@@ -65,7 +65,8 @@ class Response(NamedTuple):
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
     app = WebApp(params, dev.profile)
-    _servers.append(await asyncio.start_server(app.handle, sock=dev.tcp_listener(80)))
+    for sock in dev.tcp_listeners(80):  # IPv4 and, in an IPv6 lab, the link-local address
+        _servers.append(await asyncio.start_server(app.handle, sock=sock))
 
 
 class WebApp:

@@ -24,7 +24,8 @@ _servers: list[asyncio.Server] = []
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
     app = WebApp(dev.services.get("http", {}), dev.profile)
     context = server_context(str(params["subject"]), str(params.get("issuer") or params["subject"]))
-    _servers.append(await asyncio.start_server(app.handle, sock=dev.tcp_listener(443), ssl=context))
+    for sock in dev.tcp_listeners(443):
+        _servers.append(await asyncio.start_server(app.handle, sock=sock, ssl=context))
 
 
 @cache

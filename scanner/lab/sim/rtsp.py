@@ -20,7 +20,8 @@ _servers: list[asyncio.Server] = []
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
     server = RtspServer(str(params.get("server") or ""), str(params.get("realm") or ""), dev.ip)
-    _servers.append(await asyncio.start_server(server.handle, sock=dev.tcp_listener(554)))
+    for sock in dev.tcp_listeners(554):
+        _servers.append(await asyncio.start_server(server.handle, sock=sock))
 
 
 class RtspServer:

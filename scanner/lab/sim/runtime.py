@@ -46,6 +46,10 @@ RESPONDERS: dict[str, str] = {
 }
 
 
+# services whose responders also serve IPv6 (a device of an ``ipv6`` lab; the only ones an IPv6-only runs)
+SERVICES6 = frozenset({"wsd", "ssdp", "mdns", "http", "https", "rtsp"})
+
+
 @cache
 def profiles() -> dict[str, Any]:
     return tomllib.loads((Path(__file__).resolve().parents[1] / "profiles.toml").read_text())
@@ -57,8 +61,10 @@ def sim_devices(spec: LabSpec) -> list[SimDevice]:
         prof = profiles().get(d.profile)
         if prof is None:
             raise ValueError(f"device {d.name}: unknown profile {d.profile!r}")
-        dev = SimDevice(d.name, d.ip, d.mac, spec.device_ns(index), d.profile)
+        dev = SimDevice(d.name, d.ip, d.mac, spec.device_ns(index), d.profile, ipv4=d.ipv4, ipv6=spec.ipv6)
         for service in prof.get("services", []):
+            if not d.ipv4 and service not in SERVICES6:
+                continue  # an IPv6-only device: its IPv4-only services have no address to serve on
             params = dict(prof.get(service, {}))
             params.update(d.params.get(service, {}))
             dev.services[service] = dev.fill(params)

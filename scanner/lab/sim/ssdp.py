@@ -12,6 +12,7 @@ answered after a random 0..MX seconds, a unicast one at once. The description is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from xml.sax.saxutils import escape
 from scanner.discovery.parsers.ssdp import GROUP, PORT, MSearch, parse_msearch
 from scanner.lab.sim.device import SimDevice
 
+GROUP6 = "ff02::c"
 DESCRIPTION_PORT = 49152
 DESCRIPTION_PATH = "/rootDesc.xml"
 MAX_MX = 5  # UDA 1.1: a larger MX is treated as 5
@@ -147,15 +149,27 @@ async def _serve_description(
 
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
-    device = upnp_identity(dev, params)
     loop = asyncio.get_running_loop()
     # As in sim/wsd.py: multicast arrives on the wildcard socket, unicast on the device-address one.
-    multicast = dev.udp_socket(PORT, (GROUP,))
-    unicast = dev.udp_socket(PORT, bind_any=False)
-    await loop.create_datagram_endpoint(lambda: _Responder(device, True), sock=multicast)
-    await loop.create_datagram_endpoint(lambda: _Responder(device, False), sock=unicast)
-    await asyncio.start_server(
-        lambda r, w: _serve_description(device, r, w),
-        sock=dev.tcp_listener(DESCRIPTION_PORT),
-        limit=MAX_REQUEST,
-    )
+    if dev.ipv4:
+        device = upnp_identity(dev, params)
+        multicast = dev.udp_socket(PORT, (GROUP,))
+        unicast = dev.udp_socket(PORT, bind_any=False)
+        await loop.create_datagram_endpoint(lambda: _Responder(device, True), sock=multicast)
+        await loop.create_datagram_endpoint(lambda: _Responder(device, False), sock=unicast)
+        await asyncio.start_server(
+            lambda r, w: _serve_description(device, r, w),
+            sock=dev.tcp_listener(DESCRIPTION_PORT),
+            limit=MAX_REQUEST,
+        )
+    if dev.ipv6:  # UDA 2.0 §1.1.2: ff02::c; LOCATION on the link-local address
+        device6 = dataclasses.replace(upnp_identity(dev, params), ip=f"[{dev.link_local}]")
+        multicast6 = dev.udp6_socket(PORT, (GROUP6,))
+        unicast6 = dev.udp6_socket(PORT, bind_any=False)
+        await loop.create_datagram_endpoint(lambda: _Responder(device6, True), sock=multicast6)
+        await loop.create_datagram_endpoint(lambda: _Responder(device6, False), sock=unicast6)
+        await asyncio.start_server(
+            lambda r, w: _serve_description(device6, r, w),
+            sock=dev.tcp_listener6(DESCRIPTION_PORT),
+            limit=MAX_REQUEST,
+        )

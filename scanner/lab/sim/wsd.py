@@ -9,6 +9,7 @@ random 0..APP_MAX_DELAY before answering a multicast Probe (a unicast one is ans
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import uuid
 from collections import OrderedDict
@@ -33,6 +34,7 @@ from scanner.discovery.parsers.wsd import (
 from scanner.lab.sim.device import SimDevice
 
 PREFIXES = {"dn": NS_DN, "tds": NS_TDS}
+GROUP6 = "ff02::c"
 SEEN_IDS = 256  # MessageIDs remembered per device
 
 
@@ -107,16 +109,28 @@ class _Responder(asyncio.DatagramProtocol):
 
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
+    # XAddrs name the IPv4 address (a foreign one for a device left on its factory address), else the
+    # link-local one
+    host = dev.ip if dev.ipv4 else f"[{dev.link_local}]"
     target = Target(
         endpoint=params.get("endpoint") or uuid.uuid5(uuid.NAMESPACE_OID, dev.mac).urn,
         types=params.get("types", "dn:NetworkVideoTransmitter tds:Device"),
         scopes=list(params.get("scopes", [])),
-        xaddrs=f"http://{dev.ip}/onvif/device_service",
+        xaddrs=f"http://{host}/onvif/device_service",
     )
     loop = asyncio.get_running_loop()
     # Multicast arrives on the wildcard socket that joined the group; unicast on the one bound to the
     # device's own address (the more specific bind wins), so each knows whether to delay its answer.
-    multicast = dev.udp_socket(PORT, (GROUP,))
-    unicast = dev.udp_socket(PORT, bind_any=False)
-    await loop.create_datagram_endpoint(lambda: _Responder(target, APP_MAX_DELAY), sock=multicast)
-    await loop.create_datagram_endpoint(lambda: _Responder(target, 0.0), sock=unicast)
+    socks = []
+    if dev.ipv4:
+        socks += [
+            (dev.udp_socket(PORT, (GROUP,)), APP_MAX_DELAY),
+            (dev.udp_socket(PORT, bind_any=False), 0.0),
+        ]
+    if dev.ipv6:  # SOAP-over-UDP 1.1 §3.1.1: ff02::c
+        socks += [
+            (dev.udp6_socket(PORT, (GROUP6,)), APP_MAX_DELAY),
+            (dev.udp6_socket(PORT, bind_any=False), 0.0),
+        ]
+    for sock, delay in socks:
+        await loop.create_datagram_endpoint(functools.partial(_Responder, target, delay), sock=sock)
