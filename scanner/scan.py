@@ -318,7 +318,11 @@ async def run_probes(
         else:
             live = live_hosts(state.observations, targets, bool(discover), swept)
         if request.options.ipv6 and request.targets6:
-            live.update(live_hosts6(state.observations, scope))
+            # a dual-stack target is probed once, over IPv4
+            v4_macs = {mac for mac in live.values() if mac}
+            live.update(
+                (ip, mac) for ip, mac in live_hosts6(state.observations, scope).items() if mac not in v4_macs
+            )
         state.probed = list(live)
         if not live:
             why = "no target answered discovery" if targets else "no target to probe"

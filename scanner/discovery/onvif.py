@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
 from scanner.discovery.http import ENDPOINT_CAP
-from scanner.discovery.http_client import fetch
+from scanner.discovery.http_client import fetch, url_host
 from scanner.discovery.options import ONVIF_PASSWORD_ENV, ONVIF_USER_ENV
 from scanner.discovery.parsers.http import same_host_url
 from scanner.discovery.parsers.vendor_endpoints import (
@@ -81,10 +81,10 @@ def device_services(
 ) -> dict[str, list[str]]:
     """Device-service URLs per host: the default path on ``ports``, then the XAddrs that host announced
     itself whose host is that same host (deduplicated)."""
-    out = {ip: [f"http://{ip}:{p}{ONVIF_DEVICE_SERVICE}" for p in ports] for ip in hosts}
+    out = {ip: [f"http://{url_host(ip)}:{p}{ONVIF_DEVICE_SERVICE}" for p in ports] for ip in hosts}
     for ip, urls in out.items():
         for xaddr in xaddrs.get(ip, ()):
-            url = same_host_url(f"http://{ip}/", xaddr)
+            url = same_host_url(f"http://{url_host(ip)}/", xaddr)
             if url and url not in urls and len(urls) < MAX_ENDPOINTS:
                 urls.append(url)
     return out
