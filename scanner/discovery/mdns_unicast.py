@@ -3,8 +3,10 @@
 ``mdns-unicast``: multicast mDNS stays on its link, but RFC 6762 §5.5 lets a querier send its question
 by unicast to port 5353 of a host; a responder answers by unicast to the querier's port (a one-shot,
 "legacy" query: from a port other than 5353, §6.7). So each *off-link* target (off the interface's
-subnet, or every target without an interface) is asked once per round, paced and bounded like every
-unicast discovery probe (``udp_search``), for the service-type enumeration and the camera types of
+subnet, or every target without an interface) is asked, paced and bounded like every unicast discovery
+probe (``udp_search``). It runs with the banner probes, on the hosts the discovery round found alive
+(the liveness sweep's, for off-link targets): a sparse routed /16 costs a datagram per live host. It asks
+for the service-type enumeration and the camera types of
 ``mdns.BROWSE_TYPES`` (``_CGI._tcp``, ``_axis-video._tcp``, …); the answer's PTR/SRV/TXT records become
 ``mdns.*`` observations about the UDP source. On-link targets are left to the multicast ``mdns`` probe.
 

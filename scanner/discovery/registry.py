@@ -32,7 +32,9 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
         ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
         ProbeSpec("liveness", "scanner.discovery.liveness", "LivenessProbe", "discover"),
-        ProbeSpec("mdns-unicast", "scanner.discovery.mdns_unicast", "MdnsUnicastProbe", "discover"),
+        # unicast mDNS to the live off-link targets: with the banner probes, so only hosts that answered
+        # the liveness sweep (or any discovery) are asked, never every address of a routed /16
+        ProbeSpec("mdns-unicast", "scanner.discovery.mdns_unicast", "MdnsUnicastProbe", "banner"),
         # IPv6 link sweep: selected by --ipv6 (scan.select_probes), never sends without it
         ProbeSpec("ndp", "scanner.discovery.ndp", "NdpProbe", "discover", default=False),
         ProbeSpec("http", "scanner.discovery.http", "HttpProbe", "banner"),
