@@ -323,6 +323,9 @@ async def run_probes(
             live.update(
                 (ip, mac) for ip, mac in live_hosts6(state.observations, scope).items() if mac not in v4_macs
             )
+            for ip in listed6(request.targets6):  # a listed address is probed as an off-link target is
+                if scope.probeable6(ip):
+                    live.setdefault(ip, None)
         state.probed = list(live)
         if not live:
             why = "no target answered discovery" if targets else "no target to probe"
@@ -419,6 +422,16 @@ def live_hosts6(observations: Iterable[Observation], scope: Scope) -> dict[str, 
         if ours and o.ip is not None and live.get(o.ip) is None:
             live[o.ip] = o.mac
     return live
+
+
+def listed6(targets6: Iterable[Target6]) -> list[str]:
+    """The single addresses among named IPv6 targets (``2001:db8::10``, ``fe80::1%eth0``); prefixes are
+    never enumerated."""
+    return [
+        f"{net.network_address}%{zone}" if zone else str(net.network_address)
+        for net, zone in targets6
+        if net.num_addresses == 1
+    ]
 
 
 def identify_observations(observations: Iterable[Observation]) -> list[DeviceReport]:

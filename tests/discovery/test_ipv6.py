@@ -401,3 +401,10 @@ def test_lab_spec_ipv6_fields() -> None:
     with pytest.raises(DataError, match="outside"):
         parse_lab({"lab": {**base, "ipv6": True}, "device": [{**cam, "foreign_ip": False}]})
     assert link_local_of("ee:96:74:90:b2:bc") == "fe80::ec96:74ff:fe90:b2bc"  # what the kernel assigns
+
+
+def test_listed_ipv6_addresses_are_probed_prefixes_never_enumerated() -> None:
+    from scanner.scan import listed6
+
+    named = [parse_target6(t) for t in ("2001:db8::10", "fe80::1%eth0", "2001:db8:1::/64", "fe80::/64%eth0")]
+    assert listed6(named) == ["2001:db8::10", "fe80::1%eth0"]
