@@ -189,6 +189,10 @@ def build_request(
     from scanner.targets import parse_target6
 
     targets6 = tuple(parse_target6(t) for t in texts6)
+    if ipv6 and interface:
+        from scanner.discovery.sockets import link6
+
+        link6(interface)  # TargetError now, before any packet, if the interface has no usable IPv6
     texts4 = [",".join(t for t in text.split(",") if ":" not in t) for text in target_texts]
     texts4 = [t for t in texts4 if t.strip()]
     targets = parse_targets(texts4, max_hosts, exclude=exclude) if texts4 or not targets6 else []

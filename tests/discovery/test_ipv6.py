@@ -408,3 +408,10 @@ def test_listed_ipv6_addresses_are_probed_prefixes_never_enumerated() -> None:
 
     named = [parse_target6(t) for t in ("2001:db8::10", "fe80::1%eth0", "2001:db8:1::/64", "fe80::/64%eth0")]
     assert listed6(named) == ["2001:db8::10", "fe80::1%eth0"]
+
+
+def test_cli_refuses_ipv6_on_an_interface_without_it() -> None:
+    from scanner.cli.scan_cmd import build_request
+
+    with pytest.raises(TargetError):
+        build_request(["10.0.0.0/30"], interface="no-such-if0", exclude=[], probes=None, ipv6=True)

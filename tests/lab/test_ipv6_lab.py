@@ -144,3 +144,9 @@ def test_named_link_makes_ipv6_only_devices_targets_probed_over_ipv6(ipv6_lab: A
     assert {link_local(FACTORY_MAC), link_local(V6_MAC)} <= tcp6
     # the dual-stack camera is probed once, over IPv4
     assert link_local(DAHUA_MAC) not in tcp6
+    # every verdict is what the lab file expects of it
+    for d in ipv6_lab.devices:
+        verdict, want = devices[d.mac]["verdict"], d.expect
+        statuses = [want.status] if isinstance(want.status, str) else want.status
+        assert verdict["status"] in statuses, (d.name, verdict["status"])
+        assert verdict["covered_entity"] == want.entity, (d.name, verdict["covered_entity"])
