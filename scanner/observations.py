@@ -26,7 +26,8 @@ CLAIMED_PREFIX = "claimed."  # claimed.ip / .mac / .mismatch: evidence about the
 SIGNALS: dict[str, str] = {
     "mac": "MAC address of the host (from ARP, neighbour table or a protocol reply)",
     "arp.reply": "the host answered an ARP request",
-    "host.alive": "the host answered the liveness sweep (icmp-echo, tcp-syn-ack, tcp-rst, tcp-refused, tcp-connect)",
+    "host.alive": "the host answered the liveness sweep (icmp-echo, tcp-syn-ack, tcp-rst, tcp-refused, tcp-connect)"
+    " or the IPv6 link sweep (icmp6-echo)",
     "tcp.open": "a TCP port that accepted a connection or answered a SYN with SYN-ACK (the port is in `port`)",
     "neighbour": "the host appeared in the kernel neighbour table (unprivileged sweep)",
     "hostname": "a host name (mDNS, DHCP, reverse DNS)",
