@@ -40,6 +40,11 @@ OVERRULE = 0.85  # a non-covered claim this strong outweighs a review-only path
 LABEL_CERTAINTY = 0.5  # a label naming a vendor, with no fingerprint behind it
 UNVERIFIED_FACTOR = 0.5  # confidence discount of a verdict that rests on review paths
 OUI_CERTAINTY = {"high": 0.6, "medium": 0.5, "low": 0.4}
+CLAIMED_MAC_FACTOR = (
+    0.75  # a MAC the device states about itself (no ARP entry) is weaker than one seen on the wire
+)
+CLAIMED_NOTE = "MAC claimed by the device in its own reply (no ARP entry): weaker than a MAC seen on the wire"
+MAX_CLAIMED_MACS = 2
 HISILICON = "HiSilicon"
 _CANONICAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
@@ -137,8 +142,12 @@ def identify(device: Device, *, on_date: date | None = None, hisilicon_covered: 
     neutral: list[Evidence] = []
     notes: list[str] = []
     labels: list[str] = []  # brands named by labels and fingerprint brand fields
-    for mac in _macs(device):
+    macs = _macs(device)
+    for mac in macs:
         _oui_claim(mac, _mac_probe(device, mac), day, hisilicon_covered, claims, neutral, notes)
+    if not macs:  # routed targets, imports: no ARP entry, but the device may state its own MAC
+        for mac, probe in _claimed_macs(device):
+            _oui_claim(mac, probe, day, hisilicon_covered, claims, neutral, notes, claimed=True)
     best = ctx.db.best
     for obs in device.observations:
         hit = best(obs.signal, obs.value)
@@ -204,6 +213,20 @@ def _mac_probe(device: Device, mac: str) -> str:
     return carriers[0].probe if carriers else "arp"
 
 
+def _claimed_macs(device: Device) -> list[tuple[str, str]]:
+    """MACs the device states in its own replies (SADP/DHIP MAC fields, ONVIF ``MAC/`` scope, a
+    WS-Discovery endpoint UUID): at most ``MAX_CLAIMED_MACS``, with the probe that carried each."""
+    out: dict[str, str] = {}
+    for o in device.observations:
+        if o.signal != "claimed.mac" or len(out) >= MAX_CLAIMED_MACS:
+            continue
+        try:
+            out.setdefault(normalise_mac(o.value), o.probe)
+        except ValueError:
+            continue
+    return list(out.items())
+
+
 def _oui_claim(
     mac: str,
     probe: str,
@@ -212,12 +235,15 @@ def _oui_claim(
     claims: list[_Claim],
     neutral: list[Evidence],
     notes: list[str],
+    *,
+    claimed: bool = False,
 ) -> None:
     facts = _oui(mac)
     if isinstance(facts, str):
         notes.append(facts)
         return
     matched = f"oui:{facts.prefix} {facts.organization}"
+    signal, factor = ("claimed.mac", CLAIMED_MAC_FACTOR) if claimed else ("mac", 1.0)
     if facts.vendor is None:
         neutral.append(
             Evidence(
@@ -249,16 +275,17 @@ def _oui_claim(
         if row is not None and row.relation.startswith("former") and resolution.coverage == "not-covered":
             # a divested company's own registration (Honor Device) is evidence against the former parent
             resolution = replace(resolution, related=None)
+    row_note = f"entities.toml:{row.id}" if row else None
     ev = Evidence(
         probe=probe,
-        signal="mac",
+        signal=signal,
         value=mac,
         matched=matched,
         vendor=facts.vendor,
         brand=None,
-        certainty=OUI_CERTAINTY.get(row.confidence if row else "high", 0.5),
+        certainty=round(OUI_CERTAINTY.get(row.confidence if row else "high", 0.5) * factor, 3),
         supports=True,
-        note=f"entities.toml:{row.id}" if row else None,
+        note="; ".join(filter(None, (row_note, CLAIMED_NOTE if claimed else None))) or None,
         port=None,
     )
     claims.append(_Claim(ev, facts.vendor, None, "oui", resolution))
