@@ -42,3 +42,16 @@ def user_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
     return base / APP_NAME
+
+
+@cache
+def data_version() -> str:
+    """A short digest of the shipped fingerprint data (every TOML file under ``fingerprints/``, by name and
+    content), recorded in each report so a verdict can be tied to the data that made it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    root = fingerprints_dir()
+    for path in sorted(root.rglob("*.toml")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

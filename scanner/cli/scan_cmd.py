@@ -4,6 +4,7 @@ this module checks everything it can before a packet is sent, then renders and p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,7 @@ from scanner.cli.options import (
     FORMAT_HELP,
     OUTPUT_HELP,
     TARGETS_SYNTAX,
+    AsOfOpt,
     DbOpt,
     ExcludeOpt,
     FailOnHeardOpt,
@@ -26,6 +28,7 @@ from scanner.cli.options import (
     TimeoutOpt,
     VerboseOpt,
     WaiversOpt,
+    as_of_date,
     output_specs,
 )
 
@@ -87,6 +90,7 @@ def scan(
         str | None,
         typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
     ] = None,
+    as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -137,6 +141,7 @@ def scan(
         rate=rate,
         snmp_community=snmp_community,
         with_nmap=with_nmap,
+        as_of=as_of_date(as_of),
     )
     raise typer.Exit(cmd.run(request))
 
@@ -154,6 +159,7 @@ def build_request(
     snmp_community: str | None = None,
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
+    as_of: date | None = None,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
@@ -189,6 +195,7 @@ def build_request(
         exclude_texts=tuple(exclude),
         waivers=tuple(waiver_list),
         notes=notes,
+        as_of=as_of,
     )
 
 

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote
 
 from scanner.identify.fingerprints import FingerprintDB, load_database, load_vendor_names
-from scanner.identify.models import Evidence, Status, Verdict
+from scanner.identify.models import FAR_889, Evidence, Status, Verdict
 from scanner.identify.rebrands import RebrandEdge, Rebrands, load_rebrands
 from scanner.observations import PROTOCOL_FIELD_PREFIXES, Device, Observation, normalise_mac
 
 if TYPE_CHECKING:
-    from scanner.identify.entities import EntityMatch
+    from scanner.identify.entities import CoveredEntity, EntityMatch
     from scanner.identify.oui import OuiRegistry
 
 STRONG = 0.9
@@ -114,6 +114,7 @@ class _Context:
     rebrands: Rebrands
     vendor_keys: dict[str, str]  # label key ("cpplus") -> vendor name ("CP PLUS")
     scopes: dict[str, str]  # covered entity -> "clause: scope"
+    entities: dict[str, CoveredEntity]  # entity name -> its list memberships with dates
     entity_rows: dict[str, tuple[str | None, bool | None, str | None]]  # vendor -> (entity, covered, note)
 
 
@@ -130,6 +131,7 @@ def _context() -> _Context:
         rebrands=load_rebrands(),
         vendor_keys={_label_key(n): n for n in load_vendor_names()},
         scopes={e.name: f"{e.clause}: {e.scope}" for e in covered_entities()},
+        entities={e.name: e for e in covered_entities()},
         entity_rows=rows,
     )
 
@@ -175,7 +177,7 @@ def identify(device: Device, *, on_date: date | None = None, hisilicon_covered: 
             claims.append(_Claim(ev, label, None, "label", _resolve(label, day, hisilicon_covered)))
         if label is not None:
             labels.append(label)
-    return _decide(device, claims, neutral, notes, labels, ctx)
+    return _decide(device, claims, neutral, notes, labels, ctx, day)
 
 
 # --- evidence gathering ---------------------------------------------------------------------------
@@ -508,9 +510,12 @@ def _decide(
     notes: list[str],
     labels: list[str],
     ctx: _Context,
+    day: date,
 ) -> Verdict:
     """One path per kind of evidence: claims for a covered entity (vendor-protocol replies, banner
-    fingerprints, OUI), then review paths (rebrands), then evidence against (look-alikes), else unknown."""
+    fingerprints, OUI), then review paths (rebrands), then evidence against (look-alikes), else unknown.
+    The status answers FAR 52.204-25 on ``day``: an entity only on other lists (or not yet on it) is
+    "not covered", and its lists are reported beside the status."""
     split = _Split.of(claims)
     if split.by_entity:
         decision = _covered_path(split, notes)
@@ -522,7 +527,12 @@ def _decide(
         decision = _Decision(Status.UNKNOWN)
     if decision.status is Status.NOT_COVERED:
         decision = _against_path(split)
-    return _build(
+    listed = ctx.entities.get(decision.entity or "")
+    lists = [m.list for m in listed.lists_on(day)] if listed is not None else []
+    if listed is not None and FAR_889 not in lists:
+        notes.append(_off_far_889(listed, lists, day))
+        decision = _Decision(Status.NOT_COVERED, None, decision.support, decision.confidence)
+    verdict = _build(
         device,
         decision.status,
         decision.entity,
@@ -534,6 +544,18 @@ def _decide(
         decision.confidence,
         ctx,
     )
+    verdict.lists = lists
+    return verdict
+
+
+def _off_far_889(entity: CoveredEntity, lists: list[str], day: date) -> str:
+    """Why an entity's device is not covered by FAR 52.204-25 on ``day``, and what it is on instead."""
+    far = next((m for m in entity.lists if m.list == FAR_889), None)
+    text = f"{entity.name} is not on FAR 52.204-25 on {day.isoformat()}"
+    if far is not None:
+        text += f" (from {far.since})"
+    on = [f"{m.list} since {m.since}" for m in entity.lists_on(day)]
+    return text + (f"; on {', '.join(on)}" if on else "")
 
 
 def _covered_path(split: _Split, notes: list[str]) -> _Decision:

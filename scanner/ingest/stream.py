@@ -180,4 +180,6 @@ def identify_file(
         duration=time.monotonic() - clock,
         notes=[f"read {name}"],
     )
-    return build_report(devices, tool_version=tool_version, started_at=started, probes=[summary], notes=notes)
+    return build_report(
+        devices, tool_version=tool_version, started_at=started, probes=[summary], notes=notes, as_of=on_date
+    )
