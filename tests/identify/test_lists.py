@@ -20,6 +20,7 @@ ENTITIES = REPO / "fingerprints" / "entities.toml"
 VENDORS = REPO / "fingerprints" / "vendors.toml"
 DJI_MAC = "34:d2:62:10:20:30"  # IEEE MA-L 34-D2-62: SZ DJI TECHNOLOGY CO.,LTD
 HIKVISION_MAC = "58:50:ed:1f:e3:85"  # IEEE MA-L 58-50-ED: Hangzhou Hikvision Digital Technology
+H3C_MAC = "00:be:d5:00:00:01"  # IEEE MA-L 00-BE-D5: New H3C Technologies Co., Ltd
 SADP = [("sadp", "sadp.reply", "DS-2CD2385G1-I"), ("sadp", "sadp.DeviceDescription", "DS-2CD2385G1-I")]
 
 
@@ -107,3 +108,10 @@ def test_a_membership_before_its_list_took_effect_is_a_data_error(tmp_path: Path
     )
     with pytest.raises(DataError, match="since 2020-01-01, before the list took effect"):
         read_entities(path, VENDORS)
+
+
+def test_h3c_is_not_covered_since_huawei_sold_its_stake() -> None:
+    """The decision on H3C (formerly Huawei-3Com), with the edge's sources: not covered, and said why."""
+    v = identify(device(H3C_MAC), on_date=date(2026, 12, 3))
+    assert (v.status, v.vendor, v.covered_entity, v.lists) == (Status.NOT_COVERED, "H3C", None, [])
+    assert any(n.startswith("H3C was divested by Huawei on 2007-12-31") for n in v.notes)
