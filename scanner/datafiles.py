@@ -9,6 +9,7 @@ from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
 DATA_DIR_ENV = "NDAA_SCAN_DATA_DIR"  # overrides the user's data directory
+LOCAL_FINGERPRINTS_ENV = "NDAA_SCAN_FINGERPRINTS_DIR"  # overrides the user's own fingerprint directory
 APP_NAME = "ndaa-scanner"
 
 
@@ -31,6 +32,17 @@ def labs_dir() -> Path:
 def package_dir() -> Path:
     """The installed ``scanner`` package (its shipped data included): never written to."""
     return _PKG
+
+
+def local_fingerprints_dir() -> Path:
+    """The user's own fingerprint files (same format as ``fingerprints/banners/*.toml``), loaded after the
+    shipped ones: ``$NDAA_SCAN_FINGERPRINTS_DIR``, else ``${XDG_CONFIG_HOME:-~/.config}/ndaa-scanner/fingerprints``."""
+    explicit = os.environ.get(LOCAL_FINGERPRINTS_ENV, "")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".config"
+    return base / APP_NAME / "fingerprints"
 
 
 def user_data_dir() -> Path:
