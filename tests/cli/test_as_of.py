@@ -56,3 +56,18 @@ def test_a_bad_date_is_one_line_and_exit_2(tmp_path: Path) -> None:
         cli("identify", str(_file(tmp_path)), "--as-of", "30/06/2019"), "--as-of", "YYYY-MM-DD"
     )
     assert_usage_error(cli("scan", "10.255.255.1", "--as-of", "yesterday", "--no-history"), "--as-of")
+
+
+def test_an_ownership_change_follows_the_date(tmp_path: Path) -> None:
+    """Honor's OUI: Huawei's until the sale of 2020-11-17 (while §889 was in force), nobody covered's after."""
+    path = tmp_path / "honor.jsonl"
+    path.write_text(
+        json.dumps(
+            {"ip": "10.1.0.7", "mac": "00:a3:07:11:22:33", "signal": "mac", "value": "00:a3:07:11:22:33"}
+        )
+        + "\n"
+    )
+    before = cli("identify", str(path), "-f", "json", "--as-of", "2020-06-01")
+    after = cli("identify", str(path), "-f", "json", "--as-of", "2021-01-01")
+    assert (before.returncode, _verdicts(before.stdout)["10.1.0.7"]["status"]) == (1, "likely")
+    assert (after.returncode, _verdicts(after.stdout)["10.1.0.7"]["status"]) == (0, "not-covered")
