@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -68,6 +68,8 @@ class ScanReport(BaseModel):
     probes: list[ProbeSummary] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     oui_registry_date: str | None = None
+    data_version: str | None = None  # digest of the fingerprint data the verdicts were made with
+    as_of: date | None = None  # the day the lists and ownerships were evaluated on (None: the scan's day)
     devices: list[DeviceReport] = Field(default_factory=list)
     # Hosts that answered a multicast/broadcast probe but are not among the targets: their own replies'
     # verdict, never probed further, never counted in the exit code unless the user asks (--fail-on-heard).
@@ -104,6 +106,7 @@ def build_report(
     interface: str | None = None,
     scan_id: str | None = None,
     scope: Scope | None = None,
+    as_of: date | None = None,
 ) -> ScanReport:
     """The ScanReport of identified ``devices``. With a ``scope`` (a live scan), only hosts at a target
     address are devices; the others are ``heard`` (with a note saying so), and the scanner's own
@@ -140,9 +143,20 @@ def build_report(
         probes=list(probes),
         notes=all_notes,
         oui_registry_date=_oui_date(),
+        data_version=_data_version(),
+        as_of=as_of,
         devices=kept,
         heard=heard,
     )
+
+
+def _data_version() -> str | None:
+    try:
+        from scanner.datafiles import data_version
+
+        return data_version()
+    except OSError:  # the report still says what it can
+        return None
 
 
 def _oui_date() -> str | None:

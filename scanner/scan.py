@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,6 +68,7 @@ class ScanRequest:
     # named IPv6 prefixes/addresses (with --ipv6, ``options.ipv6``): hosts found on the IPv6 link inside
     # them are devices and get the banner round over IPv6; others found there are heard
     targets6: Sequence[Target6] = ()
+    as_of: date | None = None  # evaluate lists and ownerships on this day (None: today)
 
 
 class ScanSink(Protocol):
@@ -194,7 +195,7 @@ def finish_report(
     for r in state.results:
         all_notes += [f"{r.probe}: {n}" for n in r.notes]
     report = build_report(
-        identify_observations(state.observations),
+        identify_observations(state.observations, on_date=request.as_of),
         started_at=state.started_at,
         complete=complete,
         probes=[
@@ -208,6 +209,7 @@ def finish_report(
         interface=request.interface,
         scan_id=scan_id,
         scope=scope,
+        as_of=request.as_of,
     )
     if request.waivers:
         from scanner.policy.waivers import apply_waivers
@@ -434,11 +436,15 @@ def listed6(targets6: Iterable[Target6]) -> list[str]:
     ]
 
 
-def identify_observations(observations: Iterable[Observation]) -> list[DeviceReport]:
-    """Every host of ``observations``, grouped by the one rule and identified, sorted by IP."""
+def identify_observations(
+    observations: Iterable[Observation], *, on_date: date | None = None
+) -> list[DeviceReport]:
+    """Every host of ``observations``, grouped by the one rule and identified (on ``on_date``: lists and
+    ownerships in force that day), sorted by IP."""
     from scanner.ingest.stream import identify_stream
 
-    reports = [DeviceReport.of(d, v) for d, v in identify_stream(observations, cap=None, max_hosts=None)]
+    stream = identify_stream(observations, cap=None, max_hosts=None, on_date=on_date)
+    reports = [DeviceReport.of(d, v) for d, v in stream]
     return sorted(reports, key=lambda r: ip_sort_key(r.ip))
 
 

@@ -6,6 +6,7 @@ Use: ``def cmd(fmt: FormatOpt = None, fail_on: FailOnOpt = "likely", db: DbOpt =
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,11 @@ ExcludeOpt = Annotated[
         help=f"Never probe these: {TARGETS_SYNTAX}. Repeatable; subtracted from the targets.",
     ),
 ]
+AS_OF_HELP = (
+    "Judge every verdict by the lists (FAR 52.204-25, FCC Covered List) and ownerships in force on DATE "
+    "(YYYY-MM-DD), to reproduce an earlier audit; default: today. The report records the day and the data version."
+)
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More log lines on stderr (-vv: debug).")
@@ -66,3 +72,17 @@ VerboseOpt = Annotated[
 def output_specs(fmt: list[str] | None, output: list[str] | None) -> list[str]:
     """--format specs and --output files; the table goes to stdout unless --format names something else."""
     return [*(fmt or ["table"]), *(output or [])]
+
+
+def as_of_date(text: str | None) -> date | None:
+    """``--as-of`` as a date; a UsageError (exit 2, one line) when it is not YYYY-MM-DD."""
+    if text is None:
+        return None
+    from scanner.errors import UsageError
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--as-of {text!r} is not a date: give YYYY-MM-DD, e.g. --as-of 2024-06-30"
+        ) from None

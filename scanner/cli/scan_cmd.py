@@ -4,6 +4,7 @@ this module checks everything it can before a packet is sent, then renders and p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,7 @@ from scanner.cli.options import (
     FORMAT_HELP,
     OUTPUT_HELP,
     TARGETS_SYNTAX,
+    AsOfOpt,
     DbOpt,
     ExcludeOpt,
     FailOnHeardOpt,
@@ -26,6 +28,7 @@ from scanner.cli.options import (
     TimeoutOpt,
     VerboseOpt,
     WaiversOpt,
+    as_of_date,
     output_specs,
 )
 
@@ -96,6 +99,7 @@ def scan(
         str | None,
         typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
     ] = None,
+    as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -147,6 +151,7 @@ def scan(
         snmp_community=snmp_community,
         with_nmap=with_nmap,
         ipv6=ipv6,
+        as_of=as_of_date(as_of),
     )
     raise typer.Exit(cmd.run(request))
 
@@ -165,6 +170,7 @@ def build_request(
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
     ipv6: bool = False,
+    as_of: date | None = None,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
@@ -218,6 +224,7 @@ def build_request(
         exclude_texts=tuple(exclude),
         waivers=tuple(waiver_list),
         notes=notes,
+        as_of=as_of,
     )
 
 
