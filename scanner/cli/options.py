@@ -14,7 +14,9 @@ import typer
 
 FORMAT_HELP = (
     "Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
-    "compliance. Also FORMAT=PATH to write a file. Repeatable."
+    "compliance; exports: ocsf (OCSF Device Inventory Info NDJSON), ecs (Elastic Common Schema NDJSON), "
+    "cyclonedx (CycloneDX 1.6 hardware BOM), netbox (NetBox device import CSV). Also FORMAT=PATH to write "
+    "a file. Repeatable."
 )
 OUTPUT_HELP = (
     "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
