@@ -91,6 +91,23 @@ def scan(
         typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
     ] = None,
     as_of: AsOfOpt = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="POST a JSON alert to URL when a covered or likely device is new or changed since the previous "
+            "complete scan of the same targets in the history (waived devices never alert). Repeatable.",
+        ),
+    ] = None,
+    notify_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--notify-cmd",
+            metavar="CMD",
+            help="Run CMD (no shell) with the same JSON alert on its standard input.",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -124,6 +141,8 @@ def scan(
         fail_on_heard=fail_on_heard,
         db=None if no_history else (db or "default"),
         quiet=quiet,
+        notify=tuple(notify or ()),
+        notify_cmd=notify_cmd,
     )
     cmd.check()
     if netns:
@@ -209,17 +228,27 @@ class ScanCommand:
     fail_on_heard: bool
     db: Path | str | None  # None: no history; "default": the default path
     quiet: bool
+    notify: tuple[str, ...] = ()
+    notify_cmd: str | None = None
     stop: str | None = None
     scan_id: str | None = None
     _progress: Any = None
 
     def check(self) -> None:
-        """Usage errors first of all: --fail-on, report specs, and that every report path can be written."""
+        """Usage errors first of all: --fail-on, report specs, that every report path can be written, and
+        that --notify has a URL and the history it compares with."""
         from scanner.cli.common import check_outputs
+        from scanner.errors import UsageError
         from scanner.policy.fail_on import parse_fail_on
 
         parse_fail_on(self.fail_on)
         check_outputs(self.specs)
+        if self.notify or self.notify_cmd is not None:
+            from scanner.notify import Notifier
+
+            Notifier(self.notify, self.notify_cmd)
+            if self.db is None:
+                raise UsageError("--notify compares with the previous scan in the history: drop --no-history")
 
     def run(self, request: ScanRequest) -> int:
         """Open the history (a usage error still comes before any packet), scan, report; the exit code."""
@@ -230,6 +259,8 @@ class ScanCommand:
         with Progress(enabled=not self.quiet) as progress:
             self._progress = progress
             report = run_scan(request, _Sink(self, history), progress.update)
+        if self.db is not None and (self.notify or self.notify_cmd) and self.stop is None:
+            self._alert(report)
         if self.stop == INTERRUPTED:
             err(f"interrupted: partial report written{self._kept()}")
         elif self.stop is not None:
@@ -253,6 +284,23 @@ class ScanCommand:
         from scanner.policy.fail_on import exit_code, parse_fail_on
 
         return exit_code(report, parse_fail_on(self.fail_on), fail_on_heard=self.fail_on_heard)
+
+    def _alert(self, report: ScanReport) -> None:
+        """--notify / --notify-cmd: the alert for a complete scan, against the previous one of its targets."""
+        from scanner.cli.common import err
+        from scanner.notify import Notifier, alert_message, previous_report
+
+        assert self.db is not None
+        store = open_history(self.db)  # the scan's own handle was closed with the scan
+        try:
+            previous = previous_report(store, report)
+        finally:
+            store.close()
+        message = alert_message(report, previous)
+        if message is None:
+            return
+        for failure in Notifier(self.notify, self.notify_cmd).deliver(message):
+            err(failure)
 
     def _kept(self) -> str:
         return f", scan {self.scan_id} kept in history" if self.scan_id else ""
