@@ -60,6 +60,14 @@ ExcludeOpt = Annotated[
         help=f"Never probe these: {TARGETS_SYNTAX}. Repeatable; subtracted from the targets.",
     ),
 ]
+EvidenceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--evidence",
+        help="Table: every device with all the evidence behind its verdict (which probe saw what, which "
+        "fingerprint matched), its notes and waiver; without it, one line per device.",
+    ),
+]
 AS_OF_HELP = (
     "Judge every verdict by the lists (FAR 52.204-25, FCC Covered List) and ownerships in force on DATE "
     "(YYYY-MM-DD), to reproduce an earlier audit; default: today. The report records the day and the data version."

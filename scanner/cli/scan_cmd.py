@@ -18,6 +18,7 @@ from scanner.cli.options import (
     TARGETS_SYNTAX,
     AsOfOpt,
     DbOpt,
+    EvidenceOpt,
     ExcludeOpt,
     FailOnHeardOpt,
     FailOnOpt,
@@ -91,6 +92,7 @@ def scan(
         typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
     ] = None,
     as_of: AsOfOpt = None,
+    evidence: EvidenceOpt = False,
     notify: Annotated[
         list[str] | None,
         typer.Option(
@@ -143,6 +145,7 @@ def scan(
         quiet=quiet,
         notify=tuple(notify or ()),
         notify_cmd=notify_cmd,
+        evidence=evidence,
     )
     cmd.check()
     if netns:
@@ -230,6 +233,7 @@ class ScanCommand:
     quiet: bool
     notify: tuple[str, ...] = ()
     notify_cmd: str | None = None
+    evidence: bool = False
     stop: str | None = None
     scan_id: str | None = None
     _progress: Any = None
@@ -276,7 +280,11 @@ class ScanCommand:
             self._progress.stop()
         policy = parse_fail_on(self.fail_on)
         write_outputs(
-            report, self.specs, fail_statuses=policy.fail_statuses, fail_on_heard=self.fail_on_heard
+            report,
+            self.specs,
+            fail_statuses=policy.fail_statuses,
+            fail_on_heard=self.fail_on_heard,
+            evidence=self.evidence,
         )
 
     def exit_code(self, report: ScanReport) -> int:

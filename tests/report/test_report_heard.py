@@ -94,7 +94,7 @@ def test_csv_marks_heard_rows_in_host_scope_and_escapes_device_text() -> None:
 
 
 def test_table_has_a_separate_heard_section_after_the_counts() -> None:
-    text = render(heard_report(), "table")
+    text = render(heard_report(), "table", evidence=True)
     head, _, heard = text.partition(HEARD_TITLE.upper())
     assert heard, text
     assert "192.168.1.90" in head and "10.9.0.5" not in head
@@ -185,3 +185,11 @@ def test_visible_escapes_astral_characters_unambiguously() -> None:
     assert visible("a\U000e0001b") == "a\\U000e0001b"  # a language tag (Cf), not "\\ue0001"
     assert visible("\u202e\u2066\u061c") == "\\u202e\\u2066\\u061c"
     assert visible("\x9b\x7f") == "\\x9b\\x7f"
+
+
+def test_compact_table_has_the_heard_section_and_counts_only_the_targets() -> None:
+    text = render(heard_report(), "table")
+    head, _, heard = text.partition(HEARD_TITLE.upper())
+    assert "192.168.1.90" in head and "10.9.0.5" not in head
+    assert "10.9.0.5" in heard and "10.9.0.66" in heard
+    assert "1 device(s): 1 not covered" in heard  # the summary counts the targets only
