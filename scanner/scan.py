@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network
@@ -29,7 +29,7 @@ from scanner.discovery.options import Handoff, ProbeOptions
 from scanner.discovery.registry import PROBES, ProbeSpec, instantiate, select
 from scanner.observations import Observation, ip_sort_key
 from scanner.results import DeviceReport, ProbeSummary, ScanReport, build_report
-from scanner.targets import Scope
+from scanner.targets import Scope, Targets6
 
 if TYPE_CHECKING:
     from scanner.history.store import HistoryStore
@@ -65,6 +65,9 @@ class ScanRequest:
     exclude_texts: Sequence[str] = ()
     waivers: Sequence[Waiver] = ()
     notes: Sequence[str] = ()  # said in the report as given (e.g. "demo lab …")
+    # IPv6 targets (hosts, prefixes, exclusions): in the Scope; the IPv4-only probes never see them
+    ipv6: Targets6 = field(default_factory=Targets6)
+    hostnames: Mapping[str, str] = field(default_factory=dict)  # target address -> the host name given
 
 
 class ScanSink(Protocol):
@@ -211,7 +214,9 @@ def finish_report(
 
 
 def scope_of(request: ScanRequest) -> Scope:
-    return Scope(targets=frozenset(request.targets), own=own_addresses())
+    return Scope(
+        targets=frozenset(request.targets), own=own_addresses(), ipv6=request.ipv6, names=request.hostnames
+    )
 
 
 def own_addresses() -> frozenset[IPv4Address]:
