@@ -90,8 +90,11 @@ def _span_of(text: str) -> Span:
 
 
 def _reason(exc: ValueError) -> str:
-    """ipaddress's reason, without the repetition of the text itself."""
-    return str(exc).split(" in ", 1)[0].rstrip(".") or "malformed"
+    """ipaddress's reason in the user's terms, without the repetition of the text itself."""
+    reason = str(exc).split(" in ", 1)[0].rstrip(".") or "malformed"
+    if reason.startswith("Expected 4 octets"):
+        return "an IPv4 address is four numbers 0-255 (10.0.0.7)"
+    return reason
 
 
 def _too_many(text: str, count: int, max_hosts: int) -> TargetError:
@@ -306,13 +309,13 @@ class _Item:
         return TargetError(f"{self.where}: {message}" if self.where else message)
 
 
-def _classify(text: str, default_zone: str | None) -> _Entry:
+def _classify(text: str, default_zone: str | None, exclusion: bool = False) -> _Entry:
     """What one target text is; TargetError (one line, saying what is supported) when it is none."""
     t = text.strip()
     if not t:
         raise TargetError("empty target")
     if ":" in t:
-        return _ipv6(t, default_zone)
+        return _ipv6(t, default_zone, exclusion)
     if _IPV4_CHARS.match(t):
         return _V4(_span_of(t))
     name, _, prefix = t.partition("/")
@@ -338,7 +341,7 @@ def _is_hostname(name: str) -> bool:
     )
 
 
-def _ipv6(text: str, default_zone: str | None) -> _Entry:
+def _ipv6(text: str, default_zone: str | None, exclusion: bool) -> _Entry:
     if text.startswith("[") and "]" in text:  # [2001:db8::1] as in URLs
         inner, _, rest = text[1:].partition("]")
         text = inner + rest
@@ -368,18 +371,21 @@ def _ipv6(text: str, default_zone: str | None) -> _Entry:
     if network.prefixlen >= 96 and address.ipv4_mapped is not None:  # ::ffff:10.0.0.1 is an IPv4 target
         mapped = ipaddress.IPv4Network(f"{address.ipv4_mapped}/{network.prefixlen - 96}", strict=False)
         return _V4((int(mapped.network_address), int(mapped.broadcast_address)))
-    return _v6_entry(text, network, zone, default_zone)
+    return _v6_entry(text, network, zone, default_zone, exclusion)
 
 
-def _v6_entry(text: str, network: IPv6Network, zone: str | None, default_zone: str | None) -> _V6:
+def _v6_entry(
+    text: str, network: IPv6Network, zone: str | None, default_zone: str | None, exclusion: bool = False
+) -> _V6:
+    """An IPv6 target; a link-local one needs its zone (an exclusion without one excludes on every link)."""
     if network.is_multicast:
         raise TargetError(f"{text!r}: a multicast address is not a target (name the hosts or the segment)")
     if network.is_unspecified or network.is_loopback:
         raise TargetError(f"{text!r}: not a host on a network")
     link_local = network.subnet_of(_LINK_LOCAL) or _LINK_LOCAL.subnet_of(network)
     if link_local:
-        zone = zone or default_zone
-        if zone is None:
+        zone = zone or (None if exclusion else default_zone)
+        if zone is None and not exclusion:
             raise TargetError(
                 f"{text!r}: a link-local address needs its interface: {network.network_address}%eth0 "
                 "(or give --interface)"
@@ -537,9 +543,9 @@ def load_targets(
         if not listed:
             raise UsageError(f"-iL {'<stdin>' if f == STDIN else f}: no targets in it")
         targets += _items(listed, default_zone)
-    skips = _items([(t, "") for t in _parts(exclude)], default_zone)
+    skips = _items([(t, "") for t in _parts(exclude)], default_zone, exclusion=True)
     for f in exclude_files:
-        skips += _items(read_list(f, "--exclude-file", stdin), default_zone)
+        skips += _items(read_list(f, "--exclude-file", stdin), default_zone, exclusion=True)
     if not targets:
         raise TargetError("no targets: name the CIDRs, ranges, addresses or host names to scan, or -iL FILE")
     names = [i.entry.name for i in (*targets, *skips) if isinstance(i.entry, _Name)]
@@ -547,11 +553,13 @@ def load_targets(
     return _build(targets, skips, resolved, max_hosts, default_zone)
 
 
-def _items(entries: Iterable[tuple[str, str]], default_zone: str | None) -> list[_Item]:
+def _items(
+    entries: Iterable[tuple[str, str]], default_zone: str | None, exclusion: bool = False
+) -> list[_Item]:
     out = []
     for text, where in entries:
         try:
-            out.append(_Item(text, where, _classify(text, default_zone)))
+            out.append(_Item(text, where, _classify(text, default_zone, exclusion)))
         except TargetError as exc:
             raise TargetError(f"{where}: {exc}" if where else str(exc)) from None
     return out
