@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -219,14 +219,15 @@ def scope_of(request: ScanRequest) -> Scope:
     )
 
 
-def own_addresses() -> frozenset[IPv4Address]:
-    """This namespace's own IPv4 addresses (never a target of the active probes, never a device)."""
+def own_addresses() -> frozenset[IPv4Address | IPv6Address]:
+    """This namespace's own addresses (never a target of the active probes, never a device)."""
     from scanner.netif import interfaces
+    from scanner.targets import own_ipv6_addresses
 
     try:
-        return frozenset(i.ip for i in interfaces())
+        return frozenset(i.ip for i in interfaces()) | own_ipv6_addresses()
     except OSError:
-        return frozenset()
+        return own_ipv6_addresses()
 
 
 async def run_probes(

@@ -262,7 +262,11 @@ class Scope:
 
     def _own(self, address: IPv4Address | IPv6Address) -> bool:
         if isinstance(address, IPv6Address):
-            return _bare(address) in self.own or address in self.own
+            bare, zone = _bare(address), address.scope_id
+            return any(
+                isinstance(o, IPv6Address) and _bare(o) == bare and _zones_match(o.scope_id, zone)
+                for o in self.own
+            )
         return address in self.own
 
 
@@ -274,6 +278,26 @@ def _ip(text: str) -> IPv4Address | IPv6Address | None:
             return ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:
             return None
+
+
+def own_ipv6_addresses(path: str = "/proc/net/if_inet6") -> frozenset[IPv6Address]:
+    """This namespace's own IPv6 addresses (Linux; none elsewhere), link-local ones with their zone."""
+    out: set[IPv6Address] = set()
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            lines = f.read(1 << 20).splitlines()
+    except OSError:
+        return frozenset()
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 6 or len(fields[0]) != 32:
+            continue
+        try:
+            address = IPv6Address(int(fields[0], 16))
+        except ValueError:
+            continue
+        out.add(_with_zone(address, fields[5]) if address in _LINK_LOCAL else address)
+    return frozenset(out)
 
 
 # ---------------------------------------------------------------- entries

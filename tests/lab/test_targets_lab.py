@@ -120,3 +120,24 @@ def test_stdin_list_and_a_name_that_does_not_resolve(lab_factory: Any, tmp_path:
     # MLD reports and router solicitations, is not the scanner's)
     assert [f for f in cap.frames if f[12:14] in (b"\x08\x00", b"\x08\x06")] == []
     assert [d for d in map(destination, cap.frames) if d is not None] == []
+
+
+def test_ipv6_targets_are_in_scope_and_the_ipv4_probes_skip_them(lab_factory: Any, tmp_path: Path) -> None:
+    """Only IPv6 targets: the scan runs (from the zone's interface), says what its IPv6 targets are, and no
+    IPv4 probe sends anything to any unicast address (the IPv4 hosts that answer multicast are heard)."""
+    lab = lab_factory(DEVICES[:2], subnet=SUBNET, scanner_ip="10.99.0.2")
+    with capturing(lab.scanner_ns) as cap:
+        proc = scan(lab, tmp_path, "fe80::/64%eth0", "2001:db8::5")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    report = json.loads(proc.stdout)
+    assert report["interface"] == "eth0" and report["targets"] == ["fe80::/64%eth0", "2001:db8::5"]
+    assert any(
+        n.startswith("IPv6 targets (IPv4-only probes skip them): 2001:db8::5, fe80::/64%eth0")
+        for n in report["notes"]
+    )
+    assert len(cap.frames) > 5  # the multicast discovery ran
+    ipv4_unicast = [d for d in map(destination, cap.frames) if d is not None and ":" not in d[1]]
+    assert ipv4_unicast == []
+    assert all(":" in d["ip"] for d in report["devices"]), report["devices"]  # IPv6 devices only, if any
+    assert {d["ip"] for d in report["heard"]} <= {x["ip"] for x in DEVICES[:2]}

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import TargetError
-from scanner.targets import Address, Net6, Scope, Targets6, TargetSet, load_targets
+from scanner.targets import Address, Net6, Scope, Targets6, TargetSet, load_targets, own_ipv6_addresses
 
 
 def no_names(name: str) -> Sequence[Address]:
@@ -231,3 +232,22 @@ def test_an_ipv4_only_scope_is_unchanged() -> None:
     assert IPv6Address("2001:db8::5") not in scope and "10.0.0.5" not in scope  # addresses, not text
     assert scope.place(["2001:db8::5"]) == ("heard", None)
     assert scope.place(["fe80::1%eth0", "10.0.0.5"]) == ("device", "10.0.0.5")
+
+
+def test_the_scanners_own_ipv6_addresses_are_read_with_their_zones(tmp_path: Path) -> None:
+    proc = tmp_path / "if_inet6"
+    proc.write_text(
+        "fd000000000000000000000000000002 04 40 00 82     eth0\n"
+        "00000000000000000000000000000001 01 80 10 80       lo\n"
+        "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n"
+        "garbage line\n"
+    )
+    own = own_ipv6_addresses(str(proc))
+    assert own == {IPv6Address("fd00::2"), IPv6Address("::1"), IPv6Address("fe80::fc:ff:fe00:1%eth0")}
+    assert own_ipv6_addresses(str(tmp_path / "missing")) == frozenset()
+    scope = Scope(
+        targets=frozenset(), own=own, ipv6=Targets6(networks=(Net6(IPv6Network("fe80::/64"), "eth0"),))
+    )
+    assert scope.place(["fe80::fc:ff:fe00:1"]) == ("drop", None)  # the scanner itself, zone or not
+    assert scope.place(["fe80::fc:ff:fe00:1%eth0"]) == ("drop", None)
+    assert scope.place(["fe80::fc:ff:fe00:2%eth0"]) == ("device", "fe80::fc:ff:fe00:2%eth0")
