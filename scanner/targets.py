@@ -45,6 +45,7 @@ _IPV6 = re.compile(r"^(?P<addr>[^%/]+)(?:%(?P<zone1>[^/]+))?(?:/(?P<prefix>[^%]*
 _ZONE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")  # an interface name (IFNAMSIZ) or index
 _LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 _LINK_LOCAL = IPv6Network("fe80::/10")
+_ONE_ENTRY = re.compile(r"^[^\s,]+$")
 
 SYNTAX = (
     "use an IPv4 CIDR (10.0.0.0/24), range (10.0.1.5-40 or 10.0.1.5-10.0.1.40) or address, "
@@ -168,7 +169,7 @@ class Net6:
 
 
 def _bare(address: IPv6Address) -> IPv6Address:
-    return IPv6Address(int(address))
+    return address if address.scope_id is None else IPv6Address(int(address))
 
 
 def _zones_match(a: str | None, b: str | None) -> bool:
@@ -191,30 +192,52 @@ class Targets6:
     _zones: Mapping[IPv6Address, frozenset[str | None]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _skip_hosts: Mapping[IPv6Address, frozenset[str | None]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _skip_nets: tuple[Net6, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
-        zones: dict[IPv6Address, set[str | None]] = {}
-        for h in self.hosts:
-            zones.setdefault(_bare(h), set()).add(h.scope_id)
-        object.__setattr__(self, "_zones", {a: frozenset(z) for a, z in zones.items()})
+        object.__setattr__(self, "_zones", _index(self.hosts))
+        singles = [x for x in self.excluded if x.network.prefixlen == 128]
+        object.__setattr__(
+            self, "_skip_hosts", _index(_with_zone(x.network.network_address, x.zone) for x in singles)
+        )
+        object.__setattr__(self, "_skip_nets", tuple(x for x in self.excluded if x.network.prefixlen < 128))
 
     def __bool__(self) -> bool:
         return bool(self.hosts or self.networks)
 
     def __contains__(self, address: object) -> bool:
         """A listed host (zones compatible), or inside a named prefix and not excluded."""
-        if not isinstance(address, IPv6Address):
+        if not isinstance(address, IPv6Address) or self.excludes(address):
             return False
-        if any(address in x for x in self.excluded):
-            return False
-        zones = self._zones.get(_bare(address))
-        if zones is not None and any(_zones_match(z, address.scope_id) for z in zones):
-            return True
-        return any(address in n for n in self.networks)
+        return _indexed(self._zones, address) or any(address in n for n in self.networks)
 
-    def texts(self) -> list[str]:
-        """Hosts then prefixes, as text (for notes)."""
-        return [str(h) for h in sorted(self.hosts, key=int)] + [str(n) for n in self.networks]
+    def excludes(self, address: IPv6Address) -> bool:
+        """True when an IPv6 exclusion covers ``address``."""
+        return _indexed(self._skip_hosts, address) or any(address in x for x in self._skip_nets)
+
+    def texts(self, limit: int | None = None) -> list[str]:
+        """Hosts then prefixes, as text (for notes), the first ``limit`` of them."""
+        hosts = (
+            sorted(self.hosts, key=int)[:limit] if limit is None or len(self.hosts) > limit else self.hosts
+        )
+        shown = [str(h) for h in sorted(hosts, key=int)] + [str(n) for n in self.networks]
+        return shown[:limit]
+
+
+def _index(hosts: Iterable[IPv6Address]) -> dict[IPv6Address, frozenset[str | None]]:
+    """Address without zone -> the zones it was given with (None: none)."""
+    zones: dict[IPv6Address, set[str | None]] = {}
+    for h in hosts:
+        zones.setdefault(_bare(h), set()).add(h.scope_id)
+    return {a: frozenset(z) for a, z in zones.items()}
+
+
+def _indexed(index: Mapping[IPv6Address, frozenset[str | None]], address: IPv6Address) -> bool:
+    zones = index.get(_bare(address))
+    return zones is not None and any(_zones_match(z, address.scope_id) for z in zones)
 
 
 # ---------------------------------------------------------------- scope
@@ -447,9 +470,20 @@ def read_list(path: str, option: str, stdin: BinaryIO | None = None) -> list[tup
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{option} {label}: not UTF-8 text (byte {exc.start})") from None
+    return _list_entries(text, label)
+
+
+def _list_entries(text: str, label: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for n, line in enumerate(text.splitlines(), 1):
-        out += [(part, f"{label}:{n}") for part in _parts([line.split("#", 1)[0]])]
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        where = f"{label}:{n}"
+        if _ONE_ENTRY.match(entry):  # the common case, one target a line: no split
+            out.append((entry, where))
+        else:
+            out += [(part, where) for part in _parts([entry])]
     return out
 
 
@@ -646,11 +680,13 @@ def _build(
     wanted, names, notes = _resolve_items(targets, resolved, default_zone)
     unwanted, _, skip_notes = _resolve_items(skips, resolved, default_zone)
     skip4 = [e.span for _, e, _ in unwanted if isinstance(e, _V4)]
-    skip6 = tuple(Net6(e.network, e.zone) for _, e, _ in unwanted if isinstance(e, _V6))
+    single4 = {first for first, last in skip4 if first == last}
+    ranges4 = [(first, last) for first, last in skip4 if first != last]
+    skip6 = Targets6(excluded=tuple(Net6(e.network, e.zone) for _, e, _ in unwanted if isinstance(e, _V6)))
     listed6 = [
         e.network.network_address for _, e, _ in wanted if isinstance(e, _V6) and e.network.prefixlen == 128
     ]
-    seen4: set[IPv4Address] = set()
+    seen4: set[int] = set()
     hosts6: set[IPv6Address] = set()
     nets6: list[Net6] = []
     for item, entry, text in wanted:
@@ -658,12 +694,16 @@ def _build(
             count = entry.span[1] - entry.span[0] + 1
             if count > max_hosts:
                 raise item.error(str(_too_many(text, count, max_hosts)))
-            seen4.update(IPv4Address(i) for i in range(entry.span[0], entry.span[1] + 1))
+            seen4.update(range(entry.span[0], entry.span[1] + 1))
         elif isinstance(entry, _V6):
             net = entry.network
             if net.num_addresses <= max_hosts:
                 first = 1 if net.prefixlen <= 126 else 0  # not the subnet-router anycast (RFC 4291 §2.6.1)
-                hosts6.update(_with_zone(net[i], entry.zone) for i in range(first, net.num_addresses))
+                base = int(net.network_address)
+                addresses = map(IPv6Address, range(base + first, base + net.num_addresses))
+                hosts6.update(
+                    addresses if entry.zone is None else (_with_zone(a, entry.zone) for a in addresses)
+                )
             elif entry.zone is not None or any(a in net for a in listed6):
                 nets6.append(Net6(net, entry.zone))
             else:
@@ -672,18 +712,18 @@ def _build(
             raise item.error(
                 f"the targets hold more than {max_hosts} addresses; split the scan or raise --max-hosts"
             )
-    v4 = tuple(sorted(a for a in seen4 if not _in_spans(int(a), skip4)))
+    v4 = tuple(map(IPv4Address, sorted(a for a in seen4 if a not in single4 and not _in_spans(a, ranges4))))
     v6 = Targets6(
-        hosts=frozenset(h for h in hosts6 if not any(h in x for x in skip6)),
+        hosts=frozenset(h for h in hosts6 if not skip6.excludes(h)),
         networks=tuple(dict.fromkeys(nets6)),
-        excluded=skip6,
+        excluded=skip6.excluded,
     )
     if not v4 and not v6:
         raise TargetError("--exclude/--exclude-file removes every target: nothing is left to scan")
     if v6:
-        shown = v6.texts()
-        more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
-        notes.append(f"IPv6 targets (IPv4-only probes skip them): {', '.join(shown[:8])}{more}")
+        total = len(v6.hosts) + len(v6.networks)
+        more = f" and {total - 8} more" if total > 8 else ""
+        notes.append(f"IPv6 targets (IPv4-only probes skip them): {', '.join(v6.texts(8))}{more}")
     return TargetSet(
         v4=v4,
         v6=v6,
