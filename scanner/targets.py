@@ -220,10 +220,7 @@ class Targets6:
 
     def texts(self, limit: int | None = None) -> list[str]:
         """Hosts then prefixes, as text (for notes), the first ``limit`` of them."""
-        hosts = (
-            sorted(self.hosts, key=int)[:limit] if limit is None or len(self.hosts) > limit else self.hosts
-        )
-        shown = [str(h) for h in sorted(hosts, key=int)] + [str(n) for n in self.networks]
+        shown = [str(h) for h in sorted(self.hosts, key=int)[:limit]] + [str(n) for n in self.networks]
         return shown[:limit]
 
 
