@@ -41,7 +41,7 @@ Resolver = Callable[[str], Sequence[Address]]  # blocking; OSError (socket.gaier
 
 _RANGE_SHORT = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$")
 _IPV4_CHARS = re.compile(r"^[0-9./\-\s]+$")
-_IPV6 = re.compile(r"^(?P<addr>[^%/]+)(?:%(?P<zone1>[^/]+))?(?:/(?P<prefix>[^%]*))?(?:%(?P<zone2>.+))?$")
+_IPV6 = re.compile(r"^(?P<addr>[^%/]+)(?:%(?P<zone1>[^/%]+))?(?:/(?P<prefix>[^%]*))?(?:%(?P<zone2>.+))?$")
 _ZONE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")  # an interface name (IFNAMSIZ) or index
 _LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 _LINK_LOCAL = IPv6Network("fe80::/10")
@@ -388,6 +388,8 @@ def _is_hostname(name: str) -> bool:
 def _ipv6(text: str, default_zone: str | None, exclusion: bool) -> _Entry:
     if text.startswith("[") and "]" in text:  # [2001:db8::1] as in URLs
         inner, _, rest = text[1:].partition("]")
+        if rest and rest[0] not in "/%":
+            raise TargetError(f"{text!r}: a target is an address, not an address and port")
         text = inner + rest
     m = _IPV6.match(text)
     if not m:

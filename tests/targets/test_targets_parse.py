@@ -147,7 +147,9 @@ def test_an_ipv4_mapped_address_is_an_ipv4_target() -> None:
         ("2001:db8::/129", "not an IPv6 address or prefix"),
         ("2001:db8::/x", "not a prefix length"),
         ("2001:db8:::1", "not an IPv6 address or prefix"),
-        ("fe80::1%eth0%eth1", "not an interface name"),
+        ("fe80::1%eth0%eth1", "two zones"),
+        ("fe80::%eth0/64%eth1", "two zones"),
+        ("[2001:db8::1]:80", "not an address and port"),
         ("fe80::1%a*b", "not an interface name"),
     ],
 )
