@@ -385,12 +385,18 @@ def _is_hostname(name: str) -> bool:
     )
 
 
+def _unbracket(text: str) -> str:
+    """``[2001:db8::1]`` (as in URLs) without its brackets; an address and port is refused."""
+    if not (text.startswith("[") and "]" in text):
+        return text
+    inner, _, rest = text[1:].partition("]")
+    if rest and rest[0] not in "/%":
+        raise TargetError(f"{text!r}: a target is an address, not an address and port")
+    return inner + rest
+
+
 def _ipv6(text: str, default_zone: str | None, exclusion: bool) -> _Entry:
-    if text.startswith("[") and "]" in text:  # [2001:db8::1] as in URLs
-        inner, _, rest = text[1:].partition("]")
-        if rest and rest[0] not in "/%":
-            raise TargetError(f"{text!r}: a target is an address, not an address and port")
-        text = inner + rest
+    text = _unbracket(text)
     m = _IPV6.match(text)
     if not m:
         raise TargetError(f"{text!r} is not an IPv6 address or prefix; {SYNTAX}")

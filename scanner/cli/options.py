@@ -67,6 +67,7 @@ TargetFileOpt = Annotated[
     typer.Option(
         "-iL",
         "--targets-file",
+        metavar="FILE",
         help=f"Read targets from FILE as nmap -iL does: {LIST_FILE_SYNTAX}. Added to the arguments. Repeatable.",
     ),
 ]
@@ -75,6 +76,7 @@ ExcludeFileOpt = Annotated[
     typer.Option(
         "--exclude-file",
         "--excludefile",
+        metavar="FILE",
         help=f"Never probe the targets listed in FILE ({LIST_FILE_SYNTAX}). Repeatable.",
     ),
 ]
