@@ -33,7 +33,6 @@ COLUMNS = (
     "firmware",
     "device_type",
     "ip",
-    "hostname",
     "mac",
     "hostnames",
     "probes",
@@ -43,6 +42,7 @@ COLUMNS = (
     "evidence",
     "notes",
     "host_scope",
+    "hostname",  # the name the target was given; last, so that column positions stay as they were
 )
 TARGET, HEARD = "target", "heard"
 
@@ -70,7 +70,6 @@ def _row(d: DeviceReport, host_scope: str) -> list[str]:
         csv_cell(v.firmware),
         csv_cell(v.device_type),
         csv_cell(d.ip),
-        csv_cell(d.hostname),
         csv_cell(d.mac),
         defuse("; ".join(visible(h) for h in d.hostnames)),
         defuse("; ".join(visible(p) for p in d.probes)),
@@ -80,6 +79,7 @@ def _row(d: DeviceReport, host_scope: str) -> list[str]:
         defuse("\n".join(evidence_line(e, limit=None) for e in v.evidence)),
         defuse("\n".join(visible(n) for n in v.notes)),
         host_scope,
+        csv_cell(d.hostname),
     ]
     return cells
 
