@@ -1,6 +1,7 @@
 """Explicit scan targets, the way nmap users give them, less exclusions. Nothing is ever scanned implicitly.
 
-A target is an IPv4 CIDR (``10.0.0.0/24``), range (``10.0.1.5-40``, ``10.0.1.5-10.0.1.40``) or address; an
+A target is an IPv4 CIDR (``10.0.0.0/24``), range (``10.0.1.5-40``, ``10.0.1.5-10.0.1.40``, nmap's octet
+ranges ``10.0.0-3.1-254`` and ``10.0.4.*``) or address; an
 IPv6 address or prefix (``2001:db8::5``, ``fe80::1%eth0``, ``fe80::/64%eth0``); or a host name
 (``cam1.example.net``, ``cam1.example.net/24``), resolved once, before any packet, within a bounded wait.
 Lists come from the command line (comma lists too) and from files (``-iL FILE``, ``--exclude-file FILE``,
@@ -46,6 +47,8 @@ _ZONE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")  # an interface name (IFNAMSIZ) 
 _LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 _LINK_LOCAL = IPv6Network("fe80::/10")
 _ONE_ENTRY = re.compile(r"^[^\s,]+$")
+_OCTET = r"(?:\*|\d{1,3}(?:-\d{1,3})?)"
+_NMAP_OCTETS = re.compile(rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$")  # nmap's 10.0.0-3.*
 
 SYNTAX = (
     "use an IPv4 CIDR (10.0.0.0/24), range (10.0.1.5-40 or 10.0.1.5-10.0.1.40) or address, "
@@ -325,7 +328,14 @@ def own_ipv6_addresses(path: str = "/proc/net/if_inet6") -> frozenset[IPv6Addres
 
 @dataclass(frozen=True, slots=True)
 class _V4:
-    span: Span
+    spans: tuple[Span, ...]
+
+    @classmethod
+    def of(cls, span: Span) -> _V4:
+        return cls((span,))
+
+    def count(self) -> int:
+        return sum(last - first + 1 for first, last in self.spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,8 +370,10 @@ def _classify(text: str, default_zone: str | None, exclusion: bool = False) -> _
         raise TargetError("empty target")
     if ":" in t:
         return _ipv6(t, default_zone, exclusion)
+    if _NMAP_OCTETS.match(t) and ("*" in t or "-" in t.rsplit(".", 1)[0]):
+        return _octet_ranges(t)
     if _IPV4_CHARS.match(t):
-        return _V4(_span_of(t))
+        return _V4.of(_span_of(t))
     name, _, prefix = t.partition("/")
     if _is_hostname(name):
         if not prefix:
@@ -372,6 +384,30 @@ def _classify(text: str, default_zone: str | None, exclusion: bool = False) -> _
     if "%" in t:
         raise TargetError(f"{text!r}: a zone (%eth0) belongs to IPv6 link-local addresses only")
     raise TargetError(f"{text!r} is not a target; {SYNTAX}")
+
+
+def _octet_ranges(text: str) -> _V4:
+    """nmap's octet ranges: ``10.0.0-3.1-254``, ``192.168.1.*`` (``*`` is 0-255), as one span per
+    combination of the first three octets."""
+    octets: list[tuple[int, int]] = []
+    for part in text.split("."):
+        first, _, last = ("0-255" if part == "*" else part).partition("-")
+        lo, hi = int(first), int(last or first)
+        if hi > 255:
+            raise TargetError(f"{text!r}: {hi} is not an octet (0-255)")
+        if hi < lo:
+            raise TargetError(f"{text!r}: the octet range {part} ends before it starts")
+        octets.append((lo, hi))
+    (a0, a1), (b0, b1), (c0, c1), (d0, d1) = octets
+    if (a1 - a0 + 1) * (b1 - b0 + 1) * (c1 - c0 + 1) > DEFAULT_MAX_HOSTS * 4:
+        raise TargetError(f"{text!r} holds too many addresses; split the scan")
+    spans = [
+        ((a << 24) + (b << 16) + (c << 8) + d0, (a << 24) + (b << 16) + (c << 8) + d1)
+        for a in range(a0, a1 + 1)
+        for b in range(b0, b1 + 1)
+        for c in range(c0, c1 + 1)
+    ]
+    return _V4(tuple(spans))
 
 
 def _is_hostname(name: str) -> bool:
@@ -422,7 +458,7 @@ def _ipv6(text: str, default_zone: str | None, exclusion: bool) -> _Entry:
         raise TargetError(f"{text!r} is not an IPv6 address or prefix: {_reason(exc)}; {SYNTAX}") from None
     if network.prefixlen >= 96 and address.ipv4_mapped is not None:  # ::ffff:10.0.0.1 is an IPv4 target
         mapped = ipaddress.IPv4Network(f"{address.ipv4_mapped}/{network.prefixlen - 96}", strict=False)
-        return _V4((int(mapped.network_address), int(mapped.broadcast_address)))
+        return _V4.of((int(mapped.network_address), int(mapped.broadcast_address)))
     return _v6_entry(text, network, zone, default_zone, exclusion)
 
 
@@ -640,7 +676,7 @@ def _pick(item: _Item, name: _Name, got: list[Address] | str, default_zone: str 
                 f"{item.text!r}: /{name.prefix} is not an IPv4 prefix ({name.name} is {address})"
             )
         text = f"{address}/{name.prefix}" if name.prefix is not None else str(address)
-        return _V4(_span_of(text)), text
+        return _V4.of(_span_of(text)), text
     network = IPv6Network(f"{_bare(address)}/{128 if name.prefix is None else name.prefix}", strict=False)
     try:
         entry = _v6_entry(item.text, network, address.scope_id, default_zone)
@@ -684,40 +720,10 @@ def _build(
 ) -> TargetSet:
     wanted, names, notes = _resolve_items(targets, resolved, default_zone)
     unwanted, _, skip_notes = _resolve_items(skips, resolved, default_zone)
-    skip4 = [e.span for _, e, _ in unwanted if isinstance(e, _V4)]
-    single4 = {first for first, last in skip4 if first == last}
-    ranges4 = [(first, last) for first, last in skip4 if first != last]
+    skip4 = [span for _, e, _ in unwanted if isinstance(e, _V4) for span in e.spans]
     skip6 = Targets6(excluded=tuple(Net6(e.network, e.zone) for _, e, _ in unwanted if isinstance(e, _V6)))
-    listed6 = [
-        e.network.network_address for _, e, _ in wanted if isinstance(e, _V6) and e.network.prefixlen == 128
-    ]
-    seen4: set[int] = set()
-    hosts6: set[IPv6Address] = set()
-    nets6: list[Net6] = []
-    for item, entry, text in wanted:
-        if isinstance(entry, _V4):
-            count = entry.span[1] - entry.span[0] + 1
-            if count > max_hosts:
-                raise item.error(str(_too_many(text, count, max_hosts)))
-            seen4.update(range(entry.span[0], entry.span[1] + 1))
-        elif isinstance(entry, _V6):
-            net = entry.network
-            if net.num_addresses <= max_hosts:
-                first = 1 if net.prefixlen <= 126 else 0  # not the subnet-router anycast (RFC 4291 §2.6.1)
-                base = int(net.network_address)
-                addresses = map(IPv6Address, range(base + first, base + net.num_addresses))
-                hosts6.update(
-                    addresses if entry.zone is None else (_with_zone(a, entry.zone) for a in addresses)
-                )
-            elif entry.zone is not None or any(a in net for a in listed6):
-                nets6.append(Net6(net, entry.zone))
-            else:
-                raise item.error(_unbounded(text, net, max_hosts))
-        if len(seen4) + len(hosts6) > max_hosts:
-            raise item.error(
-                f"the targets hold more than {max_hosts} addresses; split the scan or raise --max-hosts"
-            )
-    v4 = tuple(map(IPv4Address, sorted(a for a in seen4 if a not in single4 and not _in_spans(a, ranges4))))
+    seen4, hosts6, nets6 = _expand(wanted, max_hosts)
+    v4 = _less(seen4, skip4)
     v6 = Targets6(
         hosts=frozenset(h for h in hosts6 if not skip6.excludes(h)),
         networks=tuple(dict.fromkeys(nets6)),
@@ -726,9 +732,7 @@ def _build(
     if not v4 and not v6:
         raise TargetError("--exclude/--exclude-file removes every target: nothing is left to scan")
     if v6:
-        total = len(v6.hosts) + len(v6.networks)
-        more = f" and {total - 8} more" if total > 8 else ""
-        notes.append(f"IPv6 targets (IPv4-only probes skip them): {', '.join(v6.texts(8))}{more}")
+        notes.append(_v6_note(v6))
     return TargetSet(
         v4=v4,
         v6=v6,
@@ -737,6 +741,61 @@ def _build(
         exclude_texts=tuple(text for _, _, text in unwanted),
         notes=tuple(dict.fromkeys([*notes, *skip_notes])),
     )
+
+
+def _expand(
+    wanted: list[tuple[_Item, _Entry, str]], max_hosts: int
+) -> tuple[set[int], set[IPv6Address], list[Net6]]:
+    """The IPv4 addresses (as integers), IPv6 hosts and never-enumerated IPv6 prefixes of the targets;
+    TargetError past ``max_hosts`` or for a large global prefix with no host named in it."""
+    listed6 = [
+        e.network.network_address for _, e, _ in wanted if isinstance(e, _V6) and e.network.prefixlen == 128
+    ]
+    seen4: set[int] = set()
+    hosts6: set[IPv6Address] = set()
+    nets6: list[Net6] = []
+    for item, entry, text in wanted:
+        if isinstance(entry, _V4):
+            count = entry.count()
+            if count > max_hosts:
+                raise item.error(str(_too_many(text, count, max_hosts)))
+            for first, last in entry.spans:
+                seen4.update(range(first, last + 1))
+        elif isinstance(entry, _V6):
+            if entry.network.num_addresses <= max_hosts:
+                hosts6.update(_enumerate6(entry))
+            elif entry.zone is not None or any(a in entry.network for a in listed6):
+                nets6.append(Net6(entry.network, entry.zone))
+            else:
+                raise item.error(_unbounded(text, entry.network, max_hosts))
+        if len(seen4) + len(hosts6) > max_hosts:
+            raise item.error(
+                f"the targets hold more than {max_hosts} addresses; split the scan or raise --max-hosts"
+            )
+    return seen4, hosts6, nets6
+
+
+def _less(seen: set[int], skip: list[Span]) -> tuple[IPv4Address, ...]:
+    """The IPv4 addresses of ``seen`` outside every span of ``skip``, sorted."""
+    singles = {first for first, last in skip if first == last}
+    ranges = [(first, last) for first, last in skip if first != last]
+    return tuple(map(IPv4Address, sorted(a for a in seen if a not in singles and not _in_spans(a, ranges))))
+
+
+def _v6_note(v6: Targets6) -> str:
+    total = len(v6.hosts) + len(v6.networks)
+    more = f" and {total - 8} more" if total > 8 else ""
+    return f"IPv6 targets (IPv4-only probes skip them): {', '.join(v6.texts(8))}{more}"
+
+
+def _enumerate6(entry: _V6) -> Iterable[IPv6Address]:
+    """The addresses of a small IPv6 prefix, with its zone, less the subnet-router anycast address
+    (RFC 4291 §2.6.1) below /127."""
+    net = entry.network
+    first = 1 if net.prefixlen <= 126 else 0
+    base = int(net.network_address)
+    addresses = map(IPv6Address, range(base + first, base + net.num_addresses))
+    return addresses if entry.zone is None else (_with_zone(a, entry.zone) for a in addresses)
 
 
 def _unbounded(text: str, net: IPv6Network, max_hosts: int) -> str:

@@ -25,7 +25,8 @@ FAIL_ON_HELP = (
 )
 DB_HELP = "History database (default: $NDAA_SCAN_DB or ~/.local/share/ndaa-scanner/history.sqlite3)."
 TARGETS_SYNTAX = (
-    "IPv4 CIDRs, ranges or addresses (10.0.0.0/24 10.0.1.5-40 10.0.2.1-10.0.2.9 10.0.3.7), IPv6 addresses "
+    "IPv4 CIDRs, ranges or addresses (10.0.0.0/24 10.0.1.5-40 10.0.2.1-10.0.2.9 10.0.3.7, nmap's "
+    "10.0.0-3.1-254 and 10.0.4.*), IPv6 addresses "
     "or prefixes (2001:db8::5 fe80::1%eth0 fe80::/64%eth0), host names (cam1.example.net, resolved once "
     "before any packet); comma lists too"
 )

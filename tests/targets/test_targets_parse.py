@@ -68,6 +68,19 @@ def test_malformed_ipv4_says_what_is_wrong(text: str, needle: str) -> None:
     assert "Expected 4 octets" not in str(info.value)
 
 
+def test_nmaps_octet_ranges_and_wildcards() -> None:
+    assert v4(load("10.0.0-1.1-2")) == ["10.0.0.1", "10.0.0.2", "10.0.1.1", "10.0.1.2"]
+    star = load("192.168.1.*")
+    assert len(star.v4) == 256 and v4(star)[0] == "192.168.1.0" and v4(star)[-1] == "192.168.1.255"
+    assert v4(load("10.0.1.5-7")) == ["10.0.1.5", "10.0.1.6", "10.0.1.7"]  # the last-octet form, as before
+    with pytest.raises(TargetError, match="ends before it starts"):
+        load("10.0.5-3.1")
+    with pytest.raises(TargetError, match="over the limit of 65536"):
+        load("10.*.*.*")
+    with pytest.raises(TargetError, match="too many addresses"):
+        load("*.*.*.*")
+
+
 def test_the_ipv4_limit_counts_every_family() -> None:
     with pytest.raises(TargetError, match="over the limit of 10"):
         load("10.0.0.0/24", max_hosts=10)
