@@ -41,8 +41,8 @@ COLUMNS = (
     "waiver",
     "evidence",
     "notes",
+    "hostname",  # the name the target was given: added before host_scope, so earlier positions stay
     "host_scope",
-    "hostname",  # the name the target was given; last, so that column positions stay as they were
 )
 TARGET, HEARD = "target", "heard"
 
@@ -78,8 +78,8 @@ def _row(d: DeviceReport, host_scope: str) -> list[str]:
         csv_cell(v.waiver),
         defuse("\n".join(evidence_line(e, limit=None) for e in v.evidence)),
         defuse("\n".join(visible(n) for n in v.notes)),
-        host_scope,
         csv_cell(d.hostname),
+        host_scope,
     ]
     return cells
 
