@@ -411,6 +411,13 @@ def _octet_ranges(text: str) -> _V4:
 
 
 def _is_hostname(name: str) -> bool:
+    """A DNS name (RFC 1123 labels, underscores allowed, not all digits at the end); an
+    internationalised name is checked in its IDNA form."""
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
     bare = name[:-1] if name.endswith(".") else name
     labels = bare.split(".")
     return (

@@ -68,6 +68,29 @@ def test_malformed_ipv4_says_what_is_wrong(text: str, needle: str) -> None:
     assert "Expected 4 octets" not in str(info.value)
 
 
+def test_host_names_are_told_from_malformed_addresses() -> None:
+    seen: list[str] = []
+
+    def resolver(name: str) -> Sequence[Address]:
+        seen.append(name)
+        return [IPv4Address("10.0.0.9")]
+
+    texts = ["cam1.example.net", "cam1.example.net.", "nvr_2.lab", "kamera.bücher.example", "localhost"]
+    t = load_targets(texts, resolver=resolver)
+    assert seen == texts and v4(t) == ["10.0.0.9"]
+    for text in (
+        "cam1..example.net",
+        "-cam.example.net",
+        "cam!.example.net",
+        "10.0.0",
+        "1.2.3.4.5",
+        "x" * 64 + ".net",
+    ):
+        with pytest.raises(TargetError, match="not a target"):
+            load_targets([text], resolver=resolver)
+    assert seen == texts  # none of those was asked
+
+
 def test_nmaps_octet_ranges_and_wildcards() -> None:
     assert v4(load("10.0.0-1.1-2")) == ["10.0.0.1", "10.0.0.2", "10.0.1.1", "10.0.1.2"]
     star = load("192.168.1.*")
