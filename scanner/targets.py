@@ -1,9 +1,9 @@
 """Explicit scan targets, the way nmap users give them, less exclusions. Nothing is ever scanned implicitly.
 
 A target is an IPv4 CIDR (``10.0.0.0/24``), range (``10.0.1.5-40``, ``10.0.1.5-10.0.1.40``, nmap's octet
-ranges ``10.0.0-3.1-254`` and ``10.0.4.*``) or address; an
-IPv6 address or prefix (``2001:db8::5``, ``fe80::1%eth0``, ``fe80::/64%eth0``); or a host name
-(``cam1.example.net``, ``cam1.example.net/24``), resolved once, before any packet, within a bounded wait.
+ranges ``10.0.0-3.1-254`` and ``10.0.4.*``) or address; an IPv6 address or prefix (``2001:db8::5``,
+``fe80::1%eth0``, ``fe80::/64%eth0``); or a host name (``cam1.example.net``, ``cam1.example.net/24``),
+resolved once, before any packet, within a bounded wait (``load_targets``).
 Lists come from the command line (comma lists too) and from files (``-iL FILE``, ``--exclude-file FILE``,
 ``-`` for stdin): whitespace, comma or newline separated, ``#`` starts a comment (nmap's conventions).
 
