@@ -19,6 +19,7 @@ from scanner.cli.options import (
     AsOfOpt,
     DbOpt,
     EvidenceOpt,
+    ExcludeFileOpt,
     ExcludeOpt,
     FailOnHeardOpt,
     FailOnOpt,
@@ -26,6 +27,7 @@ from scanner.cli.options import (
     NoHistoryOpt,
     OutputOpt,
     QuietOpt,
+    TargetFileOpt,
     TimeoutOpt,
     VerboseOpt,
     WaiversOpt,
@@ -36,6 +38,7 @@ from scanner.cli.options import (
 if TYPE_CHECKING:
     from scanner.results import ScanReport
     from scanner.scan import ScanRequest
+    from scanner.targets import TargetSet
 
 __all__ = ["FAIL_ON_HELP", "FORMAT_HELP", "OUTPUT_HELP", "output_specs", "register"]  # others import these
 
@@ -59,6 +62,8 @@ def scan(
         ),
     ] = None,
     exclude: ExcludeOpt = None,
+    targets_file: TargetFileOpt = None,
+    exclude_file: ExcludeFileOpt = None,
     probes: Annotated[str | None, typer.Option("--probes", "-p", help=PROBE_HELP)] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -123,6 +128,20 @@ def scan(
 
       ndaa-scan scan 10.0.0.0/24 --probes arp,sadp,dhip --format json | jq .
 
+      ndaa-scan scan -iL cameras.txt --exclude-file do-not-touch.txt
+
+      ndaa-scan scan nvr1.example.net 10.0.5.0/24,10.0.6.9 --exclude 10.0.5.1
+
+      grep -v decommissioned assets.txt | ndaa-scan scan -iL -
+
+      ndaa-scan scan -i eth0 2001:db8:0:5::10 fe80::/64%eth0
+
+    Target files (-iL, --exclude-file) hold one or more targets per line, separated by spaces, tabs or
+    commas; # starts a comment. Host names are resolved once, before any packet (a name that does not
+    resolve stops the scan, exit 2) and shown beside their address in the report. IPv6: addresses, a
+    link-local prefix with its interface (fe80::/64%eth0) and prefixes of at most --max-hosts
+    addresses; a global /64 only together with hosts named in it (never swept); no IPv6 ranges.
+
     Only the targets (less --exclude) are probed. Hosts that are not targets but answer multicast or
     broadcast discovery are listed apart as "heard", identified from their own replies, never probed,
     and do not change the exit code unless --fail-on-heard.
@@ -156,6 +175,8 @@ def scan(
         targets or [],
         interface=interface,
         exclude=exclude or [],
+        target_files=targets_file or [],
+        exclude_files=exclude_file or [],
         probes=probes,
         waivers=waivers,
         timeout=timeout,
@@ -182,43 +203,83 @@ def build_request(
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
     as_of: date | None = None,
+    target_files: list[str] | None = None,
+    exclude_files: list[str] | None = None,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
-    from scanner.errors import UsageError
     from scanner.scan import ScanRequest, pick_interface, select_probes
-    from scanner.targets import parse_targets
 
-    if not target_texts:
-        if not interface:
-            raise UsageError(
-                "no targets: name the CIDRs, ranges or addresses to scan, or --interface NAME "
-                "to scan that interface's subnet (nothing is scanned implicitly)"
-            )
-        from scanner.netif import interface as get_interface
-
-        target_texts = [str(get_interface(interface).network)]
-    targets = parse_targets(target_texts, max_hosts, exclude=exclude)
+    tset = resolve_targets(
+        target_texts, interface, exclude, target_files or [], exclude_files or [], max_hosts
+    )
+    targets = list(tset.v4)
     chosen = select_probes(probes, snmp_community=snmp_community, with_nmap=with_nmap)
     waiver_list: list[Any] = []
     if waivers is not None:
         from scanner.policy.waivers import load_waivers
 
         waiver_list = load_waivers(waivers)
+    zones = tset.zones()
+    if interface is None and not targets and len(zones) == 1:
+        interface = zones.pop()  # fe80::/64%eth0 alone: scan from eth0
     return ScanRequest(
         targets=tuple(targets),
-        target_texts=tuple(target_texts),
+        target_texts=tset.texts,
         probes=chosen,
         interface=pick_interface(targets, interface),
         timeout=timeout,
         options=ProbeOptions(
             arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
         ),
-        exclude_texts=tuple(exclude),
+        exclude_texts=tset.exclude_texts,
         waivers=tuple(waiver_list),
-        notes=notes,
+        notes=(*notes, *tset.notes),
+        ipv6=tset.v6,
+        hostnames=dict(tset.names),
         as_of=as_of,
     )
+
+
+def resolve_targets(
+    texts: list[str],
+    interface: str | None,
+    exclude: list[str],
+    target_files: list[str],
+    exclude_files: list[str],
+    max_hosts: int,
+) -> TargetSet:
+    """The scan's ``TargetSet``: the arguments and -iL files, host names resolved, less --exclude and
+    --exclude-file; with none of them, ``--interface``'s subnet. Every problem is a usage error, raised
+    before anything is sent (an IPv6 zone naming no interface too)."""
+    import socket
+
+    from scanner.errors import TargetError, UsageError
+    from scanner.targets import load_targets
+
+    if not texts and not target_files:
+        if not interface:
+            raise UsageError(
+                "no targets: name the CIDRs, ranges, addresses or host names to scan, -iL FILE, or "
+                "--interface NAME to scan that interface's subnet (nothing is scanned implicitly)"
+            )
+        from scanner.netif import interface as get_interface
+
+        texts = [str(get_interface(interface).network)]
+    tset = load_targets(
+        texts,
+        files=target_files,
+        exclude=exclude,
+        exclude_files=exclude_files,
+        max_hosts=max_hosts,
+        default_zone=interface,
+    )
+    for zone in sorted(tset.zones()):
+        try:
+            socket.if_nametoindex(zone) if not zone.isdigit() else socket.if_indextoname(int(zone))
+        except OSError:
+            raise TargetError(f"%{zone}: no interface named {zone!r} (see: ip link)") from None
+    return tset
 
 
 @dataclass

@@ -221,7 +221,10 @@ def _device_block(device: DeviceReport) -> Group:
     v = device.verdict
     head = Text()
     head.append(f"{STATUS_TITLE[v.status].upper():<15}", style=STATUS_STYLE[v.status])
-    head.append(f" {visible(device.ip, 39) or '-':<15} {visible(device.mac, 40) or '-':<17}")
+    ip = visible(device.ip, 39) or "-"
+    if device.hostname:  # the name the user gave as the target
+        ip += f" ({visible(device.hostname, 80)})"
+    head.append(f" {ip:<15} {visible(device.mac, 40) or '-':<17}")
     what = " ".join(p for p in (visible(maker(v), 60), visible(v.model, 60), visible(v.device_type, 30)) if p)
     if what:
         head.append(f"  {what}", style="bold")
