@@ -92,7 +92,7 @@ def _device_line(device: DeviceReport) -> Text:
     v = device.verdict
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{STATUS_TITLE[v.status].upper():<15}", style=STATUS_STYLE[v.status])
-    line.append(f" {visible(device.ip, 39) or '-':<15} {visible(device.mac, 40) or '-':<17}")
+    line.append(f" {_address(device):<15} {visible(device.mac, 40) or '-':<17}")
     what = " ".join(p for p in (visible(maker(v), 40), visible(v.model, 30)) if p) or "-"
     line.append(f"  {what}", style="bold")
     tags = [visible(v.covered_entity)] if v.covered_entity and v.covered_entity not in what else []
@@ -108,6 +108,12 @@ def _device_line(device: DeviceReport) -> Text:
     elif not v.evidence:
         line.append("  no evidence", style="dim")
     return line
+
+
+def _address(device: DeviceReport) -> str:
+    """The IP, with the host name the user gave as the target beside it."""
+    ip = visible(device.ip, 39) or "-"
+    return f"{ip} ({visible(device.hostname, 80)})" if device.hostname else ip
 
 
 def _summary(report: ScanReport) -> Text:
@@ -221,10 +227,7 @@ def _device_block(device: DeviceReport) -> Group:
     v = device.verdict
     head = Text()
     head.append(f"{STATUS_TITLE[v.status].upper():<15}", style=STATUS_STYLE[v.status])
-    ip = visible(device.ip, 39) or "-"
-    if device.hostname:  # the name the user gave as the target
-        ip += f" ({visible(device.hostname, 80)})"
-    head.append(f" {ip:<15} {visible(device.mac, 40) or '-':<17}")
+    head.append(f" {_address(device):<15} {visible(device.mac, 40) or '-':<17}")
     what = " ".join(p for p in (visible(maker(v), 60), visible(v.model, 60), visible(v.device_type, 30)) if p)
     if what:
         head.append(f"  {what}", style="bold")
