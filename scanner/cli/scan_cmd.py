@@ -346,6 +346,7 @@ class ScanCommand:
             fail_statuses=policy.fail_statuses,
             fail_on_heard=self.fail_on_heard,
             evidence=self.evidence,
+            trend=self._trend(report),
         )
 
     def exit_code(self, report: ScanReport) -> int:
@@ -353,6 +354,18 @@ class ScanCommand:
         from scanner.policy.fail_on import exit_code, parse_fail_on
 
         return exit_code(report, parse_fail_on(self.fail_on), fail_on_heard=self.fail_on_heard)
+
+    def _trend(self, report: ScanReport) -> list[tuple[str, int]] | None:
+        """For an HTML report with a history: the flagged-device counts of the stored scans of these targets."""
+        if self.db is None or not any(s.partition("=")[0].strip().lower() == "html" for s in self.specs):
+            return None
+        from scanner.history.store import flagged_trend
+
+        store = open_history(self.db)
+        try:
+            return flagged_trend(store, report.targets)
+        finally:
+            store.close()
 
     def _alert(self, report: ScanReport) -> None:
         """--notify / --notify-cmd: the alert for a complete scan, against the previous one of its targets."""

@@ -671,3 +671,14 @@ def _place(devices: list[DeviceReport], targets: list[str]) -> tuple[list[Device
         if where != "drop":
             placed[where == "heard"].append(d)
     return placed
+
+
+def flagged_trend(store: HistoryStore, targets: list[str], limit: int = 12) -> list[tuple[str, int]]:
+    """(start day, covered + likely devices) of the newest ``limit`` complete stored scans of exactly these
+    targets, oldest first: the HTML report's trend chart."""
+    wanted = sorted(targets)
+    rows = [r for r in store.list_scans(limit=500) if r.complete and sorted(r.targets) == wanted][:limit]
+    return [
+        (f"{r.started_at:%Y-%m-%d %H:%M}", r.counts.get("covered", 0) + r.counts.get("likely", 0))
+        for r in reversed(rows)
+    ]
