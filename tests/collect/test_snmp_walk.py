@@ -1,0 +1,196 @@
+"""The SNMP walker against hostile agents on loopback, credentials from the environment, agent syntax.
+
+The hostile agents are ours (the project's own BER codec answers pysnmp's requests): garbage, OIDs that
+loop, a table without end, silence after the first answer. Every one ends as a note on that agent, within
+the time and row bounds, never as an exception."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from clirun import assert_usage_error, run_cli
+
+from scanner.cli.collect_cmd import snmp_auth
+from scanner.collect.snmp_walk import SnmpAuth, WalkLimits, collect, parse_agent
+from scanner.discovery.parsers import snmp as ber
+from scanner.errors import UsageError
+
+SYS = {
+    "1.3.6.1.2.1.1.1.0": (ber.OCTET_STRING, b"hostile agent"),
+    "1.3.6.1.2.1.1.2.0": (ber.OID, "1.3.6.1.4.1.8072.3.2.10"),  # net-snmp's own
+    "1.3.6.1.2.1.1.5.0": (ber.OCTET_STRING, b"evil"),
+}
+GET_BULK = 0xA5
+
+
+def _reply(msg: ber.Message, binds: list[ber.VarBind]) -> bytes:
+    return ber.encode_message(
+        ber.Message(msg.version, msg.community, ber.GET_RESPONSE, msg.request_id, 0, 0, tuple(binds))
+    )
+
+
+def _answer(mode: str, data: bytes, state: dict[str, int]) -> bytes | None:
+    msg = ber.parse_message(data)
+    if msg is None:
+        return None
+    if mode == "garbage":
+        return b"\x30\x84\xff\xff\xff\xff" + data[:40]
+    if msg.pdu_type == ber.GET_REQUEST:
+        return _reply(
+            msg, [ber.VarBind(b.oid, *SYS.get(b.oid, (ber.NO_SUCH_OBJECT, None))) for b in msg.varbinds]
+        )
+    if msg.pdu_type != GET_BULK or mode == "silent-after-get":
+        return None
+    asked = msg.varbinds[0].oid
+    reps = max(1, min(msg.error_index, 40))
+    if mode == "loop":  # always the same row: the OID never increases
+        return _reply(msg, [ber.VarBind(asked + ".1", ber.INTEGER, 1)] * reps)
+    if mode == "endless":  # every table goes on for ever
+        state["n"] = state.get("n", 0) + reps
+        return _reply(msg, [ber.VarBind(f"{asked}.{i}", ber.INTEGER, i) for i in range(1, reps + 1)])
+    if mode == "bad-rows":  # FDB and ARP rows whose indexes and MACs are malformed, then the end
+        if asked.count(".") > 14:
+            return _reply(msg, [ber.VarBind(asked, ber.END_OF_MIB_VIEW, None)])
+        return _reply(
+            msg,
+            [
+                ber.VarBind(asked + ".2.1.2.3", ber.INTEGER, 7),
+                ber.VarBind(asked + ".4.1.1.4.10.0.0.1", ber.OCTET_STRING, b"\x01\x02"),
+                ber.VarBind(asked + ".5.9.9.9.9.9.9.9.9.9.9.9", ber.OCTET_STRING, b"\xff" * 3000),
+            ],
+        )
+    return None
+
+
+@contextlib.contextmanager
+def hostile_agent(mode: str) -> Iterator[int]:
+    """A UDP agent on 127.0.0.1 answering in ``mode``; yields its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+    state: dict[str, int] = {}
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            out = _answer(mode, data, state)
+            if out is not None:
+                sock.sendto(out, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close()
+
+
+def _collect(port: int, **limits: float) -> tuple[object, float]:
+    lim = WalkLimits(timeout=0.3, retries=0, **limits)  # type: ignore[arg-type]
+    started = time.monotonic()
+    [result] = asyncio.run(collect([("127.0.0.1", port)], SnmpAuth(community="hostile"), lim))
+    return result, time.monotonic() - started
+
+
+def test_garbage_replies_are_no_answer() -> None:
+    with hostile_agent("garbage") as port:
+        result, seconds = _collect(port)
+    assert not result.answered and result.errors and "no answer" in result.errors[0]
+    assert seconds < 5
+
+
+def test_looping_oids_end_each_walk_with_a_note() -> None:
+    with hostile_agent("loop") as port:
+        result, seconds = _collect(port)
+    assert result.answered and result.tables.sys_name == "evil"
+    assert result.errors and all("OID not increasing" in e for e in result.errors)
+    assert seconds < 10
+
+
+def test_a_table_without_end_stops_at_max_rows() -> None:
+    with hostile_agent("endless") as port:
+        result, _ = _collect(port, max_rows=200)
+    assert result.rows and max(result.rows.values()) <= 200
+    assert any("stopped after 200 rows" in e for e in result.errors)
+
+
+def test_an_agent_that_goes_silent_is_bounded_by_its_budget() -> None:
+    with hostile_agent("silent-after-get") as port:
+        result, seconds = _collect(port, agent_budget=1.5)
+    assert result.answered and any("out of time" in e for e in result.errors)
+    assert seconds < 4
+
+
+def test_malformed_rows_are_skipped_and_counted() -> None:
+    with hostile_agent("bad-rows") as port:
+        result, _ = _collect(port)
+    assert result.answered and result.tables.arp == [] and result.tables.fdb == []
+    assert result.tables.skipped >= 1
+
+
+def test_cli_against_a_hostile_agent_reports_and_exits_3_without_traceback(tmp_path) -> None:
+    with hostile_agent("loop") as port:
+        proc = run_cli(
+            "collect", "snmp", f"127.0.0.1:{port}", "-c", "s3cr3t-community", "--timeout", "0.3",
+            "--no-history", "-q", "-f", "json",
+        )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and "s3cr3t" not in proc.stderr + proc.stdout  # never logged
+    report = json.loads(proc.stdout)
+    assert report["complete"] is False and [p["status"] for p in report["probes"]] == ["partial"]
+    assert "OID not increasing" in report["probes"][0]["error"]
+
+
+def test_v3_from_the_environment_and_its_levels() -> None:
+    env = {"NDAA_SNMP_USER": "audit", "NDAA_SNMP_AUTH_KEY": "authkey123", "NDAA_SNMP_PRIV_KEY": "privkey123"}
+    auth = snmp_auth(None, env)
+    assert auth.v3 is not None and auth.v3.level == "authPriv" and auth.v3.auth_protocol == "sha"
+    assert "authkey123" not in repr(auth) and "privkey123" not in repr(auth)
+    assert snmp_auth(None, {"NDAA_SNMP_USER": "audit"}).v3.level == "noAuthNoPriv"  # type: ignore[union-attr]
+    both = snmp_auth("public", {**env, "NDAA_SNMP_AUTH_PROTOCOL": "SHA256"})
+    assert both.v3 is not None and both.v3.auth_protocol == "sha256" and both.community is None
+    assert "public" not in repr(SnmpAuth(community="public"))
+    for bad, needle in (
+        ({"NDAA_SNMP_USER": "a", "NDAA_SNMP_PRIV_KEY": "privkey123"}, "needs NDAA_SNMP_AUTH_KEY"),
+        ({**env, "NDAA_SNMP_AUTH_PROTOCOL": "sha1024"}, "NDAA_SNMP_AUTH_PROTOCOL"),
+        ({**env, "NDAA_SNMP_PRIV_PROTOCOL": "rot13"}, "NDAA_SNMP_PRIV_PROTOCOL"),
+        ({**env, "NDAA_SNMP_AUTH_KEY": "short"}, "at least 8"),
+        ({}, "no SNMP credentials"),
+    ):
+        with pytest.raises(UsageError, match=needle):
+            snmp_auth(None, bad)
+
+
+def test_agent_syntax() -> None:
+    assert parse_agent("10.0.0.1") == ("10.0.0.1", 161)
+    assert parse_agent("core-sw:1161") == ("core-sw", 1161)
+    for bad in ("", ":161", "10.0.0.1:0", "10.0.0.1:99999", "10.0.0.1:x", "a b"):
+        with pytest.raises(ValueError):
+            parse_agent(bad)
+
+
+def test_cli_usage_errors_before_anything_is_sent() -> None:
+    env = {"NDAA_SNMP_COMMUNITY": "", "NDAA_SNMP_USER": ""}
+    assert_usage_error(run_cli("collect", "snmp", "10.0.0.1", "--no-history", env=env), "no SNMP credentials")
+    assert_usage_error(
+        run_cli("collect", "snmp", "10.0.0.1:70000", "-c", "x", "--no-history", env=env), "HOST:PORT"
+    )
+    assert_usage_error(
+        run_cli("collect", "snmp", "10.0.0.1", "-c", "x", "-o", "json=/nonexistent/dir/r.json", env=env),
+        "cannot write report",
+    )
