@@ -276,7 +276,8 @@ def build_collect_report(
                 notes=[line, *r.tables.problems],
             )
         )
-        notes.append(line)
+        if r.answered:
+            notes.append(line)
         notes += [f"{name}: {e}" for e in r.errors]
         notes += [f"{name}: {p}" for p in r.tables.problems]
     done = {f"{r.agent}:{r.port}" if r.port != 161 else r.agent for r in results}

@@ -93,6 +93,7 @@ def serve(rows: dict[str, list[Any]], lines: Iterable[str], out: Any) -> None:
     """Answer pass_persist requests read from ``lines`` on ``out`` until the input ends."""
     oids = sorted(rows, key=_key)
     keys = [_key(o) for o in oids]
+    subtrees = [_key(t) for t in SUBTREES]
     it = iter(lines)
 
     def reply(*parts: object) -> None:
@@ -108,9 +109,10 @@ def serve(rows: dict[str, list[Any]], lines: Iterable[str], out: Any) -> None:
             if cmd == "get":
                 i = bisect.bisect_left(keys, asked)
                 hit = i if i < len(keys) and keys[i] == asked else None
-            else:
+            else:  # the next row within the subtree snmpd asked about (it registered each apart)
                 i = bisect.bisect_right(keys, asked)
-                hit = i if i < len(keys) else None
+                sub = next((k for k in subtrees if asked[: len(k)] == k), ())
+                hit = i if i < len(keys) and keys[i][: len(sub)] == sub else None
             if hit is None:
                 reply("NONE")
             else:

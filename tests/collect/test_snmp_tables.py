@@ -240,3 +240,47 @@ def test_any_rows_parse_without_raising(rows: list[t.Var], more: list[t.Var]) ->
     assert len(tables.problems) <= t.MAX_PROBLEMS
     assert all(len(i.value) <= 4096 for i in items if isinstance(i, Observation))
     assert t.summary("10.0.0.1", tables)
+
+
+def test_the_lab_switch_program_answers_pass_persist_requests() -> None:
+    import io
+
+    from scanner.lab.snmp_switch import DOT1D_BASE_PORT_IFINDEX, IF_NAME, serve, switch_rows
+
+    rows = switch_rows([(1, 1001, "Gi1/0/1", "cam"), (2, 1002, "Gi1/0/2", "")], [(HIK, 20, 1)])
+    asked = [
+        "PING",
+        "get",
+        f".{DOT1D_BASE_PORT_IFINDEX}.2",
+        "getnext",
+        f".{DOT1D_BASE_PORT_IFINDEX}.1",  # the next row, not the same one again
+        "get",
+        ".1.3.6.1.2.1.17.99",
+        "getnext",
+        ".1.3.6.1.2.1.17.99",  # past the BRIDGE-MIB rows: not the IF-MIB rows after them
+        "getnext",
+        f".{IF_NAME}.1002",
+        "getnext",
+        ".1.3.6.1.2.1.31.1.1.1.18.1002",  # the last row
+        "set",
+        ".1.3.6.1.2.1.17.1.4.1.2.1",
+        "integer 5",
+    ]
+    out = io.StringIO()
+    serve(rows, (line + "\n" for line in asked), out)
+    assert out.getvalue().splitlines() == [
+        "PONG",
+        f".{DOT1D_BASE_PORT_IFINDEX}.2",
+        "integer",
+        "1002",
+        f".{DOT1D_BASE_PORT_IFINDEX}.2",
+        "integer",
+        "1002",
+        "NONE",
+        "NONE",
+        ".1.3.6.1.2.1.31.1.1.1.18.1001",
+        "string",
+        "cam",
+        "NONE",
+        "not-writable",
+    ]

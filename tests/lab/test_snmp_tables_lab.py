@@ -196,7 +196,9 @@ def test_switch_tables_list_every_mac_with_port_and_vlan_and_mark_the_uplink(
     from scanner.lab.snmpd import Snmpd
 
     require_binary("snmpd")
-    lab = lab_factory([{"name": "sw", "ip": "10.99.0.3", "mac": "00:0f:e2:00:00:01", "profile": "host"}])
+    cam = {"name": "cam", "ip": "10.99.0.10", "mac": ACCESS[3][0], "profile": "host"}
+    lab = lab_factory([{"name": "sw", "ip": "10.99.0.3", "mac": "00:0f:e2:00:00:01", "profile": "host"}, cam])
+    _fill_arp_table(lab.device_ns(0), {cam["ip"]: cam["mac"]})  # the switch's management stack knows it
     rows, macs = _switch_rows()
     csv_path = tmp_path / "r.csv"
     with Snmpd(lab.device_ns(0), "10.99.0.3", community=COMMUNITY, sys_name="sw-access-1", switch_rows=rows):
