@@ -207,7 +207,7 @@ def _run(
         progress.update(f"walking {len(agents)} SNMP agent(s)")
 
         async def main() -> None:
-            await collect(agents, auth, limits, done=results.append)
+            await collect(agents, auth, limits, results)
 
         interrupted = run_stoppable(main())
         report = build_collect_report(results, names, auth, started, uplink_macs, interrupted, history)
@@ -266,6 +266,8 @@ def build_collect_report(
             if not r.errors
             else ProbeStatus.PARTIAL
         )
+        if not r.answered and not r.errors:
+            r.errors.append("not walked (interrupted)" if interrupted else "not walked")
         line = st.summary(name, r.tables, uplink_macs) if r.answered else f"{name}: no answer"
         summaries.append(
             ProbeSummary(
@@ -280,15 +282,13 @@ def build_collect_report(
             notes.append(line)
         notes += [f"{name}: {e}" for e in r.errors]
         notes += [f"{name}: {p}" for p in r.tables.problems]
-    done = {f"{r.agent}:{r.port}" if r.port != 161 else r.agent for r in results}
-    notes += [f"{n}: not walked (interrupted)" for n in names if n not in done]
     if interrupted:
         notes.append("the collection was interrupted: this report holds the agents finished until then")
     devices = sorted(
         (DeviceReport.of(d, v) for d, v in identify_stream(items, cap=None, max_hosts=None)),
         key=lambda d: ip_sort_key(d.ip),
     )
-    complete = not interrupted and len(results) == len(names) and all(r.complete for r in results)
+    complete = not interrupted and bool(results) and all(r.complete for r in results)
     return build_report(
         devices,
         started_at=started,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,9 +216,9 @@ def _auth_data(auth: SnmpAuth) -> Any:
     )
 
 
-async def collect_agent(engine: Any, host: str, port: int, auth: SnmpAuth, limits: WalkLimits) -> AgentResult:
-    """Walk one agent within ``limits.agent_budget``; never raises for anything the agent does."""
-    result = AgentResult(host, port)
+async def collect_agent(engine: Any, result: AgentResult, auth: SnmpAuth, limits: WalkLimits) -> AgentResult:
+    """Walk one agent into ``result`` within ``limits.agent_budget``; never raises for anything the agent
+    does (a cancellation is re-raised, with what was read until then kept in ``result``)."""
     started = time.monotonic()
     try:
         async with asyncio.timeout(limits.agent_budget):
@@ -226,11 +226,13 @@ async def collect_agent(engine: Any, host: str, port: int, auth: SnmpAuth, limit
     except TimeoutError:
         result.errors.append(f"out of time after {limits.agent_budget:g} s: tables read until then are kept")
     except asyncio.CancelledError:
+        result.errors.append("interrupted: tables read until then are kept")
         raise
     except Exception as exc:  # a hostile reply pysnmp could not digest: this agent's error, not ours
-        log.debug("snmp agent %s failed", host, exc_info=True)
+        log.debug("snmp agent %s failed", result.agent, exc_info=True)
         result.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-    result.seconds = time.monotonic() - started
+    finally:
+        result.seconds = time.monotonic() - started
     return result
 
 
@@ -297,22 +299,26 @@ async def collect(
     agents: Sequence[tuple[str, int]],
     auth: SnmpAuth,
     limits: WalkLimits = WalkLimits(),
-    done: Callable[[AgentResult], None] | None = None,
+    results: list[AgentResult] | None = None,
 ) -> list[AgentResult]:
-    """Walk every agent (``limits.concurrency`` at once); results in the agents' order."""
+    """Walk every agent (``limits.concurrency`` at once); one result per agent, in the agents' order.
+
+    ``results``, when given, is filled with those results before any walk starts, so a caller whose
+    collection is cancelled (Ctrl-C) still holds everything each agent gave until then."""
     from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
+    out = [AgentResult(host, port) for host, port in agents]
+    if results is not None:
+        results[:] = out
     engine = SnmpEngine()
     gate = asyncio.Semaphore(max(1, limits.concurrency))
 
-    async def one(host: str, port: int) -> AgentResult:
+    async def one(result: AgentResult) -> None:
         async with gate:
-            result = await collect_agent(engine, host, port, auth, limits)
-        if done is not None:
-            done(result)
-        return result
+            await collect_agent(engine, result, auth, limits)
 
     try:
-        return list(await asyncio.gather(*(one(h, p) for h, p in agents)))
+        await asyncio.gather(*(one(r) for r in out))
     finally:
         engine.close_dispatcher()
+    return out

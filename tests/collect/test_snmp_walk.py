@@ -70,8 +70,9 @@ def _answer(mode: str, data: bytes, state: dict[str, int]) -> bytes | None:
 
 
 @contextlib.contextmanager
-def hostile_agent(mode: str) -> Iterator[int]:
-    """A UDP agent on 127.0.0.1 answering in ``mode``; yields its port."""
+def hostile_agent(mode: str, bulk_asked: threading.Event | None = None) -> Iterator[int]:
+    """A UDP agent on 127.0.0.1 answering in ``mode``; yields its port. ``bulk_asked`` is set at the
+    first GETBULK (the walks have begun)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.1)
@@ -86,6 +87,9 @@ def hostile_agent(mode: str) -> Iterator[int]:
                 continue
             except OSError:
                 return
+            msg = ber.parse_message(data)
+            if bulk_asked is not None and msg is not None and msg.pdu_type == GET_BULK:
+                bulk_asked.set()
             out = _answer(mode, data, state)
             if out is not None:
                 sock.sendto(out, peer)
@@ -194,3 +198,41 @@ def test_cli_usage_errors_before_anything_is_sent() -> None:
         run_cli("collect", "snmp", "10.0.0.1", "-c", "x", "-o", "json=/nonexistent/dir/r.json", env=env),
         "cannot write report",
     )
+
+
+def test_ctrl_c_during_the_walks_writes_the_partial_report() -> None:
+    import os
+    import signal
+    import subprocess
+
+    from clirun import scanner_command
+    from paths import REPO
+
+    walking = threading.Event()
+    with hostile_agent("silent-after-get", walking) as port:
+        proc = subprocess.Popen(
+            scanner_command(
+                "collect", "snmp", f"127.0.0.1:{port}", "-c", "x", "--timeout", "5", "--no-history", "-q",
+                "-f", "json",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        try:
+            assert walking.wait(60), "the collector never began its walks"
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 3, err
+    assert "interrupted: partial report written" in err and "Traceback" not in err
+    report = json.loads(out)
+    assert report["complete"] is False
+    assert any("interrupted" in n for n in report["notes"])
+    # what the agent said before the interruption is kept: its system group
+    [agent] = report["devices"]
+    assert agent["ip"] == "127.0.0.1" and agent["hostnames"] == ["evil"]
