@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import random
 import socket
 import threading
 import time
@@ -70,9 +72,12 @@ def _answer(mode: str, data: bytes, state: dict[str, int]) -> bytes | None:
 
 
 @contextlib.contextmanager
-def hostile_agent(mode: str, bulk_asked: threading.Event | None = None) -> Iterator[int]:
+def hostile_agent(
+    mode: str, bulk_asked: threading.Event | None = None, flip: random.Random | None = None
+) -> Iterator[int]:
     """A UDP agent on 127.0.0.1 answering in ``mode``; yields its port. ``bulk_asked`` is set at the
-    first GETBULK (the walks have begun)."""
+    first GETBULK (the walks have begun); with ``flip``, one to six random bytes of every reply are
+    changed."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.1)
@@ -91,6 +96,11 @@ def hostile_agent(mode: str, bulk_asked: threading.Event | None = None) -> Itera
             if bulk_asked is not None and msg is not None and msg.pdu_type == GET_BULK:
                 bulk_asked.set()
             out = _answer(mode, data, state)
+            if out is not None and flip is not None:
+                mutated = bytearray(out)
+                for _ in range(flip.randint(1, 6)):
+                    mutated[flip.randrange(len(mutated))] = flip.randrange(256)
+                out = bytes(mutated)
             if out is not None:
                 sock.sendto(out, peer)
 
@@ -138,6 +148,21 @@ def test_an_agent_that_goes_silent_is_bounded_by_its_budget() -> None:
         result, seconds = _collect(port, agent_budget=1.5)
     assert result.answered and any("out of time" in e for e in result.errors)
     assert seconds < 4
+
+
+@pytest.mark.parametrize("mode", ["bad-rows", "endless", "loop"])
+def test_randomly_corrupted_replies_end_as_notes(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    for seed in range(4):
+        with hostile_agent(mode, flip=random.Random(seed)) as port:
+            result, seconds = _collect(port, max_rows=300, agent_budget=5)
+        assert seconds < 8
+        # whatever got through parses to well-formed rows only
+        assert all(len(e.mac) == 17 and e.port >= 0 for e in result.tables.fdb)
+        assert all(a.ip.count(".") == 3 or ":" in a.ip for a in result.tables.arp)
+    assert not [r for r in caplog.records if r.name == "asyncio"], (
+        caplog.text
+    )  # nothing escaped into the loop
 
 
 def test_malformed_rows_are_skipped_and_counted() -> None:
