@@ -271,3 +271,6 @@ def test_collect_keeps_history_like_a_scan(lab_factory: Any, tmp_path) -> None:
     finally:
         store.close()
     assert {d.mac for d in stored.devices if d.mac} == macs | {SCANNER_MAC}
+    hik = next(d for d in stored.devices if d.mac == ACCESS[3][0])
+    assert any(n.startswith("location: sw-access-1 (10.99.0.3) port 3") for n in hik.verdict.notes)
+    assert any(o.signal == "snmp.fdb" for o in hik.observations)
