@@ -35,6 +35,7 @@ V3_ENV = {
     "priv_protocol": "NDAA_SNMP_PRIV_PROTOCOL",
 }
 COMMUNITY_ENV = "NDAA_SNMP_COMMUNITY"
+INCOMPLETE = "an agent did not answer every table"  # the history's reason for an incomplete collection
 
 collect_app = typer.Typer(
     help="Devices from the network's own records (router and switch tables), without probing hosts.",
@@ -193,7 +194,7 @@ def _run(
     from scanner.cli.common import Progress, err
     from scanner.cli.scan_cmd import open_history
     from scanner.collect.snmp_walk import collect
-    from scanner.scan import HistorySink, run_stoppable
+    from scanner.scan import INTERRUPTED, HistorySink, run_stoppable
 
     history = HistorySink(open_history(cmd.db)) if cmd.db is not None else None
     names = [f"{h}:{p}" if p != 161 else h for h, p in agents]
@@ -215,7 +216,7 @@ def _run(
             from scanner.policy.waivers import apply_waivers
 
             report = apply_waivers(report, waivers)
-        stop = "interrupted" if interrupted else None if report.complete else "incomplete"
+        stop = INTERRUPTED if interrupted else None if report.complete else INCOMPLETE
         try:
             if history is not None:
                 history.finish(report, stop)
@@ -224,7 +225,7 @@ def _run(
     if interrupted:
         err(f"interrupted: partial report written{cmd._kept()}")
     elif stop:
-        err(f"incomplete (an agent did not answer every table): report written, see its notes{cmd._kept()}")
+        err(f"incomplete ({INCOMPLETE}): report written, see its notes{cmd._kept()}")
     return int(cmd.exit_code(report))
 
 
@@ -266,27 +267,28 @@ def build_collect_report(
             if not r.errors
             else ProbeStatus.PARTIAL
         )
-        if not r.answered and not r.errors:
-            r.errors.append("not walked (interrupted)" if interrupted else "not walked")
+        errors = r.errors or (
+            [] if r.answered else ["not walked (interrupted)" if interrupted else "not walked"]
+        )
         line = st.summary(name, r.tables, uplink_macs) if r.answered else f"{name}: no answer"
         summaries.append(
             ProbeSummary(
                 probe=f"snmp-tables {name}",
                 status=status,
                 duration=round(r.seconds, 3),
-                error="; ".join(r.errors)[:500] or None,
+                error="; ".join(errors)[:500] or None,
                 notes=[line, *r.tables.problems],
             )
         )
         if r.answered:
             notes.append(line)
-        notes += [f"{name}: {e}" for e in r.errors]
+        notes += [f"{name}: {e}" for e in errors]
         notes += [f"{name}: {p}" for p in r.tables.problems]
     if interrupted:
-        notes.append("the collection was interrupted: this report holds the agents finished until then")
+        notes.append("the collection was interrupted: this report holds what the agents gave until then")
     devices = sorted(
         (DeviceReport.of(d, v) for d, v in identify_stream(items, cap=None, max_hosts=None)),
-        key=lambda d: ip_sort_key(d.ip),
+        key=lambda d: (ip_sort_key(d.ip), d.mac or ""),
     )
     complete = not interrupted and bool(results) and all(r.complete for r in results)
     return build_report(
