@@ -269,3 +269,16 @@ def test_ctrl_c_during_the_walks_writes_the_partial_report() -> None:
     # what the agent said before the interruption is kept: its system group
     [agent] = report["devices"]
     assert agent["ip"] == "127.0.0.1" and agent["hostnames"] == ["evil"]
+
+
+def test_agents_are_walked_together_and_reported_in_their_order() -> None:
+    with hostile_agent("garbage") as bad, hostile_agent("bad-rows") as odd:
+        results = asyncio.run(
+            collect(
+                [("127.0.0.1", bad), ("127.0.0.1", odd)],
+                SnmpAuth(community="x"),
+                WalkLimits(timeout=1.0, retries=0),
+            )
+        )
+    assert [(r.port, r.answered) for r in results] == [(bad, False), (odd, True)]
+    assert results[1].tables.skipped >= 1 and not results[0].tables.skipped
