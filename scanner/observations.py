@@ -54,6 +54,10 @@ SIGNALS: dict[str, str] = {
     "sadp.reply": "the host answered a Hikvision SADP inquiry",
     # Dahua DHIP: dhip.<Key> for every deviceInfo key, e.g. dhip.DeviceType
     "dhip.reply": "the host answered a Dahua DHIP DHDiscover.search",
+    # nmap's own identification (import nmap-xml, --with-nmap)
+    "nmap.service": "nmap's service label of an open port (its probe matched the device's reply)",
+    "nmap.cpe": "a CPE that nmap's service match names (cpe:/h:vendor:product, cpe:/o:vendor:os)",
+    "nmap.os": "nmap's best OS guess for the host, at 90 % accuracy or more",
     # SSDP / UPnP
     "ssdp.server": "SSDP SERVER header",
     "ssdp.st": "SSDP ST/NT header",

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -24,6 +24,8 @@ HOSTNAME_SIGNALS = ("hostname", "mdns.hostname")
 
 class DeviceReport(BaseModel):
     ip: str | None = None
+    # the host name the user gave as a target, resolved to ``ip`` before the scan (not a name a reply gave)
+    hostname: str | None = None
     mac: str | None = None
     hostnames: list[str] = Field(default_factory=list)
     probes: list[str] = Field(default_factory=list)  # probes that answered for this device
@@ -68,6 +70,8 @@ class ScanReport(BaseModel):
     probes: list[ProbeSummary] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     oui_registry_date: str | None = None
+    data_version: str | None = None  # digest of the fingerprint data the verdicts were made with
+    as_of: date | None = None  # the day the lists and ownerships were evaluated on (None: the scan's day)
     devices: list[DeviceReport] = Field(default_factory=list)
     # Hosts that answered a multicast/broadcast probe but are not among the targets: their own replies'
     # verdict, never probed further, never counted in the exit code unless the user asks (--fail-on-heard).
@@ -104,6 +108,7 @@ def build_report(
     interface: str | None = None,
     scan_id: str | None = None,
     scope: Scope | None = None,
+    as_of: date | None = None,
 ) -> ScanReport:
     """The ScanReport of identified ``devices``. With a ``scope`` (a live scan), only hosts at a target
     address are devices; the others are ``heard`` (with a note saying so), and the scanner's own
@@ -120,7 +125,10 @@ def build_report(
         ips = dict.fromkeys([*([d.ip] if d.ip else []), *(o.ip for o in d.observations if o.ip)])
         placement, address = scope.place(ips)
         if placement == "device":
-            kept.append(d if d.ip == address else d.model_copy(update={"ip": address}))
+            name = scope.name_of(address)
+            kept.append(
+                d if d.ip == address and not name else d.model_copy(update={"ip": address, "hostname": name})
+            )
         elif placement == "heard":
             verdict = d.verdict.model_copy(update={"notes": [*d.verdict.notes, HEARD_NOTE]})
             heard.append(d.model_copy(update={"verdict": verdict}))
@@ -140,9 +148,20 @@ def build_report(
         probes=list(probes),
         notes=all_notes,
         oui_registry_date=_oui_date(),
+        data_version=_data_version(),
+        as_of=as_of,
         devices=kept,
         heard=heard,
     )
+
+
+def _data_version() -> str | None:
+    try:
+        from scanner.datafiles import data_version
+
+        return data_version()
+    except OSError:  # the report still says what it can
+        return None
 
 
 def _oui_date() -> str | None:

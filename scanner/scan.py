@@ -18,10 +18,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from ipaddress import IPv4Address, IPv4Network
+from datetime import UTC, date, datetime
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -29,7 +29,7 @@ from scanner.discovery.options import Handoff, ProbeOptions
 from scanner.discovery.registry import PROBES, ProbeSpec, instantiate, select
 from scanner.observations import Observation, ip_sort_key
 from scanner.results import DeviceReport, ProbeSummary, ScanReport, build_report
-from scanner.targets import Scope
+from scanner.targets import Scope, Targets6
 
 if TYPE_CHECKING:
     from scanner.history.store import HistoryStore
@@ -65,6 +65,10 @@ class ScanRequest:
     exclude_texts: Sequence[str] = ()
     waivers: Sequence[Waiver] = ()
     notes: Sequence[str] = ()  # said in the report as given (e.g. "demo lab …")
+    as_of: date | None = None  # evaluate lists and ownerships on this day (None: today)
+    # IPv6 targets (hosts, prefixes, exclusions): in the Scope; the IPv4-only probes never see them
+    ipv6: Targets6 = field(default_factory=Targets6)
+    hostnames: Mapping[str, str] = field(default_factory=dict)  # target address -> the host name given
 
 
 class ScanSink(Protocol):
@@ -186,7 +190,7 @@ def finish_report(
     for r in state.results:
         all_notes += [f"{r.probe}: {n}" for n in r.notes]
     report = build_report(
-        identify_observations(state.observations),
+        identify_observations(state.observations, on_date=request.as_of),
         started_at=state.started_at,
         complete=complete,
         probes=[
@@ -200,6 +204,7 @@ def finish_report(
         interface=request.interface,
         scan_id=scan_id,
         scope=scope,
+        as_of=request.as_of,
     )
     if request.waivers:
         from scanner.policy.waivers import apply_waivers
@@ -211,17 +216,20 @@ def finish_report(
 
 
 def scope_of(request: ScanRequest) -> Scope:
-    return Scope(targets=frozenset(request.targets), own=own_addresses())
+    return Scope(
+        targets=frozenset(request.targets), own=own_addresses(), ipv6=request.ipv6, names=request.hostnames
+    )
 
 
-def own_addresses() -> frozenset[IPv4Address]:
-    """This namespace's own IPv4 addresses (never a target of the active probes, never a device)."""
+def own_addresses() -> frozenset[IPv4Address | IPv6Address]:
+    """This namespace's own addresses (never a target of the active probes, never a device)."""
     from scanner.netif import interfaces
+    from scanner.targets import own_ipv6_addresses
 
     try:
-        return frozenset(i.ip for i in interfaces())
+        return frozenset(i.ip for i in interfaces()) | own_ipv6_addresses()
     except OSError:
-        return frozenset()
+        return own_ipv6_addresses()
 
 
 async def run_probes(
@@ -389,11 +397,15 @@ def live_hosts(
     return live
 
 
-def identify_observations(observations: Iterable[Observation]) -> list[DeviceReport]:
-    """Every host of ``observations``, grouped by the one rule and identified, sorted by IP."""
+def identify_observations(
+    observations: Iterable[Observation], *, on_date: date | None = None
+) -> list[DeviceReport]:
+    """Every host of ``observations``, grouped by the one rule and identified (on ``on_date``: lists and
+    ownerships in force that day), sorted by IP."""
     from scanner.ingest.stream import identify_stream
 
-    reports = [DeviceReport.of(d, v) for d, v in identify_stream(observations, cap=None, max_hosts=None)]
+    stream = identify_stream(observations, cap=None, max_hosts=None, on_date=on_date)
+    reports = [DeviceReport.of(d, v) for d, v in stream]
     return sorted(reports, key=lambda r: ip_sort_key(r.ip))
 
 

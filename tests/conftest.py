@@ -16,12 +16,14 @@ LAB_FIXTURES = {"require_netns", "lab_factory"}
 
 @pytest.fixture(scope="session", autouse=True)
 def _empty_user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test sees an OUI registry the machine's user updated: the user data directory
-    ($NDAA_SCAN_DATA_DIR, inherited by every subprocess a test starts) is an empty temporary one."""
-    from scanner.datafiles import DATA_DIR_ENV
+    """No test sees an OUI registry the machine's user updated or the user's own fingerprints: the user
+    data and fingerprint directories ($NDAA_SCAN_DATA_DIR, $NDAA_SCAN_FINGERPRINTS_DIR, inherited by every
+    subprocess a test starts) are empty temporary ones."""
+    from scanner.datafiles import DATA_DIR_ENV, LOCAL_FINGERPRINTS_ENV
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(DATA_DIR_ENV, str(tmp_path_factory.mktemp("user-data")))
+        mp.setenv(LOCAL_FINGERPRINTS_ENV, str(tmp_path_factory.mktemp("user-fingerprints")))
         yield
 
 

@@ -89,13 +89,29 @@ def _rows(name: str, tables: tuple[str, ...]) -> list[tuple[str, dict[str, objec
     return rows
 
 
-ROWS = _rows("entities.toml", ("entity", "organization")) + _rows("rebrands.toml", ("edge",))
+ROWS = _rows("entities.toml", ("list", "category", "entity", "organization")) + _rows(
+    "rebrands.toml", ("edge",)
+)
+MEMBERSHIPS = [
+    (f"{label} lists #{i} {m['list']}", m)
+    for label, row in ROWS
+    if "[[entity]]" in label
+    for i, m in enumerate(row["lists"])  # type: ignore[arg-type]
+]
 
 
 def test_every_entity_and_rebrand_row_is_counted() -> None:
     tables = {label.split(" ")[1] for label, _ in ROWS}
-    assert tables == {"[[entity]]", "[[organization]]", "[[edge]]"}
-    assert sum(1 for label, _ in ROWS if "[[entity]]" in label) == 5  # the five §889 entities
+    assert tables == {"[[list]]", "[[category]]", "[[entity]]", "[[organization]]", "[[edge]]"}
+    # the five §889 entities and the two makers the FCC Covered List added on 2025-12-22
+    assert sum(1 for label, _ in ROWS if "[[entity]]" in label) == 7
+    assert len(MEMBERSHIPS) == 12  # five entities on both lists, two on the FCC list only
+
+
+@pytest.mark.parametrize(("label", "membership"), MEMBERSHIPS, ids=[label for label, _ in MEMBERSHIPS])
+def test_every_list_membership_cites_a_public_source(label: str, membership: dict[str, object]) -> None:
+    source = membership.get("source")
+    assert isinstance(source, str) and SOURCE_RE.search(source), f"{label}: {source!r}"
 
 
 @pytest.mark.parametrize(("label", "row"), ROWS, ids=[label for label, _ in ROWS])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from scanner.cli.options import EvidenceOpt
 from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
 
 DB_OPTION = typer.Option(
@@ -71,6 +72,7 @@ def report(
     ),
     waivers: Path = typer.Option(None, "--waivers", help="Apply this waiver file to the stored verdicts."),
     db: Path = DB_OPTION,
+    evidence: EvidenceOpt = False,
 ) -> None:
     """Produce any report again from a stored scan (also from one that was interrupted)."""
     from scanner.history.store import HistoryStore
@@ -88,5 +90,7 @@ def report(
         from scanner.policy.waivers import apply_waivers, load_waivers
 
         rep = apply_waivers(rep, load_waivers(waivers))
-    write_outputs(rep, specs, fail_statuses=policy.fail_statuses, fail_on_heard=fail_on_heard)
+    write_outputs(
+        rep, specs, fail_statuses=policy.fail_statuses, fail_on_heard=fail_on_heard, evidence=evidence
+    )
     raise typer.Exit(exit_code(rep, policy, fail_on_heard=fail_on_heard))

@@ -8,6 +8,7 @@ from typing import Literal
 import typer
 
 from scanner.cli.common import EXIT_CODES_HELP
+from scanner.cli.options import AsOfOpt, EvidenceOpt, as_of_date
 from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
 
 import_app = typer.Typer(help="Turn other tools' results into verdicts.", no_args_is_help=True)
@@ -27,9 +28,11 @@ def identify(
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    as_of: AsOfOpt = None,
+    evidence: EvidenceOpt = False,
 ) -> None:
     """Identify devices from observations in a file, without touching the network."""
-    raise typer.Exit(_offline(file, "jsonl", output_specs(fmt, output), fail_on))
+    raise typer.Exit(_offline(file, "jsonl", output_specs(fmt, output), fail_on, as_of, evidence))
 
 
 @import_app.command("nmap-xml")
@@ -38,18 +41,28 @@ def nmap_xml(
     fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    as_of: AsOfOpt = None,
+    evidence: EvidenceOpt = False,
 ) -> None:
     """Verdicts for the hosts of an nmap XML file."""
-    raise typer.Exit(_offline(str(file), "nmap-xml", output_specs(fmt, output), fail_on))
+    raise typer.Exit(_offline(str(file), "nmap-xml", output_specs(fmt, output), fail_on, as_of, evidence))
 
 
-def _offline(path: str, kind: Literal["jsonl", "nmap-xml"], specs: list[str], fail_on: str) -> int:
+def _offline(
+    path: str,
+    kind: Literal["jsonl", "nmap-xml"],
+    specs: list[str],
+    fail_on: str,
+    as_of: str | None,
+    evidence: bool = False,
+) -> int:
     from scanner.cli.common import err
     from scanner.ingest.stream import identify_file
     from scanner.policy.fail_on import exit_code, parse_fail_on
     from scanner.report import parse_spec, write_outputs
 
     policy = parse_fail_on(fail_on)
+    on_date = as_of_date(as_of)
     for s in specs:
         parse_spec(s)
     problems: list[str] = []
@@ -58,8 +71,8 @@ def _offline(path: str, kind: Literal["jsonl", "nmap-xml"], specs: list[str], fa
         problems.append(f"{path}:{line}: {message}")
         err(f"{path}:{line}: {message}")
 
-    report = identify_file(path, kind, problem)
-    write_outputs(report, specs, fail_statuses=policy.fail_statuses)
+    report = identify_file(path, kind, problem, on_date=on_date)
+    write_outputs(report, specs, fail_statuses=policy.fail_statuses, evidence=evidence)
     if problems:
         err(f"{len(problems)} input problem(s)")
     return exit_code(report, policy)

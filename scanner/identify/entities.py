@@ -14,6 +14,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scanner.datafiles import fingerprints_dir
 from scanner.dataload import TomlFile, read_toml, validate
 from scanner.errors import DataError
+from scanner.identify.models import FAR_889
 
 ENTITIES_FILE = "entities.toml"
 VENDORS_FILE = "vendors.toml"
@@ -86,16 +88,64 @@ def _split_glued(word: str) -> list[str]:
     return [word]
 
 
-class CoveredEntity(BaseModel):
-    """One of the five entities §889 names, and the equipment it covers."""
+class CoveredList(BaseModel):
+    """A list a device can be on (FAR 52.204-25, the FCC Covered List), with the date it took effect."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: Literal["Huawei", "ZTE", "Hytera", "Hikvision", "Dahua"]
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1)
+    effective: str = Field(pattern=_DATE)
+    source: str = Field(min_length=1)
+
+
+class Membership(BaseModel):
+    """An entity's place on one list, from ``since`` (and until ``until``, when it was taken off)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    list: str
+    since: str = Field(pattern=_DATE)
+    until: str | None = Field(default=None, pattern=_DATE)
+    source: str = Field(min_length=1)
+
+    def holds_on(self, day: date) -> bool:
+        return _as_date(self.since) <= day and (self.until is None or day < _as_date(self.until))
+
+
+class Category(BaseModel):
+    """A whole category a list names, with no maker: information only, never a verdict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    list: str
+    since: str = Field(pattern=_DATE)
+    name: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+
+class CoveredEntity(BaseModel):
+    """An entity a list names (the five of §889, the FCC Covered List's makers), and what it covers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
     legal_name: str
     clause: str
     scope: str
     source: str
+    lists: list[Membership] = Field(min_length=1)
+
+    def lists_on(self, day: date) -> list[Membership]:
+        """The memberships in force on ``day``."""
+        return [m for m in self.lists if m.holds_on(day)]
+
+
+def _as_date(text: str) -> date:
+    """'2021', '2021-03' or '2021-03-12' as the first day it names."""
+    parts = [int(p) for p in text.split("-")]
+    return date(parts[0], *(parts[1:] + [1, 1])[:2])
 
 
 class Organization(BaseModel):
@@ -134,6 +184,8 @@ class Organization(BaseModel):
 class _EntitiesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    lists: list[CoveredList] = Field(alias="list")  # the TOML tables are [[list]]
+    category: list[Category] = Field(default_factory=list)
     entity: list[CoveredEntity]
     organization: list[Organization]
 
@@ -151,7 +203,7 @@ class EntityMatch:
 
     vendor: str
     organization: str  # the matched row's name
-    entity: str | None  # canonical "Hikvision"|"Dahua"|"Huawei"|"ZTE"|"Hytera" or None
+    entity: str | None  # an [[entity]] name ("Hikvision", … "DJI") or None
     relation: str
     covered: bool | None  # None = needs review
     confidence: str
@@ -165,6 +217,8 @@ class EntityMatch:
 class EntityData:
     """The loaded entity and vendor data, with name indexes."""
 
+    lists: tuple[CoveredList, ...]
+    categories: tuple[Category, ...]
     entities: tuple[CoveredEntity, ...]
     organizations: tuple[Organization, ...]
     by_name: dict[str, Organization]  # normalised row name or IEEE name -> row
@@ -206,7 +260,37 @@ def read_entities(entities_path: Path, vendors_path: Path) -> EntityData:
                 field="ieee",
             )
             vendor_by_name[key] = vendor.name
-    return EntityData(tuple(data.entity), tuple(data.organization), by_name, vendor_by_name)
+    _check_lists(doc, data)
+    return EntityData(
+        tuple(data.lists),
+        tuple(data.category),
+        tuple(data.entity),
+        tuple(data.organization),
+        by_name,
+        vendor_by_name,
+    )
+
+
+def _check_lists(doc: TomlFile, data: _EntitiesFile) -> None:
+    """Every membership and category names a defined list; far_889 is defined; an entity is on a list
+    no earlier than the list took effect."""
+    effective = {lst.id: _as_date(lst.effective) for lst in data.lists}
+    _check(doc, "list", 0, FAR_889 in effective, f"the list {FAR_889!r} must be defined", field="id")
+    for index, entity in enumerate(data.entity):
+        for m in entity.lists:
+            _check(
+                doc, "entity", index, m.list in effective, f"{m.list!r} is not a [[list]] id", field="lists"
+            )
+            _check(
+                doc,
+                "entity",
+                index,
+                m.list not in effective or _as_date(m.since) >= effective[m.list],
+                f"on {m.list!r} since {m.since}, before the list took effect",
+                field="lists",
+            )
+    for index, category in enumerate(data.category):
+        _check(doc, "category", index, category.list in effective, f"{category.list!r} is not a [[list]] id")
 
 
 def _organizations_by_name(
@@ -265,7 +349,8 @@ def load_entities(path: Path | None = None) -> EntityData:
 
 
 def covered_entities() -> list[CoveredEntity]:
-    """The five §889 entities with their clause and scope."""
+    """Every entity a list names (the five of §889 and the FCC Covered List's makers), with clause,
+    scope and list memberships."""
     return list(load_entities().entities)
 
 

@@ -18,12 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from scanner.datafiles import fingerprints_dir
+from scanner.datafiles import fingerprints_dir, local_fingerprints_dir
 from scanner.dataload import TomlFile, load_toml, read_toml, validate
 from scanner.errors import DataError
 from scanner.observations import PROTOCOL_FIELD_PREFIXES, SIGNALS
 
 BANNERS_DIR = "banners"
+LOCAL_PREFIX = "local."  # the file name of a user's own fingerprint in evidence: "local.<stem>:<id>"
 VENDORS_FILE = "vendors.toml"
 CAPTURE_NAMES = frozenset({"model", "firmware", "serial", "mac"})
 DEVICE_TYPES = frozenset(
@@ -280,8 +281,9 @@ def _vendor_names(data_dir: Path) -> frozenset[str]:
     return frozenset(v.name for v in vendors.vendor)
 
 
-def _load(data_dir: Path) -> _Loaded:
-    """Read and compile every banner file, collecting (not raising) every structural problem."""
+def _load(data_dir: Path, local_dir: Path | None = None) -> _Loaded:
+    """Read and compile every banner file, then the user's own (``local_dir``, files named ``local.<stem>``
+    in evidence), collecting (not raising) every structural problem."""
     out = _Loaded()
     try:
         vendors = _vendor_names(data_dir)
@@ -289,24 +291,33 @@ def _load(data_dir: Path) -> _Loaded:
         out.problems.append(str(exc))
         vendors = frozenset()
     seen_ids: dict[str, str] = {}
-    for path in sorted((data_dir / BANNERS_DIR).glob("*.toml")):
+    _load_files(sorted((data_dir / BANNERS_DIR).glob("*.toml")), "", vendors, seen_ids, out)
+    if not out.files and not out.problems:
+        out.problems.append(f"{data_dir / BANNERS_DIR}: no fingerprint files")
+    if local_dir is not None and local_dir.is_dir():
+        _load_files(sorted(local_dir.glob("*.toml")), LOCAL_PREFIX, vendors, seen_ids, out)
+    return out
+
+
+def _load_files(
+    paths: list[Path], prefix: str, vendors: frozenset[str], seen_ids: dict[str, str], out: _Loaded
+) -> None:
+    for path in paths:
         try:
             doc = read_toml(path, error=DataError)
             spec = validate(doc, _File, error=DataError)
         except DataError as exc:
             out.problems.append(str(exc))
             continue
-        out.files.append(path.stem)
-        compiled = out.file_entries.setdefault(path.stem, [])
+        stem = prefix + path.stem
+        out.files.append(stem)
+        compiled = out.file_entries.setdefault(stem, [])
         out.problems += [f"{path}: unknown signal {s!r}" for s in spec.matches if not is_known_signal(s)]
         for index, entry in enumerate(spec.fingerprint):
-            fp = _compile(doc, index, entry, spec, vendors, seen_ids, out.problems)
+            fp = _compile(doc, index, entry, spec, vendors, seen_ids, out.problems, stem)
             if fp is not None:
                 compiled.append(fp)
                 out.entries.append(fp)
-    if not out.files and not out.problems:
-        out.problems.append(f"{data_dir / BANNERS_DIR}: no fingerprint files")
-    return out
 
 
 def _compile(
@@ -317,6 +328,7 @@ def _compile(
     vendors: frozenset[str],
     seen_ids: dict[str, str],
     problems_out: list[str],
+    stem: str,
 ) -> Fingerprint | None:
     """One entry compiled (None if its regex does not compile); its problems appended to ``problems_out``."""
     problems = _entry_problems(entry, spec, vendors)
@@ -340,7 +352,7 @@ def _compile(
         return None
     return Fingerprint(
         entry.id,
-        doc.path.stem,
+        stem,
         regex,
         tuple(entry.signals or spec.matches),
         entry.vendor,
@@ -349,7 +361,9 @@ def _compile(
         spec.preference if entry.certainty is None else entry.certainty,
         entry.description,
         entry.source,
-        entry.note,
+        "; ".join(filter(None, ("local fingerprint", entry.note)))
+        if stem.startswith(LOCAL_PREFIX)
+        else entry.note,
         tuple(entry.examples),
         where,
     )
@@ -396,13 +410,16 @@ def _example_problems(entry: _Entry) -> list[str]:
 
 
 def load_database(data_dir: Path | None = None) -> FingerprintDB:
-    """The compiled database (read once per directory); DataError on any broken file or entry."""
-    return _load_database(data_dir or fingerprints_dir())
+    """The compiled database (read once per directory): the shipped files, then the user's own
+    (``local_fingerprints_dir()``, only with the shipped data); DataError on any broken file or entry."""
+    if data_dir is not None:
+        return _load_database(data_dir, None)
+    return _load_database(fingerprints_dir(), local_fingerprints_dir())
 
 
 @cache
-def _load_database(data_dir: Path) -> FingerprintDB:
-    loaded = _load(data_dir)
+def _load_database(data_dir: Path, local_dir: Path | None) -> FingerprintDB:
+    loaded = _load(data_dir, local_dir)
     if loaded.problems:
         more = f" (and {len(loaded.problems) - 1} more problems)" if len(loaded.problems) > 1 else ""
         raise DataError(loaded.problems[0] + more)
@@ -432,7 +449,9 @@ class SelfTestReport:
 
 def self_test(data_dir: Path | None = None) -> SelfTestReport:
     """Check every file, entry and example (recog's rules); report every failure, raise nothing."""
-    loaded = _load(data_dir or fingerprints_dir())
+    loaded = (
+        _load(data_dir, None) if data_dir is not None else _load(fingerprints_dir(), local_fingerprints_dir())
+    )
     report = SelfTestReport(
         files=len(loaded.files), entries=len(loaded.entries), failures=list(loaded.problems)
     )

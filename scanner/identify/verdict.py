@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote
 
 from scanner.identify.fingerprints import FingerprintDB, load_database, load_vendor_names
-from scanner.identify.models import Evidence, Status, Verdict
+from scanner.identify.models import FAR_889, Evidence, Status, Verdict
 from scanner.identify.rebrands import RebrandEdge, Rebrands, load_rebrands
 from scanner.observations import PROTOCOL_FIELD_PREFIXES, Device, Observation, normalise_mac
 
 if TYPE_CHECKING:
-    from scanner.identify.entities import EntityMatch
+    from scanner.identify.entities import CoveredEntity, EntityMatch
     from scanner.identify.oui import OuiRegistry
 
 STRONG = 0.9
@@ -40,6 +40,11 @@ OVERRULE = 0.85  # a non-covered claim this strong outweighs a review-only path
 LABEL_CERTAINTY = 0.5  # a label naming a vendor, with no fingerprint behind it
 UNVERIFIED_FACTOR = 0.5  # confidence discount of a verdict that rests on review paths
 OUI_CERTAINTY = {"high": 0.6, "medium": 0.5, "low": 0.4}
+CLAIMED_MAC_FACTOR = (
+    0.75  # a MAC the device states about itself (no ARP entry) is weaker than one seen on the wire
+)
+CLAIMED_NOTE = "MAC claimed by the device in its own reply (no ARP entry): weaker than a MAC seen on the wire"
+MAX_CLAIMED_MACS = 2
 HISILICON = "HiSilicon"
 _CANONICAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
@@ -109,6 +114,7 @@ class _Context:
     rebrands: Rebrands
     vendor_keys: dict[str, str]  # label key ("cpplus") -> vendor name ("CP PLUS")
     scopes: dict[str, str]  # covered entity -> "clause: scope"
+    entities: dict[str, CoveredEntity]  # entity name -> its list memberships with dates
     entity_rows: dict[str, tuple[str | None, bool | None, str | None]]  # vendor -> (entity, covered, note)
 
 
@@ -125,6 +131,7 @@ def _context() -> _Context:
         rebrands=load_rebrands(),
         vendor_keys={_label_key(n): n for n in load_vendor_names()},
         scopes={e.name: f"{e.clause}: {e.scope}" for e in covered_entities()},
+        entities={e.name: e for e in covered_entities()},
         entity_rows=rows,
     )
 
@@ -137,8 +144,12 @@ def identify(device: Device, *, on_date: date | None = None, hisilicon_covered: 
     neutral: list[Evidence] = []
     notes: list[str] = []
     labels: list[str] = []  # brands named by labels and fingerprint brand fields
-    for mac in _macs(device):
+    macs = _macs(device)
+    for mac in macs:
         _oui_claim(mac, _mac_probe(device, mac), day, hisilicon_covered, claims, neutral, notes)
+    if not macs:  # routed targets, imports: no ARP entry, but the device may state its own MAC
+        for mac, probe in _claimed_macs(device):
+            _oui_claim(mac, probe, day, hisilicon_covered, claims, neutral, notes, claimed=True)
     best = ctx.db.best
     for obs in device.observations:
         hit = best(obs.signal, obs.value)
@@ -166,7 +177,7 @@ def identify(device: Device, *, on_date: date | None = None, hisilicon_covered: 
             claims.append(_Claim(ev, label, None, "label", _resolve(label, day, hisilicon_covered)))
         if label is not None:
             labels.append(label)
-    return _decide(device, claims, neutral, notes, labels, ctx)
+    return _decide(device, claims, neutral, notes, labels, ctx, day)
 
 
 # --- evidence gathering ---------------------------------------------------------------------------
@@ -204,6 +215,20 @@ def _mac_probe(device: Device, mac: str) -> str:
     return carriers[0].probe if carriers else "arp"
 
 
+def _claimed_macs(device: Device) -> list[tuple[str, str]]:
+    """MACs the device states in its own replies (SADP/DHIP MAC fields, ONVIF ``MAC/`` scope, a
+    WS-Discovery endpoint UUID): at most ``MAX_CLAIMED_MACS``, with the probe that carried each."""
+    out: dict[str, str] = {}
+    for o in device.observations:
+        if o.signal != "claimed.mac" or len(out) >= MAX_CLAIMED_MACS:
+            continue
+        try:
+            out.setdefault(normalise_mac(o.value), o.probe)
+        except ValueError:
+            continue
+    return list(out.items())
+
+
 def _oui_claim(
     mac: str,
     probe: str,
@@ -212,12 +237,15 @@ def _oui_claim(
     claims: list[_Claim],
     neutral: list[Evidence],
     notes: list[str],
+    *,
+    claimed: bool = False,
 ) -> None:
     facts = _oui(mac)
     if isinstance(facts, str):
         notes.append(facts)
         return
     matched = f"oui:{facts.prefix} {facts.organization}"
+    signal, factor = ("claimed.mac", CLAIMED_MAC_FACTOR) if claimed else ("mac", 1.0)
     if facts.vendor is None:
         neutral.append(
             Evidence(
@@ -249,16 +277,17 @@ def _oui_claim(
         if row is not None and row.relation.startswith("former") and resolution.coverage == "not-covered":
             # a divested company's own registration (Honor Device) is evidence against the former parent
             resolution = replace(resolution, related=None)
+    row_note = f"entities.toml:{row.id}" if row else None
     ev = Evidence(
         probe=probe,
-        signal="mac",
+        signal=signal,
         value=mac,
         matched=matched,
         vendor=facts.vendor,
         brand=None,
-        certainty=OUI_CERTAINTY.get(row.confidence if row else "high", 0.5),
+        certainty=round(OUI_CERTAINTY.get(row.confidence if row else "high", 0.5) * factor, 3),
         supports=True,
-        note=f"entities.toml:{row.id}" if row else None,
+        note="; ".join(filter(None, (row_note, CLAIMED_NOTE if claimed else None))) or None,
         port=None,
     )
     claims.append(_Claim(ev, facts.vendor, None, "oui", resolution))
@@ -481,9 +510,12 @@ def _decide(
     notes: list[str],
     labels: list[str],
     ctx: _Context,
+    day: date,
 ) -> Verdict:
     """One path per kind of evidence: claims for a covered entity (vendor-protocol replies, banner
-    fingerprints, OUI), then review paths (rebrands), then evidence against (look-alikes), else unknown."""
+    fingerprints, OUI), then review paths (rebrands), then evidence against (look-alikes), else unknown.
+    The status answers FAR 52.204-25 on ``day``: an entity only on other lists (or not yet on it) is
+    "not covered", and its lists are reported beside the status."""
     split = _Split.of(claims)
     if split.by_entity:
         decision = _covered_path(split, notes)
@@ -495,7 +527,12 @@ def _decide(
         decision = _Decision(Status.UNKNOWN)
     if decision.status is Status.NOT_COVERED:
         decision = _against_path(split)
-    return _build(
+    listed = ctx.entities.get(decision.entity or "")
+    lists = [m.list for m in listed.lists_on(day)] if listed is not None else []
+    if listed is not None and FAR_889 not in lists:
+        notes.append(_off_far_889(listed, lists, day))
+        decision = _Decision(Status.NOT_COVERED, None, decision.support, decision.confidence)
+    verdict = _build(
         device,
         decision.status,
         decision.entity,
@@ -507,6 +544,18 @@ def _decide(
         decision.confidence,
         ctx,
     )
+    verdict.lists = lists
+    return verdict
+
+
+def _off_far_889(entity: CoveredEntity, lists: list[str], day: date) -> str:
+    """Why an entity's device is not covered by FAR 52.204-25 on ``day``, and what it is on instead."""
+    far = next((m for m in entity.lists if m.list == FAR_889), None)
+    text = f"{entity.name} is not on FAR 52.204-25 on {day.isoformat()}"
+    if far is not None:
+        text += f" (from {far.since})"
+    on = [f"{m.list} since {m.since}" for m in entity.lists_on(day)]
+    return text + (f"; on {', '.join(on)}" if on else "")
 
 
 def _covered_path(split: _Split, notes: list[str]) -> _Decision:

@@ -10,9 +10,11 @@ becomes a host note), host names, the raw replies nmap stored for unrecognised s
 Server / WWW-Authenticate / Location headers, titles, SSH banners), and the outputs of the scripts
 ``http-title``, ``http-server-header``, ``http-headers``, ``http-favicon``, ``ssl-cert``, ``snmp-sysdescr``,
 ``banner``, ``upnp-info``, ``dns-service-discovery`` and the prescripts ``broadcast-upnp-info``,
-``broadcast-wsdd-discover`` and ``broadcast-dns-service-discovery``. nmap's own service label (product,
-version, device type) is a host note, and stands in for the Server header of an http or rtsp port
-whose raw header nmap did not keep.
+``broadcast-wsdd-discover`` and ``broadcast-dns-service-discovery``. nmap's own service identification
+is evidence: the product label (``nmap.service``, e.g. "Hikvision IP camera httpd"), the CPEs of the
+match (``nmap.cpe``) and the best OS guess at 90 % accuracy or more (``nmap.os``); the label with its
+version and device type is also a host note, and stands in for the Server header of an http or rtsp
+port whose raw header nmap did not keep.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CHUNK_BYTES = 64 * 1024
 MAX_HOST_ELEMENTS = 20_000  # elements kept of one <host>; the rest of it is skipped and reported
 MAX_HOST_CHARS = 8 * 1024 * 1024  # characters (text and attributes) kept of one <host>
 MAX_SERVICEFP_CHARS = 256 * 1024
+OS_MIN_ACCURACY = 90  # nmap OS guesses below this are notes only, never evidence
 MAX_BROADCAST_ITEMS = 16_384  # prescript observations held until their host's <host> element
 MAX_TITLE_SCAN = 64 * 1024  # characters of a stored HTTP body searched for <title>
 
@@ -234,7 +237,9 @@ class _HostReader:
                 script_pairs, script_notes = _script_signals(script, "")
                 pairs.extend((s, v, None) for s, v in script_pairs)
                 notes.extend(script_notes)
-        notes.extend(_os_notes(host))
+        os_pairs, os_notes = _os_signals(host)
+        pairs.extend((s, v, None) for s, v in os_pairs)
+        notes.extend(os_notes)
         pairs.extend((s, v, None) for s, v in self.broadcasts.pop(ip or "", []))
         for signal, value, port in dict.fromkeys(pairs):
             if value:
@@ -284,6 +289,10 @@ def _port_signals(port_el: Element) -> tuple[Pairs, list[str]]:
     if attrs.get("hostname"):
         pairs.append(("hostname", attrs["hostname"]))
     product = attrs.get("product", "")
+    if product:
+        pairs.append(("nmap.service", product))
+    if service is not None:
+        pairs.extend(("nmap.cpe", cpe.text.strip()) for cpe in service.findall("cpe") if cpe.text)
     header = "http.server" if name.startswith("http") else "rtsp.server" if name == "rtsp" else None
     if product and header and not any(signal == header for signal, _ in pairs):
         pairs.append((header, f"{product}/{attrs['version']}" if attrs.get("version") else product))
@@ -588,14 +597,18 @@ def _escape_rdn(value: str) -> str:
 # small helpers
 
 
-def _os_notes(host: Element) -> list[str]:
+def _os_signals(host: Element) -> tuple[Pairs, list[str]]:
+    """nmap's best OS guess: always a host note; an ``nmap.os`` signal only at OS_MIN_ACCURACY or more."""
     match = host.find("os/osmatch")
     if match is None or not match.get("name"):
-        return []
+        return [], []
+    name = match.get("name", "")
     osclass = match.find("osclass")
     kind = " ".join(filter(None, (osclass.get("vendor"), osclass.get("type")))) if osclass is not None else ""
-    guess = f"nmap OS guess: {match.get('name')} ({match.get('accuracy', '?')}%)"
-    return [f"{guess} [{kind}]" if kind else guess]
+    guess = f"nmap OS guess: {name} ({match.get('accuracy', '?')}%)"
+    accuracy = _int(match.get("accuracy"))
+    pairs: Pairs = [("nmap.os", name)] if accuracy is not None and accuracy >= OS_MIN_ACCURACY else []
+    return pairs, [f"{guess} [{kind}]" if kind else guess]
 
 
 def _elem(script: Element, key: str) -> str | None:

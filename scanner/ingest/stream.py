@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from scanner.observations import (
     DEFAULT_CAP,
@@ -85,7 +85,9 @@ def _identify(
     return device, verdict
 
 
-def read_observations(path: str | Path, fmt: Format, problems: Problems) -> Iterator[Observation | HostNote]:
+def read_observations(
+    path: str | Path | BinaryIO, fmt: Format, problems: Problems
+) -> Iterator[Observation | HostNote]:
     """Observations (and host notes) from a JSON Lines or nmap XML file; ``-`` reads standard input."""
     if fmt == "jsonl":
         from scanner.ingest.jsonl import read_jsonl
@@ -101,7 +103,7 @@ def read_observations(path: str | Path, fmt: Format, problems: Problems) -> Iter
 
 
 def device_reports(
-    path: str | Path,
+    path: str | Path | BinaryIO,
     fmt: Format,
     problems: Problems,
     *,
@@ -180,4 +182,6 @@ def identify_file(
         duration=time.monotonic() - clock,
         notes=[f"read {name}"],
     )
-    return build_report(devices, tool_version=tool_version, started_at=started, probes=[summary], notes=notes)
+    return build_report(
+        devices, tool_version=tool_version, started_at=started, probes=[summary], notes=notes, as_of=on_date
+    )

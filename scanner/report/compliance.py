@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from scanner.identify.models import Status
+from scanner.identify.models import Status, Verdict
 from scanner.report._markdown_text import code, md
 from scanner.report._text import HEARD_TITLE, STATUS_TITLE, flagged, heard_devices, maker
 from scanner.report.markdown import evidence_item
@@ -187,7 +187,7 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
         ("Where found", where or "not recorded"),
         *([("Switch port", "; ".join(md(p) for p in ports[:8]))] if ports else []),
         ("When found", when),
-        ("Waiver", md(v.waiver) or "waived, no reason recorded" if v.waived else "none"),
+        ("Waiver", _waiver(v)),
         ("Mitigation", BLANK),
     ]
     title = " ".join(p for p in (md(maker(v)), code(v.model, 60)) if p) or "unidentified device"
@@ -199,3 +199,12 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
     ] + [f"| {k} | {val} |" for k, val in rows]
     out += ["", "Evidence:", ""] + ([f"- {evidence_item(e)}" for e in v.evidence] or ["- none recorded"])
     return out + [""]
+
+
+def _waiver(v: Verdict) -> str:
+    """The waiver row: the active waiver, an expired one (bold, with its date: the device counts again), or none."""
+    if v.waived:
+        return md(v.waiver) or "waived, no reason recorded"
+    if v.waiver_expired:
+        return f"**EXPIRED** {md(v.waiver_expired)}: not waived"
+    return "none"

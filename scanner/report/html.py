@@ -260,7 +260,9 @@ def _device_body(d: DeviceReport) -> str:
     flag = ' data-flagged=""' if flagged(d) else ""
     waived = '<span class="sub">waived</span>' if v.waived else ""
     mismatch = '<span class="sub">brand mismatch</span>' if v.brand_mismatch else ""
-    hostnames = "".join(f'<span class="sub">{_e(h, 80)}</span>' for h in d.hostnames)
+    hostnames = "".join(
+        f'<span class="sub">{_e(h, 80)}</span>' for h in [*([d.hostname] if d.hostname else []), *d.hostnames]
+    )
     return (
         f'<tbody class="device st-{v.status.value}" data-status="{v.status.value}"{flag}><tr>'
         f'<td data-sort="{v.status.rank}">'

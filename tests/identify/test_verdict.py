@@ -223,7 +223,7 @@ def test_honor_oui_is_not_covered_after_the_sale() -> None:
     v = identify(device("00:a3:07:11:22:33"))
     assert (v.status, v.vendor, v.covered_entity) == (Status.NOT_COVERED, "Honor", None)
     assert any("2020-11-17" in n for n in v.notes)
-    before = identify(device("00:a3:07:11:22:33"), on_date=date(2019, 6, 1))
+    before = identify(device("00:a3:07:11:22:33"), on_date=date(2020, 6, 1))  # Huawei's, §889 in force
     assert (before.status, before.covered_entity) == (Status.LIKELY, "Huawei")
 
 

@@ -364,5 +364,6 @@ def test_hostile_values_in_every_signal_are_fast_and_never_raise(shape: str) -> 
     start = time.perf_counter()
     v = identify(d)
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.05, f"{elapsed * 1e3:.1f} ms for {len(signals)} hostile observations"
+    # ~2 ms measured; a quadratic pattern costs seconds. The bound is loose so a loaded CI runner cannot trip it.
+    assert elapsed < 0.5, f"{elapsed * 1e3:.1f} ms for {len(signals)} hostile observations"
     assert v.status is not Status.NOT_COVERED and v.status is not Status.UNKNOWN  # the OUI still counts

@@ -48,6 +48,8 @@ def test_hikvision_host_becomes_the_expected_observations() -> None:
         ("http.favicon.md5", "b2ea9f7fcea831a4a63b213f41a8855b", 443),
         ("x509.subject", HIKVISION_SUBJECT, 443),
         ("x509.issuer", HIKVISION_SUBJECT, 443),
+        ("nmap.service", "Hikvision IP camera httpd", 80),  # nmap's own label of its match
+        ("nmap.service", "Hikvision IP camera httpd", 443),
         ("rtsp.www_authenticate", 'Digest realm="IP Camera(C2183)", nonce="abc", stale="FALSE"', 554),
         # from the broadcast prescripts, joined to the host by address
         ("ssdp.server", "Linux/3.0.8, UPnP/1.0, Portable SDK for UPnP devices/1.6.18", None),
@@ -80,6 +82,7 @@ def test_other_hosts_in_the_same_file() -> None:
         ("arp.reply", "arp-response", None),
         ("hostname", "gateway.lan", None),
         ("ssh.banner", "SSH-2.0-HUAWEI-1.5", 22),
+        ("nmap.service", "Huawei WAP sshd", 22),
     }
     assert _signals(items, "192.168.1.90") == {
         ("mac", "ac:cc:8e:01:02:03", None),
@@ -145,6 +148,7 @@ def test_ssl_cert_without_pem_uses_nmaps_table(tmp_path: Path) -> None:
         ("x509.subject", r"CN=axis-accc8e010203,O=Axis Communications AB\, Lund,C=SE", 443),
         ("snmp.sys_descr", "; AXIS P5534-E; PTZ Dome Network Camera; 5.40.9.2; Jun 19 2013", 443),
         ("http.server", "lighttpd", 443),  # nmap's label stands in: no raw Server header in the file
+        ("nmap.service", "lighttpd", 443),
     }
 
 
@@ -314,3 +318,59 @@ def test_an_unknown_declared_encoding_is_a_usage_error(tmp_path):
     bad.write_bytes(b'<?xml version="1.0" encoding="U-F-8"?><nmaprun></nmaprun>')
     with pytest.raises(UsageError, match="not readable XML"):
         list(read_nmap_xml(bad, lambda line, msg: None))
+
+
+def _nmap_host(ip: str, body: str, mac: str = "") -> str:
+    mac_el = f'<address addr="{mac}" addrtype="mac"/>' if mac else ""
+    return f'<host><status state="up" reason="syn-ack"/><address addr="{ip}" addrtype="ipv4"/>{mac_el}{body}</host>'
+
+
+def _port(portid: int, name: str, product: str, cpe: str = "") -> str:
+    cpe_el = f"<cpe>{cpe}</cpe>" if cpe else ""
+    return (
+        f'<ports><port protocol="tcp" portid="{portid}"><state state="open" reason="syn-ack"/>'
+        f'<service name="{name}" product="{product}" method="probed" conf="10">{cpe_el}</service></port></ports>'
+    )
+
+
+def _os(name: str, accuracy: int) -> str:
+    return f'<os><osmatch name="{name}" accuracy="{accuracy}" line="1"/></os>'
+
+
+def test_nmaps_own_labels_cpes_and_os_guesses_are_evidence(tmp_path: Path) -> None:
+    """Hosts nmap itself labelled (no MAC: a routed scan) are identified from its labels, not left UNKNOWN."""
+    from scanner.identify.models import Status
+    from scanner.ingest.stream import device_reports
+
+    hosts = [
+        _nmap_host("10.0.0.1", _port(80, "http", "Hikvision IP camera httpd")),
+        _nmap_host("10.0.0.2", _port(8000, "ipcam", "Hikvision IPCam control port")),
+        _nmap_host("10.0.0.3", _port(80, "http", "Dahua webcam httpd")),
+        _nmap_host("10.0.0.4", _port(22, "ssh", "Huawei VRP sshd", "cpe:/o:huawei:vrp")),
+        _nmap_host("10.0.0.5", _os("3Com 4200G or Huawei Quidway S5600 switch", 96)),  # names two makers
+        _nmap_host("10.0.0.6", _os("Huawei VRP 8.100", 85)),  # below 90 %: a note, not evidence
+        _nmap_host("10.0.0.7", _port(21, "ftp", "AXIS 205 Network Video ftpd")),
+        _nmap_host("10.0.0.8", _port(80, "http", "Hikvision IP camera httpd"), mac="58:50:ED:1F:E3:85"),
+        _nmap_host("10.0.0.9", _os("Huawei CloudEngine CE6800 switch", 98)),
+    ]
+    path = tmp_path / "labels.xml"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE nmaprun><nmaprun scanner="nmap" version="7.93">'
+        + "".join(hosts)
+        + "</nmaprun>"
+    )
+    reports = {d.ip: d for d in device_reports(path, "nmap-xml", lambda *p: None, evidence_only=False)}
+    got = {ip: (d.verdict.status, d.verdict.covered_entity) for ip, d in reports.items()}
+
+    assert got["10.0.0.1"] == (Status.LIKELY, "Hikvision")  # a label alone: likely, not covered
+    assert got["10.0.0.2"] == (Status.LIKELY, "Hikvision")
+    assert got["10.0.0.3"] == (Status.LIKELY, "Dahua")
+    assert got["10.0.0.4"] == (Status.LIKELY, "Huawei")  # label and CPE are one source, counted once
+    assert got["10.0.0.5"][0] in (Status.UNKNOWN, Status.NOT_COVERED)
+    assert got["10.0.0.5"][1] is None
+    assert got["10.0.0.6"] == (Status.UNKNOWN, None)
+    assert got["10.0.0.7"][0] == Status.NOT_COVERED
+    assert got["10.0.0.8"] == (Status.COVERED, "Hikvision")  # label + the Hikvision OUI: two sources agree
+    assert got["10.0.0.9"] == (Status.LIKELY, "Huawei")  # an OS guess alone never makes "covered"
+    label = next(e for e in reports["10.0.0.1"].verdict.evidence if e.signal == "nmap.service")
+    assert (label.value, label.matched) == ("Hikvision IP camera httpd", "nmap:nmap-service-hikvision")
