@@ -13,6 +13,7 @@ import typer
 from scanner.cli.common import EXIT_CODES_HELP
 from scanner.cli.options import (
     DbOpt,
+    EvidenceOpt,
     FailOnOpt,
     FormatOpt,
     NoHistoryOpt,
@@ -65,6 +66,7 @@ def snmp(
     output: OutputOpt = None,
     fail_on: FailOnOpt = "likely",
     waivers: WaiversOpt = None,
+    evidence: EvidenceOpt = False,
     db: DbOpt = None,
     no_history: NoHistoryOpt = False,
     timeout: Annotated[
@@ -114,6 +116,7 @@ def snmp(
         fail_on_heard=False,
         db=None if no_history else (db or "default"),
         quiet=quiet,
+        evidence=evidence,
     )
     cmd.check()
     agents = _agents(hosts)

@@ -17,7 +17,19 @@ from scanner.collect.snmp_walk import AgentResult, SnmpAuth
 from scanner.report import write_outputs
 
 HIK, FAR = "58:50:ed:1f:e3:85", "08:ed:ed:00:00:99"
-FORMATS = ["table", "json", "jsonl", "csv", "markdown", "html", "sarif", "junit", "compliance"]
+FORMATS = [
+    "table",
+    "table+evidence",
+    "json",
+    "jsonl",
+    "csv",
+    "markdown",
+    "html",
+    "sarif",
+    "junit",
+    "compliance",
+]
+PORTS_ONLY = ("table", "sarif", "junit", "compliance")  # they show switch ports, not the verdict's notes
 
 
 def _report(answered: bool = True) -> object:
@@ -34,12 +46,13 @@ def _report(answered: bool = True) -> object:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_shows_the_switch_port_of_a_located_device(fmt: str, tmp_path: Path) -> None:
-    path = tmp_path / f"r.{fmt}"
-    write_outputs(_report(), [f"{fmt}={path}"])  # type: ignore[arg-type]
+    name, _, evidence = fmt.partition("+")
+    path = tmp_path / f"r.{name}"
+    write_outputs(_report(), [f"{name}={path}"], evidence=bool(evidence))  # type: ignore[arg-type]
     text = path.read_text()
     assert "sw1 (10.0.0.2) port 3 Gi1/0/3 VLAN 20" in text
     assert not re.search(r"(?<!its )location: sw1 \(10\.0\.0\.2\) port 24", text)  # an uplink is never one
-    if fmt in ("sarif", "junit", "compliance"):  # they show switch ports, not notes: no uplink port at all
+    if fmt in PORTS_ONLY:  # no uplink port at all
         assert "port 24 VLAN" not in text
     else:
         assert "seen through an uplink, not its location: sw1 (10.0.0.2) port 24 VLAN 20" in text
