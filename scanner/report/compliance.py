@@ -167,6 +167,7 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
         for p in (md(v.device_type), f"firmware {code(v.firmware, in_table=True)}" if v.firmware else "")
         if p
     )
+    ports = sorted({o.value for o in d.observations if o.signal == "snmp.fdb"})  # collect snmp: where learned
     rows = [
         (
             "Verdict",
@@ -184,6 +185,7 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
         ("MAC address", code(d.mac, in_table=True) or "not found"),
         ("Host names", ", ".join(code(h, in_table=True) for h in d.hostnames) or "none"),
         ("Where found", where or "not recorded"),
+        *([("Switch port", "; ".join(md(p) for p in ports[:8]))] if ports else []),
         ("When found", when),
         ("Waiver", _waiver(v)),
         ("Mitigation", BLANK),

@@ -102,6 +102,11 @@ def _device_line(device: DeviceReport) -> Text:
         tags.append(", ".join(v.lists))
     if tags:
         line.append(f"  [{'; '.join(tags)}]")
+    located = sorted({o.value for o in device.observations if o.signal == "snmp.fdb"})  # collect snmp
+    if located:
+        line.append(
+            f"  at {visible(located[0], 80)}" + (f" (+{len(located) - 1})" if len(located) > 1 else "")
+        )
     best = strongest(v.evidence)
     if best is not None:
         line.append(f"  {plain_evidence(best)}", style="dim" if v.status is Status.UNKNOWN else "")
