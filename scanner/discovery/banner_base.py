@@ -118,6 +118,9 @@ async def probe_each_host(
                     answered.add(ip)
         except TimeoutError:
             timed_out.add(ip)
+        finally:
+            if ctx.host_done is not None:  # the scan's progress counts finished hosts
+                ctx.host_done(col.probe, ip)
 
     cut = await run_with_deadline(hosts, one, host_concurrency(ctx, sockets_per_host), ctx.timeout)
     unfinished = timed_out | set(cut)
