@@ -112,6 +112,8 @@ async def probe_each_host(
     timed_out: set[str] = set()
 
     async def one(ip: str) -> None:
+        if ctx.pacer is not None:  # a SYN per socket the host may open: the scan's --rate covers them
+            await ctx.pacer.take(sockets_per_host)
         try:
             async with asyncio.timeout(per_host):
                 if await probe_host(HostRecorder(col, ip, ctx.live_hosts.get(ip))):

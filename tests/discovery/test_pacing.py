@@ -240,3 +240,59 @@ def test_connect_sweep_holds_concurrency_and_takes_a_token_per_connect(
     assert peak == 3
     assert pacer.taken == calls
     assert result.received == 20
+
+
+def test_banner_hosts_take_a_token_per_socket_they_may_open() -> None:
+    """A banner probe's connection starts count against --rate too: a host that may open 3 sockets takes
+    3 tokens before it starts (the work itself is a fake: nothing is sent)."""
+    from scanner.discovery.banner_base import HostRecorder, probe_each_host
+
+    pacer = Pacer(1_000_000.0)
+    finished: list[tuple[str, str]] = []
+    ctx = ProbeContext(
+        targets=[], timeout=10.0, pacer=pacer, host_done=lambda probe, ip: finished.append((probe, ip))
+    )
+
+    async def work(rec: HostRecorder) -> bool:
+        return True
+
+    hosts_ = [f"127.0.0.{i}" for i in range(1, 11)]
+    result = asyncio.run(probe_each_host(Collector("http", ctx), hosts_, work, 3, 5.0))
+    assert result.received == 10
+    assert pacer.taken == 30
+    assert sorted(finished) == sorted(("http", h) for h in hosts_)  # the progress hears of every host
+
+
+def test_nmap_gets_the_users_rate_as_its_max_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nmap is a process of its own: it cannot share the bucket, so a --rate the user gave caps it alone."""
+    from ipaddress import IPv4Address
+
+    from scanner.discovery import nmap_source
+
+    seen: list[list[str]] = []
+
+    async def fake_run_nmap(
+        program: str, arguments: list[str], budget: float
+    ) -> tuple[bytes | None, str, bool]:
+        seen.append(arguments)
+        return None, "not run in this test", True
+
+    class FakeScanner:
+        def __init__(self, search: tuple[str, ...]) -> None: ...
+
+        def nmap_version(self) -> tuple[int, int]:
+            return (7, 93)
+
+    monkeypatch.setattr(nmap_source, "run_nmap", fake_run_nmap)
+    monkeypatch.setattr(nmap_source.shutil, "which", lambda name: "/usr/bin/nmap")
+    monkeypatch.setattr("nmap.PortScanner", FakeScanner)
+    target = IPv4Address("127.0.0.2")
+    for options, expected in ((ProbeOptions(rate=300), ["--max-rate", "300"]), (ProbeOptions(), None)):
+        ctx = ProbeContext(targets=[target], live_hosts={"127.0.0.2": None}, timeout=5.0, options=options)
+        asyncio.run(nmap_source.NmapSource().run(ctx))
+        args = seen.pop()
+        if expected is None:
+            assert "--max-rate" not in args
+        else:
+            i = args.index("--max-rate")
+            assert args[i : i + 2] == expected
