@@ -13,6 +13,9 @@ into what a user asks on a terminal:
 * **covered so far**: targets whose verdict, from what they said so far, is covered (and likely): hosts
   with new observations are identified again at most once per ``IDENTIFY_EVERY`` seconds,
   ``IDENTIFY_BATCH`` hosts at a time (the final report identifies everything once more).
+* **discovery sent**: during discovery, the share of the round's planned packets (its first round, every
+  probe together) sent so far under the scan's ``--rate``, shown below 100 % until the round ends
+  (retries and waits come after the first round).
 * **ETA**: during discovery, the time left of the round's budget (an upper bound: the probes end early
   once every target answered or was asked enough); during the banner round, the hosts left at the pace
   of the hosts done so far, never beyond the round's budget.
@@ -30,6 +33,7 @@ from scanner.observations import Observation
 
 IDENTIFY_EVERY = 1.0  # seconds between two identification passes
 IDENTIFY_BATCH = 256  # hosts identified in one pass at most
+SHARE_BEFORE_THE_END = 0.99  # the discovery share shown until the round has really ended
 
 Identify = Callable[[list[Observation]], str | None]  # a host's observations -> its verdict status
 
@@ -50,6 +54,7 @@ class ProgressView:
     eta: float | None  # seconds left; None when nothing says
     eta_bound: bool  # the ETA is an upper bound (the round's budget), not an extrapolation
     running: tuple[str, ...] = ()  # probes still running
+    sent_share: float | None = None  # during discovery: share of the round's planned packets sent (< 1.0)
 
 
 @dataclass
@@ -57,6 +62,8 @@ class _Round:
     started: float
     budget: float
     running: dict[str, None] = field(default_factory=dict)
+    planned: int = 0  # packets the round plans to send (discovery)
+    packets_before: int = 0  # packets sent before the round began
 
 
 def identify_status(observations: list[Observation]) -> str | None:
@@ -96,9 +103,9 @@ class ScanProgress:
 
     # ------------------------------------------------------------------ events
 
-    def start_discovery(self, probes: Sequence[str], budget: float) -> None:
+    def start_discovery(self, probes: Sequence[str], budget: float, packets: int = 0) -> None:
         self.phase = "discovery"
-        self.round = _Round(self.clock(), budget, dict.fromkeys(probes))
+        self.round = _Round(self.clock(), budget, dict.fromkeys(probes), packets, self.packets())
 
     def probe_finished(self, probe: str) -> None:
         if self.round is None:
@@ -151,6 +158,11 @@ class ScanProgress:
         self._identify(now)
         eta, bound = self._eta(now)
         counts = list(self.status.values())
+        packets = self.packets()
+        share = None
+        r = self.round
+        if self.phase == "discovery" and r is not None and r.planned:
+            share = min(SHARE_BEFORE_THE_END, (packets - r.packets_before) / r.planned)
         return ProgressView(
             phase=self.phase,
             hosts_total=len(self.targets),
@@ -159,11 +171,12 @@ class ScanProgress:
             heard=len(self.heard),
             covered=counts.count("covered"),
             likely=counts.count("likely"),
-            packets=self.packets(),
+            packets=packets,
             elapsed=now - self.started,
             eta=eta,
             eta_bound=bound,
             running=tuple(self.round.running) if self.round is not None else (),
+            sent_share=share,
         )
 
     def _identify(self, now: float) -> None:

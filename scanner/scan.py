@@ -338,9 +338,8 @@ async def _run_rounds(
     off_link = [t for t in targets if swept is None or t not in swept]
     budget = discovery_budget(request.timeout, len(targets))
     # the probes share one --rate: none ends before all of them together could send their first round
-    shared = shared_pace_budget(
-        request, [p.name for p in discover], len(targets) - len(off_link), len(off_link)
-    )
+    planned = discovery_packets([p.name for p in discover], len(targets) - len(off_link), len(off_link))
+    shared = planned / request.options.rate_cap + 1.5
 
     def discovery_context(spec: ProbeSpec) -> ProbeContext:
         if spec.name == "liveness":
@@ -350,7 +349,7 @@ async def _run_rounds(
     contexts = [(p, discovery_context(p)) for p in discover]
     if tracker is not None:
         tracker.start_discovery(
-            [p.name for p in discover], max((c.timeout for _p, c in contexts), default=0.0)
+            [p.name for p in discover], max((c.timeout for _p, c in contexts), default=0.0), planned
         )
     await asyncio.gather(*(run_one(p, c) for p, c in contexts))
     if banner:
@@ -407,19 +406,20 @@ def liveness_budget(request: ScanRequest, targets: int) -> float:
     return max(request.timeout, sweep_budget(targets, len(ports), request.options.rate_for("liveness")))
 
 
-UNICAST_PROBES = frozenset({"sadp", "dhip", "wsd", "ssdp", "snmp"})  # a datagram to every target per round
+UNICAST_PROBES = frozenset({"sadp", "dhip", "wsd", "ssdp"})  # discovery: a datagram to every target per round
 
 
-def shared_pace_budget(request: ScanRequest, probes: Sequence[str], on_link: int, off_link: int) -> float:
-    """Seconds the discovery ``probes`` need together to send their first round under the one ``--rate``
-    (``rate_cap``): a unicast datagram per target each, an ARP frame per on-link target, the liveness
-    host rounds per off-link target; plus the replies' wait."""
+def discovery_packets(probes: Sequence[str], on_link: int, off_link: int) -> int:
+    """Packets the discovery ``probes`` send together in their first round: a unicast datagram per target
+    each, an ARP frame per on-link target, the liveness host rounds per off-link target. Under the one
+    ``--rate`` (``rate_cap``) none of them may end before all could have been sent (plus the replies'
+    wait); the progress line shows the share sent."""
     from scanner.discovery.liveness import HOST_PORTS, HOST_TRIES
 
     packets = sum(on_link + off_link for p in probes if p in UNICAST_PROBES)
     packets += on_link if "arp" in probes else 0
     packets += off_link * (1 + len(HOST_PORTS)) * HOST_TRIES if "liveness" in probes else 0
-    return packets / request.options.rate_cap + 1.5
+    return packets
 
 
 def discovery_budget(base: float, targets: int) -> float:

@@ -53,6 +53,20 @@ def test_discovery_counts_devices_apart_from_heard_and_bounds_the_eta_by_the_bud
     assert p.view().eta == 0.0  # past the budget: nothing left of it, never negative
 
 
+def test_discovery_shows_the_share_of_its_planned_packets_sent() -> None:
+    sent = [500]  # packets sent before the round (never counted in its share)
+    p = ScanProgress(TARGETS, clock=Clock(), identify=lambda seen: None, packets=lambda: sent[0])
+    assert p.view().sent_share is None
+    p.start_discovery(["liveness", "sadp"], budget=30.0, packets=1000)
+    sent[0] += 250
+    v = p.view()
+    assert v.sent_share == pytest.approx(0.25) and v.packets == 750
+    sent[0] += 5000  # retries: more than the first round planned
+    assert p.view().sent_share == pytest.approx(0.99)  # never "100 %" before the round has ended
+    p.start_banners([], ["http"], budget=8.0)
+    assert p.view().sent_share is None
+
+
 def test_banner_round_counts_hosts_done_and_extrapolates_the_eta() -> None:
     clock = Clock()
     p = tracker(clock)

@@ -115,8 +115,11 @@ def progress_line(view: Any) -> str:
     """One line for a ``scanner.progress.ProgressView``: phase, hosts done/total, devices found, covered
     so far, packets sent and the ETA ("≤" when it is the round's budget rather than an extrapolation);
     the probes still running last, as the terminal's width allows."""
+    phase = view.phase
+    if view.sent_share is not None:
+        phase += f" {view.sent_share:.0%}"
     parts = [
-        f"{view.phase} {view.hosts_done:,}/{view.hosts_total:,} hosts done",
+        f"{phase} {view.hosts_done:,}/{view.hosts_total:,} hosts done",
         f"{view.devices:,} found",
         f"{view.covered:,} covered" + (f" {view.likely:,} likely" if view.likely else ""),
     ]

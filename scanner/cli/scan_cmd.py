@@ -79,9 +79,12 @@ def scan(
     max_hosts: Annotated[
         int, typer.Option("--max-hosts", min=1, help="Refuse target lists larger than this.")
     ] = 65536,
-    rate: Annotated[float | None, typer.Option("--rate", min=10, help=RATE_HELP, show_default=False)] = None,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=10, metavar="PACKETS/S", help=RATE_HELP, show_default=False)
+    ] = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help=CONCURRENCY_HELP, show_default=False)
+        int | None,
+        typer.Option("--concurrency", min=1, metavar="N", help=CONCURRENCY_HELP, show_default=False),
     ] = None,
     snmp_community: Annotated[
         str | None,

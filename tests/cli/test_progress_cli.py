@@ -44,6 +44,7 @@ def test_the_line_says_hosts_devices_covered_and_the_eta() -> None:
     done = progress_line(view(phase="done", hosts_done=65536, eta=0.0, running=(), packets=1_234_567))
     assert done == "done 65,536/65,536 hosts done · 12 found · 3 covered 1 likely · 1.2M pkts · in 20s"
     assert "ETA" not in progress_line(view(eta=None))
+    assert progress_line(view(sent_share=0.374)).startswith("discovery 37% 0/65,536 hosts done")
 
 
 def test_the_line_never_wraps_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,7 +118,8 @@ def test_help_states_the_defaults_and_units_of_rate_and_concurrency() -> None:
 @pytest.mark.parametrize(("option", "value"), [("--rate", "5"), ("--concurrency", "0"), ("--rate", "fast")])
 def test_out_of_range_rate_or_concurrency_is_a_usage_error(option: str, value: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "scanner", "scan", "--no-history", option, value, "10.0.0.1"],
+        # loopback: nothing could leave even if the check ever failed
+        [sys.executable, "-m", "scanner", "scan", "--no-history", option, value, "127.0.0.1"],
         capture_output=True,
         text=True,
         timeout=60,
