@@ -218,3 +218,19 @@ def test_run_scan_without_a_progress_callback_tracks_nothing(monkeypatch: pytest
     )
     run_scan(request)
     assert made == []
+
+
+def test_identification_is_done_in_small_batches() -> None:
+    """A big network's devices are identified a batch per pass, so the event loop is never held long."""
+    from scanner.progress import IDENTIFY_BATCH
+
+    clock = Clock()
+    many = [f"10.1.{i // 250}.{i % 250 + 1}" for i in range(IDENTIFY_BATCH + 36)]
+    calls: list[str] = []
+    p = ScanProgress(many, clock=clock, identify=lambda seen: calls.append(seen[0].ip or "") or "covered")
+    for ip in many:
+        p.observe(obs(ip))
+    assert p.view().covered == IDENTIFY_BATCH
+    clock.now += IDENTIFY_EVERY
+    assert p.view().covered == len(many)
+    assert sorted(calls) == sorted(many)
