@@ -124,7 +124,7 @@ class ScanState:
     probed: list[str] = field(default_factory=list)  # the banner phase's hosts
 
 
-ProgressFn = Callable[[ProgressView], None]  # called on every probe's end and every PROGRESS_EVERY seconds
+ProgressFn = Callable[[ProgressView], None]  # called every PROGRESS_EVERY seconds and once at the end
 PROGRESS_EVERY = 0.5  # seconds
 
 
@@ -238,8 +238,8 @@ async def run_probes(
     progress: ProgressFn | None = None,
 ) -> None:
     """Discovery round (all ``discover`` probes concurrently), then banner probes on the live targets;
-    every probe's packets under one ``Pacer`` (``--rate``); ``progress`` gets a ``ProgressView`` on every
-    probe's end and every ``PROGRESS_EVERY`` seconds."""
+    every probe's packets under one ``Pacer`` (``--rate``); ``progress`` gets a ``ProgressView`` every
+    ``PROGRESS_EVERY`` seconds and once at the end."""
     pacer = Pacer(request.options.rate_cap)
     if progress is None:
         await _run_rounds(request, state, sink, pacer, None)
@@ -358,13 +358,9 @@ async def _run_rounds(
         else:
             live = live_hosts(state.observations, targets, bool(discover), swept)
         state.probed = list(live)
-        if tracker is not None:
-            seconds = banner_budget(request.banner_timeout, len(live), request.concurrency)
-            with_nmap = any(p.name == "nmap" for p in banner)
-            tracker.start_banners(
-                live, [p.name for p in banner], max(seconds, NMAP_BUDGET) if with_nmap else seconds
-            )
         if not live:
+            if tracker is not None:
+                tracker.start_banners((), [p.name for p in banner], 0.0)
             why = "no target answered discovery" if targets else "no target to probe"
             state.results += [ProbeResult(p.name, ProbeStatus.SKIPPED, notes=[why]) for p in banner]
             return
@@ -377,7 +373,10 @@ async def _run_rounds(
             seconds = max(budget, NMAP_BUDGET) if spec.name == "nmap" else budget
             return context(hosts, seconds, live, handoff)
 
-        await asyncio.gather(*(run_one(p, banner_context(p)) for p in banner))
+        contexts = [(p, banner_context(p)) for p in banner]
+        if tracker is not None:
+            tracker.start_banners(live, [p.name for p in banner], max(c.timeout for _p, c in contexts))
+        await asyncio.gather(*(run_one(p, c) for p, c in contexts))
 
 
 def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str]) -> Handoff:
