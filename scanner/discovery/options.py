@@ -23,9 +23,11 @@ ONVIF_USER_ENV, ONVIF_PASSWORD_ENV = "NDAA_ONVIF_USER", "NDAA_ONVIF_PASSWORD"  #
 # go faster than ``DEVICE_RATE`` each. ``--concurrency`` is how many connections a connection-oriented
 # probe holds open at once (``ProbeOptions.concurrency_for``): banner hosts (http, tls, rtsp, onvif),
 # the unprivileged liveness connect() sweep; SSDP description fetches and mDNS resolves keep their lower
-# ceiling ``FETCH_CONCURRENCY``.
+# ceiling ``FETCH_CONCURRENCY``. Not counted against --rate: the few multicast queries python-zeroconf
+# sends for mDNS, the SSDP description fetches (one per answering device) and the packets of an
+# established TCP connection (the banner probes' SYNs are counted, per socket a host may open).
 DEFAULT_RATE = 40_000.0  # packets/s, the whole scan: today's sweeps and unicast discovery side by side
-SWEEP_RATE = 20_000.0  # packets/s, ARP and the liveness sweep each (arp-scan at --bandwidth=10M sends ~15k/s)
+SWEEP_RATE = 20_000.0  # packets/s, ARP and the liveness sweep each (their own defaults before the shared cap)
 DEVICE_RATE = 5_000.0  # datagrams/s, each unicast discovery probe (SADP, DHIP, WS-Discovery, SSDP, SNMP)
 MIN_RATE = 10.0  # packets/s: the slowest pace the CLI accepts
 SWEEP_PROBES = frozenset({"arp", "liveness"})

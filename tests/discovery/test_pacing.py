@@ -296,3 +296,12 @@ def test_nmap_gets_the_users_rate_as_its_max_rate(monkeypatch: pytest.MonkeyPatc
         else:
             i = args.index("--max-rate")
             assert args[i : i + 2] == expected
+
+
+def test_the_fetch_ceilings_are_the_models() -> None:
+    """SSDP description fetches and mDNS resolves keep the model's lower ceiling (their modules name it
+    on their own: this keeps them equal)."""
+    from scanner.discovery import mdns, ssdp
+    from scanner.discovery.options import FETCH_CONCURRENCY
+
+    assert ssdp.MAX_FETCHES == mdns.MAX_CONCURRENT_RESOLVES == FETCH_CONCURRENCY
