@@ -172,8 +172,10 @@ class Progress:
     def update(self, view: Any) -> None:
         """Show a ``scanner.progress.ProgressView``."""
         if self._status is not None:
+            from rich.text import Text
+
             line, width = progress_line(view), max(20, self._width() - 3)  # one row: never wrapped
-            self._status.update(line if len(line) <= width else line[: width - 1] + "…")
+            self._status.update(Text(line if len(line) <= width else line[: width - 1] + "…"))  # not markup
 
     def stop(self) -> None:
         """End the live line (before the report is written to stdout); later updates are ignored."""

@@ -127,3 +127,54 @@ def test_out_of_range_rate_or_concurrency_is_a_usage_error(option: str, value: s
     )
     assert proc.returncode == 2, proc.stderr
     assert option in proc.stderr and "Traceback" not in proc.stderr
+
+
+class SlowProbe:
+    """Stands in for every probe: takes a moment (so the progress ticks), finds nothing, sends nothing."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def run(self, ctx: object) -> object:
+        import asyncio
+
+        from scanner.discovery.base import ProbeResult, ProbeStatus
+
+        await asyncio.sleep(1.2)
+        return ProbeResult(self.name, ProbeStatus.NO_RESPONSE)
+
+
+def scan_in_process(monkeypatch: pytest.MonkeyPatch, stderr: io.StringIO, *flags: str) -> int:
+    """``ndaa-scan scan`` in this process, its probes replaced by ``SlowProbe``; stderr is ``stderr``."""
+    from scanner.cli import app
+    from scanner.cli.common import run_app
+
+    monkeypatch.setattr("scanner.scan.instantiate", lambda spec: SlowProbe(spec.name))
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "120")
+    argv = ["ndaa-scan", "scan", "--no-history", "-p", "sadp", "-f", "json", *flags, "127.0.0.1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    return run_app(app)
+
+
+def test_a_piped_scan_prints_no_progress(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    piped = io.StringIO()
+    assert scan_in_process(monkeypatch, piped) == 0
+    assert piped.getvalue() == ""  # not a line of progress, nor an escape code
+    assert capsys.readouterr().out.lstrip().startswith("{")
+
+
+def test_a_scan_on_a_terminal_shows_progress_unless_quiet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terminal = FakeTerminal()
+    assert scan_in_process(monkeypatch, terminal) == 0
+    shown = terminal.getvalue()
+    assert "hosts done" in shown and "ETA" in shown and "[sadp]" in shown, shown
+    capsys.readouterr()
+    quiet = FakeTerminal()
+    assert scan_in_process(monkeypatch, quiet, "-q") == 0
+    assert quiet.getvalue() == ""
