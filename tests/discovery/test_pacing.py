@@ -305,3 +305,19 @@ def test_the_fetch_ceilings_are_the_models() -> None:
     from scanner.discovery.options import FETCH_CONCURRENCY
 
     assert ssdp.MAX_FETCHES == mdns.MAX_CONCURRENT_RESOLVES == FETCH_CONCURRENCY
+
+
+def test_the_unprivileged_arp_sweep_takes_a_token_per_poke() -> None:
+    """Each UDP poke makes the kernel send an ARP request: the neighbour sweep paces them under --rate.
+    Loopback addresses only: the pokes never leave this machine."""
+    from ipaddress import IPv4Address, IPv4Network
+
+    from scanner.discovery.neighbour import neighbour_sweep
+    from scanner.netif import Interface
+
+    pacer = Pacer(1_000_000.0)
+    lo = Interface("lo", 1, "00:00:00:00:00:00", IPv4Address("127.0.0.1"), IPv4Network("127.0.0.0/8"))
+    targets = [IPv4Address("127.0.0.2") + i for i in range(12)]
+    result = asyncio.run(neighbour_sweep(ProbeContext(targets=targets, pacer=pacer), targets, lo))
+    assert result.sent == 12
+    assert pacer.taken == 12
