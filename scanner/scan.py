@@ -122,6 +122,7 @@ class ScanState:
     results: list[ProbeResult] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     probed: list[str] = field(default_factory=list)  # the banner phase's hosts
+    packets: int = 0  # packets the probes sent under the scan's --rate (Pacer.taken)
 
 
 ProgressFn = Callable[[ProgressView], None]  # called every PROGRESS_EVERY seconds and once at the end
@@ -190,6 +191,11 @@ def finish_report(
         all_notes.append(f"not probed (the scanner's own or a loopback address): {', '.join(skipped[:8])}")
     if request.interface is None:
         all_notes.append(NO_INTERFACE_NOTE)
+    if request.options.rate:
+        all_notes.append(
+            f"paced at {request.options.rate_cap:g} packets/s at most, every probe together (--rate): "
+            f"{state.packets} sent"
+        )
     for r in state.results:
         all_notes += [f"{r.probe}: {n}" for n in r.notes]
     report = build_report(
@@ -242,7 +248,10 @@ async def run_probes(
     ``PROGRESS_EVERY`` seconds and once at the end."""
     pacer = Pacer(request.options.rate_cap)
     if progress is None:
-        await _run_rounds(request, state, sink, pacer, None)
+        try:
+            await _run_rounds(request, state, sink, pacer, None)
+        finally:
+            state.packets = pacer.taken
         return
     scope = scope_of(request)
     tracker = ScanProgress(
@@ -264,6 +273,7 @@ async def run_probes(
     try:
         await _run_rounds(request, state, sink, pacer, tracker)
     finally:
+        state.packets = pacer.taken
         ticker.cancel()
         tracker.finish()
         tell()

@@ -203,6 +203,7 @@ def test_run_scan_reports_progress_and_shares_one_pacer(monkeypatch: pytest.Monk
         30,
     )
     assert {v.phase for v in views} <= {"starting", "discovery", "banners", "done"}
+    assert "paced at 5000 packets/s at most, every probe together (--rate): 30 sent" in report.notes
 
 
 def test_run_scan_without_a_progress_callback_tracks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,8 +217,9 @@ def test_run_scan_without_a_progress_callback_tracks_nothing(monkeypatch: pytest
     request = ScanRequest(
         targets=(IPv4Address("10.0.0.5"),), target_texts=("10.0.0.5",), probes=(PROBES["http"],)
     )
-    run_scan(request)
+    report = run_scan(request)
     assert made == []
+    assert not any("--rate" in n for n in report.notes)  # said only when the user chose a rate
 
 
 def test_identification_is_done_in_small_batches() -> None:

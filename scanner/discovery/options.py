@@ -16,7 +16,8 @@ ONVIF_USER_ENV, ONVIF_PASSWORD_ENV = "NDAA_ONVIF_USER", "NDAA_ONVIF_PASSWORD"  #
 # Pace and parallelism: one model for every probe.
 #
 # ``--rate`` is the most packets a second the whole scan sends, every probe together: each packet a probe
-# sends (ARP who-has, liveness SYN/echo, a connect()'s SYN, SADP/DHIP/WS-Discovery/SSDP/SNMP datagrams)
+# sends (ARP who-has or the unprivileged sweep's pokes, liveness SYN/echo, a connect()'s SYN, a banner
+# host's SYNs, SADP/DHIP/WS-Discovery/SSDP/SNMP datagrams)
 # first takes a token from the scan's one ``pacing.Pacer``. Within that cap each probe keeps a pace of
 # its own (``ProbeOptions.rate_for``): the sweeps (ARP, liveness) go at ``SWEEP_RATE`` unless the user
 # named a rate; the UDP requests that embedded devices parse (SADP, DHIP, WS-Discovery, SSDP, SNMP) never

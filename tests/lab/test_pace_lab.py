@@ -171,6 +171,7 @@ def test_rate_caps_every_probe_together(routed: str) -> None:
     report = json.loads(proc.stdout)
     assert {"10.1.0.10", "10.1.0.11", "10.1.0.12"} <= {d["ip"] for d in report["devices"]}
     assert report["complete"], report["notes"]  # slower under a low cap, not cut short
+    assert any(n.startswith("paced at 400 packets/s at most") for n in report["notes"]), report["notes"]
     # 126 targets: a datagram each from SADP and DHIP, an echo and 4 SYNs each from the sweep
     assert len(cap.sent) >= 126 * 6, len(cap.sent)
     # the pacer's burst and slack (2 and 1 packets at 400/s) and one late packet per sender
