@@ -153,12 +153,14 @@ class FakeProbe:
     host (``ctx.host_done``). Records the pacer it was given."""
 
     pacers: list[object] = []
+    concurrency: list[int] = []
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         FakeProbe.pacers.append(ctx.pacer)
+        FakeProbe.concurrency.append(ctx.concurrency)
         assert ctx.pacer is not None
         for _ in range(10):
             await ctx.pacer.take()
@@ -179,7 +181,7 @@ def test_run_scan_reports_progress_and_shares_one_pacer(monkeypatch: pytest.Monk
     from scanner.discovery.registry import PROBES
     from scanner.scan import ScanRequest, run_scan
 
-    FakeProbe.pacers = []
+    FakeProbe.pacers, FakeProbe.concurrency = [], []
     monkeypatch.setattr("scanner.scan.instantiate", lambda spec: FakeProbe(spec.name))
     monkeypatch.setattr("scanner.scan.own_addresses", lambda: frozenset())
     views: list[ProgressView] = []
@@ -194,6 +196,7 @@ def test_run_scan_reports_progress_and_shares_one_pacer(monkeypatch: pytest.Monk
     assert [d.ip for d in report.devices] == ["10.0.0.5", "10.0.0.6"]
     assert len(FakeProbe.pacers) == 3 and len({id(p) for p in FakeProbe.pacers}) == 1  # one pacer
     assert FakeProbe.pacers[0].rate == 5000  # type: ignore[attr-defined]
+    assert FakeProbe.concurrency == [7, 7, 7]  # --concurrency reaches every probe's context
     last = views[-1]
     assert (last.phase, last.hosts_total, last.hosts_done, last.devices, last.packets) == (
         "done",
