@@ -42,6 +42,18 @@ if TYPE_CHECKING:
 
 __all__ = ["FAIL_ON_HELP", "FORMAT_HELP", "OUTPUT_HELP", "output_specs", "register"]  # others import these
 
+# The numbers are scanner.discovery.options' DEFAULT_RATE, SWEEP_RATE, DEVICE_RATE, DEFAULT_CONCURRENCY,
+# CONNECT_CONCURRENCY and FETCH_CONCURRENCY (not imported here: --help stays fast; a test keeps them equal).
+RATE_HELP = (
+    "Packets per second for the whole scan, all probes together (default 40000). ARP and the liveness "
+    "SYN/ICMP sweep go at up to this rate (20000/s each by default); unicast SADP, DHIP, WS-Discovery, "
+    "SSDP and SNMP requests at 5000/s each at most. Lower it for slow links, VPNs and fragile devices."
+)
+CONCURRENCY_HELP = (
+    "Connections open at once per connection probe: banner hosts probed at once by http, tls, rtsp and "
+    "onvif (default 128) and connect() attempts of the unprivileged liveness sweep (default 1024). SSDP "
+    "description fetches and mDNS resolves stay at 32 or fewer."
+)
 PROBE_HELP = (
     "Comma list of probes (default: all but snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
     "liveness, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
@@ -76,7 +88,13 @@ def scan(
     max_hosts: Annotated[
         int, typer.Option("--max-hosts", min=1, help="Refuse target lists larger than this.")
     ] = 65536,
-    rate: Annotated[int, typer.Option("--rate", min=10, help="ARP requests per second.")] = 20000,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=10, metavar="PACKETS/S", help=RATE_HELP, show_default=False)
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, metavar="N", help=CONCURRENCY_HELP, show_default=False),
+    ] = None,
     snmp_community: Annotated[
         str | None,
         typer.Option(
@@ -182,6 +200,7 @@ def scan(
         timeout=timeout,
         max_hosts=max_hosts,
         rate=rate,
+        concurrency=concurrency,
         snmp_community=snmp_community,
         with_nmap=with_nmap,
         as_of=as_of_date(as_of),
@@ -198,7 +217,8 @@ def build_request(
     waivers: Path | None = None,
     timeout: float = 3.0,
     max_hosts: int = 65536,
-    rate: int = 20000,
+    rate: float | None = None,
+    concurrency: int | None = None,
     snmp_community: str | None = None,
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
@@ -230,7 +250,10 @@ def build_request(
         interface=pick_interface(targets, interface),
         timeout=timeout,
         options=ProbeOptions(
-            arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
+            rate=rate,
+            concurrency=concurrency,
+            snmp_community=snmp_community or None,
+            onvif_credentials=onvif_credentials(),
         ),
         exclude_texts=tset.exclude_texts,
         waivers=tuple(waiver_list),
@@ -323,7 +346,7 @@ class ScanCommand:
         history = HistorySink(open_history(self.db)) if self.db is not None else None
         with Progress(enabled=not self.quiet) as progress:
             self._progress = progress
-            report = run_scan(request, _Sink(self, history), progress.update)
+            report = run_scan(request, _Sink(self, history), progress.update if progress.enabled else None)
         if self.db is not None and (self.notify or self.notify_cmd) and self.stop is None:
             self._alert(report)
         if self.stop == INTERRUPTED:
