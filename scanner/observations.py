@@ -30,6 +30,19 @@ SIGNALS: dict[str, str] = {
     "tcp.open": "a TCP port that accepted a connection or answered a SYN with SYN-ACK (the port is in `port`)",
     "neighbour": "the host appeared in the kernel neighbour table (unprivileged sweep)",
     "hostname": "a host name (mDNS, DHCP, reverse DNS)",
+    # DHCP (import dhcp-leases, import pcap, listen): what a client sent, what a server recorded
+    "dhcp.vendor_class": "DHCP vendor class identifier a client sent (option 60)",
+    "dhcp.client_id": "DHCP client identifier (option 61), hex octets",
+    "dhcp.params": "DHCP parameter request list (option 55), the codes in the client's order",
+    "dhcp.lease": "a DHCP server's lease for the host: state, end, server (ended leases say so)",
+    # LLDP / CDP frames heard passively (import pcap, listen): what a device announces about itself
+    "lldp.chassis_id": "LLDP chassis ID",
+    "lldp.port_id": "LLDP port ID",
+    "lldp.sys_name": "LLDP system name",
+    "lldp.sys_descr": "LLDP system description",
+    "cdp.device_id": "CDP device ID",
+    "cdp.platform": "CDP platform",
+    "cdp.software": "CDP software version (first line)",
     # What a reply says about its sender, inside its payload (SADP IPv4Address/MAC, DHIP IPAddress/mac,
     # WS-Discovery XAddrs host, SSDP LOCATION host). Evidence only: the observation's own ip is the reply's
     # UDP source; a claimed address is never probed and never merges the reply into another host's record.
