@@ -78,6 +78,16 @@ ETH_ARP, ETH_IPV4, ETH_VLAN, ETH_QINQ, ETH_LLDP = 0x0806, 0x0800, 0x8100, 0x88A8
 MDNS_PORT = 5353
 HTTP_PORTS_HINT = (b"HTTP/1.", b"RTSP/1.")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
+MAX_PAYLOADS = 1 << 16  # (source, payload hash) pairs remembered: a repeated announcement is parsed once
+_UDP_PORTS = {
+    67: "dhcp",
+    68: "dhcp",
+    MDNS_PORT: "mdns",
+    SSDP_PORT: "ssdp",
+    WSD_PORT: "wsd",
+    SADP_PORT: "sadp",
+    DHIP_PORT: "dhip",
+}
 _TLS_HANDSHAKE = 0x16
 
 
@@ -96,6 +106,7 @@ class PassiveAnalyzer:
         self.prefix = probe_prefix
         self.seen: set[tuple[str | None, str | None, str, str]] = set()
         self.flows: OrderedDict[tuple[bytes, int, bytes, int], _TlsFlow] = OrderedDict()
+        self.payloads: set[tuple[object, int]] = set()
         self.fragments: OrderedDict[tuple[bytes, bytes, int, int], _Datagram] = OrderedDict()
         self.counts: dict[str, int] = {}
         self.frames = 0
@@ -109,7 +120,7 @@ class PassiveAnalyzer:
     def frame(self, data: bytes, linktype: int, ts: float) -> list[Observation]:
         """The observations one frame adds (repeats of earlier ones are left out)."""
         self.frames += 1
-        self._out = []
+        self._out = out = []
         self._ts_now = ts
         try:
             if linktype == LINKTYPE_ETHERNET:
@@ -119,13 +130,12 @@ class PassiveAnalyzer:
             elif linktype == LINKTYPE_LINUX_SLL2:
                 self._sll2(data)
             elif linktype in (LINKTYPE_RAW, 12, 14, LINKTYPE_IPV4):
-                if data[:1] and data[0] >> 4 == 4:
-                    self._ipv4(data, None, False)
+                self._ipv4(data, 0, None, False)
             elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
-                self._ipv4(data[4:], None, False)
+                self._ipv4(data, 4, None, False)
         except (IndexError, struct.error, ValueError, UnicodeError):
             self._count("malformed frames")  # hostile or cut frames are normal input
-        return self._out
+        return out
 
     def summary(self) -> list[str]:
         """One line per kind of frame recorded or skipped, for the report's notes."""
@@ -178,13 +188,16 @@ class PassiveAnalyzer:
     def _ethernet(self, data: bytes) -> None:
         ethertype = (data[12] << 8) | data[13]
         offset = 14
+        if ethertype == ETH_IPV4:  # the common case first
+            self._ipv4(data, 14, data, data[0] & 1 == 1)
+            return
         for _ in range(2):  # 802.1Q / 802.1ad tags
             if ethertype not in (ETH_VLAN, ETH_QINQ):
                 break
             ethertype = (data[offset + 2] << 8) | data[offset + 3]
             offset += 4
         if ethertype == ETH_IPV4:
-            self._ipv4(data[offset:], data[6:12], bool(data[0] & 1))
+            self._ipv4(data, offset, data, data[0] & 1 == 1)
         elif ethertype == ETH_ARP:
             self._arp(data[offset:])
         elif ethertype == ETH_LLDP:
@@ -206,7 +219,8 @@ class PassiveAnalyzer:
 
     def _dispatch(self, ethertype: int, payload: bytes, src: bytes | None, group: bool) -> None:
         if ethertype == ETH_IPV4:
-            self._ipv4(payload, src, group)
+            frame = None if src is None else b"\0" * 6 + src  # the source MAC where an Ethernet frame has it
+            self._ipv4(payload, 0, None, group, frame)
         elif ethertype == ETH_ARP:
             self._arp(payload)
         elif ethertype == ETH_LLDP and src is not None:
@@ -225,6 +239,8 @@ class PassiveAnalyzer:
         self._add("arp", "mac", mac, _ipv4_text(spa), mac)
 
     def _lldp(self, data: bytes, mac: str) -> None:
+        if not self._new(mac, data):
+            return
         self._count("lldp")
         pos = 0
         for _ in range(MAX_TLVS):
@@ -247,6 +263,8 @@ class PassiveAnalyzer:
                 self._add("lldp", "lldp.sys_descr", _text(value), None, mac)
 
     def _cdp(self, data: bytes, mac: str) -> None:
+        if not self._new(mac, data[4:]):  # the checksum aside
+            return
         self._count("cdp")
         pos = 4  # version, TTL, checksum
         names = {1: "cdp.device_id", 5: "cdp.software", 6: "cdp.platform"}
@@ -265,32 +283,51 @@ class PassiveAnalyzer:
                     text = text.strip().splitlines()[0] if text.strip() else ""
                 self._add("cdp", signal, text, None, mac)
 
+    def _new(self, source: object, payload: bytes) -> bool:
+        """False when ``source`` sent this very payload before (announcements repeat: parse them once)."""
+        key = (source, hash(payload))
+        if key in self.payloads:
+            self._count("repeated payloads skipped")
+            return False
+        if len(self.payloads) >= MAX_PAYLOADS:
+            self.payloads.clear()
+        self.payloads.add(key)
+        return True
+
     # ------------------------------------------------------------ IPv4, UDP, TCP
 
-    def _ipv4(self, data: bytes, src_mac: bytes | None, group: bool) -> None:
-        if data[0] >> 4 != 4:
+    def _ipv4(self, data: bytes, off: int, eth: bytes | None, group: bool, sll: bytes | None = None) -> None:
+        """An IPv4 packet at ``data[off:]``; ``eth`` the Ethernet frame it came in (source MAC at 6:12)."""
+        first = data[off]
+        if first >> 4 != 4:
             return
-        ihl = (data[0] & 0x0F) * 4
-        total = (data[2] << 8) | data[3]
-        proto = data[9]
+        ihl = (first & 0x0F) * 4
+        total = (data[off + 2] << 8) | data[off + 3]
+        proto = data[off + 9]
+        end = off + total
+        if end > len(data):
+            end = len(data)
         if ihl < 20 or total < ihl:
             return
-        payload = data[ihl:total]
-        flags_frag = (data[6] << 8) | data[7]
-        src, dst = data[12:16], data[16:20]
-        if flags_frag & 0x3FFF:  # a fragment: reassemble (UDP only: discovery datagrams outgrow one frame)
-            if proto != 17:
-                return
-            whole = self._reassemble(src, dst, (data[4] << 8) | data[5], flags_frag, payload)
-            if whole is None:
-                return
-            payload = whole
+        if proto == 6:
+            if not (data[off + 6] & 0x3F or data[off + 7]):  # TCP fragments are skipped
+                self._tcp(data, off + ihl, end, off)
+            return
+        if proto != 17:
+            return
+        frag = ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF
+        src, dst = data[off + 12 : off + 16], data[off + 16 : off + 20]
+        mac_frame = eth if eth is not None else sll
         group = group or dst[0] >= 224 or dst == b"\xff\xff\xff\xff"
-        mac = _mac(src_mac) if src_mac is not None and group and not src_mac[0] & 1 else None
-        if proto == 17:
-            self._udp(payload, _ipv4_text(src), mac)
-        elif proto == 6:
-            self._tcp(payload, src, dst)
+        mac = _mac(mac_frame[6:12]) if mac_frame is not None and group and not mac_frame[6] & 1 else None
+        if frag:  # a fragment: reassemble (discovery datagrams can outgrow one frame)
+            whole = self._reassemble(
+                src, dst, (data[off + 4] << 8) | data[off + 5], frag, data[off + ihl : end]
+            )
+            if whole is not None:
+                self._udp(whole, 0, len(whole), _ipv4_text(src), mac)
+            return
+        self._udp(data, off + ihl, end, _ipv4_text(src), mac)
 
     def _reassemble(
         self, src: bytes, dst: bytes, ident: int, flags_frag: int, payload: bytes
@@ -315,53 +352,55 @@ class PassiveAnalyzer:
             del self.fragments[key]
         return whole
 
-    def _udp(self, data: bytes, ip: str, mac: str | None) -> None:
-        sport, dport = (data[0] << 8) | data[1], (data[2] << 8) | data[3]
-        body = data[8:]
-        if sport == 68 or dport == 67 or sport == 67:
+    def _udp(self, data: bytes, off: int, end: int, ip: str, mac: str | None) -> None:
+        sport, dport = (data[off] << 8) | data[off + 1], (data[off + 2] << 8) | data[off + 3]
+        handler = _UDP_PORTS.get(dport) or _UDP_PORTS.get(sport)
+        if handler is None:
+            return
+        body = data[off + 8 : end]
+        if handler == "dhcp":
             self._dhcp(body)
-        elif sport == MDNS_PORT or dport == MDNS_PORT:
-            self._mdns(body, ip, mac)
-        elif dport == SSDP_PORT or sport == SSDP_PORT:
-            self._ssdp(body, ip, mac)
-        elif sport == WSD_PORT or dport == WSD_PORT:
-            self._wsd(body, ip, mac)
-        elif sport == SADP_PORT or dport == SADP_PORT:
-            from scanner.discovery.sadp import sadp_reply
+        elif self._new((ip, sport), body):
+            getattr(self, "_" + handler)(body, ip, mac)
 
-            reply = sadp_reply(body, ip)
-            if reply is not None:
-                self._count("sadp")
-                self._fields("sadp", reply.fields, ip, mac, SADP_PORT)
-        elif (sport == DHIP_PORT or dport == DHIP_PORT) and not is_search(body):
-            from scanner.discovery.dhip import dhip_reply
-
-            reply = dhip_reply(body, ip)
-            if reply is not None:
-                self._count("dhip")
-                self._fields("dhip", reply.fields, ip, mac, DHIP_PORT)
-
-    def _tcp(self, data: bytes, src: bytes, dst: bytes) -> None:
-        sport, dport = (data[0] << 8) | data[1], (data[2] << 8) | data[3]
-        header = (data[12] >> 4) * 4
-        payload = data[header:]
-        key = (src, sport, dst, dport)
-        flow = self.flows.get(key)
-        if flow is not None:
-            self._tls_more(key, flow, struct.unpack_from("!I", data, 4)[0], payload)
+    def _tcp(self, data: bytes, off: int, end: int, ip_off: int) -> None:
+        start = off + (data[off + 12] >> 4) * 4
+        if start >= end and not self.flows:
+            return  # no payload (an ACK): the common case
+        flows = self.flows
+        if flows:
+            key = (
+                data[ip_off + 12 : ip_off + 16],
+                (data[off] << 8) | data[off + 1],
+                data[ip_off + 16 : ip_off + 20],
+                (data[off + 2] << 8) | data[off + 3],
+            )
+            flow = flows.get(key)
+            if flow is not None:
+                self._tls_more(key, flow, int.from_bytes(data[off + 4 : off + 8], "big"), data[start:end])
+                return
+        if start >= end:
             return
-        if not payload:
-            return
-        first = payload[:7]
-        if first in HTTP_PORTS_HINT:
-            self._head(payload, _ipv4_text(src), sport)
-        elif payload[0] == _TLS_HANDSHAKE and len(payload) > 5 and payload[1] == 3 and payload[5] == 2:
-            seq = struct.unpack_from("!I", data, 4)[0]  # a ServerHello: follow the flow to its certificate
-            if len(self.flows) >= MAX_FLOWS:
-                self.flows.popitem(last=False)
+        first = data[start]
+        if first == 0x48 or first == 0x52:  # "H", "R"
+            if data.startswith(HTTP_PORTS_HINT, start):
+                src = data[ip_off + 12 : ip_off + 16]
+                sport = (data[off] << 8) | data[off + 1]
+                payload = data[start:end]
+                if self._new((src, sport), payload):
+                    self._head(payload, _ipv4_text(src), sport)
+        elif first == _TLS_HANDSHAKE and end - start > 5 and data[start + 1] == 3 and data[start + 5] == 2:
+            src, dst = data[ip_off + 12 : ip_off + 16], data[ip_off + 16 : ip_off + 20]
+            sport, dport = (data[off] << 8) | data[off + 1], (data[off + 2] << 8) | data[off + 3]
+            key = (src, sport, dst, dport)
+            seq = int.from_bytes(
+                data[off + 4 : off + 8], "big"
+            )  # a ServerHello: follow the flow to its certificate
+            if len(flows) >= MAX_FLOWS:
+                flows.popitem(last=False)
                 self._count("tls flows dropped (too many at once)")
-            flow = self.flows[key] = _TlsFlow(_ipv4_text(src), sport, seq)
-            self._tls_more(key, flow, seq, payload)
+            flow = flows[key] = _TlsFlow(_ipv4_text(src), sport, seq)
+            self._tls_more(key, flow, seq, data[start:end])
 
     # ------------------------------------------------------------ application protocols
 
@@ -422,6 +461,8 @@ class PassiveAnalyzer:
         chaddr = data[28:34]
         if chaddr[0] & 1 or chaddr == b"\0" * 6:
             return
+        if not self._new((op, chaddr, data[16:20]), data[240:]):
+            return
         mac = _mac(chaddr)
         options = _dhcp_options(data[240:])
         msg_type = options.get(53, b"\0")[0]
@@ -441,6 +482,24 @@ class PassiveAnalyzer:
             self._add("dhcp", "dhcp.vendor_class", _text(options[60]), ip, mac)
         if 61 in options:
             self._add("dhcp", "dhcp.client_id", options[61][:64].hex(":"), ip, mac)
+
+    def _sadp(self, data: bytes, ip: str, mac: str | None) -> None:
+        from scanner.discovery.sadp import sadp_reply
+
+        reply = sadp_reply(data, ip)
+        if reply is not None:
+            self._count("sadp")
+            self._fields("sadp", reply.fields, ip, mac, SADP_PORT)
+
+    def _dhip(self, data: bytes, ip: str, mac: str | None) -> None:
+        if is_search(data):
+            return
+        from scanner.discovery.dhip import dhip_reply
+
+        reply = dhip_reply(data, ip)
+        if reply is not None:
+            self._count("dhip")
+            self._fields("dhip", reply.fields, ip, mac, DHIP_PORT)
 
     def _mdns(self, data: bytes, ip: str, mac: str | None) -> None:
         from zeroconf._dns import DNSPointer, DNSService, DNSText
