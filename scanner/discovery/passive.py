@@ -120,7 +120,8 @@ class PassiveAnalyzer:
     def frame(self, data: bytes, linktype: int, ts: float) -> list[Observation]:
         """The observations one frame adds (repeats of earlier ones are left out)."""
         self.frames += 1
-        self._out = out = []
+        out: list[Observation] = []
+        self._out = out
         self._ts_now = ts
         try:
             if linktype == LINKTYPE_ETHERNET:
