@@ -86,10 +86,10 @@ def read_pcap(source: str | Path | BinaryIO, problems: Problems) -> Iterator[Obs
 
 def iter_frames(raw: BinaryIO, problems: Problems, name: str = "input") -> Iterator[Frame]:
     """Every packet of a pcap or pcapng stream (gzip-compressed or not); see the module doc for errors."""
-    stream = _decompressed(raw, name)
-    head = stream.read(4)
     count = 0
     try:
+        stream = _decompressed(raw, name)
+        head = stream.read(4)
         if head in PCAP_MAGICS:
             frames = _pcap(stream, head)
         elif head == PCAPNG_SHB:
