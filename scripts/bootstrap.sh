@@ -4,7 +4,7 @@
 #   sh scripts/bootstrap.sh --test   also what the test suite uses: chromium (HTML report test), nmap, avahi-daemon
 #                                    and minidlna (third-party mDNS/UPnP peers, run only inside test namespaces),
 #                                    dnsmasq, isc-dhcp-server, kea-dhcp4-server, isc-dhcp-client (lease files made
-#                                    inside test namespaces) and tcpdump (lab captures)
+#                                    inside test namespaces), lldpd (LLDP/CDP sender) and tcpdump (lab captures)
 #   sh scripts/bootstrap.sh --bench  also nmap and arp-scan, to compare against in benchmarks/
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,9 +25,9 @@ if [ "$want_test" = 1 ]; then
   command -v avahi-daemon >/dev/null 2>&1 || pkgs="$pkgs avahi-daemon"
   command -v minidlnad >/dev/null 2>&1 || pkgs="$pkgs minidlna"
   command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"  # the --with-nmap probe's tests run the real nmap
-  # import dhcp-leases / import pcap / listen tests: real DHCP servers and client, started only inside test
-  # namespaces with a temporary config and lease file; tcpdump captures lab traffic
-  for tool in dnsmasq:dnsmasq-base dhcpd:isc-dhcp-server kea-dhcp4:kea-dhcp4-server dhclient:isc-dhcp-client tcpdump:tcpdump; do
+  # import dhcp-leases / import pcap / listen tests: real DHCP servers and client, and lldpd (LLDP/CDP),
+  # started only inside test namespaces with a temporary config and lease file; tcpdump captures lab traffic
+  for tool in dnsmasq:dnsmasq-base dhcpd:isc-dhcp-server kea-dhcp4:kea-dhcp4-server dhclient:isc-dhcp-client tcpdump:tcpdump lldpd:lldpd; do
     PATH="$PATH:/usr/sbin:/sbin" command -v "${tool%%:*}" >/dev/null 2>&1 || pkgs="$pkgs ${tool#*:}"
   done
 fi
@@ -46,7 +46,7 @@ if [ -n "$pkgs" ]; then
     apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
       systemctl disable --now avahi-daemon.service avahi-daemon.socket minidlna.service isc-dhcp-server.service \
-        kea-dhcp4-server.service >/dev/null 2>&1 || true
+        kea-dhcp4-server.service lldpd.service >/dev/null 2>&1 || true
     fi
     [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   else
