@@ -21,6 +21,7 @@ import pytest
 from clirun import run_cli
 from labtools import require_binary
 
+from scanner.errors import UsageError
 from scanner.ingest.dhcp_leases import read_dhcp_leases
 from scanner.observations import HostNote, Observation
 
@@ -246,3 +247,90 @@ def test_kea_memfile_leases(dhcp_net: DhcpNet) -> None:
     assert found["ac:cc:8e:27:0a:d8"]["dhcp.client_id"] == ["01:ac:cc:8e:27:0a:d8"]
     verdicts = _import_verdicts(leases)
     assert verdicts["58:50:ed:1f:e3:85"] == "covered"
+
+
+def test_dhcp_exchange_on_the_wire_matches_the_lease_file(dhcp_net: DhcpNet) -> None:
+    """tcpdump on the server's bridge while dhclient asks dnsmasq: `import pcap` reads what each client sent
+    (options 12, 55, 60, 61) and the address the server acknowledged, the one its lease file records."""
+    from scanner.ingest.pcap import read_pcap
+
+    dnsmasq, tcpdump = require_binary("dnsmasq"), require_binary("tcpdump")
+    leases, wire, log = (
+        dhcp_net.tmp / "dnsmasq.leases",
+        dhcp_net.tmp / "dhcp.pcap",
+        dhcp_net.tmp / "tcpdump.log",
+    )
+    with log.open("w") as err:
+        dump = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                dhcp_net.server,
+                tcpdump,
+                "-i",
+                "br0",
+                "-U",
+                "-s",
+                "0",
+                "-w",
+                str(wire),
+                "udp",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    deadline = time.monotonic() + 20
+    while "listening on" not in log.read_text():
+        assert dump.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    server = _start(
+        dhcp_net,
+        [dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=br0", "--bind-interfaces",
+         f"--dhcp-range={SUBNET}.50,{SUBNET}.150,10m", f"--dhcp-leasefile={leases}", "--dhcp-authoritative",
+         f"--pid-file={dhcp_net.tmp / 'dnsmasq.pid'}", "--log-facility=-"],
+        "DHCP, IP range",
+    )  # fmt: skip
+    try:
+        _ask_leases(dhcp_net)
+        deadline = time.monotonic() + 30  # tcpdump writes what it has read; wait for every client's ACK
+        while len(_acked(wire)) < len(CLIENTS) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        _stop(server)
+        dump.send_signal(signal.SIGINT)  # the tcpdump this test started
+        dump.wait(timeout=20)
+    wire_fields: dict[str, dict[str, set[str]]] = {}
+    for o in read_pcap(wire, lambda n, m: None):
+        assert o.probe == "passive-dhcp" and o.mac is not None
+        wire_fields.setdefault(o.mac, {}).setdefault(o.signal, set()).add(o.value)
+    acked = _acked(wire)
+    on_file = {mac: fields["ip"][0] for mac, fields in _by_mac_with_ip(leases).items()}
+    assert acked == on_file
+    for mac, vendor, host, cid in CLIENTS:
+        fields = wire_fields[mac]
+        assert fields["hostname"] == {host} and fields["dhcp.vendor_class"] == {vendor}
+        assert "12" in next(iter(fields["dhcp.params"])).split(",")  # dhclient asks for its host name
+        if cid:
+            assert fields["dhcp.client_id"] == {"01:" + cid.split(":", 1)[1]}
+
+
+def _acked(wire: Path) -> dict[str, str]:
+    """MAC -> address of every DHCPACK in the capture so far."""
+    from scanner.ingest.pcap import read_pcap
+
+    try:
+        return {
+            o.mac: o.ip for o in read_pcap(wire, lambda n, m: None) if o.signal == "mac" and o.ip and o.mac
+        }
+    except UsageError:  # nothing captured yet
+        return {}
+
+
+def _by_mac_with_ip(path: Path) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = {}
+    for item in read_dhcp_leases(path, lambda n, m: None):
+        if isinstance(item, Observation) and item.signal == "mac":
+            assert item.mac is not None and item.ip is not None
+            out.setdefault(item.mac, {}).setdefault("ip", []).append(item.ip)
+    return out

@@ -5,6 +5,7 @@ address and no IPv6, so its kernel sends nothing either)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import signal
@@ -79,7 +80,21 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
     wire, dump_log, listen_log = tmp_path / "tap.pcap", tmp_path / "tcpdump.log", tmp_path / "listen.log"
     with dump_log.open("w") as dump_err:
         dump = subprocess.Popen(
-            ["ip", "netns", "exec", tap, tcpdump, "-i", "eth0", "-U", "-s", "0", "-w", str(wire)],
+            [
+                "ip",
+                "netns",
+                "exec",
+                tap,
+                tcpdump,
+                "-i",
+                "eth0",
+                "-U",
+                "--immediate-mode",
+                "-s",
+                "0",
+                "-w",
+                str(wire),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=dump_err,
         )
@@ -98,6 +113,9 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
     finally:
         listener.send_signal(signal.SIGINT)  # Ctrl-C, to the listener this test started
         out, _ = listener.communicate(timeout=120)
+        _flush_capture(
+            lab.scanner_ns, str(ipaddress.ip_network(lab.subnet).broadcast_address), wire
+        )  # everything up to the listener's exit is in the file
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=20)
     assert listener.returncode == 1, listen_log.read_text()  # covered equipment heard
@@ -115,6 +133,24 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
     assert len(frames) > 200  # the tap heard the scan
     sent = [f for f in frames if f.data[6:12].hex(":") == tap_mac]
     assert sent == [], f"{len(sent)} frames left the listener's interface"
+
+
+def _flush_capture(sender_ns: str, broadcast: str, wire: Path) -> None:
+    """Broadcast a marker from the lab and wait until tcpdump has written it: tcpdump writes what it has
+    read lazily, and a SIGINT drops what it has not."""
+    import sys
+
+    marker = secrets.token_hex(8)
+    send = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); "
+        f"s.sendto(b'{marker}', ('{broadcast}', 9))"
+    )
+    deadline = time.monotonic() + 30
+    while marker.encode() not in wire.read_bytes():
+        assert time.monotonic() < deadline, "the capture never showed the marker"
+        subprocess.run(["ip", "netns", "exec", sender_ns, sys.executable, "-c", send], check=True, timeout=30)
+        time.sleep(0.2)
 
 
 def test_listen_for_a_duration_on_a_quiet_link(tapped: tuple[Any, str, str]) -> None:

@@ -24,7 +24,21 @@ def _capture_scan(lab: Any, path: Path) -> dict[str, Any]:
     log = path.with_suffix(".log")
     with log.open("w") as err:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.scanner_ns, tcpdump, "-i", "eth0", "-U", "-s", "0", "-w", str(path)],
+            [
+                "ip",
+                "netns",
+                "exec",
+                lab.scanner_ns,
+                tcpdump,
+                "-i",
+                "eth0",
+                "-U",
+                "--immediate-mode",
+                "-s",
+                "0",
+                "-w",
+                str(path),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
@@ -135,7 +149,21 @@ def test_tls12_certificate_over_several_segments(require_netns: None, tmp_path: 
         path, log = tmp_path / "tls.pcap", tmp_path / "tcpdump.log"
         with log.open("w") as err:
             dump = subprocess.Popen(
-                ["ip", "netns", "exec", ns, tcpdump, "-i", "lo", "-U", "-s", "0", "-w", str(path)],
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    tcpdump,
+                    "-i",
+                    "lo",
+                    "-U",
+                    "--immediate-mode",
+                    "-s",
+                    "0",
+                    "-w",
+                    str(path),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )

@@ -73,7 +73,21 @@ def test_lldp_and_cdp_in_a_capture_and_heard_by_listen(pair: tuple[str, str], tm
     wire, log = tmp_path / "lldp.pcap", tmp_path / "tcpdump.log"
     with log.open("w") as err:
         dump = subprocess.Popen(
-            ["ip", "netns", "exec", peer, tcpdump, "-i", "eth0", "-U", "-w", str(wire), "not", "ip6"],
+            [
+                "ip",
+                "netns",
+                "exec",
+                peer,
+                tcpdump,
+                "-i",
+                "eth0",
+                "-U",
+                "--immediate-mode",
+                "-w",
+                str(wire),
+                "not",
+                "ip6",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
