@@ -76,7 +76,7 @@ MAX_TLVS = 64
 
 ETH_ARP, ETH_IPV4, ETH_VLAN, ETH_QINQ, ETH_LLDP = 0x0806, 0x0800, 0x8100, 0x88A8, 0x88CC
 MDNS_PORT = 5353
-HTTP_PORTS_HINT = (b"HTTP/1.", b"RTSP/1.")
+HEAD_PREFIXES = (b"HTTP/1.", b"RTSP/1.")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 MAX_PAYLOADS = 1 << 16  # (source, payload hash) pairs remembered: a repeated announcement is parsed once
 _UDP_PORTS = {
@@ -384,7 +384,7 @@ class PassiveAnalyzer:
             return
         first = data[start]
         if first == 0x48 or first == 0x52:  # "H", "R"
-            if data.startswith(HTTP_PORTS_HINT, start):
+            if data.startswith(HEAD_PREFIXES, start):
                 src = data[ip_off + 12 : ip_off + 16]
                 sport = (data[off] << 8) | data[off + 1]
                 payload = data[start:end]
