@@ -101,13 +101,7 @@ def read_leases(stream: BinaryIO, problems: Problems, name: str = "input") -> tu
     if first is None:
         why = f"; first problem: line {held[0][0]}: {held[0][1]}" if held else ""
         raise UsageError(f"{name}: not a DHCP lease file (empty{why})"[:400])
-    lineno, text = first
-    kind = detect(text)
-    if kind is None:
-        raise UsageError(
-            f"{name}: not a DHCP lease file (line {lineno} is neither dhcpd.leases, "
-            f"dnsmasq nor Kea CSV: {text[:60]!r})"
-        )
+    kind = _kind(first, name)
     reader = {"isc": _isc, "dnsmasq": _dnsmasq, "kea": _kea}[kind]
     leases: dict[str, Lease] = {}
     for lease in reader(_chain(first, lines), hold):
@@ -130,6 +124,19 @@ _ISC_START = re.compile(
     r"^(lease\s+\d{1,3}(\.\d{1,3}){3}\s*\{|authoring-byte-order\b|server-duid\b|host\s+\S+\s*\{"
     r"|failover\s+peer\b|ia-na\b|lease6\b)"
 )
+
+
+def _kind(first: tuple[int, str], name: str) -> Kind:
+    lineno, text = first
+    kind = detect(text)
+    if kind is None and text.startswith("address,duid,"):
+        raise UsageError(f"{name}: a Kea DHCPv6 lease file: its clients are DUIDs, not MACs (not read)")
+    if kind is None:
+        raise UsageError(
+            f"{name}: not a DHCP lease file (line {lineno} is neither dhcpd.leases, "
+            f"dnsmasq nor Kea CSV: {text[:60]!r})"
+        )
+    return kind
 
 
 def detect(first_line: str) -> Kind | None:

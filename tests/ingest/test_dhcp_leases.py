@@ -152,6 +152,7 @@ def test_kea_rows_of_the_wrong_shape(tmp_path: Path) -> None:
         (b"address,hwaddr,client_id,valid_lifetime,expire\n", "no valid lease"),
         (b"lease 10.0.0.1 {\n  starts never;\n", "no valid lease"),
         (b'{"devices": []}\n', "not a DHCP lease file"),
+        (b"address,duid,valid_lifetime,expire,subnet_id,pref_lifetime\n", "a Kea DHCPv6 lease file"),
     ],
 )
 def test_nothing_valid_is_a_usage_error(tmp_path: Path, content: bytes, needle: str) -> None:

@@ -250,8 +250,9 @@ def test_kea_memfile_leases(dhcp_net: DhcpNet) -> None:
 
 
 def test_dhcp_exchange_on_the_wire_matches_the_lease_file(dhcp_net: DhcpNet) -> None:
-    """tcpdump on the server's bridge while dhclient asks dnsmasq: `import pcap` reads what each client sent
-    (options 12, 55, 60, 61) and the address the server acknowledged, the one its lease file records."""
+    """tcpdump on every interface of the server's namespace (`-i any`: Linux cooked frames) while dhclient asks
+    dnsmasq: `import pcap` reads what each client sent (options 12, 55, 60, 61) and the address the server
+    acknowledged, the one its lease file records."""
     from scanner.ingest.pcap import read_pcap
 
     dnsmasq, tcpdump = require_binary("dnsmasq"), require_binary("tcpdump")
@@ -262,24 +263,10 @@ def test_dhcp_exchange_on_the_wire_matches_the_lease_file(dhcp_net: DhcpNet) -> 
     )
     with log.open("w") as err:
         dump = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                dhcp_net.server,
-                tcpdump,
-                "-i",
-                "br0",
-                "-U",
-                "-s",
-                "0",
-                "-w",
-                str(wire),
-                "udp",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+            ["ip", "netns", "exec", dhcp_net.server, tcpdump, "-i", "any", "-U", "--immediate-mode", "-s", "0",
+             "-w", str(wire), "udp"],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
     deadline = time.monotonic() + 20
     while "listening on" not in log.read_text():
         assert dump.poll() is None and time.monotonic() < deadline, log.read_text()
@@ -305,6 +292,10 @@ def test_dhcp_exchange_on_the_wire_matches_the_lease_file(dhcp_net: DhcpNet) -> 
         assert o.probe == "passive-dhcp" and o.mac is not None
         wire_fields.setdefault(o.mac, {}).setdefault(o.signal, set()).add(o.value)
     acked = _acked(wire)
+    from scanner.ingest.pcap import iter_frames
+
+    with wire.open("rb") as f:
+        assert {frame.linktype for frame in iter_frames(f, lambda n, m: None)} <= {113, 276}  # LINUX_SLL(2)
     on_file = {mac: fields["ip"][0] for mac, fields in _by_mac_with_ip(leases).items()}
     assert acked == on_file
     for mac, vendor, host, cid in CLIENTS:
