@@ -162,3 +162,20 @@ def test_listen_for_a_duration_on_a_quiet_link(tapped: tuple[Any, str, str]) -> 
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["devices"] == [] and "for 2 s" in " ".join(report["notes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-i", "nd-no-such-if", "-d", "1s"], "no interface 'nd-no-such-if'"),
+        (["-i", "lo", "-d", "ten minutes"], "--duration 'ten minutes': give it like 30s, 10m or 2h"),
+        (["-i", "lo", "-d", "0s"], "must be more than 0"),
+        (["-i", "lo", "-d", "8d"], "give it like 30s"),
+        (["-i", "lo", "-o", "json=/nonexistent-dir/x.json"], "cannot write report"),
+    ],
+)
+def test_listen_usage_errors_before_any_socket(args: list[str], needle: str) -> None:
+    """Bad options are exit 2 with one line, checked before the capture socket is opened."""
+    from clirun import assert_usage_error, run_cli
+
+    assert_usage_error(run_cli("listen", *args), needle)
