@@ -1,4 +1,4 @@
-"""`ndaa-scan identify FILE` and `ndaa-scan import nmap-xml FILE`: verdicts from files, no network."""
+"""`ndaa-scan identify FILE` and `ndaa-scan import nmap-xml|dhcp-leases|pcap FILE`: verdicts from files, no network."""
 
 from __future__ import annotations
 
@@ -48,9 +48,44 @@ def nmap_xml(
     raise typer.Exit(_offline(str(file), "nmap-xml", output_specs(fmt, output), fail_on, as_of, evidence))
 
 
+@import_app.command("dhcp-leases")
+def dhcp_leases(
+    file: Path = typer.Argument(
+        ...,
+        help="A DHCP server's lease file: ISC dhcpd.leases, dnsmasq leases or Kea memfile CSV "
+        "(told apart by content). MACs, addresses, host names, vendor classes and client ids; "
+        "ended leases are marked.",
+    ),
+    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    as_of: AsOfOpt = None,
+    evidence: EvidenceOpt = False,
+) -> None:
+    """Verdicts for the clients of a DHCP server's lease file."""
+    raise typer.Exit(_offline(str(file), "dhcp-leases", output_specs(fmt, output), fail_on, as_of, evidence))
+
+
+@import_app.command("pcap")
+def pcap(
+    file: Path = typer.Argument(
+        ...,
+        help="A packet capture (pcap or pcapng, also gzip-compressed): ARP, DHCP, mDNS, SSDP, "
+        "WS-Discovery, SADP, DHIP, LLDP, CDP, cleartext HTTP/RTSP heads and TLS<=1.2 certificates.",
+    ),
+    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
+    as_of: AsOfOpt = None,
+    evidence: EvidenceOpt = False,
+) -> None:
+    """Verdicts for the hosts seen in a packet capture (passive analysis, no packet sent)."""
+    raise typer.Exit(_offline(str(file), "pcap", output_specs(fmt, output), fail_on, as_of, evidence))
+
+
 def _offline(
     path: str,
-    kind: Literal["jsonl", "nmap-xml"],
+    kind: Literal["jsonl", "nmap-xml", "dhcp-leases", "pcap"],
     specs: list[str],
     fail_on: str,
     as_of: str | None,
