@@ -226,3 +226,8 @@ def strongest(evidence: list[Evidence]) -> Evidence | None:
     """The strongest evidence for the verdict (ties: report order), else None."""
     supporting = [e for e in evidence if e.supports and e.certainty > 0]
     return max(supporting, key=lambda e: e.certainty) if supporting else None
+
+
+def switch_ports(device: DeviceReport) -> list[str]:
+    """Where switches learned the device's MAC (``collect snmp``: switch, port, VLAN), sorted, each once."""
+    return sorted({o.value for o in device.observations if o.signal == "snmp.fdb"})

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from scanner.identify.models import Status, Verdict
 from scanner.report._markdown_text import code, md
-from scanner.report._text import HEARD_TITLE, STATUS_TITLE, flagged, heard_devices, maker
+from scanner.report._text import HEARD_TITLE, STATUS_TITLE, flagged, heard_devices, maker, switch_ports
 from scanner.report.markdown import evidence_item
 from scanner.results import DeviceReport, ScanReport
 
@@ -167,7 +167,7 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
         for p in (md(v.device_type), f"firmware {code(v.firmware, in_table=True)}" if v.firmware else "")
         if p
     )
-    ports = sorted({o.value for o in d.observations if o.signal == "snmp.fdb"})  # collect snmp: where learned
+    ports = switch_ports(d)
     rows = [
         (
             "Verdict",

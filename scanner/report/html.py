@@ -27,6 +27,7 @@ from scanner.report._text import (
     format_evidence,
     heard_devices,
     maker,
+    switch_ports,
     visible,
 )
 from scanner.results import DeviceReport, ScanReport
@@ -358,7 +359,19 @@ def _controls() -> str:
     )
 
 
-_COLUMNS = ("Status", "IP", "MAC", "Maker", "Model", "Serial", "Firmware", "Type", "Entity", "Confidence")
+_COLUMNS = (
+    "Status",
+    "IP",
+    "MAC",
+    "Location",
+    "Maker",
+    "Model",
+    "Serial",
+    "Firmware",
+    "Type",
+    "Entity",
+    "Confidence",
+)
 
 
 def _heard(report: ScanReport) -> str:
@@ -401,6 +414,7 @@ def _device_body(d: DeviceReport) -> str:
         f"{waived}</td>"
         f'<td class="host" data-sort="{_ip_key(d.ip)}">{_e(d.ip)}{hostnames}</td>'
         f'<td class="mac"><code>{_e(d.mac)}</code></td>'
+        f"<td>{'<br>'.join(_e(p, 120) for p in switch_ports(d)[:4])}</td>"
         f"<td>{_e(maker(v))}{mismatch}</td><td>{_e(v.model, 80)}</td>"
         f"<td><code>{_e(v.serial, 60)}</code></td><td><code>{_e(v.firmware, 60)}</code></td>"
         f"<td>{_e(v.device_type)}</td>"

@@ -29,6 +29,7 @@ from scanner.report._text import (
     plain_evidence,
     status_counts,
     strongest,
+    switch_ports,
     visible,
 )
 from scanner.results import DeviceReport, ScanReport
@@ -102,7 +103,7 @@ def _device_line(device: DeviceReport) -> Text:
         tags.append(", ".join(v.lists))
     if tags:
         line.append(f"  [{'; '.join(tags)}]")
-    located = sorted({o.value for o in device.observations if o.signal == "snmp.fdb"})  # collect snmp
+    located = switch_ports(device)
     if located:
         line.append(
             f"  at {visible(located[0], 80)}" + (f" (+{len(located) - 1})" if len(located) > 1 else "")

@@ -75,3 +75,11 @@ def test_report_of_a_collection_is_incomplete_when_an_agent_did_not_answer() -> 
     assert report.complete is False and report.devices == []  # type: ignore[attr-defined]
     assert report.probes[0].status == "no-response"  # type: ignore[attr-defined]
     assert any("no answer" in n for n in report.notes)  # type: ignore[attr-defined]
+
+
+def test_html_has_a_location_column_with_the_switch_port() -> None:
+    from scanner.report import render
+
+    page = render(_report(), "html")
+    assert '<th scope="col">Location</th>' in page
+    assert "<td>sw1 (10.0.0.2) port 3 Gi1/0/3 VLAN 20</td>" in page
