@@ -31,6 +31,15 @@ SIGNALS: dict[str, str] = {
     "tcp.open": "a TCP port that accepted a connection or answered a SYN with SYN-ACK (the port is in `port`)",
     "neighbour": "the host appeared in the kernel neighbour table (unprivileged sweep)",
     "hostname": "a host name (mDNS, DHCP, reverse DNS)",
+    # DHCP (import dhcp-leases, import pcap, listen): what a client sent, what a server recorded
+    "dhcp.vendor_class": "DHCP vendor class identifier a client sent (option 60)",
+    "dhcp.client_id": "DHCP client identifier (option 61), hex octets",
+    "dhcp.params": "DHCP parameter request list (option 55), the codes in the client's order",
+    "dhcp.lease": "a DHCP server's lease for the host: state, end, server (ended leases say so)",
+    # CDP frames heard passively (import pcap, listen); LLDP signals are listed with the SNMP tables below
+    "cdp.device_id": "CDP device ID",
+    "cdp.platform": "CDP platform",
+    "cdp.software": "CDP software version (first line)",
     # What a reply says about its sender, inside its payload (SADP IPv4Address/MAC, DHIP IPAddress/mac,
     # WS-Discovery XAddrs host, SSDP LOCATION host). Evidence only: the observation's own ip is the reply's
     # UDP source; a claimed address is never probed and never merges the reply into another host's record.
@@ -96,6 +105,16 @@ SIGNALS: dict[str, str] = {
     "rtsp.status": "RTSP method and status code (e.g. DESCRIBE 401)",
     "snmp.sys_descr": "SNMP sysDescr.0",
     "snmp.sys_object_id": "SNMP sysObjectID.0",
+    # SNMP tables (ndaa-scan collect snmp): what routers and switches record about other hosts
+    "snmp.arp": "an entry of a router's ARP table (IP-MIB ipNetToPhysical/ipNetToMedia): address, router, interface",
+    "snmp.fdb": "where a switch learned the MAC: switch, bridge port (ifName, ifAlias) and VLAN (BRIDGE/Q-BRIDGE-MIB)",
+    "snmp.fdb.uplink": "a switch learned the MAC on an uplink port (dozens of MACs or a bridge neighbour): not a location",
+    # LLDP: what a device announces about itself, read from a switch's neighbour table (LLDP-MIB
+    # lldpRemTable, collect snmp) or from the frames themselves (import pcap, listen)
+    "lldp.chassis_id": "LLDP chassis ID a device announced",
+    "lldp.port_id": "LLDP port ID a device announced",
+    "lldp.sys_name": "LLDP system name a device announced",
+    "lldp.sys_descr": "LLDP system description a device announced",
     "ssh.banner": "SSH identification string",
     "telnet.banner": "telnet banner",
     "sip.user_agent": "SIP User-Agent / Server",

@@ -24,6 +24,8 @@ HOSTNAME_SIGNALS = ("hostname", "mdns.hostname")
 
 class DeviceReport(BaseModel):
     ip: str | None = None
+    # the host name the user gave as a target, resolved to ``ip`` before the scan (not a name a reply gave)
+    hostname: str | None = None
     mac: str | None = None
     hostnames: list[str] = Field(default_factory=list)
     probes: list[str] = Field(default_factory=list)  # probes that answered for this device
@@ -123,7 +125,10 @@ def build_report(
         ips = dict.fromkeys([*([d.ip] if d.ip else []), *(o.ip for o in d.observations if o.ip)])
         placement, address = scope.place(ips)
         if placement == "device":
-            kept.append(d if d.ip == address else d.model_copy(update={"ip": address}))
+            name = scope.name_of(address)
+            kept.append(
+                d if d.ip == address and not name else d.model_copy(update={"ip": address, "hostname": name})
+            )
         elif placement == "heard":
             verdict = d.verdict.model_copy(update={"notes": [*d.verdict.notes, HEARD_NOTE]})
             heard.append(d.model_copy(update={"verdict": verdict}))

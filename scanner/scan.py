@@ -18,18 +18,20 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import Handoff, ProbeOptions
+from scanner.discovery.pacing import Pacer
 from scanner.discovery.registry import PROBES, ProbeSpec, instantiate, select
 from scanner.observations import Observation, ip_sort_key
+from scanner.progress import ProgressView, ScanProgress
 from scanner.results import DeviceReport, ProbeSummary, ScanReport, build_report
-from scanner.targets import Scope, Target6
+from scanner.targets import Scope, Targets6
 
 if TYPE_CHECKING:
     from scanner.history.store import HistoryStore
@@ -60,15 +62,19 @@ class ScanRequest:
     interface: str | None = None
     timeout: float = 3.0  # per discovery probe
     banner_timeout: float = 8.0  # per banner probe, for all hosts
-    concurrency: int = 128
-    options: ProbeOptions = field(default_factory=ProbeOptions)
+    options: ProbeOptions = field(default_factory=ProbeOptions)  # --rate and --concurrency live here
     exclude_texts: Sequence[str] = ()
     waivers: Sequence[Waiver] = ()
     notes: Sequence[str] = ()  # said in the report as given (e.g. "demo lab …")
-    # named IPv6 prefixes/addresses (with --ipv6, ``options.ipv6``): hosts found on the IPv6 link inside
-    # them are devices and get the banner round over IPv6; others found there are heard
-    targets6: Sequence[Target6] = ()
     as_of: date | None = None  # evaluate lists and ownerships on this day (None: today)
+    # IPv6 targets (hosts, prefixes, exclusions): in the Scope; the IPv4-only probes never see them
+    ipv6: Targets6 = field(default_factory=Targets6)
+    hostnames: Mapping[str, str] = field(default_factory=dict)  # target address -> the host name given
+
+    @property
+    def concurrency(self) -> int:
+        """Banner hosts probed at once (``--concurrency``, else its default)."""
+        return self.options.host_concurrency
 
 
 class ScanSink(Protocol):
@@ -120,9 +126,11 @@ class ScanState:
     results: list[ProbeResult] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     probed: list[str] = field(default_factory=list)  # the banner phase's hosts
+    packets: int = 0  # packets the probes sent under the scan's --rate (Pacer.taken)
 
 
-ProgressFn = Callable[[str, ProbeResult | None], None]
+ProgressFn = Callable[[ProgressView], None]  # called every PROGRESS_EVERY seconds and once at the end
+PROGRESS_EVERY = 0.5  # seconds
 
 
 def select_probes(
@@ -192,6 +200,11 @@ def finish_report(
         all_notes.append(f"not probed (the scanner's own or a loopback address): {', '.join(skipped[:8])}")
     if request.interface is None:
         all_notes.append(NO_INTERFACE_NOTE)
+    if request.options.rate:
+        all_notes.append(
+            f"paced at {request.options.rate_cap:g} packets/s at most, every probe together (--rate): "
+            f"{state.packets} sent"
+        )
     for r in state.results:
         all_notes += [f"{r.probe}: {n}" for n in r.notes]
     report = build_report(
@@ -221,24 +234,20 @@ def finish_report(
 
 
 def scope_of(request: ScanRequest) -> Scope:
-    own6: frozenset[str] = frozenset()
-    if request.options.ipv6:
-        from scanner.discovery.sockets import local_addresses6
-
-        own6 = local_addresses6()
     return Scope(
-        targets=frozenset(request.targets), own=own_addresses(), targets6=tuple(request.targets6), own6=own6
+        targets=frozenset(request.targets), own=own_addresses(), ipv6=request.ipv6, names=request.hostnames
     )
 
 
-def own_addresses() -> frozenset[IPv4Address]:
-    """This namespace's own IPv4 addresses (never a target of the active probes, never a device)."""
+def own_addresses() -> frozenset[IPv4Address | IPv6Address]:
+    """This namespace's own addresses (never a target of the active probes, never a device)."""
     from scanner.netif import interfaces
+    from scanner.targets import own_ipv6_addresses
 
     try:
-        return frozenset(i.ip for i in interfaces())
+        return frozenset(i.ip for i in interfaces()) | own_ipv6_addresses()
     except OSError:
-        return frozenset()
+        return own_ipv6_addresses()
 
 
 async def run_probes(
@@ -247,7 +256,49 @@ async def run_probes(
     sink: Callable[[Observation], None] | None = None,
     progress: ProgressFn | None = None,
 ) -> None:
-    """Discovery round (all ``discover`` probes concurrently), then banner probes on the live targets."""
+    """Discovery round (all ``discover`` probes concurrently), then banner probes on the live targets;
+    every probe's packets under one ``Pacer`` (``--rate``); ``progress`` gets a ``ProgressView`` every
+    ``PROGRESS_EVERY`` seconds and once at the end."""
+    pacer = Pacer(request.options.rate_cap)
+    if progress is None:
+        try:
+            await _run_rounds(request, state, sink, pacer, None)
+        finally:
+            state.packets = pacer.taken
+        return
+    scope = scope_of(request)
+    tracker = ScanProgress(
+        (str(t) for t in request.targets if scope.probeable(t)), packets=lambda: pacer.taken
+    )
+
+    def tell() -> None:
+        try:
+            progress(tracker.view())
+        except Exception:  # a renderer's trouble never stops the scan
+            log.debug("progress failed", exc_info=True)
+
+    async def tick() -> None:
+        while True:
+            tell()
+            await asyncio.sleep(PROGRESS_EVERY)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await _run_rounds(request, state, sink, pacer, tracker)
+    finally:
+        state.packets = pacer.taken
+        ticker.cancel()
+        tracker.finish()
+        tell()
+
+
+async def _run_rounds(
+    request: ScanRequest,
+    state: ScanState,
+    sink: Callable[[Observation], None] | None,
+    pacer: Pacer,
+    tracker: ScanProgress | None,
+) -> None:
     itf = None
     if request.interface:
         from scanner.netif import interface
@@ -261,10 +312,10 @@ async def run_probes(
         state.observations.append(obs)
         if sink is not None:
             sink(obs)
+        if tracker is not None:
+            tracker.observe(obs)
 
     async def run_one(spec: ProbeSpec, ctx: ProbeContext) -> None:
-        if progress:
-            progress(f"{spec.name}: running", None)
         started = time.monotonic()
         try:
             probe = instantiate(spec)
@@ -280,8 +331,8 @@ async def run_probes(
             result = ProbeResult(spec.name, ProbeStatus.ERROR, error=f"{type(exc).__name__}: {exc}")
         result.duration = result.duration or (time.monotonic() - started)
         state.results.append(result)
-        if progress:
-            progress(f"{spec.name}: {result.status}", result)
+        if tracker is not None:
+            tracker.probe_finished(spec.name)
 
     def context(
         hosts: Sequence[IPv4Address],
@@ -299,6 +350,8 @@ async def run_probes(
             emit=emit,
             options=request.options,
             handoff=handoff or Handoff(),
+            pacer=pacer,
+            host_done=tracker.host_done if tracker is not None else None,
         )
 
     discover = [p for p in request.probes if p.phase == "discover"]
@@ -307,29 +360,39 @@ async def run_probes(
     # The liveness sweep asks what ARP cannot: the targets off the ARP-swept subnet.
     off_link = [t for t in targets if swept is None or t not in swept]
     budget = discovery_budget(request.timeout, len(targets))
+    # the probes share one --rate: none ends before all of them together could send their first round
+    planned = discovery_packets([p.name for p in discover], len(targets) - len(off_link), len(off_link))
+    shared = planned / request.options.rate_cap + 1.5
 
     def discovery_context(spec: ProbeSpec) -> ProbeContext:
         if spec.name == "liveness":
-            return context(off_link, liveness_budget(request, len(off_link)), {})
-        return context(targets, budget, {})
+            return context(off_link, max(shared, liveness_budget(request, len(off_link))), {})
+        return context(targets, max(shared, budget), {})
 
-    await asyncio.gather(*(run_one(p, discovery_context(p)) for p in discover))
+    contexts = [(p, discovery_context(p)) for p in discover]
+    if tracker is not None:
+        tracker.start_discovery(
+            [p.name for p in discover], max((c.timeout for _p, c in contexts), default=0.0), planned
+        )
+    await asyncio.gather(*(run_one(p, c) for p, c in contexts))
     if banner:
         if any(r.probe == "liveness" and r.status in SWEPT for r in state.results):
             live = live_hosts(state.observations, targets, True, swept, off_link_swept=True)
         else:
             live = live_hosts(state.observations, targets, bool(discover), swept)
-        if request.options.ipv6 and request.targets6:
-            # a dual-stack target is probed once, over IPv4
+        if request.options.ipv6 and request.ipv6:
+            # hosts found on the IPv6 link inside a named IPv6 target, and the listed IPv6 hosts; a
+            # dual-stack target is probed once, over IPv4
             v4_macs = {mac for mac in live.values() if mac}
-            live.update(
-                (ip, mac) for ip, mac in live_hosts6(state.observations, scope).items() if mac not in v4_macs
-            )
-            for ip in listed6(request.targets6):  # a listed address is probed as an off-link target is
-                if scope.probeable6(ip):
-                    live.setdefault(ip, None)
+            found6 = live_hosts6(state.observations, scope)
+            live.update((ip, mac) for ip, mac in found6.items() if mac not in v4_macs)
+            for host in sorted(request.ipv6.hosts, key=int):
+                if scope.probeable(host):
+                    live.setdefault(str(host), None)
         state.probed = list(live)
         if not live:
+            if tracker is not None:
+                tracker.start_banners((), [p.name for p in banner], 0.0)
             why = "no target answered discovery" if targets else "no target to probe"
             state.results += [ProbeResult(p.name, ProbeStatus.SKIPPED, notes=[why]) for p in banner]
             return
@@ -342,7 +405,10 @@ async def run_probes(
             seconds = max(budget, NMAP_BUDGET) if spec.name == "nmap" else budget
             return context(hosts, seconds, live, handoff)
 
-        await asyncio.gather(*(run_one(p, banner_context(p)) for p in banner))
+        contexts = [(p, banner_context(p)) for p in banner]
+        if tracker is not None:
+            tracker.start_banners(live, [p.name for p in banner], max(c.timeout for _p, c in contexts))
+        await asyncio.gather(*(run_one(p, c) for p, c in contexts))
 
 
 def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str]) -> Handoff:
@@ -365,10 +431,26 @@ SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE)
 
 def liveness_budget(request: ScanRequest, targets: int) -> float:
     """Seconds the liveness sweep may take for ``targets`` off-link addresses at its rate."""
-    from scanner.discovery.liveness import DEFAULT_PORTS, DEFAULT_RATE, sweep_budget
+    from scanner.discovery.liveness import DEFAULT_PORTS, sweep_budget
 
     ports = request.options.ports_for("liveness", DEFAULT_PORTS)
-    return max(request.timeout, sweep_budget(targets, len(ports), request.options.udp_rate or DEFAULT_RATE))
+    return max(request.timeout, sweep_budget(targets, len(ports), request.options.rate_for("liveness")))
+
+
+UNICAST_PROBES = frozenset({"sadp", "dhip", "wsd", "ssdp"})  # discovery: a datagram to every target per round
+
+
+def discovery_packets(probes: Sequence[str], on_link: int, off_link: int) -> int:
+    """Packets the discovery ``probes`` send together in their first round: a unicast datagram per target
+    each, an ARP frame per on-link target, the liveness host rounds per off-link target. Under the one
+    ``--rate`` (``rate_cap``) none of them may end before all could have been sent (plus the replies'
+    wait); the progress line shows the share sent."""
+    from scanner.discovery.liveness import HOST_PORTS, HOST_TRIES
+
+    packets = sum(on_link + off_link for p in probes if p in UNICAST_PROBES)
+    packets += on_link if "arp" in probes else 0
+    packets += off_link * (1 + len(HOST_PORTS)) * HOST_TRIES if "liveness" in probes else 0
+    return packets
 
 
 def discovery_budget(base: float, targets: int) -> float:
@@ -420,20 +502,15 @@ def live_hosts6(observations: Iterable[Observation], scope: Scope) -> dict[str, 
     inside a named IPv6 target, never one merely heard, never a claimed address."""
     live: dict[str, str | None] = {}
     for o in observations:
-        ours = o.ip and ":" in o.ip and not o.signal.startswith("claimed.") and scope.probeable6(o.ip)
-        if ours and o.ip is not None and live.get(o.ip) is None:
+        if not o.ip or ":" not in o.ip or o.signal.startswith("claimed.") or live.get(o.ip) is not None:
+            continue
+        try:
+            address = IPv6Address(o.ip)
+        except ValueError:
+            continue
+        if scope.probeable(address):
             live[o.ip] = o.mac
     return live
-
-
-def listed6(targets6: Iterable[Target6]) -> list[str]:
-    """The single addresses among named IPv6 targets (``2001:db8::10``, ``fe80::1%eth0``); prefixes are
-    never enumerated."""
-    return [
-        f"{net.network_address}%{zone}" if zone else str(net.network_address)
-        for net, zone in targets6
-        if net.num_addresses == 1
-    ]
 
 
 def identify_observations(

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 EXIT_CODES_HELP = """Exit codes: 0 the scan completed and found nothing failing (per --fail-on);
@@ -110,30 +111,71 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     )
 
 
+def progress_line(view: Any) -> str:
+    """One line for a ``scanner.progress.ProgressView``: phase, hosts done/total, devices found, covered
+    so far, packets sent and the ETA ("≤" when it is the round's budget rather than an extrapolation);
+    the probes still running last, as the terminal's width allows."""
+    phase = view.phase
+    if view.sent_share is not None:
+        phase += f" {view.sent_share:.0%}"
+    parts = [
+        f"{phase} {view.hosts_done:,}/{view.hosts_total:,} hosts done",
+        f"{view.devices:,} found",
+        f"{view.covered:,} covered" + (f" {view.likely:,} likely" if view.likely else ""),
+    ]
+    if view.heard:
+        parts.append(f"{view.heard:,} heard")
+    if view.packets:
+        parts.append(f"{_count(view.packets)} pkts")
+    if view.phase == "done":
+        parts.append(f"in {_clock(view.elapsed)}")
+    elif view.eta is not None:
+        parts.append(f"ETA {'≤' if view.eta_bound else ''}{_clock(view.eta)}")
+    line = " · ".join(parts)
+    if view.running and view.phase != "done":
+        line += f" [{', '.join(view.running)}]"
+    return line
+
+
+def _count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return str(n)
+
+
+def _clock(seconds: float) -> str:
+    s = max(0, round(seconds))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s}s"
+
+
 class Progress:
-    """A one-line live status on stderr while long work runs; silent when stderr is not a terminal,
-    with --quiet, or with NO_COLOR-free dumb terminals."""
+    """A one-line live status on stderr while a scan runs, redrawn in place: nothing at all when stderr
+    is not a terminal (pipes and files stay clean), with --quiet, or on a dumb terminal."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
         self._status: Any = None
-        self.done: list[str] = []
+        self._width: Callable[[], int] = lambda: 80
 
     def __enter__(self) -> Progress:
         if self.enabled:
             from rich.console import Console
 
             console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
+            self._width = lambda: console.width
             self._status = console.status("starting…")
             self._status.__enter__()
         return self
 
-    def update(self, text: str, result: Any = None) -> None:
-        if result is not None:
-            self.done.append(f"{result.probe} {result.status} ({len(result.observations)})")
+    def update(self, view: Any) -> None:
+        """Show a ``scanner.progress.ProgressView``."""
         if self._status is not None:
-            shown = "; ".join(self.done[-6:])
-            self._status.update(f"{text}  [{shown}]" if shown else text)
+            from rich.text import Text
+
+            line, width = progress_line(view), max(20, self._width() - 3)  # one row: never wrapped
+            self._status.update(Text(line if len(line) <= width else line[: width - 1] + "…"))  # not markup
 
     def stop(self) -> None:
         """End the live line (before the report is written to stdout); later updates are ignored."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from scanner.cli.options import EvidenceOpt
 from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
 
 DB_OPTION = typer.Option(
@@ -71,9 +72,10 @@ def report(
     ),
     waivers: Path = typer.Option(None, "--waivers", help="Apply this waiver file to the stored verdicts."),
     db: Path = DB_OPTION,
+    evidence: EvidenceOpt = False,
 ) -> None:
     """Produce any report again from a stored scan (also from one that was interrupted)."""
-    from scanner.history.store import HistoryStore
+    from scanner.history.store import HistoryStore, flagged_trend
     from scanner.policy.fail_on import exit_code, parse_fail_on
     from scanner.report import parse_spec, write_outputs
     from scanner.scan import identify_observations
@@ -84,9 +86,21 @@ def report(
         parse_spec(s)
     with HistoryStore(db, readonly=True) as store:
         rep = store.load_report(store.resolve(scan_id), identify_observations)
+        trend = (
+            flagged_trend(store, rep.targets)
+            if any(s.split("=")[0].strip() == "html" for s in specs)
+            else None
+        )
     if waivers:
         from scanner.policy.waivers import apply_waivers, load_waivers
 
         rep = apply_waivers(rep, load_waivers(waivers))
-    write_outputs(rep, specs, fail_statuses=policy.fail_statuses, fail_on_heard=fail_on_heard)
+    write_outputs(
+        rep,
+        specs,
+        fail_statuses=policy.fail_statuses,
+        fail_on_heard=fail_on_heard,
+        evidence=evidence,
+        trend=trend,
+    )
     raise typer.Exit(exit_code(rep, policy, fail_on_heard=fail_on_heard))

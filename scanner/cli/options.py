@@ -14,7 +14,9 @@ import typer
 
 FORMAT_HELP = (
     "Report format on stdout: table (default), json, jsonl, csv, markdown, html, sarif, junit, "
-    "compliance. Also FORMAT=PATH to write a file. Repeatable."
+    "compliance; exports: ocsf (OCSF Device Inventory Info NDJSON), ecs (Elastic Common Schema NDJSON), "
+    "cyclonedx (CycloneDX 1.6 hardware BOM), netbox (NetBox device import CSV). Also FORMAT=PATH to write "
+    "a file. Repeatable."
 )
 OUTPUT_HELP = (
     "Write a report to a file as FORMAT=PATH (e.g. sarif=scan.sarif, junit=junit.xml); the table "
@@ -26,7 +28,13 @@ FAIL_ON_HELP = (
 )
 DB_HELP = "History database (default: $NDAA_SCAN_DB or ~/.local/share/ndaa-scanner/history.sqlite3)."
 TARGETS_SYNTAX = (
-    "CIDRs, ranges or addresses: 10.0.0.0/24 10.0.1.5-40 10.0.2.1-10.0.2.9 10.0.3.7 (comma lists too)"
+    "IPv4 CIDRs, ranges or addresses (10.0.0.0/24 10.0.1.5-40 10.0.2.1-10.0.2.9 10.0.3.7, nmap's "
+    "10.0.0-3.1-254 and 10.0.4.*), IPv6 addresses "
+    "or prefixes (2001:db8::5 fe80::1%eth0 fe80::/64%eth0), host names (cam1.example.net, resolved once "
+    "before any packet); comma lists too"
+)
+LIST_FILE_SYNTAX = (
+    "one or more per line, separated by spaces, tabs or commas; # starts a comment; - reads stdin"
 )
 
 FormatOpt = Annotated[list[str] | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
@@ -58,11 +66,37 @@ ExcludeOpt = Annotated[
         help=f"Never probe these: {TARGETS_SYNTAX}. Repeatable; subtracted from the targets.",
     ),
 ]
+EvidenceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--evidence",
+        help="Table: every device with all the evidence behind its verdict (which probe saw what, which "
+        "fingerprint matched), its notes and waiver; without it, one line per device.",
+    ),
+]
 AS_OF_HELP = (
     "Judge every verdict by the lists (FAR 52.204-25, FCC Covered List) and ownerships in force on DATE "
     "(YYYY-MM-DD), to reproduce an earlier audit; default: today. The report records the day and the data version."
 )
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP)]
+TargetFileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-iL",
+        "--targets-file",
+        metavar="FILE",
+        help=f"Read targets from FILE as nmap -iL does: {LIST_FILE_SYNTAX}. Added to the arguments. Repeatable.",
+    ),
+]
+ExcludeFileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude-file",
+        "--excludefile",
+        metavar="FILE",
+        help=f"Never probe the targets listed in FILE ({LIST_FILE_SYNTAX}). Repeatable.",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More log lines on stderr (-vv: debug).")

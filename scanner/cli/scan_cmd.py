@@ -18,6 +18,8 @@ from scanner.cli.options import (
     TARGETS_SYNTAX,
     AsOfOpt,
     DbOpt,
+    EvidenceOpt,
+    ExcludeFileOpt,
     ExcludeOpt,
     FailOnHeardOpt,
     FailOnOpt,
@@ -25,6 +27,7 @@ from scanner.cli.options import (
     NoHistoryOpt,
     OutputOpt,
     QuietOpt,
+    TargetFileOpt,
     TimeoutOpt,
     VerboseOpt,
     WaiversOpt,
@@ -35,9 +38,22 @@ from scanner.cli.options import (
 if TYPE_CHECKING:
     from scanner.results import ScanReport
     from scanner.scan import ScanRequest
+    from scanner.targets import TargetSet
 
 __all__ = ["FAIL_ON_HELP", "FORMAT_HELP", "OUTPUT_HELP", "output_specs", "register"]  # others import these
 
+# The numbers are scanner.discovery.options' DEFAULT_RATE, SWEEP_RATE, DEVICE_RATE, DEFAULT_CONCURRENCY,
+# CONNECT_CONCURRENCY and FETCH_CONCURRENCY (not imported here: --help stays fast; a test keeps them equal).
+RATE_HELP = (
+    "Packets per second for the whole scan, all probes together (default 40000). ARP and the liveness "
+    "SYN/ICMP sweep go at up to this rate (20000/s each by default); unicast SADP, DHIP, WS-Discovery, "
+    "SSDP and SNMP requests at 5000/s each at most. Lower it for slow links, VPNs and fragile devices."
+)
+CONCURRENCY_HELP = (
+    "Connections open at once per connection probe: banner hosts probed at once by http, tls, rtsp and "
+    "onvif (default 128) and connect() attempts of the unprivileged liveness sweep (default 1024). SSDP "
+    "description fetches and mDNS resolves stay at 32 or fewer."
+)
 PROBE_HELP = (
     "Comma list of probes (default: all but ndp, snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
     "liveness, mdns-unicast, ndp, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
@@ -58,6 +74,8 @@ def scan(
         ),
     ] = None,
     exclude: ExcludeOpt = None,
+    targets_file: TargetFileOpt = None,
+    exclude_file: ExcludeFileOpt = None,
     probes: Annotated[str | None, typer.Option("--probes", "-p", help=PROBE_HELP)] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -70,7 +88,13 @@ def scan(
     max_hosts: Annotated[
         int, typer.Option("--max-hosts", min=1, help="Refuse target lists larger than this.")
     ] = 65536,
-    rate: Annotated[int, typer.Option("--rate", min=10, help="ARP requests per second.")] = 20000,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=10, metavar="PACKETS/S", help=RATE_HELP, show_default=False)
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, metavar="N", help=CONCURRENCY_HELP, show_default=False),
+    ] = None,
     snmp_community: Annotated[
         str | None,
         typer.Option(
@@ -90,9 +114,9 @@ def scan(
         bool,
         typer.Option(
             "--ipv6",
-            help="Also discover on the interface's IPv6 link (needs -i): ICMPv6 echo to ff02::1, mDNS, "
-            "WS-Discovery and SSDP on ff02::fb/ff02::c. Hosts found there are heard unless an IPv6 target "
-            "names them (fe80::/64%IFACE); named ones get the banner probes over IPv6.",
+            help="Also discover on the interface's IPv6 link (needs -i, or a zoned target such as "
+            "fe80::/64%eth0): ICMPv6 echo to ff02::1, mDNS, WS-Discovery and SSDP on ff02::fb/ff02::c. Hosts "
+            "found there are heard unless an IPv6 target names them; named ones get the banner probes over IPv6.",
         ),
     ] = False,
     netns: Annotated[
@@ -100,6 +124,24 @@ def scan(
         typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
     ] = None,
     as_of: AsOfOpt = None,
+    evidence: EvidenceOpt = False,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="POST a JSON alert to URL when a covered or likely device is new or changed since the previous "
+            "complete scan of the same targets in the history (waived devices never alert). Repeatable.",
+        ),
+    ] = None,
+    notify_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--notify-cmd",
+            metavar="CMD",
+            help="Run CMD (no shell) with the same JSON alert on its standard input.",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -112,6 +154,20 @@ def scan(
       ndaa-scan scan -i eth0 -o sarif=scan.sarif -o junit=junit.xml --fail-on covered
 
       ndaa-scan scan 10.0.0.0/24 --probes arp,sadp,dhip --format json | jq .
+
+      ndaa-scan scan -iL cameras.txt --exclude-file do-not-touch.txt
+
+      ndaa-scan scan nvr1.example.net 10.0.5.0/24,10.0.6.9 --exclude 10.0.5.1
+
+      grep -v decommissioned assets.txt | ndaa-scan scan -iL -
+
+      ndaa-scan scan -i eth0 2001:db8:0:5::10 fe80::/64%eth0
+
+    Target files (-iL, --exclude-file) hold one or more targets per line, separated by spaces, tabs or
+    commas; # starts a comment. Host names are resolved once, before any packet (a name that does not
+    resolve stops the scan, exit 2) and shown beside their address in the report. IPv6: addresses, a
+    link-local prefix with its interface (fe80::/64%eth0) and prefixes of at most --max-hosts
+    addresses; a global /64 only together with hosts named in it (never swept); no IPv6 ranges.
 
     Only the targets (less --exclude) are probed. Hosts that are not targets but answer multicast or
     broadcast discovery are listed apart as "heard", identified from their own replies, never probed,
@@ -133,6 +189,9 @@ def scan(
         fail_on_heard=fail_on_heard,
         db=None if no_history else (db or "default"),
         quiet=quiet,
+        notify=tuple(notify or ()),
+        notify_cmd=notify_cmd,
+        evidence=evidence,
     )
     cmd.check()
     if netns:
@@ -143,15 +202,18 @@ def scan(
         targets or [],
         interface=interface,
         exclude=exclude or [],
+        target_files=targets_file or [],
+        exclude_files=exclude_file or [],
         probes=probes,
         waivers=waivers,
         timeout=timeout,
         max_hosts=max_hosts,
         rate=rate,
+        concurrency=concurrency,
         snmp_community=snmp_community,
         with_nmap=with_nmap,
-        ipv6=ipv6,
         as_of=as_of_date(as_of),
+        ipv6=ipv6,
     )
     raise typer.Exit(cmd.run(request))
 
@@ -165,67 +227,102 @@ def build_request(
     waivers: Path | None = None,
     timeout: float = 3.0,
     max_hosts: int = 65536,
-    rate: int = 20000,
+    rate: float | None = None,
+    concurrency: int | None = None,
     snmp_community: str | None = None,
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
-    ipv6: bool = False,
     as_of: date | None = None,
+    target_files: list[str] | None = None,
+    exclude_files: list[str] | None = None,
+    ipv6: bool = False,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
-    from scanner.errors import UsageError
     from scanner.scan import ScanRequest, pick_interface, select_probes
-    from scanner.targets import parse_targets
 
-    if not target_texts:
-        if not interface:
-            raise UsageError(
-                "no targets: name the CIDRs, ranges or addresses to scan, or --interface NAME "
-                "to scan that interface's subnet (nothing is scanned implicitly)"
-            )
-        from scanner.netif import interface as get_interface
-
-        target_texts = [str(get_interface(interface).network)]
-    texts6 = [t for text in target_texts for t in text.split(",") if ":" in t]
-    if (texts6 or ipv6) and not interface:
-        raise UsageError("IPv6 discovery and IPv6 targets need --ipv6 and --interface NAME (the link to use)")
-    if texts6 and not ipv6:
-        raise UsageError(f"IPv6 target {texts6[0]!r} needs --ipv6 (and --interface NAME)")
-    from scanner.targets import parse_target6
-
-    targets6 = tuple(parse_target6(t) for t in texts6)
-    if ipv6 and interface:
-        from scanner.discovery.sockets import link6
-
-        link6(interface)  # TargetError now, before any packet, if the interface has no usable IPv6
-    texts4 = [",".join(t for t in text.split(",") if ":" not in t) for text in target_texts]
-    texts4 = [t for t in texts4 if t.strip()]
-    targets = parse_targets(texts4, max_hosts, exclude=exclude) if texts4 or not targets6 else []
+    tset = resolve_targets(
+        target_texts, interface, exclude, target_files or [], exclude_files or [], max_hosts
+    )
+    targets = list(tset.v4)
     chosen = select_probes(probes, snmp_community=snmp_community, with_nmap=with_nmap, ipv6=ipv6)
     waiver_list: list[Any] = []
     if waivers is not None:
         from scanner.policy.waivers import load_waivers
 
         waiver_list = load_waivers(waivers)
+    zones = tset.zones()
+    if interface is None and not targets and len(zones) == 1:
+        interface = zones.pop()  # fe80::/64%eth0 alone: scan from eth0
+    if ipv6:
+        from scanner.errors import UsageError
+
+        if not interface:
+            raise UsageError("--ipv6 needs --interface NAME (the link whose IPv6 hosts to discover)")
+        from scanner.discovery.sockets import link6
+
+        link6(interface)  # TargetError now, before any packet, if the interface has no usable IPv6
     return ScanRequest(
         targets=tuple(targets),
-        target_texts=tuple(target_texts),
+        target_texts=tset.texts,
         probes=chosen,
         interface=pick_interface(targets, interface),
         timeout=timeout,
         options=ProbeOptions(
-            arp_rate=rate,
+            rate=rate,
+            concurrency=concurrency,
             snmp_community=snmp_community or None,
             onvif_credentials=onvif_credentials(),
             ipv6=ipv6,
         ),
-        targets6=targets6,
-        exclude_texts=tuple(exclude),
+        exclude_texts=tset.exclude_texts,
         waivers=tuple(waiver_list),
-        notes=notes,
+        notes=(*notes, *tset.notes),
+        ipv6=tset.v6,
+        hostnames=dict(tset.names),
         as_of=as_of,
     )
+
+
+def resolve_targets(
+    texts: list[str],
+    interface: str | None,
+    exclude: list[str],
+    target_files: list[str],
+    exclude_files: list[str],
+    max_hosts: int,
+) -> TargetSet:
+    """The scan's ``TargetSet``: the arguments and -iL files, host names resolved, less --exclude and
+    --exclude-file; with none of them, ``--interface``'s subnet. Every problem is a usage error, raised
+    before anything is sent (an IPv6 zone naming no interface too)."""
+    import socket
+
+    from scanner.errors import TargetError, UsageError
+    from scanner.targets import load_targets
+
+    if not texts and not target_files:
+        if not interface:
+            raise UsageError(
+                "no targets: name the CIDRs, ranges, addresses or host names to scan, -iL FILE, or "
+                "--interface NAME to scan that interface's subnet (nothing is scanned implicitly)"
+            )
+        from scanner.netif import interface as get_interface
+
+        texts = [str(get_interface(interface).network)]
+    tset = load_targets(
+        texts,
+        files=target_files,
+        exclude=exclude,
+        exclude_files=exclude_files,
+        max_hosts=max_hosts,
+        default_zone=interface,
+    )
+    for zone in sorted(tset.zones()):
+        try:
+            socket.if_nametoindex(zone) if not zone.isdigit() else socket.if_indextoname(int(zone))
+        except OSError:
+            raise TargetError(f"%{zone}: no interface named {zone!r} (see: ip link)") from None
+    return tset
 
 
 @dataclass
@@ -238,17 +335,28 @@ class ScanCommand:
     fail_on_heard: bool
     db: Path | str | None  # None: no history; "default": the default path
     quiet: bool
+    notify: tuple[str, ...] = ()
+    notify_cmd: str | None = None
+    evidence: bool = False
     stop: str | None = None
     scan_id: str | None = None
     _progress: Any = None
 
     def check(self) -> None:
-        """Usage errors first of all: --fail-on, report specs, and that every report path can be written."""
+        """Usage errors first of all: --fail-on, report specs, that every report path can be written, and
+        that --notify has a URL and the history it compares with."""
         from scanner.cli.common import check_outputs
+        from scanner.errors import UsageError
         from scanner.policy.fail_on import parse_fail_on
 
         parse_fail_on(self.fail_on)
         check_outputs(self.specs)
+        if self.notify or self.notify_cmd is not None:
+            from scanner.notify import Notifier
+
+            Notifier(self.notify, self.notify_cmd)
+            if self.db is None:
+                raise UsageError("--notify compares with the previous scan in the history: drop --no-history")
 
     def run(self, request: ScanRequest) -> int:
         """Open the history (a usage error still comes before any packet), scan, report; the exit code."""
@@ -258,7 +366,9 @@ class ScanCommand:
         history = HistorySink(open_history(self.db)) if self.db is not None else None
         with Progress(enabled=not self.quiet) as progress:
             self._progress = progress
-            report = run_scan(request, _Sink(self, history), progress.update)
+            report = run_scan(request, _Sink(self, history), progress.update if progress.enabled else None)
+        if self.db is not None and (self.notify or self.notify_cmd) and self.stop is None:
+            self._alert(report)
         if self.stop == INTERRUPTED:
             err(f"interrupted: partial report written{self._kept()}")
         elif self.stop is not None:
@@ -274,7 +384,12 @@ class ScanCommand:
             self._progress.stop()
         policy = parse_fail_on(self.fail_on)
         write_outputs(
-            report, self.specs, fail_statuses=policy.fail_statuses, fail_on_heard=self.fail_on_heard
+            report,
+            self.specs,
+            fail_statuses=policy.fail_statuses,
+            fail_on_heard=self.fail_on_heard,
+            evidence=self.evidence,
+            trend=self._trend(report),
         )
 
     def exit_code(self, report: ScanReport) -> int:
@@ -282,6 +397,35 @@ class ScanCommand:
         from scanner.policy.fail_on import exit_code, parse_fail_on
 
         return exit_code(report, parse_fail_on(self.fail_on), fail_on_heard=self.fail_on_heard)
+
+    def _trend(self, report: ScanReport) -> list[tuple[str, int]] | None:
+        """For an HTML report with a history: the flagged-device counts of the stored scans of these targets."""
+        if self.db is None or not any(s.partition("=")[0].strip().lower() == "html" for s in self.specs):
+            return None
+        from scanner.history.store import flagged_trend
+
+        store = open_history(self.db)
+        try:
+            return flagged_trend(store, report.targets)
+        finally:
+            store.close()
+
+    def _alert(self, report: ScanReport) -> None:
+        """--notify / --notify-cmd: the alert for a complete scan, against the previous one of its targets."""
+        from scanner.cli.common import err
+        from scanner.notify import Notifier, alert_message, previous_report
+
+        assert self.db is not None
+        store = open_history(self.db)  # the scan's own handle was closed with the scan
+        try:
+            previous = previous_report(store, report)
+        finally:
+            store.close()
+        message = alert_message(report, previous)
+        if message is None:
+            return
+        for failure in Notifier(self.notify, self.notify_cmd).deliver(message):
+            err(failure)
 
     def _kept(self) -> str:
         return f", scan {self.scan_id} kept in history" if self.scan_id else ""

@@ -24,7 +24,6 @@ from scanner.discovery.parsers.arp import ETH_P_ARP, build_request, parse_reply
 from scanner.discovery.request_reply import Channel, Exchange, Limits, Reply, Scope, Timing
 from scanner.netif import interface
 
-DEFAULT_RATE = 20000  # frames per second
 RCVBUF = 4 << 20
 MAX_FRAME = 2048
 FRAMES_PER_READ = 1024  # frames that are not replies to us skipped per read at most
@@ -122,7 +121,7 @@ def sweep(
     mac_b = bytes.fromhex(src_mac.replace(":", ""))
     ip_b = src_ip.packed
     wanted = {str(t) for t in targets}
-    rate = float(col.ctx.options.arp_rate or DEFAULT_RATE)
+    rate = col.ctx.options.rate_for("arp")
     timing = dataclasses.replace(TIMING, rate=rate, first_wait=Timing.first_wait_for(col.ctx.timeout))
 
     def request(target: str) -> list[bytes]:

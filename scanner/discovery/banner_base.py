@@ -112,12 +112,17 @@ async def probe_each_host(
     timed_out: set[str] = set()
 
     async def one(ip: str) -> None:
+        if ctx.pacer is not None:  # a SYN per socket the host may open: the scan's --rate covers them
+            await ctx.pacer.take(sockets_per_host)
         try:
             async with asyncio.timeout(per_host):
                 if await probe_host(HostRecorder(col, ip, ctx.live_hosts.get(ip))):
                     answered.add(ip)
         except TimeoutError:
             timed_out.add(ip)
+        finally:
+            if ctx.host_done is not None:  # the scan's progress counts finished hosts
+                ctx.host_done(col.probe, ip)
 
     cut = await run_with_deadline(hosts, one, host_concurrency(ctx, sockets_per_host), ctx.timeout)
     unfinished = timed_out | set(cut)

@@ -19,6 +19,7 @@ from ipaddress import IPv4Address
 from typing import Protocol
 
 from scanner.discovery.options import Handoff, ProbeOptions
+from scanner.discovery.pacing import Pacer
 from scanner.observations import Observation
 
 log = logging.getLogger("scanner.discovery")
@@ -47,6 +48,8 @@ class ProbeContext:
     emit: Callable[[Observation], None] = lambda _obs: None
     options: ProbeOptions = field(default_factory=ProbeOptions)  # the user's probe settings
     handoff: Handoff = field(default_factory=Handoff)  # what the discovery phase found for the banner phase
+    pacer: Pacer | None = None  # the scan's shared packet pace (--rate): take a token per packet sent
+    host_done: Callable[[str, str], None] | None = None  # (probe, ip): a per-host probe finished a host
 
     def hosts_to_probe(self) -> list[str]:
         """Hosts for per-host probes: those found alive so far, else every explicit target."""

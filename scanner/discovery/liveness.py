@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
+from scanner.discovery.options import CONNECT_CONCURRENCY
 from scanner.discovery.parsers.tcp_syn import (
     build_echo,
     build_syn,
@@ -43,7 +44,6 @@ from scanner.discovery.parsers.tcp_syn import (
 
 DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hikvision/Dahua SDK, SSH, telnet
 HOST_PORTS = (80, 443, 554, 8000)  # asked of every target in step 1 (cameras answer at least one)
-DEFAULT_RATE = 20_000.0  # packets per second
 HOST_TRIES = 2
 PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
@@ -52,7 +52,6 @@ MAX_WAIT = 3.0
 ROUND_GAP = 2.0  # seconds between host rounds: a router gives up resolving an absent address in ~3 s
 RCVBUF = 8 << 20
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
-CONNECT_CONCURRENCY = 1024
 
 
 def sweep_budget(targets: int, ports: int, rate: float) -> float:
@@ -87,7 +86,7 @@ class LivenessProbe:
                 ProbeStatus.SKIPPED, notes=["no targets to sweep (on-link targets are the ARP sweep's)"]
             )
         ports = tuple(ctx.options.ports_for(self.name, DEFAULT_PORTS))
-        rate = float(ctx.options.udp_rate or DEFAULT_RATE)
+        rate = ctx.options.rate_for(self.name)
         try:
             tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         except PermissionError:
@@ -117,6 +116,7 @@ class _RawSweep:
         budget: float,
     ) -> None:
         self.col, self.tcp, self.icmp, self.rate = col, tcp, icmp, rate
+        self.pacer = col.ctx.pacer  # the scan's shared cap (--rate), on top of this sweep's own pace
         self.deadline = time.monotonic() + max(budget, 1.0)
         self.secret = secrets.token_bytes(16)
         self.ident = secrets.randbits(16)
@@ -237,6 +237,8 @@ class _RawSweep:
             out = self._packet(ip, port, i)
             if out is None:
                 continue
+            if self.pacer is not None:
+                await self.pacer.take()
             try:
                 await _send(out[0], out[1], ip)
             except OSError as exc:  # e.g. EHOSTUNREACH for one address: go on with the rest
@@ -317,7 +319,9 @@ async def connect_sweep(
     A refused connection proves the host is there as well as an accepted one."""
     deadline = time.monotonic() + max(budget, 1.0)
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    sem = asyncio.Semaphore(max(8, min(CONNECT_CONCURRENCY, soft - 64)))
+    limit = col.ctx.options.concurrency_for(CONNECT_CONCURRENCY)
+    sem = asyncio.Semaphore(max(1, min(limit, soft - 64)))
+    pacer = col.ctx.pacer
     live: dict[str, str] = {}
     open_ports: dict[str, set[int]] = {}
     attempts = 0
@@ -331,6 +335,8 @@ async def connect_sweep(
                 unfinished += 1
                 return
             attempts += 1
+            if pacer is not None:  # a connect() sends a SYN: it counts against --rate too
+                await pacer.take()
             try:
                 async with asyncio.timeout(min(CONNECT_TIMEOUT, left)):
                     _reader, writer = await asyncio.open_connection(ip, port)

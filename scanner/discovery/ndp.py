@@ -130,6 +130,8 @@ class _Sweep:
         try:
             self.icmp.sendto(build_echo(self.ident, seq, self.token), (ALL_NODES, 0, 0, self.link.index))
             self.sent += 1
+            if self.col.ctx.pacer is not None:  # one group packet: counted against the scan's --rate
+                self.col.ctx.pacer.charge()
         except OSError as exc:
             self.failure = f"ICMPv6 echo to {ALL_NODES}%{self.link.ifname}: {exc.strerror or exc}"
 

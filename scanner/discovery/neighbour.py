@@ -48,6 +48,8 @@ async def neighbour_sweep(ctx: ProbeContext, targets: list[IPv4Address], itf: In
         s.setblocking(False)
         for start in range(0, len(targets), CHUNK):
             for t in targets[start : start + CHUNK]:
+                if ctx.pacer is not None:  # each poke makes the kernel send an ARP request: --rate counts it
+                    await ctx.pacer.take()
                 try:
                     s.sendto(b"", (str(t), 9))  # discard port; the point is the kernel's ARP request
                     sent += 1

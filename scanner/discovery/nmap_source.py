@@ -66,6 +66,8 @@ class NmapSource:
         version = ".".join(str(n) for n in checked.nmap_version())
         host_budget = max(1, int(ctx.timeout) - 1)
         arguments = ["-oX", "-", "-sV", "--version-light", "-Pn", "-n", "-p", ports]
+        if ctx.options.rate:  # nmap is its own process: the user's --rate caps it alone (not shared)
+            arguments += ["--max-rate", f"{ctx.options.rate_cap:g}"]
         arguments += ["--host-timeout", f"{host_budget}s", *hosts]
         output, errors, finished = await run_nmap(program, arguments, ctx.timeout)
         if output is None:

@@ -13,6 +13,29 @@ from types import MappingProxyType
 
 ONVIF_USER_ENV, ONVIF_PASSWORD_ENV = "NDAA_ONVIF_USER", "NDAA_ONVIF_PASSWORD"  # read by the CLI only
 
+# Pace and parallelism: one model for every probe.
+#
+# ``--rate`` is the most packets a second the whole scan sends, every probe together: each packet a probe
+# sends (ARP who-has or the unprivileged sweep's pokes, liveness SYN/echo, a connect()'s SYN, a banner
+# host's SYNs, SADP/DHIP/WS-Discovery/SSDP/SNMP datagrams)
+# first takes a token from the scan's one ``pacing.Pacer``. Within that cap each probe keeps a pace of
+# its own (``ProbeOptions.rate_for``): the sweeps (ARP, liveness) go at ``SWEEP_RATE`` unless the user
+# named a rate; the UDP requests that embedded devices parse (SADP, DHIP, WS-Discovery, SSDP, SNMP) never
+# go faster than ``DEVICE_RATE`` each. ``--concurrency`` is how many connections a connection-oriented
+# probe holds open at once (``ProbeOptions.concurrency_for``): banner hosts (http, tls, rtsp, onvif),
+# the unprivileged liveness connect() sweep; SSDP description fetches and mDNS resolves keep their lower
+# ceiling ``FETCH_CONCURRENCY``. Not counted against --rate: the few multicast queries python-zeroconf
+# sends for mDNS, the SSDP description fetches (one per answering device) and the packets of an
+# established TCP connection (the banner probes' SYNs are counted, per socket a host may open).
+DEFAULT_RATE = 40_000.0  # packets/s, the whole scan: today's sweeps and unicast discovery side by side
+SWEEP_RATE = 20_000.0  # packets/s, ARP and the liveness sweep each (their own defaults before the shared cap)
+DEVICE_RATE = 5_000.0  # datagrams/s, each unicast discovery probe (SADP, DHIP, WS-Discovery, SSDP, SNMP)
+MIN_RATE = 10.0  # packets/s: the slowest pace the CLI accepts
+SWEEP_PROBES = frozenset({"arp", "liveness"})
+DEFAULT_CONCURRENCY = 128  # banner hosts probed at once (each holds one socket per port)
+CONNECT_CONCURRENCY = 1024  # connect() attempts at once in the unprivileged liveness sweep
+FETCH_CONCURRENCY = 32  # SSDP description fetches, mDNS resolves: at most this many at once
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -26,8 +49,8 @@ class Credentials:
 class ProbeOptions:
     """Settings the user can give probes. ``None`` means "the probe's own default"."""
 
-    arp_rate: float | None = None  # ARP who-has frames per second
-    udp_rate: float | None = None  # unicast discovery datagrams per second (SADP, DHIP, WS-Discovery, SSDP)
+    rate: float | None = None  # packets/s for the whole scan (None: DEFAULT_RATE); see rate_for()
+    concurrency: int | None = None  # connections at once per connection probe (None: each one's default)
     host_timeout: float | None = None  # seconds a banner probe spends on one host
     # probe name ("http", "https", "tls", "rtsp", "onvif") -> ports to try instead of the default; () for none
     ports: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
@@ -41,6 +64,27 @@ class ProbeOptions:
 
     def ports_for(self, probe: str, default: tuple[int, ...]) -> tuple[int, ...]:
         return self.ports.get(probe, default)
+
+    @property
+    def rate_cap(self) -> float:
+        """Packets per second the whole scan may send, all probes together."""
+        return max(MIN_RATE, float(self.rate)) if self.rate else DEFAULT_RATE
+
+    def rate_for(self, probe: str) -> float:
+        """Packets per second ``probe`` paces itself at (never above ``rate_cap``): a sweep (arp,
+        liveness) at the user's rate, else ``SWEEP_RATE``; a unicast discovery probe at ``DEVICE_RATE``
+        at most."""
+        own = (float(self.rate) if self.rate else SWEEP_RATE) if probe in SWEEP_PROBES else DEVICE_RATE
+        return min(own, self.rate_cap)
+
+    def concurrency_for(self, default: int) -> int:
+        """Connections a probe whose own default is ``default`` holds at once: the user's value, else that."""
+        return max(1, self.concurrency) if self.concurrency else default
+
+    @property
+    def host_concurrency(self) -> int:
+        """Banner hosts probed at once (``ProbeContext.concurrency``)."""
+        return self.concurrency_for(DEFAULT_CONCURRENCY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,6 +235,7 @@ class Exchange:
         self.channels = list({id(c): c for c in channels}.values())
         self.busy = busy
         self.interval = 1.0 / timing.rate if timing.rate > 0 else 0.0
+        self.pacer = col.ctx.pacer  # the scan's shared cap (--rate), on top of this exchange's own pace
         # per target
         self.tries: dict[str, int] = {}
         self.first_sent: dict[str, float] = {}
@@ -400,6 +401,8 @@ class Exchange:
             assert self.group_channel is not None
             if self._try_send(self.group_channel, datagram, dest) == SENT:
                 self.last_group = now
+                if self.pacer is not None:
+                    self.pacer.charge()
 
     async def _send_unicast(self, silent: list[str], *, gate: bool) -> None:
         """Each silent target's requests, paced; with ``gate``, each no sooner than ``retry_wait`` after
@@ -448,6 +451,8 @@ class Exchange:
 
     async def _send_waiting(self, channel: Channel, datagram: bytes, dest: str) -> str:
         """One datagram; a full send queue is waited for up to ``Timing.busy_wait`` seconds."""
+        if self.pacer is not None:
+            await self.pacer.take()
         give_up = time.monotonic() + self.timing.busy_wait
         while True:
             outcome = self._try_send(channel, datagram, dest)

@@ -38,7 +38,6 @@ from scanner.observations import normalise_mac
 log = logging.getLogger("scanner.discovery")
 
 BROADCAST = "255.255.255.255"
-DEFAULT_RATE = 5000.0  # unicast datagrams per second (option "udp_rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +244,7 @@ def _group_listener(proto: UdpProtocol, source: str | None) -> socket.socket | N
 
 
 def _rate(col: Collector) -> float:
-    try:
-        return max(1.0, float(col.ctx.options.udp_rate or DEFAULT_RATE))
-    except ValueError:
-        return DEFAULT_RATE
+    return max(1.0, col.ctx.options.rate_for(col.probe))
 
 
 class Udp6Channel(UdpChannel):

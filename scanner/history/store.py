@@ -650,15 +650,20 @@ def _summary(row: sqlite3.Row) -> ProbeSummary:
     return ProbeSummary(probe=row[0], status=row[1], duration=row[2], error=row[3], notes=json.loads(row[4]))
 
 
+def _no_resolving(name: str) -> list[Any]:
+    raise OSError(f"{name}: a stored scan's targets are not resolved again")
+
+
 def _place(devices: list[DeviceReport], targets: list[str]) -> tuple[list[DeviceReport], list[DeviceReport]]:
     """Rebuilt devices split as the live scan would have: hosts at a target address are devices, the
     others were heard. Targets that no longer parse (or none stored) leave every host a device."""
-    from scanner.errors import TargetError
-    from scanner.targets import Scope, parse_targets
+    from scanner.errors import UsageError
+    from scanner.targets import Scope, load_targets
 
-    try:
-        scope = Scope(targets=frozenset(parse_targets(targets, 1 << 24)))
-    except (TargetError, ValueError):
+    try:  # stored targets are addresses (a name was recorded as the address scanned): nothing is resolved
+        stored = load_targets(targets, max_hosts=1 << 24, resolver=_no_resolving)
+        scope = Scope(targets=frozenset(stored.v4), ipv6=stored.v6)
+    except (UsageError, ValueError):
         return devices, []
     placed: tuple[list[DeviceReport], list[DeviceReport]] = ([], [])
     for d in devices:
@@ -666,3 +671,14 @@ def _place(devices: list[DeviceReport], targets: list[str]) -> tuple[list[Device
         if where != "drop":
             placed[where == "heard"].append(d)
     return placed
+
+
+def flagged_trend(store: HistoryStore, targets: list[str], limit: int = 12) -> list[tuple[str, int]]:
+    """(start day, covered + likely devices) of the newest ``limit`` complete stored scans of exactly these
+    targets, oldest first: the HTML report's trend chart."""
+    wanted = sorted(targets)
+    rows = [r for r in store.list_scans(limit=500) if r.complete and sorted(r.targets) == wanted][:limit]
+    return [
+        (f"{r.started_at:%Y-%m-%d %H:%M}", r.counts.get("covered", 0) + r.counts.get("likely", 0))
+        for r in reversed(rows)
+    ]

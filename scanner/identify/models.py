@@ -57,6 +57,7 @@ class Verdict(BaseModel):
     brand_mismatch: bool = False  # the label says one maker, the protocols another
     waived: bool = False
     waiver: str | None = None  # the waiver reason, when waived
+    waiver_expired: str | None = None  # a matching waiver that has expired: "on DATE: reason (approved by …)"
     lists: list[str] = Field(default_factory=list)  # the lists the maker is on that day: far_889, fcc_covered
     evidence: list[Evidence] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -47,7 +47,7 @@ __all__ = [  # the grouping names are re-exported: ingest code and its tests kno
 
 MAX_REPORT_PROBLEMS = 20  # problem lines repeated in an offline report's notes
 
-Format = Literal["jsonl", "nmap-xml"]
+Format = Literal["jsonl", "nmap-xml", "dhcp-leases", "pcap"]
 Problems = Callable[[int, str], None]
 
 
@@ -97,9 +97,17 @@ def read_observations(
         from scanner.ingest.nmap_xml import read_nmap_xml
 
         return read_nmap_xml(path, problems)
+    if fmt == "dhcp-leases":
+        from scanner.ingest.dhcp_leases import read_dhcp_leases
+
+        return read_dhcp_leases(path, problems)
+    if fmt == "pcap":
+        from scanner.ingest.pcap import read_pcap
+
+        return read_pcap(path, problems)
     from scanner.errors import UsageError
 
-    raise UsageError(f"unknown input format {fmt!r} (expected 'jsonl' or 'nmap-xml')")
+    raise UsageError(f"unknown input format {fmt!r} (expected 'jsonl', 'nmap-xml', 'dhcp-leases' or 'pcap')")
 
 
 def device_reports(
@@ -177,7 +185,7 @@ def identify_file(
         notes.append(f"{count} input problem(s) (malformed lines were skipped):")
         notes.extend(seen)
     summary = ProbeSummary(
-        probe="nmap" if fmt == "nmap-xml" else "import",
+        probe={"nmap-xml": "nmap", "dhcp-leases": "dhcp-leases", "pcap": "pcap"}.get(fmt, "import"),
         status=ProbeStatus.PARTIAL if count else ProbeStatus.SUCCESS,
         duration=time.monotonic() - clock,
         notes=[f"read {name}"],

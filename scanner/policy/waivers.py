@@ -130,7 +130,9 @@ def apply_waivers(report: ScanReport, waivers: list[Waiver], today: date | None 
                 note = f"waiver expired on {w.expires.isoformat()}"
                 if note not in notes:
                     notes.append(note)
-            verdict = verdict.model_copy(update={"notes": notes})
+            latest = max(matching, key=lambda w: w.expires)
+            expired = f"on {latest.expires.isoformat()}: {latest.describe()}"
+            verdict = verdict.model_copy(update={"notes": notes, "waiver_expired": expired})
         devices.append(
             device if verdict is device.verdict else device.model_copy(update={"verdict": verdict})
         )

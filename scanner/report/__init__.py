@@ -34,6 +34,10 @@ FORMATS: dict[str, str] = {
     "sarif": "scanner.report.sarif",
     "junit": "scanner.report.junit",
     "compliance": "scanner.report.compliance",
+    "ocsf": "scanner.report.ocsf",
+    "ecs": "scanner.report.ecs",
+    "cyclonedx": "scanner.report.cyclonedx",
+    "netbox": "scanner.report.netbox",
 }
 DEFAULT_FORMAT = "table"
 STDOUT = "-"

@@ -173,3 +173,61 @@ def evidence_line(ev: Evidence, limit: int | None = 160) -> str:
 def flagged(device: DeviceReport) -> bool:
     """A device a person must look at: covered, likely or suspected."""
     return device.verdict.status in (Status.COVERED, Status.LIKELY, Status.SUSPECTED)
+
+
+# --- evidence in plain words (the compact table, alerts) -----------------------------------------
+
+# signal (or its prefix) -> what the device did, in words a non-expert reads; {v} is the value (quoted).
+_SAID: tuple[tuple[str, str], ...] = (
+    ("sadp.", "answered Hikvision SADP discovery as {v}"),
+    ("dhip.", "answered Dahua DHIP discovery as {v}"),
+    ("dahua.cgi", "its web API (Dahua magicBox) says {v}"),
+    ("isapi.", "its Hikvision ISAPI device info says {v}"),
+    ("onvif.", "its ONVIF service says {v}"),
+    ("wsd.", "its WS-Discovery reply says {v}"),
+    ("http.server", "its web server calls itself {v}"),
+    ("http.www_authenticate", "its web login prompt is {v}"),
+    ("rtsp.www_authenticate", "its video stream login prompt is {v}"),
+    ("http.title", "its web page is titled {v}"),
+    ("http.favicon", "its web page icon is a known one ({v})"),
+    ("rtsp.server", "its video stream server calls itself {v}"),
+    ("x509.", "its TLS certificate names {v}"),
+    ("ssdp.", "its UPnP announcement says {v}"),
+    ("upnp.", "its UPnP description says {v}"),
+    ("snmp.", "its SNMP system description says {v}"),
+    ("mdns.", "its mDNS announcement says {v}"),
+    ("hostname", "its host name is {v}"),
+    ("ssh.banner", "its SSH server calls itself {v}"),
+    ("telnet.banner", "its telnet prompt is {v}"),
+    ("ftp.banner", "its FTP server calls itself {v}"),
+    ("sip.", "its SIP agent calls itself {v}"),
+    ("nmap.", "nmap identified it as {v}"),
+)
+
+
+def plain_evidence(ev: Evidence, limit: int = 60) -> str:
+    """One evidence item as a sentence: 'answered Hikvision's SADP discovery as DS-2CD2385G1-I',
+    'its MAC 58:50:ed is registered to Hangzhou Hikvision Digital Technology' (fingerprint ids stay in JSON)."""
+    value = visible(ev.value, limit)
+    if ev.signal in ("mac", "claimed.mac"):
+        org = ev.matched.split(" ", 1)[1] if ev.matched.startswith("oui:") and " " in ev.matched else "?"
+        who = "its MAC" if ev.signal == "mac" else "the MAC it states"
+        text = f"{who} {visible(ev.value[:8])} is registered to {visible(org, 60)}"
+    else:
+        template = next((t for prefix, t in _SAID if ev.signal.startswith(prefix)), "{signal} is {v}")
+        text = template.format(v=f'"{value}"', signal=visible(ev.signal))
+    points = "/".join(visible(p) for p in evidence_points(ev))
+    if points and not ev.supports:
+        text += f" (points at {points}, against the verdict)"
+    return text
+
+
+def strongest(evidence: list[Evidence]) -> Evidence | None:
+    """The strongest evidence for the verdict (ties: report order), else None."""
+    supporting = [e for e in evidence if e.supports and e.certainty > 0]
+    return max(supporting, key=lambda e: e.certainty) if supporting else None
+
+
+def switch_ports(device: DeviceReport) -> list[str]:
+    """Where switches learned the device's MAC (``collect snmp``: switch, port, VLAN), sorted, each once."""
+    return sorted({o.value for o in device.observations if o.signal == "snmp.fdb"})

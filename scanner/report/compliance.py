@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from scanner.identify.models import Status
+from scanner.identify.models import Status, Verdict
 from scanner.report._markdown_text import code, md
-from scanner.report._text import HEARD_TITLE, STATUS_TITLE, flagged, heard_devices, maker
+from scanner.report._text import HEARD_TITLE, STATUS_TITLE, flagged, heard_devices, maker, switch_ports
 from scanner.report.markdown import evidence_item
 from scanner.results import DeviceReport, ScanReport
 
@@ -167,6 +167,7 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
         for p in (md(v.device_type), f"firmware {code(v.firmware, in_table=True)}" if v.firmware else "")
         if p
     )
+    ports = switch_ports(d)
     rows = [
         (
             "Verdict",
@@ -184,8 +185,9 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
         ("MAC address", code(d.mac, in_table=True) or "not found"),
         ("Host names", ", ".join(code(h, in_table=True) for h in d.hostnames) or "none"),
         ("Where found", where or "not recorded"),
+        *([("Switch port", "; ".join(md(p) for p in ports[:8]))] if ports else []),
         ("When found", when),
-        ("Waiver", md(v.waiver) or "waived, no reason recorded" if v.waived else "none"),
+        ("Waiver", _waiver(v)),
         ("Mitigation", BLANK),
     ]
     title = " ".join(p for p in (md(maker(v)), code(v.model, 60)) if p) or "unidentified device"
@@ -197,3 +199,12 @@ def _finding(i: int, d: DeviceReport, report: ScanReport) -> list[str]:
     ] + [f"| {k} | {val} |" for k, val in rows]
     out += ["", "Evidence:", ""] + ([f"- {evidence_item(e)}" for e in v.evidence] or ["- none recorded"])
     return out + [""]
+
+
+def _waiver(v: Verdict) -> str:
+    """The waiver row: the active waiver, an expired one (bold, with its date: the device counts again), or none."""
+    if v.waived:
+        return md(v.waiver) or "waived, no reason recorded"
+    if v.waiver_expired:
+        return f"**EXPIRED** {md(v.waiver_expired)}: not waived"
+    return "none"

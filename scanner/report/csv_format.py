@@ -41,6 +41,7 @@ COLUMNS = (
     "waiver",
     "evidence",
     "notes",
+    "hostname",  # the name the target was given: added before host_scope, so earlier positions stay
     "host_scope",
 )
 TARGET, HEARD = "target", "heard"
@@ -77,6 +78,7 @@ def _row(d: DeviceReport, host_scope: str) -> list[str]:
         csv_cell(v.waiver),
         defuse("\n".join(evidence_line(e, limit=None) for e in v.evidence)),
         defuse("\n".join(visible(n) for n in v.notes)),
+        csv_cell(d.hostname),
         host_scope,
     ]
     return cells

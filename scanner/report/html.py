@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import date, timedelta
 from html import escape
 
 from scanner.identify.models import Evidence, Status
@@ -26,6 +27,7 @@ from scanner.report._text import (
     format_evidence,
     heard_devices,
     maker,
+    switch_ports,
     visible,
 )
 from scanner.results import DeviceReport, ScanReport
@@ -71,6 +73,9 @@ ul.evidence{margin:.3rem 0;padding-left:1.1rem;max-width:75rem}ul.evidence li.ag
 table.obs{margin:.3rem 0;font-size:.85rem;width:auto}table.obs td,table.obs th{padding:.15rem .4rem}
 .muted{color:#57606a}
 footer{margin-top:2rem;color:#57606a;font-size:.85rem}
+.charts{display:flex;flex-wrap:wrap;gap:1.5rem;margin:.5rem 0 1rem}.charts figure{margin:0}
+.charts figcaption{font-weight:600;margin-bottom:.25rem}
+#what-to-do{border-left:4px solid var(--covered);padding:.1rem .9rem;margin:1rem 0;background:var(--bg2)}
 @media print{
 body{margin:0;font-size:10pt}.controls{display:none}
 #devices thead th{position:static}thead th::after{content:""!important}
@@ -154,7 +159,9 @@ def _e(text: str | None, limit: int | None = None) -> str:
     return escape(visible(text, limit), quote=True)
 
 
-def render(report: ScanReport) -> str:
+def render(report: ScanReport, *, trend: list[tuple[str, int]] | None = None) -> str:
+    """The page; ``trend``: (day, covered-or-likely devices) of the stored scans of the same targets,
+    oldest first (the CLI passes it when a history exists), drawn as a small chart when it has 2 points."""
     devices = report.sorted_devices()
     title = "NDAA §889 scan report" + (f" {report.scan_id}" if report.scan_id else "")
     out = [
@@ -167,6 +174,8 @@ def render(report: ScanReport) -> str:
         _facts(report),
         "</header>\n",
         _cards(report),
+        _charts(report, trend or []),
+        _what_to_do(report),
         _controls(),
         _device_table(devices),
         _heard(report),
@@ -216,6 +225,129 @@ def _cards(report: ScanReport) -> str:
     return '<section class="cards" aria-label="Summary">' + "".join(cards) + "</section>\n"
 
 
+# Chart colours: the status colours of the page, and one the page uses nowhere else for the entity bars
+# (the screenshot test finds the entity chart by it).
+CHART_FILL = {
+    Status.COVERED: "#b00020",
+    Status.LIKELY: "#b35900",
+    Status.SUSPECTED: "#6a1b9a",
+    Status.NOT_COVERED: "#1b5e20",
+    Status.UNKNOWN: "#616161",
+}
+ENTITY_FILL = "#7a0019"
+TREND_FILL = "#0a3069"
+_BAR_W, _ROW_H = 260, 22
+
+
+def _bars(rows: list[tuple[str, int, str]], chart_id: str, label: str) -> str:
+    """A horizontal bar chart as inline SVG (no script, no fonts from anywhere): label, bar, count."""
+    top = max((n for _, n, _ in rows), default=0) or 1
+    height = _ROW_H * len(rows) + 4
+    parts = [
+        f'<svg id="{chart_id}" role="img" aria-label="{escape(label)}" width="{160 + _BAR_W + 50}" '
+        f'height="{height}" viewBox="0 0 {160 + _BAR_W + 50} {height}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(label)}</title>"
+    ]
+    for i, (name, n, fill) in enumerate(rows):
+        y = i * _ROW_H + 2
+        width = round(_BAR_W * n / top) if n else 0
+        parts.append(
+            f'<text x="155" y="{y + 15}" text-anchor="end" font-size="13" fill="#1f2328">{name}</text>'
+            f'<rect x="160" y="{y + 2}" width="{width}" height="{_ROW_H - 6}" fill="{fill}" data-count="{n}"/>'
+            f'<text x="{160 + width + 6}" y="{y + 15}" font-size="13" fill="#1f2328">{n}</text>'
+        )
+    return "".join(parts) + "</svg>"
+
+
+def _charts(report: ScanReport, trend: list[tuple[str, int]]) -> str:
+    """Devices by status and by covered entity (and the trend of flagged devices over stored scans)."""
+    counts = report.counts()
+    status_rows = [(STATUS_TITLE[s], counts[s.value], CHART_FILL[s]) for s in Status]
+    entities: dict[str, int] = {}
+    for d in report.devices:
+        if d.verdict.covered_entity and flagged(d):
+            entities[d.verdict.covered_entity] = entities.get(d.verdict.covered_entity, 0) + 1
+    entity_rows = [
+        (_e(e), n, ENTITY_FILL) for e, n in sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    out = [
+        '<section class="charts" aria-label="Charts">',
+        "<figure><figcaption>Devices by status</figcaption>",
+        _bars(status_rows, "chart-status", "Devices by status"),
+        "</figure>",
+    ]
+    if entity_rows:
+        out += [
+            "<figure><figcaption>Covered, likely or suspected devices by entity</figcaption>",
+            _bars(entity_rows, "chart-entity", "Flagged devices by covered entity"),
+            "</figure>",
+        ]
+    if len(trend) >= 2:
+        rows = [(_e(day), n, TREND_FILL) for day, n in trend[-12:]]
+        out += [
+            "<figure><figcaption>Covered or likely devices, stored scans of these targets</figcaption>",
+            _bars(rows, "chart-trend", "Covered or likely devices over the stored scans"),
+            "</figure>",
+        ]
+    return "".join(out) + "</section>\n"
+
+
+def _what_to_do(report: ScanReport) -> str:
+    """What the reader must do about what was found: FAR 52.204-25(d) reporting, with the deadline."""
+    covered = [
+        d
+        for d in report.devices
+        if d.verdict.status in (Status.COVERED, Status.LIKELY) and not d.verdict.waived
+    ]
+    suspected = sum(
+        1 for d in report.devices if d.verdict.status is Status.SUSPECTED and not d.verdict.waived
+    )
+    waived = sum(1 for d in report.devices if d.verdict.waived)
+    expired = sum(1 for d in report.devices if d.verdict.waiver_expired and not d.verdict.waived)
+    found = (report.finished_at or report.started_at).date()
+    deadline = _next_business_day(found)
+    steps = []
+    if covered:
+        steps.append(
+            f"<li><strong>Report within one business day</strong> (by {deadline.isoformat()}): "
+            f"{len(covered)} covered or likely device(s) were identified. FAR 52.204-25(d) requires the "
+            "contractor to report covered telecommunications equipment to the Contracting Officer (DoD "
+            "contracts: https://dibnet.dod.mil), with what is known of each item: "
+            "<code>-f compliance</code> writes that report.</li>"
+            "<li><strong>Within ten business days</strong>, report the mitigation actions taken or planned, "
+            "and isolate or replace the equipment.</li>"
+        )
+    if suspected:
+        steps.append(
+            f"<li>{suspected} suspected device(s) rest on an unverified rebrand: have a person confirm the "
+            "maker (the evidence says what to check).</li>"
+        )
+    if expired:
+        steps.append(f"<li>{expired} waiver(s) have expired: those devices count again until renewed.</li>")
+    if waived:
+        steps.append(f"<li>{waived} device(s) are waived: check the waivers are still valid.</li>")
+    if not steps:
+        steps.append(
+            "<li>No covered, likely or suspected equipment was found among the targets: keep this "
+            "report as the record of the inquiry.</li>"
+        )
+    if not report.complete:
+        steps.append("<li>The scan is <strong>incomplete</strong>: rescan before relying on it.</li>")
+    return (
+        '<section id="what-to-do" aria-label="What to do"><h2>What to do</h2><ol>'
+        + "".join(steps)
+        + "</ol></section>\n"
+    )
+
+
+def _next_business_day(day: date) -> date:
+    """The next Monday-to-Friday day after ``day`` (public holidays are not known here)."""
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
 def _controls() -> str:
     options = "".join(f'<option value="{s.value}">{STATUS_TITLE[s]}</option>' for s in Status)
     return (
@@ -227,7 +359,19 @@ def _controls() -> str:
     )
 
 
-_COLUMNS = ("Status", "IP", "MAC", "Maker", "Model", "Type", "Entity", "Confidence")
+_COLUMNS = (
+    "Status",
+    "IP",
+    "MAC",
+    "Location",
+    "Maker",
+    "Model",
+    "Serial",
+    "Firmware",
+    "Type",
+    "Entity",
+    "Confidence",
+)
 
 
 def _heard(report: ScanReport) -> str:
@@ -260,7 +404,9 @@ def _device_body(d: DeviceReport) -> str:
     flag = ' data-flagged=""' if flagged(d) else ""
     waived = '<span class="sub">waived</span>' if v.waived else ""
     mismatch = '<span class="sub">brand mismatch</span>' if v.brand_mismatch else ""
-    hostnames = "".join(f'<span class="sub">{_e(h, 80)}</span>' for h in d.hostnames)
+    hostnames = "".join(
+        f'<span class="sub">{_e(h, 80)}</span>' for h in [*([d.hostname] if d.hostname else []), *d.hostnames]
+    )
     return (
         f'<tbody class="device st-{v.status.value}" data-status="{v.status.value}"{flag}><tr>'
         f'<td data-sort="{v.status.rank}">'
@@ -268,7 +414,10 @@ def _device_body(d: DeviceReport) -> str:
         f"{waived}</td>"
         f'<td class="host" data-sort="{_ip_key(d.ip)}">{_e(d.ip)}{hostnames}</td>'
         f'<td class="mac"><code>{_e(d.mac)}</code></td>'
-        f"<td>{_e(maker(v))}{mismatch}</td><td>{_e(v.model, 80)}</td><td>{_e(v.device_type)}</td>"
+        f"<td>{'<br>'.join(_e(p, 120) for p in switch_ports(d)[:4])}</td>"
+        f"<td>{_e(maker(v))}{mismatch}</td><td>{_e(v.model, 80)}</td>"
+        f"<td><code>{_e(v.serial, 60)}</code></td><td><code>{_e(v.firmware, 60)}</code></td>"
+        f"<td>{_e(v.device_type)}</td>"
         f"<td>{_e(v.covered_entity)}</td>"
         f'<td class="num" data-sort="{v.confidence:09.6f}">{v.confidence:.2f}</td>'
         f'</tr>\n<tr class="detail"><td colspan="{len(_COLUMNS)}">{_details(d)}</td></tr></tbody>\n'

@@ -24,6 +24,7 @@ from scanner.report._text import (
     evidence_line,
     heard_devices,
     maker,
+    switch_ports,
     visible,
 )
 from scanner.results import DeviceReport, ScanReport
@@ -113,6 +114,8 @@ def _device_case(d: DeviceReport, failing: Collection[Status], *, heard: bool = 
         summary += f" (section 889 entity {v.covered_entity})"
     summary += f", confidence {v.confidence:.2f}"
     details = "\n".join(evidence_line(e, limit=300) for e in v.evidence) or "no evidence"
+    ports = switch_ports(d)
+    details += "".join(f"\nswitch port: {p}" for p in ports[:8])
     if heard:
         message = f"heard outside the targets, not scanned: {summary}"
         ET.SubElement(case, "skipped", {"message": _x(message, 500)})

@@ -80,10 +80,16 @@ def _device_table(devices: list[DeviceReport]) -> list[str]:
         v = d.verdict
         status = STATUS_TITLE[v.status] + (" (waived)" if v.waived else "")
         out.append(
-            f"| {i} | {status} | {code(d.ip, in_table=True)} | {code(d.mac, in_table=True)} | {md(maker(v))} "
+            f"| {i} | {status} | {_ip(d)} | {code(d.mac, in_table=True)} | {md(maker(v))} "
             f"| {code(v.model, 60, in_table=True)} | {md(v.covered_entity)} | {v.confidence:.2f} |"
         )
     return out
+
+
+def _ip(d: DeviceReport) -> str:
+    """The IP cell: the address, and the host name the user gave for it."""
+    ip = code(d.ip, in_table=True)
+    return f"{ip} ({code(d.hostname, 80, in_table=True)})" if d.hostname else ip
 
 
 def _probe_table(report: ScanReport) -> list[str]:

@@ -28,6 +28,7 @@ from scanner.report._text import (
     json_safe,
     maker,
     status_counts,
+    switch_ports,
     visible,
 )
 from scanner.results import DeviceReport, ScanReport
@@ -214,6 +215,7 @@ def _result(d: DeviceReport, rid: str, index: int) -> dict[str, Any]:
             "ip": d.ip,
             "mac": d.mac,
             "hostnames": d.hostnames,
+            "switchPorts": switch_ports(d),  # collect snmp: where a switch learned the MAC
             "evidence": [e.model_dump(mode="json") for e in v.evidence],
         },
     }
@@ -245,6 +247,9 @@ def _message(d: DeviceReport, *, literal: bool = True) -> str:
     best = max((e for e in v.evidence if e.supports), key=lambda e: e.certainty, default=None)
     if best is not None:
         text += f' Strongest evidence: {best.probe} {best.signal} = "{best.value}".'
+    ports = switch_ports(d)
+    if ports:
+        text += f" Switch port: {'; '.join(ports[:4])}."
     if v.brand_mismatch:
         text += " The label names one maker, the protocols another."
     if v.waived:

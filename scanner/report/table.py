@@ -1,5 +1,7 @@
-"""Terminal report (the default): scan facts, a count table, then each device (covered first) with evidence,
-then, under its own heading, the hosts heard outside the targets (not in the counts).
+"""Terminal report (the default). Compact: scan facts, one line per device (covered first: status, IP, MAC,
+maker and model, entity, the strongest evidence in plain words), the hosts heard outside the targets under
+their own heading, and a summary by status and by entity. With ``evidence=True`` (``--evidence``): a count
+table, then each device with its evidence lines (fingerprint ids included), notes and waiver.
 
 Plain text unless ``color=True`` (``write_outputs`` sets it for a TTY without NO_COLOR). Plain output
 is the same whatever the environment (width 120 unless given, no ANSI codes), so it is stable when piped.
@@ -24,7 +26,10 @@ from scanner.report._text import (
     evidence_line,
     heard_devices,
     maker,
+    plain_evidence,
     status_counts,
+    strongest,
+    switch_ports,
     visible,
 )
 from scanner.results import DeviceReport, ScanReport
@@ -42,10 +47,17 @@ STATUS_STYLE: dict[Status, str] = {
 }
 
 
-def render(report: ScanReport, *, color: bool = False, width: int | None = None) -> str:
-    buf = io.StringIO()
-    console = Console(
-        file=buf,
+def render(
+    report: ScanReport, *, color: bool = False, width: int | None = None, evidence: bool = False
+) -> str:
+    """One line per device and a summary by status and by entity (default), or, with ``evidence``, each
+    device with its evidence lines, notes and waiver."""
+    return (_detailed if evidence else _compact)(report, _console(color, width), color)
+
+
+def _console(color: bool, width: int | None) -> Console:
+    return Console(
+        file=io.StringIO(),
         width=width or PLAIN_WIDTH,
         force_terminal=color,
         color_system="standard" if color else None,
@@ -56,6 +68,87 @@ def render(report: ScanReport, *, color: bool = False, width: int | None = None)
         soft_wrap=False,
         legacy_windows=False,
     )
+
+
+def _text_of(console: Console, color: bool) -> str:
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    return str(text) if color else "\n".join(line.rstrip() for line in str(text).split("\n"))
+
+
+def _compact(report: ScanReport, console: Console, color: bool) -> str:
+    console.print(_heading(report))
+    for device in report.sorted_devices():
+        console.print(_device_line(device), no_wrap=True, overflow="ellipsis")
+    heard = heard_devices(report)
+    if heard:
+        console.print(_heard_heading(heard))
+        for device in heard:
+            console.print(_device_line(device), no_wrap=True, overflow="ellipsis")
+    console.print(_summary(report))
+    return _text_of(console, color)
+
+
+def _device_line(device: DeviceReport) -> Text:
+    """STATUS  IP  MAC  maker model  [entity]  the strongest evidence in plain words — on one line."""
+    v = device.verdict
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{STATUS_TITLE[v.status].upper():<15}", style=STATUS_STYLE[v.status])
+    line.append(f" {_address(device):<15} {visible(device.mac, 40) or '-':<17}")
+    what = " ".join(p for p in (visible(maker(v), 40), visible(v.model, 30)) if p) or "-"
+    line.append(f"  {what}", style="bold")
+    tags = [visible(v.covered_entity)] if v.covered_entity and v.covered_entity not in what else []
+    if v.waived:
+        tags.append("WAIVED")
+    if v.lists and v.lists != ["far_889", "fcc_covered"]:
+        tags.append(", ".join(v.lists))
+    if tags:
+        line.append(f"  [{'; '.join(tags)}]")
+    located = switch_ports(device)
+    if located:
+        line.append(
+            f"  at {visible(located[0], 80)}" + (f" (+{len(located) - 1})" if len(located) > 1 else "")
+        )
+    best = strongest(v.evidence)
+    if best is not None:
+        line.append(f"  {plain_evidence(best)}", style="dim" if v.status is Status.UNKNOWN else "")
+    elif not v.evidence:
+        line.append("  no evidence", style="dim")
+    return line
+
+
+def _address(device: DeviceReport) -> str:
+    """The IP, with the host name the user gave as the target beside it."""
+    ip = visible(device.ip, 39) or "-"
+    return f"{ip} ({visible(device.hostname, 80)})" if device.hostname else ip
+
+
+def _summary(report: ScanReport) -> Text:
+    """'By status: 2 covered, …' and 'By entity: Hikvision 2 (2 covered), …' (the targets only)."""
+    counts = report.counts()
+    text = Text()
+    by_status = ", ".join(f"{counts[s.value]} {STATUS_TITLE[s].lower()}" for s in Status if counts[s.value])
+    waived = sum(d.verdict.waived for d in report.devices)
+    text.append(
+        f"\n{len(report.devices)} device(s): {by_status or 'none'}" + (f"; {waived} waived" if waived else "")
+    )
+    entities: dict[str, dict[str, int]] = {}
+    for d in report.devices:
+        if d.verdict.covered_entity:
+            per = entities.setdefault(d.verdict.covered_entity, {})
+            per[d.verdict.status.value] = per.get(d.verdict.status.value, 0) + 1
+    if entities:
+        parts = [
+            f"{visible(e)} {sum(c.values())} ({', '.join(f'{c[s.value]} {s.value}' for s in Status if s.value in c)})"
+            for e, c in sorted(entities.items(), key=lambda kv: -sum(kv[1].values()))
+        ]
+        text.append(f"\nBy entity: {'; '.join(parts)}")
+    text.append(
+        "\nEvidence: --evidence (or -f json / html) shows every observation behind each verdict.", style="dim"
+    )
+    return text
+
+
+def _detailed(report: ScanReport, console: Console, color: bool) -> str:
     console.print(_heading(report))
     console.print(_counts_table(report))
     for device in report.sorted_devices():
@@ -65,8 +158,7 @@ def render(report: ScanReport, *, color: bool = False, width: int | None = None)
         console.print(_heard_heading(heard))
         for device in heard:
             console.print(_device_block(device))
-    text = buf.getvalue()
-    return text if color else "\n".join(line.rstrip() for line in text.split("\n"))
+    return _text_of(console, color)
 
 
 def _heading(report: ScanReport) -> Text:
@@ -141,7 +233,7 @@ def _device_block(device: DeviceReport) -> Group:
     v = device.verdict
     head = Text()
     head.append(f"{STATUS_TITLE[v.status].upper():<15}", style=STATUS_STYLE[v.status])
-    head.append(f" {visible(device.ip, 39) or '-':<15} {visible(device.mac, 40) or '-':<17}")
+    head.append(f" {_address(device):<15} {visible(device.mac, 40) or '-':<17}")
     what = " ".join(p for p in (visible(maker(v), 60), visible(v.model, 60), visible(v.device_type, 30)) if p)
     if what:
         head.append(f"  {what}", style="bold")

@@ -33,7 +33,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *ne
         ("10.0.0.300", "not a target"),
         ("10.0.1.5-300", "not an octet"),
         ("10.0.1.9-10.0.1.5", "ends before it starts"),
-        ("banana", "not a target"),
+        ("ban@na", "not a target"),
+        ("2001:db8::1-5", "IPv6 ranges are not supported"),
+        ("cam1.invalid", "does not resolve"),
     ],
 )
 def test_malformed_targets_exit_2(target: str, needle: str) -> None:

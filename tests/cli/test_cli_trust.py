@@ -148,7 +148,7 @@ def test_a_usage_error_leaves_no_history_behind(
 ) -> None:
     db = tmp_path / "history.sqlite3"
     monkeypatch.setenv("NDAA_SCAN_DB", str(db))
-    code, _, err = cli(monkeypatch, capsys, "scan", "banana")
+    code, _, err = cli(monkeypatch, capsys, "scan", "ban@na")
     assert (code, no_scan) == (2, [])
     assert "not a target" in one_line(err)
     assert not db.exists()

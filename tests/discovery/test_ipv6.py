@@ -32,7 +32,7 @@ from scanner.discovery.sockets import ipv6_link, link6, scoped
 from scanner.discovery.udp_search import merge_results
 from scanner.errors import DataError, TargetError, UsageError
 from scanner.observations import Observation, group_by_host
-from scanner.targets import Scope, in_targets6, parse_target6
+from scanner.targets import Scope, Targets6, load_targets
 
 AXIS = "AXIS M1014 - ACCC8E270AD8._axis-video._tcp.local."
 HIK = "HIKVISION DS-2CD2385G1-I - 123._CGI._tcp.local."
@@ -212,34 +212,21 @@ def test_neighbour_table_rows() -> None:
 # ---------------------------------------------------------------- named IPv6 targets, placement, reply scope
 
 
-def test_ipv6_targets_parse_with_zones() -> None:
-    assert parse_target6("fe80::/64%eth0") == (ipaddress.IPv6Network("fe80::/64"), "eth0")
-    assert parse_target6("fe80::1%eth0") == (ipaddress.IPv6Network("fe80::1/128"), "eth0")
-    assert parse_target6("2001:db8::/64") == (ipaddress.IPv6Network("2001:db8::/64"), None)
-    for bad in ("fe80::/64", "fe80::/64%", "fe80::/64%eth 0", "2001:db8::zz", "2001:db8::/129"):
-        with pytest.raises(TargetError):
-            parse_target6(bad)
-
-
-def test_membership_honours_the_zone() -> None:
-    named = [parse_target6("fe80::/64%eth0"), parse_target6("2001:db8:1::/64")]
-    assert in_targets6("fe80::5a50:edff:fe64:164%eth0", named)
-    assert not in_targets6("fe80::5a50:edff:fe64:164%eth1", named)  # another link
-    assert in_targets6("2001:db8:1::5", named)
-    assert not in_targets6("2001:db8:2::5", named)
-    assert not in_targets6("10.0.0.1", named)
+def targets6(*texts: str) -> Targets6:
+    return load_targets(texts).v6
 
 
 def test_placement_of_hosts_seen_over_ipv6() -> None:
+    """The grouping rule's host seen on the IPv6 link: heard unless a named IPv6 target holds it."""
     v4 = frozenset({ipaddress.IPv4Address("10.66.0.12")})
-    plain = Scope(targets=v4, own6=frozenset({"fe80::9"}))
-    named = Scope(targets=v4, targets6=(parse_target6("fe80::/64%eth0"),), own6=frozenset({"fe80::9"}))
+    own = frozenset({ipaddress.IPv6Address("fe80::9%eth0")})
+    plain = Scope(targets=v4, own=own)
+    named = Scope(targets=v4, own=own, ipv6=targets6("fe80::/64%eth0"))
     cam = "fe80::5a50:edff:fe64:164%eth0"
     assert plain.place([cam]) == ("heard", None)  # found on IPv6, its IPv4 not a target: heard
     assert named.place([cam]) == ("device", cam)
-    assert named.place([cam, "10.66.0.12"]) == ("device", "10.66.0.12")  # the IPv4 target first
+    assert named.place(["fe80::5a50:edff:fe64:164%eth1"]) == ("heard", None)  # another link
     assert named.place(["fe80::9%eth0"]) == ("drop", None)  # the scanner itself
-    assert not named.probeable6("fe80::9%eth0") and named.probeable6(cam)
 
 
 def test_reply_scope_takes_link_local_sources_of_its_link_only() -> None:
@@ -334,7 +321,7 @@ def test_ipv4_and_ipv6_identities_merge_by_mac(v6_first: bool) -> None:
 def test_live_ipv6_hosts_are_named_ones_only() -> None:
     from scanner.scan import live_hosts6
 
-    scope = Scope(targets=frozenset(), targets6=(parse_target6("fe80::/64%eth0"),))
+    scope = Scope(targets=frozenset(), ipv6=targets6("fe80::/64%eth0"))
     obs = [
         Observation(
             signal="mac", value="58:50:ed:00:00:01", probe="ndp", ip="fe80::1%eth0", mac="58:50:ed:00:00:01"
@@ -368,11 +355,9 @@ def test_unicast_mdns_skips_without_off_link_targets() -> None:
     assert result.status == ProbeStatus.SKIPPED and result.sent == 0
 
 
-def test_cli_refuses_ipv6_without_the_flag_or_an_interface() -> None:
+def test_cli_refuses_ipv6_without_an_interface_and_keeps_it_off_unless_asked() -> None:
     from scanner.cli.scan_cmd import build_request
 
-    with pytest.raises(UsageError, match="--ipv6"):
-        build_request(["fe80::/64%eth0"], interface=None, exclude=[], probes=None)
     with pytest.raises(UsageError, match="--ipv6"):
         build_request(["10.0.0.0/30"], interface=None, exclude=[], probes=None, ipv6=True)
     request = build_request(["10.0.0.0/30"], interface=None, exclude=[], probes=None)
@@ -401,13 +386,6 @@ def test_lab_spec_ipv6_fields() -> None:
     with pytest.raises(DataError, match="outside"):
         parse_lab({"lab": {**base, "ipv6": True}, "device": [{**cam, "foreign_ip": False}]})
     assert link_local_of("ee:96:74:90:b2:bc") == "fe80::ec96:74ff:fe90:b2bc"  # what the kernel assigns
-
-
-def test_listed_ipv6_addresses_are_probed_prefixes_never_enumerated() -> None:
-    from scanner.scan import listed6
-
-    named = [parse_target6(t) for t in ("2001:db8::10", "fe80::1%eth0", "2001:db8:1::/64", "fe80::/64%eth0")]
-    assert listed6(named) == ["2001:db8::10", "fe80::1%eth0"]
 
 
 def test_cli_refuses_ipv6_on_an_interface_without_it() -> None:

@@ -150,7 +150,7 @@ def test_a_sweep_out_of_time_says_partial(lab_factory):
             targets=parse_targets(["10.99.0.0/24"]),
             interface="eth0",
             timeout=0.8,
-            options=ProbeOptions(arp_rate=100),
+            options=ProbeOptions(rate=100),
         )
         return asyncio.run(ArpProbe().run(ctx))
 

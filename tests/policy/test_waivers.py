@@ -367,3 +367,17 @@ def test_waiver_must_be_an_array_of_tables(tmp_path: Path, text: str, line: int)
     path = write(tmp_path, text)
     with pytest.raises(UsageError, match=rf"^{path}:{line}: write each waiver as a \[\[waiver\]\] table"):
         load_waivers(path)
+
+
+def test_the_compliance_report_shows_an_expired_waiver_as_expired_with_its_date() -> None:
+    from scanner.report import render
+
+    w = waiver(mac="58:50:ed:1f:e3:85")
+    report = apply_waivers(scan(device()), [w], today=date(2026, 7, 1))
+    (d,) = report.devices
+    assert d.verdict.waiver_expired is not None and d.verdict.waiver_expired.startswith("on 2026-06-30: ")
+    text = render(report, "compliance")
+    (row,) = [line for line in text.splitlines() if line.startswith("| Waiver |")]
+    assert "**EXPIRED** on 2026-06-30" in row and row.endswith("not waived |")
+    active = render(apply_waivers(scan(device()), [w], today=date(2026, 6, 1)), "compliance")
+    assert "EXPIRED" not in active

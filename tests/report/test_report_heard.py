@@ -21,8 +21,9 @@ from scanner.report import FORMATS, render
 from scanner.report._text import HEARD_TITLE, json_safe, visible
 from scanner.results import ScanReport
 
-TEXT_FORMATS = ("table", "csv", "markdown", "html", "junit", "compliance")
-JSON_FORMATS = ("json", "jsonl", "sarif")
+TEXT_FORMATS = ("table", "csv", "markdown", "html", "junit", "compliance", "netbox")
+JSON_FORMATS = ("json", "jsonl", "sarif", "ocsf", "ecs", "cyclonedx")
+NDJSON_FORMATS = ("jsonl", "ocsf", "ecs")
 # Anything a terminal, spreadsheet or editor could act on, other than line ends.
 RAW_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
@@ -43,7 +44,7 @@ def test_no_format_writes_a_control_or_bidi_character_raw(fmt: str) -> None:
 def test_json_formats_escape_but_keep_the_exact_values(fmt: str) -> None:
     text = render(heard_report(), fmt)
     values: list[Any] = (
-        [json.loads(line) for line in text.splitlines()] if fmt == "jsonl" else [json.loads(text)]
+        [json.loads(line) for line in text.splitlines()] if fmt in NDJSON_FORMATS else [json.loads(text)]
     )
     assert any(HOSTILE_CONTROL in _strings(v) for v in values)  # the exact value parses back
     assert "\\u009b" in text and "\\u202e" in text and "\\u007f" in text
@@ -93,7 +94,7 @@ def test_csv_marks_heard_rows_in_host_scope_and_escapes_device_text() -> None:
 
 
 def test_table_has_a_separate_heard_section_after_the_counts() -> None:
-    text = render(heard_report(), "table")
+    text = render(heard_report(), "table", evidence=True)
     head, _, heard = text.partition(HEARD_TITLE.upper())
     assert heard, text
     assert "192.168.1.90" in head and "10.9.0.5" not in head
@@ -184,3 +185,11 @@ def test_visible_escapes_astral_characters_unambiguously() -> None:
     assert visible("a\U000e0001b") == "a\\U000e0001b"  # a language tag (Cf), not "\\ue0001"
     assert visible("\u202e\u2066\u061c") == "\\u202e\\u2066\\u061c"
     assert visible("\x9b\x7f") == "\\x9b\\x7f"
+
+
+def test_compact_table_has_the_heard_section_and_counts_only_the_targets() -> None:
+    text = render(heard_report(), "table")
+    head, _, heard = text.partition(HEARD_TITLE.upper())
+    assert "192.168.1.90" in head and "10.9.0.5" not in head
+    assert "10.9.0.5" in heard and "10.9.0.66" in heard
+    assert "1 device(s): 1 not covered" in heard  # the summary counts the targets only

@@ -156,3 +156,86 @@ def test_screenshot_renders(chromium: str, page_file: Path, tmp_path: Path) -> N
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1400, 1100) and len(data) > 20_000  # a blank page compresses to far less
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """A minimal PNG reader (8-bit RGB or RGBA, non-interlaced, as Chromium writes): (width, height, rows)."""
+    import zlib
+
+    width, height, depth, ctype = struct.unpack(">IIBB", data[16:26])
+    assert depth == 8 and ctype in (2, 6), (depth, ctype)
+    bpp = 3 if ctype == 2 else 4
+    pos, idat = 8, b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif f == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(
+            bytes(line) if bpp == 3 else bytes(v for j in range(0, stride, 4) for v in line[j : j + 3])
+        )
+        prev = line
+    return width, height, rows
+
+
+def test_charts_and_what_to_do_are_in_the_page(html_text: str) -> None:
+    from scanner.report.html import ENTITY_FILL
+
+    report = sample_report()
+    counts = report.counts()
+    page = _Page()
+    page.feed(html_text)
+    rects = {a.get("fill"): [] for t, a in page.tags if t == "rect"}
+    for t, a in page.tags:
+        if t == "rect":
+            rects[a.get("fill")].append(int(a["data-count"] or 0))
+    assert sum(rects["#b00020"]) == counts["covered"] and sum(rects["#b35900"]) == counts["likely"]
+    # flagged devices per entity: Hikvision 2 (one covered, one likely), Dahua 2, Huawei 1
+    assert sorted(rects[ENTITY_FILL], reverse=True) == [2, 2, 1]
+    assert 'id="what-to-do"' in html_text and "Report within one business day" in html_text
+    assert "https://dibnet.dod.mil" in html_text and "chart-trend" not in html_text  # no history given
+
+
+def test_trend_chart_when_history_is_given() -> None:
+    text = render(sample_report(), "html", trend=[("2026-11-01 09:00", 3), ("2026-11-08 09:00", 1)])
+    assert 'id="chart-trend"' in text and 'data-count="3"' in text
+
+
+def test_screenshot_shows_the_entity_chart(chromium: str, page_file: Path, tmp_path: Path) -> None:
+    """The charts are drawn by the browser (inline SVG under the page's CSP): the entity bars' own colour
+    covers a bar-sized area of the screenshot, in proportion 2:2:1."""
+    from scanner.report.html import ENTITY_FILL
+
+    shot = tmp_path / "charts.png"
+    run_chromium(
+        chromium,
+        tmp_path,
+        "--window-size=1400,900",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        page_file.as_uri(),
+    )
+    _, _, rows = _png_pixels(shot.read_bytes())
+    target = bytes.fromhex(ENTITY_FILL[1:])
+    per_row = [sum(1 for i in range(0, len(r), 3) if r[i : i + 3] == target) for r in rows]
+    widths = sorted({w for w in per_row if w}, reverse=True)
+    assert sum(per_row) > 3000, sum(per_row)  # three solid bars, not a stray pixel
+    assert widths and widths[0] >= 200  # the longest bar is drawn at (nearly) full width
+    assert any(abs(w * 2 - widths[0]) <= 4 for w in widths)  # and one half as long (Huawei 1 vs 2)

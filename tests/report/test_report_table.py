@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from report_fixtures import sample_report
+from report_fixtures import large_report, sample_report
 
 from scanner.report import render, write_outputs
 
@@ -21,8 +21,8 @@ def _device_heads(text: str) -> list[str]:
     ]
 
 
-def test_covered_first_each_with_its_evidence() -> None:
-    text = render(sample_report(), "table")
+def test_with_evidence_covered_first_each_with_its_evidence() -> None:
+    text = render(sample_report(), "table", evidence=True)
     heads = _device_heads(text)
     assert [h.split("  ")[0].strip() for h in heads] == [
         "COVERED",
@@ -58,7 +58,7 @@ def test_plain_is_stable_whatever_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_device_text_cannot_drive_the_terminal() -> None:
     report = sample_report()
     report.devices[3].hostnames.append("\x1b[2J\x1b]0;owned\x07\u202eevil")  # clear screen, set title, bidi
-    text = render(report, "table", color=True)
+    text = render(report, "table", color=True, evidence=True)  # host names are listed with the evidence
     raw = _ANSI.sub("", text)
     assert "\x1b" not in raw and "\u202e" not in raw  # the banner's ESC[2J and bidi override are escaped
     assert "\\x1b[2J\\x1b]0;owned\\x07\\u202eevil" in raw
@@ -85,3 +85,34 @@ def test_write_outputs_colours_a_tty_unless_no_color(monkeypatch: pytest.MonkeyP
     tty = _FakeTTY()
     write_outputs(sample_report(), ["table"], stdout=tty)
     assert not _ANSI.search(tty.getvalue())
+
+
+def test_compact_is_one_line_per_device_and_a_short_summary() -> None:
+    """The default view of a 60-device scan: every device on one line of at most 120 characters, covered
+    first, then a summary by status and by entity; the full evidence only with --evidence."""
+    report = large_report(60)
+    text = render(report, "table")
+    lines = text.splitlines()
+    heads = _device_heads(text)
+    assert len(heads) == 60 and {d.ip for d in report.devices} == {
+        h.split()[2 if h.startswith(("LIKELY", "NOT")) else 1] for h in heads
+    }
+    assert len(lines) <= 60 + 12  # the heading (scan facts, notes) and the summary are short
+    assert max(len(line) for line in lines) <= 120
+    statuses = [h[:15].strip() for h in heads]
+    assert statuses == sorted(
+        statuses, key=["COVERED", "LIKELY COVERED", "SUSPECTED", "NOT COVERED", "UNKNOWN"].index
+    )
+    summary = "\n".join(lines[-3:])
+    counts = report.counts()
+    assert f"60 device(s): {counts['covered']} covered, {counts['likely']} likely covered" in summary
+    assert "By entity: Hikvision" in summary and "Dahua" in summary and "Huawei" in summary
+    assert "[+]" not in text and "sadp:" not in text  # no raw evidence lines, no fingerprint ids
+
+
+def test_compact_evidence_is_in_plain_words() -> None:
+    text = render(sample_report(), "table", width=200)
+    hik = next(line for line in text.splitlines() if "192.168.1.64" in line)
+    assert 'answered Hikvision SADP discovery as "DS-2CD2385G1-I"' in hik
+    ezviz = next(line for line in text.splitlines() if "192.168.1.71" in line)
+    assert "its MAC 64:f2:fb is registered to Hangzhou Ezviz Software" in ezviz and "[Hikvision]" in ezviz

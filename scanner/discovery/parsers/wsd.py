@@ -108,6 +108,26 @@ def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
     return matches
 
 
+def parse_hello_bye(data: bytes) -> list[tuple[str, ProbeMatch]]:
+    """The Hello and Bye announcements a device multicasts (``("Hello"|"Bye", fields)``, the fields of a
+    ProbeMatch); empty for anything else or hostile input."""
+    parsed = _parse(data)
+    body = _child(parsed[0], "Body") if parsed is not None else None
+    out: list[tuple[str, ProbeMatch]] = []
+    for el in body if body is not None else ():
+        kind = _local(el.tag)
+        if kind not in ("Hello", "Bye") or len(out) >= MAX_MATCHES:
+            continue
+        epr = _child(el, "EndpointReference")
+        address = _text(_child(epr, "Address")) if epr is not None else ""
+        match = ProbeMatch(
+            address, _list(_child(el, "Types")), _list(_child(el, "Scopes")), _list(_child(el, "XAddrs"))
+        )
+        if match.endpoint or match.xaddrs or match.scopes:
+            out.append((kind, match))
+    return out
+
+
 def parse_probe(data: bytes) -> Probe | None:
     """A Probe's MessageID and resolved Types (what a device receives); None for anything else."""
     parsed = _parse(data)
