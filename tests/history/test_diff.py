@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from clirun import run_cli
 
@@ -16,6 +17,10 @@ from scanner.results import DeviceReport, ProbeSummary, ScanReport
 
 WEEK1 = datetime(2026, 11, 16, 2, 30, tzinfo=UTC)
 WEEK2 = WEEK1 + timedelta(days=7)
+
+
+def _verdict(status: Status, confidence: float, vendor: str, **more: Any) -> Verdict:
+    return Verdict(status=status, confidence=confidence, vendor=vendor, **more)
 
 
 def banner_device(ip: str, mac: str, server: str, verdict: Verdict, when: datetime) -> DeviceReport:
@@ -49,27 +54,12 @@ def reports() -> tuple[ScanReport, ScanReport]:
     camera = {"device_type": "camera", "model": "IPC-HFW1230S"}
     dahua_fw, lorex_fw = {"firmware": "V2.622.0000000.31.R"}, {"firmware": "V2.800.0000000.5.R"}
     dahua_entity = "Dahua Technology Company"
-    dahua = Verdict(
-        status=Status.LIKELY,
-        confidence=0.6,
-        vendor="Dahua",
-        covered_entity=dahua_entity,
-        **camera,
-        **dahua_fw,
-    )
-    lorex = Verdict(
-        status=Status.SUSPECTED, confidence=0.5, vendor="Lorex", brand="Lorex", **camera, **lorex_fw
-    )
+    dahua = _verdict(Status.LIKELY, 0.6, "Dahua", covered_entity=dahua_entity, **camera, **dahua_fw)
+    lorex = _verdict(Status.SUSPECTED, 0.5, "Lorex", brand="Lorex", **camera, **lorex_fw)
     reflashed_old = banner_device("10.0.0.12", "e0:50:8b:aa:bb:cc", "Webs", dahua, WEEK1)
     reflashed_new = banner_device("10.0.0.12", "e0:50:8b:aa:bb:cc", "Lorex-Webs/1.0", lorex, WEEK2)
     entity = "Hangzhou Hikvision Digital Technology Company"
-    hik = Verdict(
-        status=Status.COVERED,
-        confidence=0.95,
-        vendor="Hikvision",
-        covered_entity=entity,
-        model="DS-2CD2143G0-I",
-    )
+    hik = _verdict(Status.COVERED, 0.95, "Hikvision", covered_entity=entity, model="DS-2CD2143G0-I")
     added = banner_device("10.0.0.13", "58:50:ed:1f:e3:85", "App-webs/", hik, WEEK2)
     old_devices, new_devices = [unchanged_old, removed, reflashed_old], [added, reflashed_new, unchanged_new]
     old = ScanReport(scan_id="20261116-023000-aaaa", tool_version="t", started_at=WEEK1, devices=old_devices)
