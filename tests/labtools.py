@@ -9,11 +9,12 @@ import functools
 import os
 import platform
 import shutil
+import socket
 import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, TypeVar
 
 import pytest
@@ -172,6 +173,77 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
     threading.Thread(target=read, daemon=True).start()
     if not found.wait(timeout):
         pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(lines))
+
+
+def answer_one_msearch(udp: socket.socket, locations: list[bytes], server: bytes = b"") -> Callable[[], None]:
+    """A thread body: wait for one M-SEARCH on ``udp`` and answer it once per LOCATION (with ``server``
+    as the SERVER header when given)."""
+
+    def run() -> None:
+        try:
+            _data, addr = udp.recvfrom(2048)
+        except (TimeoutError, OSError):
+            return
+        head = b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n" + (b"SERVER: %s\r\n" % server if server else b"")
+        for loc in locations:
+            udp.sendto(head + b"LOCATION: " + loc + b"\r\n\r\n", addr)
+
+    return run
+
+
+def answer_http(listener: socket.socket, answer: Callable[[bytes], bytes]) -> Callable[[], None]:
+    """A thread body: accept connections on ``listener`` until it closes or times out; each gets
+    ``answer(its request head)`` (a client that hung up early is fine)."""
+
+    def run() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                return
+            with conn:
+                reply = answer(conn.recv(4096))
+                with suppress(OSError):
+                    conn.sendall(reply)
+
+    return run
+
+
+@contextmanager
+def threads_serving(sockets: list[socket.socket], *bodies: Callable[[], None]) -> Iterator[None]:
+    """Run each body in a daemon thread; on leaving, shut the sockets down (which wakes a thread blocked
+    in accept) and join the threads."""
+    threads = [threading.Thread(target=body, daemon=True) for body in bodies]
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        for s in sockets:
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for t in threads:
+            t.join(5)
+
+
+def probe_beside_peer(
+    lab: Any, command: list[str], ready: str, probe: Any, targets: list[str]
+) -> ProbeResult:
+    """Run ``command`` (a real peer daemon) in the lab's first device namespace, wait up to 15 s for the
+    line holding ``ready`` in its output, run ``probe`` on ``targets``, then stop the peer."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", lab.device_ns(0), *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(proc, ready, 15)
+        return run_probe(lab, probe, targets)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # ---------------------------------------------------------------- loopback TCP servers

@@ -11,10 +11,10 @@ from labtools import (
     assert_fleet_found_quickly,
     filled,
     fleet,
+    probe_beside_peer,
     require_binary,
     run_probe,
     values,
-    wait_for_line,
 )
 
 from scanner.discovery.base import ProbeStatus
@@ -127,18 +127,8 @@ def test_avahi_daemon_peer_is_found(lab_factory, tmp_path):
         f"mount --bind {etc} /etc/avahi && mount --bind {run} /run && "
         f"exec {avahi} --no-drop-root --no-chroot --no-rlimits -f /etc/avahi/avahi-daemon.conf"
     )
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", lab.device_ns(0), "unshare", "--mount", "sh", "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for_line(proc, "successfully established", 15)
-        result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    peer = ["unshare", "--mount", "sh", "-c", script]
+    result = probe_beside_peer(lab, peer, "successfully established", MdnsProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert {o.ip for o in result.observations} == {"10.99.0.40"}
     assert sorted(values(result, "mdns.service")["10.99.0.40"]) == [
