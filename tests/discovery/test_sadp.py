@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from labtools import mutated
 from paths import DATA_DIR
+from samples import SADP_OEM as OEM
+from samples import SADP_REAL as REAL
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.sadp import MAX_REPLY, build_inquiry, parse_inquiry, parse_probe_match
@@ -18,8 +20,6 @@ from scanner.lab.sim.device import SimDevice
 from scanner.lab.sim.sadp import probe_match
 
 DATA = DATA_DIR / "sadp"
-REAL = (DATA / "probematch_ds-2cd2385g1-i.xml").read_bytes()
-OEM = (DATA / "probematch_oem_one_line.xml").read_bytes()
 
 # The field order of the real DS-2CD2385G1-I ProbeMatch, as docs/PROTOCOLS.md#sadp lists it.
 REAL_ORDER = [

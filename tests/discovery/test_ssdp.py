@@ -10,6 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from labtools import mutated
 from paths import DATA_DIR
+from samples import SSDP_AXIS as AXIS
+from samples import SSDP_AXIS_DESC as AXIS_DESC
+from samples import SSDP_HUAWEI as HUAWEI
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.ssdp import (
@@ -26,9 +29,6 @@ from scanner.lab.sim.device import SimDevice
 from scanner.lab.sim.ssdp import UpnpIdentity, upnp_identity
 
 DATA = DATA_DIR / "ssdp"
-AXIS = (DATA / "axis-m1014-reply.bin").read_bytes()
-HUAWEI = (DATA / "huawei-hg8245h-reply.bin").read_bytes()
-AXIS_DESC = (DATA / "axis-m1014-rootdesc.xml").read_bytes()
 
 
 # ---------------------------------------------------------------- M-SEARCH

@@ -11,6 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from labtools import mutated, wsd_target
 from paths import DATA_DIR
+from samples import WSD_CPPLUS as CPPLUS
+from samples import WSD_HIK as HIK
+from samples import WSD_HOSTILE as HOSTILE
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.wsd import (
@@ -34,9 +37,6 @@ from scanner.discovery.wsd import WsdProbe
 from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
-HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
-CPPLUS = (DATA / "cpplus-oasis-2009.xml").read_bytes()
-HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
 
 
 # ---------------------------------------------------------------- Probe envelopes

@@ -7,16 +7,11 @@ import asyncio
 
 import pytest
 from labtools import SADP_DHIP_LAB, by_ip, group, run_probe
-from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.sadp import SadpProbe
 from scanner.lab.sim.device import SimDevice
 from scanner.targets import parse_targets
-
-DATA = DATA_DIR / "sadp"
-REAL = (DATA / "probematch_ds-2cd2385g1-i.xml").read_bytes()
-OEM = (DATA / "probematch_oem_one_line.xml").read_bytes()
 
 
 @pytest.mark.netns

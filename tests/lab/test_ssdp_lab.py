@@ -19,16 +19,10 @@ from labtools import (
     threads_serving,
     values,
 )
-from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION
 from scanner.discovery.ssdp import SsdpProbe
-
-DATA = DATA_DIR / "ssdp"
-AXIS = (DATA / "axis-m1014-reply.bin").read_bytes()
-HUAWEI = (DATA / "huawei-hg8245h-reply.bin").read_bytes()
-AXIS_DESC = (DATA / "axis-m1014-rootdesc.xml").read_bytes()
 
 
 @pytest.mark.netns

@@ -17,6 +17,7 @@ from labtools import (
     wsd_target,
 )
 from paths import DATA_DIR
+from samples import WSD_HOSTILE as HOSTILE
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.parsers.wsd import (
@@ -26,7 +27,6 @@ from scanner.discovery.wsd import WsdProbe
 from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
-HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
 
 
 def scope_value(lab, name: str, key: str) -> str:
