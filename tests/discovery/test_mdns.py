@@ -109,12 +109,6 @@ def test_no_interface_is_skipped():
     assert result.observations == []
 
 
-def test_unknown_interface_is_an_error_not_an_exception():
-    result = asyncio.run(MdnsProbe().run(ProbeContext(targets=[], interface="nd-no-such-if")))
-    assert result.status == ProbeStatus.ERROR
-    assert "nd-no-such-if" in (result.error or "")
-
-
 # ---------------------------------------------------------------- DNS decoding is python-zeroconf's: bounded
 
 
