@@ -62,6 +62,13 @@ def run_probe(lab: Any, probe: Any, targets: list[str], timeout: float = 3.0) ->
     return run_in_netns(lab.scanner_ns, go)
 
 
+def probe_whole_lab(lab: Any, probe: Any) -> ProbeResult:
+    """Run ``probe`` over the whole lab segment (10.99.0.0/24); it must succeed."""
+    result = run_probe(lab, probe, ["10.99.0.0/24"])
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    return result
+
+
 def group(name: str, count: int, start_ip: str, profile: str, *ouis: str) -> dict[str, Any]:
     """A lab ``[[group]]`` row: ``count`` devices of ``profile`` from ``start_ip`` on, their MACs under ``ouis``."""
     return {"name": name, "count": count, "start_ip": start_ip, "ouis": list(ouis), "profile": profile}

@@ -247,6 +247,21 @@ def large_report(n: int = 1000) -> ScanReport:
     return base.model_copy(update={"devices": devices})
 
 
+def banner_batch(n: int = 10_000) -> list[Observation]:
+    """``n`` distinct HTTP Server banners from as many addresses in 10.0.0.0/16 (the history store's
+    write test and benchmarks/bench_hot_paths.py)."""
+    return [
+        Observation(
+            signal="http.server",
+            value=f"App-webs/{i}",
+            probe="http",
+            ip=f"10.0.{i // 250}.{i % 250 + 1}",
+            port=80,
+        )
+        for i in range(n)
+    ]
+
+
 # Escape, C1 CSI, DEL, bidi override and isolate, a formula start and a line break: what a heard host's
 # SADP reply (any multicast answer) might carry.
 CONTROL_CHARS = "\x1b]0;pwned\x07\x9b31m\x7f\u202egnp.exe\u2066x\u2069\r\n"

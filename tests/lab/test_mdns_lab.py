@@ -12,6 +12,7 @@ from labtools import (
     filled,
     fleet,
     probe_beside_peer,
+    probe_whole_lab,
     require_binary,
     run_probe,
     values,
@@ -27,8 +28,7 @@ from scanner.discovery.mdns import (
 @pytest.mark.netns
 def test_mixed_lab_only_hikvision_and_axis_answer_with_names_and_txt(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
-    result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, MdnsProbe())
     hik, axis = filled(lab, "hik", "mdns"), filled(lab, "axis", "mdns")
     assert {o.ip for o in result.observations} == {"10.99.0.10", "10.99.0.14"}
     assert values(result, "mdns.service") == {

@@ -14,6 +14,7 @@ from labtools import (
     filled,
     fleet,
     probe_beside_peer,
+    probe_whole_lab,
     require_binary,
     run_probe,
     threads_serving,
@@ -28,8 +29,7 @@ from scanner.discovery.ssdp import SsdpProbe
 @pytest.mark.netns
 def test_mixed_lab_only_axis_and_huawei_answer_with_their_descriptions(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
-    result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, SsdpProbe())
     assert {o.ip for o in result.observations} == {"10.99.0.14", "10.99.0.15"}
     axis, huawei = filled(lab, "axis", "ssdp"), filled(lab, "huawei", "ssdp")
     assert values(result, "upnp.manufacturer") == {
