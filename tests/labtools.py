@@ -307,6 +307,34 @@ def tolerant(handler: Handler) -> Handler:
     return run
 
 
+def endless_headers(status_line: bytes, name: bytes, pad: bytes, count: int) -> Handler:
+    """A server that answers with ``status_line`` and then header after header (``<name>-<i>: <pad>``),
+    ``count`` at most, while the client listens."""
+
+    @tolerant
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(status_line + b"\r\n")
+        for i in range(count):
+            if reader.at_eof():
+                break
+            writer.write(b"%s-%d: %s\r\n" % (name, i, pad))
+            await writer.drain()
+
+    return handler
+
+
+def garbage(size: int) -> Handler:
+    """A server that sends ``size`` bytes of every byte value, whatever it is asked."""
+
+    @tolerant
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(bytes(range(256)) * (size // 256))
+        await writer.drain()
+
+    return handler
+
+
 # ---------------------------------------------------------------- payloads unit and lab tests share
 
 

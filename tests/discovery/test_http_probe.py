@@ -18,7 +18,7 @@ import mmh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, dripping, run_served, serving, tolerant
+from labtools import Handler, dripping, endless_headers, garbage, run_served, serving, tolerant
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -428,21 +428,7 @@ async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 drip = dripping(b"HTTP/1.1 200 OK\r\nServer: slow" + b"w" * 1000)
 
 
-@tolerant
-async def huge_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"HTTP/1.1 200 OK\r\n")
-    for i in range(200_000):
-        if reader.at_eof():
-            break
-        writer.write(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000))
-        await writer.drain()
-
-
-@tolerant
-async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(bytes(range(256)) * 64)
-    await writer.drain()
+huge_headers = endless_headers(b"HTTP/1.1 200 OK", b"X-Pad", b"p" * 1000, 200_000)
 
 
 @pytest.mark.parametrize(
@@ -451,7 +437,7 @@ async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         (endless_body, ProbeStatus.SUCCESS, {("http.server", "endless"), ("http.title", "endless")}),
         (drip, ProbeStatus.PARTIAL, set()),  # still dripping when the budget ends
         (huge_headers, ProbeStatus.NO_RESPONSE, set()),
-        (garbage, ProbeStatus.NO_RESPONSE, set()),
+        (garbage(256 * 64), ProbeStatus.NO_RESPONSE, set()),
     ],
 )
 def test_hostile_servers_end_in_bounded_time(
