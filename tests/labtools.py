@@ -324,6 +324,21 @@ def endless_headers(status_line: bytes, name: bytes, pad: bytes, count: int) -> 
     return handler
 
 
+def endless_body(head: bytes, first: bytes, block: bytes) -> Handler:
+    """A server that answers with ``head``, then ``first``, then ``block`` after ``block`` while the client
+    listens."""
+
+    @tolerant
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(head + first)
+        while not reader.at_eof():
+            writer.write(block)
+            await writer.drain()
+
+    return handler
+
+
 def garbage(size: int) -> Handler:
     """A server that sends ``size`` bytes of every byte value, whatever it is asked."""
 
