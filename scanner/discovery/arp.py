@@ -28,7 +28,8 @@ MAX_FRAME = 2048
 FRAMES_PER_READ = 1024  # frames that are not replies to us skipped per read at most
 # busy: the NIC queue drains fast. settle 0: a target answers ARP with one frame and its source keeps one
 # reply (LIMITS.keys_per_source), so once every target answered nothing can follow that would be recorded;
-# the engine's 50 ms settle cost every full sweep 50 ms (office254, docs/PERFORMANCE.md#arp-sweep)
+# the engine's 50 ms settle kept every full sweep ~60 ms past its last reply (office254: 60-70 ms, now
+# 8-13 ms; docs/PERFORMANCE.md, "ARP start-up")
 TIMING = Timing(rounds=(0.0,), min_wait=0.25, quiet=0.25, busy_wait=1.0, settle=0.0)
 LIMITS = Limits(keys_per_source=1, datagrams_per_source=64, observations_per_source=4)
 
