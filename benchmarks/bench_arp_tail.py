@@ -68,13 +68,14 @@ def main() -> int:
         lab_down(spec.name)
     total = [r[0] for r in rows]
     tail = [r[0] - r[1] for r in rows]
-    print(f"ARP sweep of 10.79.0.0/24 in one process ({args.tree}), {args.runs} sweeps (median):")
-    print(f"  sweep          {statistics.median(total) * 1000:7.1f} ms  (min {min(total) * 1000:.1f})")
-    print(
-        f"  after the last reply {statistics.median(tail) * 1000:5.1f} ms  "
-        f"(min {min(tail) * 1000:.1f}, max {max(tail) * 1000:.1f})"
-    )
-    print(f"  replies per sweep: {sorted({r[2] for r in rows})} of 254")
+
+    def ms(values: list[float]) -> str:
+        low, mid, high = (1000 * v for v in (min(values), statistics.median(values), max(values)))
+        return f"{mid:.1f} ms (min {low:.1f}, max {high:.1f})"
+
+    replies = sorted({r[2] for r in rows})
+    print(f"ARP sweep of 10.79.0.0/24 in one process ({args.tree}), {args.runs} sweeps, median:")
+    print(f"  sweep {ms(total)}; after the last reply {ms(tail)}; replies per sweep {replies} of 254")
     return 0
 
 
