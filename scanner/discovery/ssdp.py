@@ -31,7 +31,7 @@ from scanner.discovery.parsers.ssdp import (
 )
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, UpnpDevice, parse_description
 from scanner.discovery.request_reply import Exchange, Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, claims, run_udp
+from scanner.discovery.udp_search import claims, crowd_search, run_udp
 
 SEARCH_TARGETS = ("ssdp:all", "upnp:rootdevice")
 MX = 1  # seconds a device may wait before answering a multicast search (UDA 1.1: 1-5)
@@ -53,18 +53,9 @@ UPNP_SIGNALS = {
 SSDP_SIGNALS = {"server": "ssdp.server", "st": "ssdp.st", "usn": "ssdp.usn", "location": "ssdp.location"}
 
 
-SSDP = UdpProtocol(
-    "SSDP",
-    "M-SEARCH",
-    PORT,
-    GROUP,
-    # a reply read after the end would start a description fetch that cannot finish: no drain on exit
-    Timing(rounds=ROUNDS, reply_delay=MX + SLACK, quiet=0.25, drain_on_exit=False),
-    ttl=MULTICAST_TTL,
-    rcvbuf=16 << 20,
-    sndbuf=16 << 20,
-    force_buffers=True,
-)
+# a reply read after the end would start a description fetch that cannot finish: no drain on exit
+TIMING = Timing(rounds=ROUNDS, reply_delay=MX + SLACK, quiet=0.25, drain_on_exit=False)
+SSDP = crowd_search("SSDP", "M-SEARCH", PORT, GROUP, TIMING, MULTICAST_TTL)
 
 
 class SsdpProbe:

@@ -28,22 +28,13 @@ from scanner.discovery.parsers.wsd import (
     xaddr_ipv4,
 )
 from scanner.discovery.request_reply import Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, claims, run_udp
+from scanner.discovery.udp_search import claims, crowd_search, run_udp
 
 ROUNDS = (0.0, 0.3, 0.7)  # seconds after the start at which the probes are (re)sent
 MULTICAST_TTL = 1  # SOAP-over-UDP: link-local scope
 SLACK = 0.1  # seconds allowed for a delayed multicast answer to cross the wire
-WSD = UdpProtocol(
-    "WS-Discovery",
-    "Probe",
-    PORT,
-    GROUP,
-    Timing(rounds=ROUNDS, reply_delay=APP_MAX_DELAY + SLACK, quiet=0.25),
-    ttl=MULTICAST_TTL,
-    rcvbuf=16 << 20,
-    sndbuf=16 << 20,
-    force_buffers=True,
-)
+TIMING = Timing(rounds=ROUNDS, reply_delay=APP_MAX_DELAY + SLACK, quiet=0.25)
+WSD = crowd_search("WS-Discovery", "Probe", PORT, GROUP, TIMING, MULTICAST_TTL)
 
 
 class WsdProbe:
