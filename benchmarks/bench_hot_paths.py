@@ -90,22 +90,14 @@ def history_seconds() -> float:
     import tempfile
     from pathlib import Path
 
+    from report_fixtures import banner_batch
+
     from scanner.history.store import HistoryStore
-    from scanner.observations import Observation
 
     with tempfile.TemporaryDirectory() as tmp:
         store = HistoryStore(Path(tmp) / "history.sqlite3")
         scan_id = store.start_scan(["10.0.0.0/16"], None, "0.1.0", ["http"])
-        batch = [
-            Observation(
-                signal="http.server",
-                value=f"App-webs/{i}",
-                probe="http",
-                ip=f"10.0.{i // 250}.{i % 250 + 1}",
-                port=80,
-            )
-            for i in range(10_000)
-        ]
+        batch = banner_batch(10_000)
         start = time.perf_counter()
         for obs in batch:
             store.add_observation(scan_id, obs)

@@ -9,11 +9,12 @@ import functools
 import os
 import platform
 import shutil
+import socket
 import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, TypeVar
 
 import pytest
@@ -59,6 +60,13 @@ def run_probe(lab: Any, probe: Any, targets: list[str], timeout: float = 3.0) ->
         return asyncio.run(probe.run(ctx))
 
     return run_in_netns(lab.scanner_ns, go)
+
+
+def probe_whole_lab(lab: Any, probe: Any) -> ProbeResult:
+    """Run ``probe`` over the whole lab segment (10.99.0.0/24); it must succeed."""
+    result = run_probe(lab, probe, ["10.99.0.0/24"])
+    assert result.status == ProbeStatus.SUCCESS, result.error
+    return result
 
 
 def group(name: str, count: int, start_ip: str, profile: str, *ouis: str) -> dict[str, Any]:
@@ -174,6 +182,77 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
         pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(lines))
 
 
+def answer_one_msearch(udp: socket.socket, locations: list[bytes], server: bytes = b"") -> Callable[[], None]:
+    """A thread body: wait for one M-SEARCH on ``udp`` and answer it once per LOCATION (with ``server``
+    as the SERVER header when given)."""
+
+    def run() -> None:
+        try:
+            _data, addr = udp.recvfrom(2048)
+        except (TimeoutError, OSError):
+            return
+        head = b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n" + (b"SERVER: %s\r\n" % server if server else b"")
+        for loc in locations:
+            udp.sendto(head + b"LOCATION: " + loc + b"\r\n\r\n", addr)
+
+    return run
+
+
+def answer_http(listener: socket.socket, answer: Callable[[bytes], bytes]) -> Callable[[], None]:
+    """A thread body: accept connections on ``listener`` until it closes or times out; each gets
+    ``answer(its request head)`` (a client that hung up early is fine)."""
+
+    def run() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                return
+            with conn:
+                reply = answer(conn.recv(4096))
+                with suppress(OSError):
+                    conn.sendall(reply)
+
+    return run
+
+
+@contextmanager
+def threads_serving(sockets: list[socket.socket], *bodies: Callable[[], None]) -> Iterator[None]:
+    """Run each body in a daemon thread; on leaving, shut the sockets down (which wakes a thread blocked
+    in accept) and join the threads."""
+    threads = [threading.Thread(target=body, daemon=True) for body in bodies]
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        for s in sockets:
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for t in threads:
+            t.join(5)
+
+
+def probe_beside_peer(
+    lab: Any, command: list[str], ready: str, probe: Any, targets: list[str]
+) -> ProbeResult:
+    """Run ``command`` (a real peer daemon) in the lab's first device namespace, wait up to 15 s for the
+    line holding ``ready`` in its output, run ``probe`` on ``targets``, then stop the peer."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", lab.device_ns(0), *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(proc, ready, 15)
+        return run_probe(lab, probe, targets)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 # ---------------------------------------------------------------- loopback TCP servers
 
 
@@ -226,6 +305,49 @@ def tolerant(handler: Handler) -> Handler:
             writer.close()
 
     return run
+
+
+def endless_headers(status_line: bytes, name: bytes, pad: bytes, count: int) -> Handler:
+    """A server that answers with ``status_line`` and then header after header (``<name>-<i>: <pad>``),
+    ``count`` at most, while the client listens."""
+
+    @tolerant
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(status_line + b"\r\n")
+        for i in range(count):
+            if reader.at_eof():
+                break
+            writer.write(b"%s-%d: %s\r\n" % (name, i, pad))
+            await writer.drain()
+
+    return handler
+
+
+def endless_body(head: bytes, first: bytes, block: bytes) -> Handler:
+    """A server that answers with ``head``, then ``first``, then ``block`` after ``block`` while the client
+    listens."""
+
+    @tolerant
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(head + first)
+        while not reader.at_eof():
+            writer.write(block)
+            await writer.drain()
+
+    return handler
+
+
+def garbage(size: int) -> Handler:
+    """A server that sends ``size`` bytes of every byte value, whatever it is asked."""
+
+    @tolerant
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(bytes(range(256)) * (size // 256))
+        await writer.drain()
+
+    return handler
 
 
 # ---------------------------------------------------------------- payloads unit and lab tests share

@@ -13,31 +13,33 @@ platform without AF_PACKET it uses scapy (``arp_scapy.py``) when installed.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import socket
-from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.arp import ETH_P_ARP, build_request, parse_reply
-from scanner.discovery.request_reply import Channel, Exchange, Limits, Reply, Scope, Timing
+from scanner.discovery.request_reply import Channel, Exchange, Limits, Reply, Scope, SocketChannel, Timing
 from scanner.netif import interface
 
 RCVBUF = 4 << 20
 MAX_FRAME = 2048
 FRAMES_PER_READ = 1024  # frames that are not replies to us skipped per read at most
-TIMING = Timing(rounds=(0.0,), min_wait=0.25, quiet=0.25, busy_wait=1.0)  # busy: the NIC queue drains fast
+# busy: the NIC queue drains fast. settle 0: a target answers ARP with one frame and its source keeps one
+# reply (LIMITS.keys_per_source), so once every target answered nothing can follow that would be recorded;
+# the engine's 50 ms settle kept every full sweep ~60 ms past its last reply (office254: 60-70 ms, now
+# 8-13 ms; docs/PERFORMANCE.md, "ARP start-up")
+TIMING = Timing(rounds=(0.0,), min_wait=0.25, quiet=0.25, busy_wait=1.0, settle=0.0)
 LIMITS = Limits(keys_per_source=1, datagrams_per_source=64, observations_per_source=4)
 
 
-class ArpChannel:
+class ArpChannel(SocketChannel):
     """A bound AF_PACKET socket as an exchange channel: a "datagram" is a whole frame, and what is
     received is only ARP replies addressed to ``own_ip``, with the sender's address as their source."""
 
     def __init__(self, sock: socket.socket, own_ip: IPv4Address) -> None:
-        self.sock, self.own = sock, own_ip.packed
-        self._watched = False
+        super().__init__(sock)
+        self.own = own_ip.packed
 
     def send(self, datagram: bytes, dest: str) -> None:
         self.sock.send(datagram)
@@ -57,15 +59,6 @@ class ArpChannel:
             ):
                 return frame, socket.inet_ntoa(frame[28:32]), 0
         return None
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        asyncio.get_running_loop().add_reader(self.sock.fileno(), callback)
-        self._watched = True
-
-    def unwatch(self) -> None:
-        if self._watched:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-            self._watched = False
 
 
 class ArpProbe:

@@ -10,19 +10,10 @@ from __future__ import annotations
 
 from scanner.discovery.base import ProbeContext, ProbeResult
 from scanner.discovery.parsers.dhip import GROUP, PORT, build_search, parse_reply
-from scanner.discovery.request_reply import Limits, Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, ask_everyone, claims, unicast_mac
+from scanner.discovery.request_reply import Limits, Reply
+from scanner.discovery.udp_search import ask_everyone, claims, unicast_mac, vendor_search
 
-DHIP = UdpProtocol(
-    "DHIP",
-    "DHDiscover.search",
-    PORT,
-    GROUP,
-    Timing(rounds=(0.0, 0.3, 0.8), quiet=0.5, end_when_all_answered=False),
-    broadcast=True,
-    listen_on_group_port=True,
-    multicast_loop=True,
-)
+DHIP = vendor_search("DHIP", "DHDiscover.search", PORT, GROUP)
 LIMITS = Limits(keys_per_source=4)
 
 

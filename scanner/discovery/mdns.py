@@ -20,13 +20,16 @@ import contextlib
 import re
 import time
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, log
 from scanner.discovery.sockets import discovery_source, ipv6_link
 from scanner.discovery.udp_search import merge_results
 from scanner.errors import TargetError
 from scanner.netif import interface
+
+if TYPE_CHECKING:
+    from zeroconf.asyncio import AsyncZeroconf
 
 ENUMERATION_TYPE = "_services._dns-sd._udp.local."
 BROWSE_TYPES = (
@@ -68,9 +71,6 @@ class MdnsProbe:
         return merge_results(v4, v6)
 
     async def _run4(self, ctx: ProbeContext) -> ProbeResult:
-        from zeroconf import IPVersion
-        from zeroconf.asyncio import AsyncZeroconf
-
         col = Collector(self.name, ctx)
         try:
             source = discovery_source(ctx)
@@ -80,7 +80,7 @@ class MdnsProbe:
         if source is None:
             return col.result(ProbeStatus.SKIPPED, notes=["mDNS is link-local: it needs an interface"])
         try:
-            azc = AsyncZeroconf(interfaces=[str(source)], ip_version=IPVersion.V4Only)
+            azc = _zeroconf(str(source))
         except OSError as exc:
             return col.result(ProbeStatus.ERROR, error=f"cannot open mDNS sockets on {source}: {exc}")
         session = _Session(azc.zeroconf, col, min(ctx.concurrency, MAX_CONCURRENT_RESOLVES), network)
@@ -93,6 +93,14 @@ class MdnsProbe:
         if session.unfinished:
             notes.append(f"{session.unfinished} instances did not resolve in time")
         return col.result(notes=notes, received=len(session.instances))
+
+
+def _zeroconf(source: str) -> AsyncZeroconf:
+    """python-zeroconf on ``source`` only, IPv4 (imported here: off the CLI's start-up path)."""
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncZeroconf
+
+    return AsyncZeroconf(interfaces=[source], ip_version=IPVersion.V4Only)
 
 
 class _Session:

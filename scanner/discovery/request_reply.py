@@ -69,12 +69,29 @@ class Channel(Protocol):
     def unwatch(self) -> None: ...
 
 
-class UdpChannel:
+class SocketChannel:
+    """What every channel on a real non-blocking socket shares: the event loop watches its descriptor."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._watched = False
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), callback)
+        self._watched = True
+
+    def unwatch(self) -> None:
+        if self._watched:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self._watched = False
+
+
+class UdpChannel(SocketChannel):
     """A non-blocking UDP socket; datagrams go to ``port`` on each destination."""
 
     def __init__(self, sock: socket.socket, port: int) -> None:
-        self.sock, self.port = sock, port
-        self._watched = False
+        super().__init__(sock)
+        self.port = port
 
     def send(self, datagram: bytes, dest: str) -> None:
         self.sock.sendto(datagram, (dest, self.port))
@@ -85,15 +102,6 @@ class UdpChannel:
         except (BlockingIOError, InterruptedError):
             return None
         return data, src, sport
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        asyncio.get_running_loop().add_reader(self.sock.fileno(), callback)
-        self._watched = True
-
-    def unwatch(self) -> None:
-        if self._watched:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-            self._watched = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,21 +13,10 @@ import uuid
 
 from scanner.discovery.base import ProbeContext, ProbeResult
 from scanner.discovery.parsers.sadp import GROUP, INQUIRY_TYPES, PORT, build_inquiry, parse_probe_match
-from scanner.discovery.request_reply import Limits, Reply, Timing
-from scanner.discovery.udp_search import UdpProtocol, ask_everyone, claims, unicast_mac
+from scanner.discovery.request_reply import Limits, Reply
+from scanner.discovery.udp_search import ask_everyone, claims, unicast_mac, vendor_search
 
-SADP = UdpProtocol(
-    "SADP",
-    "inquiry",
-    PORT,
-    GROUP,
-    # each request three times in the first second (discovery is lossy); the wait ends 0.5 s after the
-    # last send or the last new device
-    Timing(rounds=(0.0, 0.3, 0.8), quiet=0.5, end_when_all_answered=False),
-    broadcast=True,
-    listen_on_group_port=True,
-    multicast_loop=True,
-)
+SADP = vendor_search("SADP", "inquiry", PORT, GROUP)
 LIMITS = Limits(keys_per_source=4)  # one device answers for one MAC; a few NICs at most
 
 

@@ -19,6 +19,7 @@ probe reaches a named IPv6 target's web server).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -35,7 +36,7 @@ from scanner.discovery.parsers.ssdp import (
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, UpnpDevice, parse_description
 from scanner.discovery.request_reply import Exchange, Reply, Timing
 from scanner.discovery.sockets import ipv6_link
-from scanner.discovery.udp_search import UdpProtocol, claims, merge_results, run_udp, run_udp6
+from scanner.discovery.udp_search import claims, crowd_search, merge_results, run_udp, run_udp6
 from scanner.errors import TargetError
 
 SEARCH_TARGETS = ("ssdp:all", "upnp:rootdevice")
@@ -60,18 +61,10 @@ UPNP_SIGNALS = {
 SSDP_SIGNALS = {"server": "ssdp.server", "st": "ssdp.st", "usn": "ssdp.usn", "location": "ssdp.location"}
 
 
-SSDP = UdpProtocol(
-    "SSDP",
-    "M-SEARCH",
-    PORT,
-    GROUP,
-    # a reply read after the end would start a description fetch that cannot finish: no drain on exit
-    Timing(rounds=ROUNDS, reply_delay=MX + SLACK, quiet=0.25, drain_on_exit=False),
-    ttl=MULTICAST_TTL,
-    rcvbuf=16 << 20,
-    sndbuf=16 << 20,
-    force_buffers=True,
-    group6=GROUP6,
+# a reply read after the end would start a description fetch that cannot finish: no drain on exit
+TIMING = Timing(rounds=ROUNDS, reply_delay=MX + SLACK, quiet=0.25, drain_on_exit=False)
+SSDP = dataclasses.replace(
+    crowd_search("SSDP", "M-SEARCH", PORT, GROUP, TIMING, MULTICAST_TTL), group6=GROUP6
 )
 
 

@@ -59,6 +59,24 @@ class UdpProtocol:
     group6: str | None = None  # link-scope IPv6 multicast group (used only with --ipv6)
 
 
+def vendor_search(name: str, request: str, port: int, group: str) -> UdpProtocol:
+    """SADP and DHIP: each request three times in the first second (discovery is lossy), to the group, the
+    broadcasts and the targets, replies read on the group port too; the wait ends 0.5 s after the last send
+    or the last new device."""
+    timing = Timing(rounds=(0.0, 0.3, 0.8), quiet=0.5, end_when_all_answered=False)
+    return UdpProtocol(
+        name, request, port, group, timing, broadcast=True, listen_on_group_port=True, multicast_loop=True
+    )
+
+
+def crowd_search(name: str, request: str, port: int, group: str, timing: Timing, ttl: int) -> UdpProtocol:
+    """SSDP and WS-Discovery: hundreds of devices may answer one multicast search at once, so 16 MiB socket
+    buffers (past the system maximum where permitted)."""
+    return UdpProtocol(
+        name, request, port, group, timing, ttl=ttl, rcvbuf=16 << 20, sndbuf=16 << 20, force_buffers=True
+    )
+
+
 def claims(source: str, ip_text: str, mac_text: str) -> list[tuple[str, str]]:
     """What a payload claims about its sender, as evidence: ``claimed.ip``, ``claimed.mac`` and, when the
     claimed IPv4 address is not the UDP source, ``claimed.mismatch``. Never an address to probe."""

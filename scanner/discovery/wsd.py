@@ -17,6 +17,7 @@ and its XAddrs IPv4 host is recorded as a claim.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.parsers.wsd import (
@@ -34,24 +35,16 @@ from scanner.discovery.parsers.wsd import (
 )
 from scanner.discovery.request_reply import Reply, Timing
 from scanner.discovery.sockets import ipv6_link
-from scanner.discovery.udp_search import UdpProtocol, claims, merge_results, run_udp, run_udp6
+from scanner.discovery.udp_search import claims, crowd_search, merge_results, run_udp, run_udp6
 from scanner.errors import TargetError
 
 ROUNDS = (0.0, 0.3, 0.7)  # seconds after the start at which the probes are (re)sent
 MULTICAST_TTL = 1  # SOAP-over-UDP: link-local scope
 SLACK = 0.1  # seconds allowed for a delayed multicast answer to cross the wire
 GROUP6 = "ff02::c"  # SOAP-over-UDP 1.1 §3.1.1: the IPv6 link-local multicast address
-WSD = UdpProtocol(
-    "WS-Discovery",
-    "Probe",
-    PORT,
-    GROUP,
-    Timing(rounds=ROUNDS, reply_delay=APP_MAX_DELAY + SLACK, quiet=0.25),
-    ttl=MULTICAST_TTL,
-    rcvbuf=16 << 20,
-    sndbuf=16 << 20,
-    force_buffers=True,
-    group6=GROUP6,
+TIMING = Timing(rounds=ROUNDS, reply_delay=APP_MAX_DELAY + SLACK, quiet=0.25)
+WSD = dataclasses.replace(
+    crowd_search("WS-Discovery", "Probe", PORT, GROUP, TIMING, MULTICAST_TTL), group6=GROUP6
 )
 
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scanner.errors import DataError, UsageError
 from scanner.observations import normalise_mac
@@ -45,6 +55,19 @@ def parse_duration(v: Any) -> float:
     return secs
 
 
+def _or_none(parse: Callable[[Any], float]) -> Callable[[Any], float | None]:
+    return lambda v: None if v is None else parse(v)
+
+
+# the lab file's field types: a loss ("20%", 0.2), a duration ("300ms", 0.3), a MAC and an IPv4 address
+Loss = Annotated[float, BeforeValidator(parse_loss)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+LossOrNone = Annotated[float | None, BeforeValidator(_or_none(parse_loss))]
+DurationOrNone = Annotated[float | None, BeforeValidator(_or_none(parse_duration))]
+Mac = Annotated[str, AfterValidator(normalise_mac)]
+Ipv4 = Annotated[str, AfterValidator(lambda v: str(ipaddress.IPv4Address(v)))]
+
+
 class Impairment(BaseModel):
     """What a link does to every frame crossing it, each way: drop a fraction, delay by ``delay`` ± ``jitter``
     (seconds, uniform). Applied by the lab's userspace switch (scanner/lab/switch.py)."""
@@ -78,8 +101,8 @@ class Expectation(BaseModel):
 class LabDevice(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    ip: str
-    mac: str
+    ip: Ipv4
+    mac: Mac
     profile: str = "host"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-service overrides of the profile
     routes: list[str] = Field(default_factory=list)  # extra routes ("default" for an off-subnet device)
@@ -90,29 +113,9 @@ class LabDevice(BaseModel):
     foreign_ip: bool = False
     expect: Expectation | None = None
     # this device's link, each way; None: the lab's setting
-    loss: float | None = None
-    delay: float | None = None
-    jitter: float | None = None
-
-    @field_validator("loss", mode="before")
-    @classmethod
-    def _loss(cls, v: Any) -> float | None:
-        return None if v is None else parse_loss(v)
-
-    @field_validator("delay", "jitter", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float | None:
-        return None if v is None else parse_duration(v)
-
-    @field_validator("mac")
-    @classmethod
-    def _mac(cls, v: str) -> str:
-        return normalise_mac(v)
-
-    @field_validator("ip")
-    @classmethod
-    def _ip(cls, v: str) -> str:
-        return str(ipaddress.IPv4Address(v))
+    loss: LossOrNone = None
+    delay: DurationOrNone = None
+    jitter: DurationOrNone = None
 
 
 class DeviceGroup(BaseModel):
@@ -161,25 +164,15 @@ class LabSpec(BaseModel):
     description: str = ""
     devices: list[LabDevice] = Field(default_factory=list)
     # every device link's impairment, each way (a device's own loss/delay/jitter overrides it)
-    loss: float = 0.0
-    delay: float = 0.0
-    jitter: float = 0.0
+    loss: Loss = 0.0
+    delay: Duration = 0.0
+    jitter: Duration = 0.0
     # "kernel": a Linux bridge; "userspace": the lab's own switch (scanner/lab/switch.py), which can impair
     # links. Default: the userspace switch when any link is impaired, else the kernel bridge.
     switch: Literal["kernel", "userspace"] | None = None
     # IPv6 on the segment: every namespace's link-local address usable at once (no DAD wait), none on the
     # bridge, and the simulated devices' mDNS, WS-Discovery, SSDP, HTTP(S) and RTSP also answer over IPv6
     ipv6: bool = False
-
-    @field_validator("loss", mode="before")
-    @classmethod
-    def _loss(cls, v: Any) -> float:
-        return parse_loss(v)
-
-    @field_validator("delay", "jitter", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float:
-        return parse_duration(v)
 
     @field_validator("name")
     @classmethod

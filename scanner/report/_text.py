@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 from scanner.identify.models import Evidence, Status, Verdict
 from scanner.results import DeviceReport, ScanReport
@@ -36,6 +37,7 @@ HEARD_MEANING = (
     "own replies only; they were never probed further and are not counted in the totals above or in the "
     "exit code (unless --fail-on-heard)"
 )
+HEARD_SENTENCE = f"{HEARD_MEANING[:1].upper()}{HEARD_MEANING[1:]}."  # the meaning as a sentence of its own
 
 STATUS_TITLE: dict[Status, str] = {
     Status.COVERED: "Covered",
@@ -133,6 +135,15 @@ class EvidenceStyle:
     note: str = "; {}"
     value_limit: int | None = 160
     empty_value: str = ""
+
+
+class Punctuation(TypedDict):
+    arrow: str
+    points_sep: str
+
+
+# the document formats' (HTML, Markdown) punctuation: a real arrow, spaced separators
+DOCUMENT_PUNCTUATION: Punctuation = {"arrow": " \u2192 {}", "points_sep": " / "}
 
 
 def format_evidence(ev: Evidence, style: EvidenceStyle) -> str:

@@ -19,7 +19,8 @@ from html import escape
 from scanner.identify.models import Evidence, Status
 from scanner.observations import Observation
 from scanner.report._text import (
-    HEARD_MEANING,
+    DOCUMENT_PUNCTUATION,
+    HEARD_SENTENCE,
     HEARD_TITLE,
     STATUS_TITLE,
     EvidenceStyle,
@@ -381,7 +382,7 @@ def _heard(report: ScanReport) -> str:
         return ""
     return (
         f'<section id="heard" aria-label="{HEARD_TITLE}"><h2>{HEARD_TITLE} ({len(heard)})</h2>\n'
-        f'<p class="muted">{escape(HEARD_MEANING[:1].upper() + HEARD_MEANING[1:])}.</p>\n'
+        f'<p class="muted">{escape(HEARD_SENTENCE)}</p>\n'
         + _device_table(heard, table_id="heard-devices")
         + "</section>\n"
     )
@@ -459,10 +460,9 @@ _HTML_EVIDENCE = EvidenceStyle(
     text=lambda text: _e(text, 300),
     code=_e,
     signs=("+", "\u2212"),
-    arrow=" \u2192 {}",
-    points_sep=" / ",
     note=" \u2014 {}",
     value_limit=500,
+    **DOCUMENT_PUNCTUATION,
 )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from scanner.identify.models import Evidence, Status
 from scanner.report._markdown_text import code, md
 from scanner.report._text import (
-    HEARD_MEANING,
+    DOCUMENT_PUNCTUATION,
+    HEARD_SENTENCE,
     HEARD_TITLE,
     STATUS_TITLE,
     EvidenceStyle,
@@ -35,7 +36,7 @@ def render(report: ScanReport) -> str:
         out += device_details(d)
     heard = heard_devices(report)
     if heard:
-        out += ["", f"## {HEARD_TITLE}", "", f"{HEARD_MEANING[:1].upper()}{HEARD_MEANING[1:]}.", ""]
+        out += ["", f"## {HEARD_TITLE}", "", HEARD_SENTENCE, ""]
         out += _device_table(heard)
         for i, d in enumerate(heard, 1):
             title = f"### H{i}. {STATUS_TITLE[d.verdict.status]} (heard): {code(d.ip)} {code(d.mac)}"
@@ -130,10 +131,9 @@ MARKDOWN_EVIDENCE = EvidenceStyle(
     code=code,
     signs=("supports", "against"),
     port=" port {}",
-    arrow=" → {}",
-    points_sep=" / ",
     value_limit=200,
     empty_value="(empty)",
+    **DOCUMENT_PUNCTUATION,
 )
 
 

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from scanner.identify.models import Evidence, Status
 from scanner.report._text import (
-    HEARD_MEANING,
+    HEARD_SENTENCE,
     HEARD_TITLE,
     STATUS_TITLE,
     evidence_line,
@@ -202,7 +202,7 @@ def _heard_heading(heard: list[DeviceReport]) -> Text:
     shown = ", ".join(f"{counts[s.value]} {STATUS_TITLE[s].lower()}" for s in Status if counts[s.value])
     text = Text()
     text.append(f"{HEARD_TITLE.upper()} ({len(heard)}: {shown})\n", style="bold")
-    text.append(f"{HEARD_MEANING[:1].upper()}{HEARD_MEANING[1:]}.\n", style="dim")
+    text.append(f"{HEARD_SENTENCE}\n", style="dim")
     return text
 
 

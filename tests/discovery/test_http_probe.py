@@ -18,7 +18,7 @@ import mmh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, dripping, run_served, serving, tolerant
+from labtools import Handler, dripping, endless_body, endless_headers, garbage, run_served, serving, tolerant
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
@@ -415,43 +415,26 @@ def test_no_hosts_is_skipped() -> None:
 # ---------------------------------------------------------------- hostile servers
 
 
-@tolerant
-async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"HTTP/1.1 200 OK\r\nServer: endless\r\nContent-Type: text/html\r\n\r\n")
-    writer.write(b"<title>endless</title>")
-    while not reader.at_eof():
-        writer.write(b"A" * 65536)
-        await writer.drain()
+endless = endless_body(
+    b"HTTP/1.1 200 OK\r\nServer: endless\r\nContent-Type: text/html\r\n\r\n",
+    b"<title>endless</title>",
+    b"A" * 65536,
+)
 
 
 drip = dripping(b"HTTP/1.1 200 OK\r\nServer: slow" + b"w" * 1000)
 
 
-@tolerant
-async def huge_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"HTTP/1.1 200 OK\r\n")
-    for i in range(200_000):
-        if reader.at_eof():
-            break
-        writer.write(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000))
-        await writer.drain()
-
-
-@tolerant
-async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(bytes(range(256)) * 64)
-    await writer.drain()
+huge_headers = endless_headers(b"HTTP/1.1 200 OK", b"X-Pad", b"p" * 1000, 200_000)
 
 
 @pytest.mark.parametrize(
     ("handler", "status", "kept"),
     [
-        (endless_body, ProbeStatus.SUCCESS, {("http.server", "endless"), ("http.title", "endless")}),
+        (endless, ProbeStatus.SUCCESS, {("http.server", "endless"), ("http.title", "endless")}),
         (drip, ProbeStatus.PARTIAL, set()),  # still dripping when the budget ends
         (huge_headers, ProbeStatus.NO_RESPONSE, set()),
-        (garbage, ProbeStatus.NO_RESPONSE, set()),
+        (garbage(256 * 64), ProbeStatus.NO_RESPONSE, set()),
     ],
 )
 def test_hostile_servers_end_in_bounded_time(
@@ -497,14 +480,11 @@ def test_body_framings(reply: bytes, title: str) -> None:
     assert ("http.title", title) in seen(run_served(one_reply(reply), probe))
 
 
-@tolerant
-async def endless_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"HTTP/1.1 200 OK\r\nServer: chunky\r\nTransfer-Encoding: chunked\r\n\r\n")
-    writer.write(b"16\r\n<title>chunks</title>\r\n")
-    while not reader.at_eof():
-        writer.write(b"8000\r\n" + b"c" * 0x8000 + b"\r\n")
-        await writer.drain()
+endless_chunks = endless_body(
+    b"HTTP/1.1 200 OK\r\nServer: chunky\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"16\r\n<title>chunks</title>\r\n",
+    b"8000\r\n" + b"c" * 0x8000 + b"\r\n",
+)
 
 
 def test_endless_chunked_body_is_capped() -> None:

@@ -22,16 +22,8 @@ from scanner.cli.scan_cmd import onvif_credentials
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.onvif import PASSWORD_ENV, USER_ENV, OnvifProbe, device_services
 from scanner.discovery.options import Credentials, Handoff, ProbeOptions
-from scanner.discovery.parsers.vendor_endpoints import (
-    DEVICE_WSDL,
-    SOAP_ENV,
-    device_information,
-    get_device_information,
-    get_system_date_and_time,
-    parse_soap,
-    system_date_and_time,
-    username_token,
-)
+from scanner.discovery.parsers import vendor_endpoints as soap
+from scanner.discovery.parsers.vendor_endpoints import DEVICE_WSDL, SOAP_ENV
 from scanner.lab.sim.device import SimDevice
 from scanner.lab.sim.http import WebApp
 from scanner.lab.sim.runtime import profiles
@@ -40,27 +32,30 @@ DATA = DATA_DIR / "banners"
 
 
 def test_system_date_and_time_of_a_real_reply() -> None:
-    answer = parse_soap((DATA / "onvif_get_system_date_and_time.xml").read_bytes())
+    answer = soap.parse_soap((DATA / "onvif_get_system_date_and_time.xml").read_bytes())
     assert answer is not None and answer.fault is None
     assert answer.response == "GetSystemDateAndTimeResponse"
-    assert system_date_and_time(answer) == ("2020-04-29T07:25:17Z", "CST-8:00:00")  # UTC, not the local 15:25
-    assert device_information(answer) == {}
+    assert soap.system_date_and_time(answer) == (
+        "2020-04-29T07:25:17Z",
+        "CST-8:00:00",
+    )  # UTC, not the local 15:25
+    assert soap.device_information(answer) == {}
 
 
 def test_device_information_of_a_hikvision_camera() -> None:
-    answer = parse_soap((DATA / "onvif_get_device_information_hikvision.xml").read_bytes())
+    answer = soap.parse_soap((DATA / "onvif_get_device_information_hikvision.xml").read_bytes())
     assert answer is not None
-    assert device_information(answer) == {
+    assert soap.device_information(answer) == {
         "onvif.manufacturer": "HIKVISION",
         "onvif.model": "DS-2CD1343G2-LIUF",
         "onvif.firmware": "V5.8.4",
         "onvif.serial": "DS-2CD1343G2-LIUF20240823AAWRFM5354993",
     }
-    assert system_date_and_time(answer) == (None, None)
+    assert soap.system_date_and_time(answer) == (None, None)
 
 
 def test_fault_code() -> None:
-    answer = parse_soap((DATA / "onvif_fault_not_authorized.xml").read_bytes())
+    answer = soap.parse_soap((DATA / "onvif_fault_not_authorized.xml").read_bytes())
     assert answer is not None and answer.response is None and answer.fault == "ter:NotAuthorized"
 
 
@@ -75,7 +70,7 @@ def test_fault_code() -> None:
     ],
 )
 def test_not_an_answer(body: bytes) -> None:
-    assert parse_soap(body) is None
+    assert soap.parse_soap(body) is None
 
 
 def test_date_fields_out_of_range_are_dropped() -> None:
@@ -85,14 +80,14 @@ def test_date_fields_out_of_range_are_dropped() -> None:
         "<Date><Year>2024</Year><Month>1</Month><Day>1</Day></Date></UTCDateTime>"
         "</SystemDateAndTime></GetSystemDateAndTimeResponse></e:Body></e:Envelope>"
     ).encode()
-    answer = parse_soap(body)
-    assert answer is not None and system_date_and_time(answer) == (None, None)
+    answer = soap.parse_soap(body)
+    assert answer is not None and soap.system_date_and_time(answer) == (None, None)
 
 
 def test_requests_are_soap_1_2_device_service_calls() -> None:
     for raw, op in (
-        (get_system_date_and_time(), "GetSystemDateAndTime"),
-        (get_device_information(), "GetDeviceInformation"),
+        (soap.get_system_date_and_time(), "GetSystemDateAndTime"),
+        (soap.get_device_information(), "GetDeviceInformation"),
     ):
         root = ElementTree.fromstring(raw)
         assert root.tag == f"{{{SOAP_ENV}}}Envelope"
@@ -103,8 +98,8 @@ def test_requests_are_soap_1_2_device_service_calls() -> None:
 def test_username_token_digest_and_escaping() -> None:
     nonce = bytes(range(16))
     created = "2020-04-29T07:25:17Z"
-    header = username_token("ad<min", "pa&ss", created, nonce)
-    root = ElementTree.fromstring(get_device_information(header))
+    header = soap.username_token("ad<min", "pa&ss", created, nonce)
+    root = ElementTree.fromstring(soap.get_device_information(header))
     values = {e.tag.rsplit("}", 1)[-1]: e.text for e in root.iter()}
     assert values["Username"] == "ad<min"
     assert values["Nonce"] == base64.b64encode(nonce).decode()
@@ -118,10 +113,10 @@ def test_username_token_digest_and_escaping() -> None:
 @given(st.binary(max_size=4096))
 def test_parser_never_raises(data: bytes) -> None:
     for body in (data, f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body>'.encode() + data):
-        answer = parse_soap(body)
+        answer = soap.parse_soap(body)
         if answer is not None:
-            system_date_and_time(answer)
-            device_information(answer)
+            soap.system_date_and_time(answer)
+            soap.device_information(answer)
 
 
 def test_device_services_keep_to_the_probed_hosts() -> None:

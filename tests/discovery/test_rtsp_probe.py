@@ -10,7 +10,7 @@ from ipaddress import IPv4Address
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labtools import Handler, dripping, run_served, serving, tolerant
+from labtools import Handler, dripping, endless_headers, garbage, run_served, serving, tolerant
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
@@ -148,24 +148,10 @@ def test_body_of_the_first_reply_is_skipped() -> None:
     }
 
 
-@tolerant
-async def endless_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"RTSP/1.0 200 OK\r\n")
-    for i in range(1_000_000):
-        if reader.at_eof():
-            break
-        writer.write(b"X-%d: %s\r\n" % (i, b"h" * 500))
-        await writer.drain()
+endless = endless_headers(b"RTSP/1.0 200 OK", b"X", b"h" * 500, 1_000_000)
 
 
 drip = dripping(b"RTSP/1.0 200 OK\r\nServer: " + b"d" * 10_000)
-
-
-@tolerant
-async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(bytes(range(256)) * 32)
-    await writer.drain()
 
 
 @tolerant
@@ -180,9 +166,9 @@ async def huge_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 @pytest.mark.parametrize(
     ("handler", "limit", "found"),
     [
-        (endless_headers, 0.5, set()),
+        (endless, 0.5, set()),
         (drip, EXCHANGE_TIMEOUT + 0.5, set()),
-        (garbage, 0.5, set()),
+        (garbage(256 * 32), 0.5, set()),
         (huge_body, 0.5, {("rtsp.status", "OPTIONS 200"), ("rtsp.server", "big")}),
     ],
 )

@@ -3,23 +3,20 @@ responder's reply, and the probe against simulated devices in namespaces."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from labtools import mutated
 from paths import DATA_DIR
+from samples import SADP_OEM as OEM
+from samples import SADP_REAL as REAL
 
-from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.sadp import MAX_REPLY, build_inquiry, parse_inquiry, parse_probe_match
-from scanner.discovery.sadp import SadpProbe, sadp_reply
+from scanner.discovery.sadp import sadp_reply
 from scanner.lab.sim.device import SimDevice
 from scanner.lab.sim.sadp import probe_match
 
 DATA = DATA_DIR / "sadp"
-REAL = (DATA / "probematch_ds-2cd2385g1-i.xml").read_bytes()
-OEM = (DATA / "probematch_oem_one_line.xml").read_bytes()
 
 # The field order of the real DS-2CD2385G1-I ProbeMatch, as docs/PROTOCOLS.md#sadp lists it.
 REAL_ORDER = [
@@ -235,16 +232,3 @@ def test_lab_reply_has_the_real_field_order_and_the_device_identity():
 
 
 # ---------------------------------------------------------------- probe without a network
-
-
-def test_nothing_to_do_sends_nothing():
-    result = asyncio.run(SadpProbe().run(ProbeContext(targets=[])))
-    assert result.status == ProbeStatus.SKIPPED
-    assert (result.sent, result.observations) == (0, [])
-
-
-def test_unknown_interface_is_an_error_not_an_exception():
-    result = asyncio.run(SadpProbe().run(ProbeContext(targets=[], interface="nd-no-such-if")))
-    assert result.status == ProbeStatus.ERROR
-    assert "nd-no-such-if" in (result.error or "")
-    assert result.sent == 0

@@ -3,15 +3,15 @@ LOCATION fetch policy, the lab responder, and the probe in namespaces."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from labtools import mutated
 from paths import DATA_DIR
+from samples import SSDP_AXIS as AXIS
+from samples import SSDP_AXIS_DESC as AXIS_DESC
+from samples import SSDP_HUAWEI as HUAWEI
 
-from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.ssdp import (
     MAX_DATAGRAM,
     MAX_HEADERS,
@@ -21,14 +21,10 @@ from scanner.discovery.parsers.ssdp import (
     parse_response,
 )
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION, UpnpDevice, parse_description
-from scanner.discovery.ssdp import SsdpProbe
 from scanner.lab.sim.device import SimDevice
 from scanner.lab.sim.ssdp import UpnpIdentity, upnp_identity
 
 DATA = DATA_DIR / "ssdp"
-AXIS = (DATA / "axis-m1014-reply.bin").read_bytes()
-HUAWEI = (DATA / "huawei-hg8245h-reply.bin").read_bytes()
-AXIS_DESC = (DATA / "axis-m1014-rootdesc.xml").read_bytes()
 
 
 # ---------------------------------------------------------------- M-SEARCH
@@ -265,15 +261,3 @@ def test_responder_description_round_trips_the_profile():
 
 
 # ---------------------------------------------------------------- probe without a network
-
-
-def test_nothing_to_do_sends_nothing():
-    result = asyncio.run(SsdpProbe().run(ProbeContext(targets=[])))
-    assert result.status == ProbeStatus.SKIPPED
-    assert (result.sent, result.observations) == (0, [])
-
-
-def test_unknown_interface_is_an_error_not_an_exception():
-    result = asyncio.run(SsdpProbe().run(ProbeContext(targets=[], interface="nd-no-such-if")))
-    assert result.status == ProbeStatus.ERROR
-    assert "nd-no-such-if" in (result.error or "")

@@ -125,6 +125,13 @@ def exchange(
     )
 
 
+def fed(
+    col: Collector, decode: Callable[[bytes, str, int], Reply | None], limits: Limits | None = None
+) -> Exchange:
+    """An exchange without channels, fed datagrams from anywhere through ``take()``."""
+    return Exchange(col, handle=decode, timing=Timing(), scope=Scope(anywhere=True), limits=limits)
+
+
 def run(ex: Exchange, budget: float) -> float:
     t0 = time.monotonic()
     asyncio.run(ex.run(budget))
@@ -389,13 +396,7 @@ def test_datagrams_past_a_sources_budget_are_not_even_parsed():
         return handle(data, src, port)
 
     col = Collector("fake", ProbeContext(targets=[]))
-    ex = Exchange(
-        col,
-        handle=counting,
-        timing=Timing(),
-        scope=Scope(anywhere=True),
-        limits=Limits(datagrams_per_source=50),
-    )
+    ex = fed(col, counting, Limits(datagrams_per_source=50))
     for _ in range(5000):
         ex.take(b"reply same", "10.0.0.5", 9)
     assert parsed == 50
@@ -408,13 +409,7 @@ def test_observations_per_source_are_capped():
     def many(data: bytes, src: str, _port: int) -> Reply | None:
         return Reply(src, data.decode(), [(f"sadp.F{i}", data.decode()) for i in range(100)])
 
-    ex = Exchange(
-        col,
-        handle=many,
-        timing=Timing(),
-        scope=Scope(anywhere=True),
-        limits=Limits(observations_per_source=150),
-    )
+    ex = fed(col, many, Limits(observations_per_source=150))
     for i in range(10):
         ex.take(b"k%d" % i, "10.0.0.5", 9)
     assert len(col.observations) == 150
@@ -425,7 +420,7 @@ def test_a_parser_that_raises_does_not_end_the_probe():
         raise RecursionError
 
     col = Collector("fake", ProbeContext(targets=[]))
-    ex = Exchange(col, handle=broken, timing=Timing(), scope=Scope(anywhere=True))
+    ex = fed(col, broken)
     ex.take(b"x", "10.0.0.5", 9)
     assert ex.not_replies == 1
 
@@ -482,7 +477,7 @@ def test_any_datagram_to_every_decoder_is_bounded(datagrams):
 
     for decode in (sadp_reply, dhip_reply, wsd_reply):
         col = Collector("x", ProbeContext(targets=[]))
-        ex = Exchange(col, handle=decode, timing=Timing(), scope=Scope(anywhere=True), limits=Limits())
+        ex = fed(col, decode, Limits())
         for data in datagrams:
             ex.take(data, "10.0.0.9", 1)
         assert len(col.observations) <= Limits().observations_per_source

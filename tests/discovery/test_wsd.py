@@ -4,15 +4,15 @@ decoding, the lab responder, and the probe in namespaces against our responders 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from labtools import mutated, wsd_target
 from paths import DATA_DIR
+from samples import WSD_CPPLUS as CPPLUS
+from samples import WSD_HIK as HIK
+from samples import WSD_HOSTILE as HOSTILE
 
-from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.parsers.wsd import (
     MAX_ITEM_LEN,
     MAX_ITEMS,
@@ -30,13 +30,9 @@ from scanner.discovery.parsers.wsd import (
     scope_params,
     xaddr_ipv4,
 )
-from scanner.discovery.wsd import WsdProbe
 from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
-HIK = (DATA / "hikvision-ds2cd2385g1i.xml").read_bytes()
-CPPLUS = (DATA / "cpplus-oasis-2009.xml").read_bytes()
-HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
 
 
 # ---------------------------------------------------------------- Probe envelopes
@@ -281,15 +277,3 @@ def test_responder_answers_each_message_id_once():
 
 
 # ---------------------------------------------------------------- probe without a network
-
-
-def test_nothing_to_do_sends_nothing():
-    result = asyncio.run(WsdProbe().run(ProbeContext(targets=[])))
-    assert result.status == ProbeStatus.SKIPPED
-    assert (result.sent, result.observations) == (0, [])
-
-
-def test_unknown_interface_is_an_error_not_an_exception():
-    result = asyncio.run(WsdProbe().run(ProbeContext(targets=[], interface="nd-no-such-if")))
-    assert result.status == ProbeStatus.ERROR
-    assert "nd-no-such-if" in (result.error or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from clirun import run_cli
 
@@ -18,46 +19,28 @@ WEEK1 = datetime(2026, 11, 16, 2, 30, tzinfo=UTC)
 WEEK2 = WEEK1 + timedelta(days=7)
 
 
+def _verdict(status: Status, confidence: float, vendor: str, **more: Any) -> Verdict:
+    return Verdict(status=status, confidence=confidence, vendor=vendor, **more)
+
+
 def banner_device(ip: str, mac: str, server: str, verdict: Verdict, when: datetime) -> DeviceReport:
     """A device seen by ARP and an HTTP banner, with the verdict that banner led to."""
+    banner_at = when + timedelta(seconds=2)
     observations = [
         Observation(signal="mac", value=mac, probe="arp", ip=ip, mac=mac, seen_at=when),
-        Observation(
-            signal="http.server",
-            value=server,
-            probe="http",
-            ip=ip,
-            port=80,
-            seen_at=when + timedelta(seconds=2),
-        ),
+        Observation(signal="http.server", value=server, probe="http", ip=ip, port=80, seen_at=banner_at),
     ]
-    evidence = [
-        Evidence(
-            probe="http",
-            signal="http.server",
-            value=server,
-            matched="http_servers.toml:test",
-            vendor=verdict.vendor,
-            certainty=0.9,
-        )
-    ]
-    return DeviceReport(
-        ip=ip,
-        mac=mac,
-        probes=["arp", "http"],
-        observations=observations,
-        verdict=verdict.model_copy(update={"evidence": evidence}),
+    matched, vendor = "http_servers.toml:test", verdict.vendor
+    ev = Evidence(
+        probe="http", signal="http.server", value=server, matched=matched, vendor=vendor, certainty=0.9
     )
+    verdict = verdict.model_copy(update={"evidence": [ev]})
+    return DeviceReport(ip=ip, mac=mac, probes=["arp", "http"], observations=observations, verdict=verdict)
 
 
 def axis_camera(when: datetime) -> DeviceReport:
-    return banner_device(
-        "10.0.0.10",
-        "00:40:8c:11:22:33",
-        "Boa/0.94",
-        Verdict(status=Status.NOT_COVERED, confidence=0.9, vendor="Axis", model="M3045", firmware="6.50"),
-        when,
-    )
+    axis = Verdict(status=Status.NOT_COVERED, confidence=0.9, vendor="Axis", model="M3045", firmware="6.50")
+    return banner_device("10.0.0.10", "00:40:8c:11:22:33", "Boa/0.94", axis, when)
 
 
 def reports() -> tuple[ScanReport, ScanReport]:
@@ -67,61 +50,20 @@ def reports() -> tuple[ScanReport, ScanReport]:
     removed = banner_device(
         "10.0.0.11", "b4:a3:82:00:00:01", "lighttpd", Verdict(status=Status.UNKNOWN), WEEK1
     )
-    reflashed_old = banner_device(
-        "10.0.0.12",
-        "e0:50:8b:aa:bb:cc",
-        "Webs",
-        Verdict(
-            status=Status.LIKELY,
-            confidence=0.6,
-            vendor="Dahua",
-            covered_entity="Dahua Technology Company",
-            device_type="camera",
-            model="IPC-HFW1230S",
-            firmware="V2.622.0000000.31.R",
-        ),
-        WEEK1,
-    )
-    reflashed_new = banner_device(
-        "10.0.0.12",
-        "e0:50:8b:aa:bb:cc",
-        "Lorex-Webs/1.0",
-        Verdict(
-            status=Status.SUSPECTED,
-            confidence=0.5,
-            vendor="Lorex",
-            brand="Lorex",
-            device_type="camera",
-            model="IPC-HFW1230S",
-            firmware="V2.800.0000000.5.R",
-        ),
-        WEEK2,
-    )
-    added = banner_device(
-        "10.0.0.13",
-        "58:50:ed:1f:e3:85",
-        "App-webs/",
-        Verdict(
-            status=Status.COVERED,
-            confidence=0.95,
-            vendor="Hikvision",
-            covered_entity="Hangzhou Hikvision Digital Technology Company",
-            model="DS-2CD2143G0-I",
-        ),
-        WEEK2,
-    )
-    old = ScanReport(
-        scan_id="20261116-023000-aaaa",
-        tool_version="t",
-        started_at=WEEK1,
-        devices=[unchanged_old, removed, reflashed_old],
-    )
-    new = ScanReport(
-        scan_id="20261123-023000-bbbb",
-        tool_version="t",
-        started_at=WEEK2,
-        devices=[added, reflashed_new, unchanged_new],
-    )
+    # the same camera reflashed: Dahua firmware, then a Lorex label on a newer one
+    camera = {"device_type": "camera", "model": "IPC-HFW1230S"}
+    dahua_fw, lorex_fw = {"firmware": "V2.622.0000000.31.R"}, {"firmware": "V2.800.0000000.5.R"}
+    dahua_entity = "Dahua Technology Company"
+    dahua = _verdict(Status.LIKELY, 0.6, "Dahua", covered_entity=dahua_entity, **camera, **dahua_fw)
+    lorex = _verdict(Status.SUSPECTED, 0.5, "Lorex", brand="Lorex", **camera, **lorex_fw)
+    reflashed_old = banner_device("10.0.0.12", "e0:50:8b:aa:bb:cc", "Webs", dahua, WEEK1)
+    reflashed_new = banner_device("10.0.0.12", "e0:50:8b:aa:bb:cc", "Lorex-Webs/1.0", lorex, WEEK2)
+    entity = "Hangzhou Hikvision Digital Technology Company"
+    hik = _verdict(Status.COVERED, 0.95, "Hikvision", covered_entity=entity, model="DS-2CD2143G0-I")
+    added = banner_device("10.0.0.13", "58:50:ed:1f:e3:85", "App-webs/", hik, WEEK2)
+    old_devices, new_devices = [unchanged_old, removed, reflashed_old], [added, reflashed_new, unchanged_new]
+    old = ScanReport(scan_id="20261116-023000-aaaa", tool_version="t", started_at=WEEK1, devices=old_devices)
+    new = ScanReport(scan_id="20261123-023000-bbbb", tool_version="t", started_at=WEEK2, devices=new_devices)
     return old, new
 
 
@@ -210,6 +152,19 @@ def _probes(*names: str, failed: tuple[str, ...] = ()) -> list[ProbeSummary]:
     ]
 
 
+def _sadp_evidence(model: str) -> Evidence:
+    """A SADP reply naming ``model``, as the fingerprints count it."""
+    matched = "fingerprints/sadp.toml:sadp-reply"
+    return Evidence(
+        probe="sadp",
+        signal="sadp.DeviceDescription",
+        value=model,
+        matched=matched,
+        vendor="Hikvision",
+        certainty=0.95,
+    )
+
+
 def _sadp_device(ip: str, mac: str, when: datetime, *, with_sadp: bool) -> DeviceReport:
     """A Hikvision camera: covered by its SADP reply when SADP ran, only likely (OUI) when it did not."""
     evidence = [
@@ -219,16 +174,7 @@ def _sadp_device(ip: str, mac: str, when: datetime, *, with_sadp: bool) -> Devic
     ]
     observations = [Observation(signal="mac", value=mac, probe="arp", ip=ip, mac=mac, seen_at=when)]
     if with_sadp:
-        evidence.append(
-            Evidence(
-                probe="sadp",
-                signal="sadp.DeviceDescription",
-                value="DS-2CD2143G0-I",
-                matched="fingerprints/sadp.toml:sadp-reply",
-                vendor="Hikvision",
-                certainty=0.95,
-            )
-        )
+        evidence.append(_sadp_evidence("DS-2CD2143G0-I"))
         observations.append(
             Observation(
                 signal="sadp.DeviceDescription",
@@ -270,31 +216,15 @@ def scoped_reports() -> tuple[ScanReport, ScanReport]:
             status=Status.COVERED,
             vendor="Hikvision",
             covered_entity="Hikvision",
-            evidence=[
-                Evidence(
-                    probe="sadp",
-                    signal="sadp.DeviceDescription",
-                    value="DS-7608NI-K2",
-                    matched="fingerprints/sadp.toml:sadp-reply",
-                    vendor="Hikvision",
-                    certainty=0.95,
-                )
-            ],
+            evidence=[_sadp_evidence("DS-7608NI-K2")],
         ),
     )
-    reflashed_old = banner_device(
-        "10.0.0.12",
-        "00:40:8c:aa:bb:cc",
-        "Boa/0.94",
-        Verdict(status=Status.NOT_COVERED, vendor="Axis", firmware="6.50"),
-        WEEK1,
-    )
-    reflashed_new = banner_device(
-        "10.0.0.12",
-        "00:40:8c:aa:bb:cc",
-        "Boa/0.94",
-        Verdict(status=Status.NOT_COVERED, vendor="Axis", firmware="7.10"),
-        WEEK2,
+    reflashed_old, reflashed_new = (
+        banner_device("10.0.0.12", "00:40:8c:aa:bb:cc", "Boa/0.94", axis, when)
+        for axis, when in (
+            (Verdict(status=Status.NOT_COVERED, vendor="Axis", firmware="6.50"), WEEK1),
+            (Verdict(status=Status.NOT_COVERED, vendor="Axis", firmware="7.10"), WEEK2),
+        )
     )
     old = ScanReport(
         scan_id="old",

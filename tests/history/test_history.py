@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from paths import REPO
+from report_fixtures import banner_batch
 
 from scanner.errors import UsageError
 from scanner.history.store import SCHEMA_VERSION, HistoryStore, default_db_path
@@ -371,16 +372,7 @@ def test_sigkill_midway_keeps_every_committed_observation(tmp_path: Path) -> Non
 def test_ten_thousand_observations_are_all_stored(store: HistoryStore) -> None:
     """Each observation is written as it comes (speed: benchmarks/bench_hot_paths.py)."""
     scan_id = store.start_scan(["10.0.0.0/16"], None, "0.1.0", ["http"])
-    batch = [
-        Observation(
-            signal="http.server",
-            value=f"App-webs/{i}",
-            probe="http",
-            ip=f"10.0.{i // 250}.{i % 250 + 1}",
-            port=80,
-        )
-        for i in range(10_000)
-    ]
+    batch = banner_batch(10_000)
     for obs in batch:
         store.add_observation(scan_id, obs)
     assert store.list_scans()[0].observations == 10_000

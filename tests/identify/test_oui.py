@@ -12,20 +12,9 @@ import pytest
 from paths import DATA_DIR, REPO
 
 from scanner.errors import DataError, UpdateRefused, UsageError
-from scanner.identify import oui_update
+from scanner.identify import oui, oui_update
 from scanner.identify.entities import load_entities, normalise_org
-from scanner.identify.oui import (
-    OuiMatch,
-    RegistryInUse,
-    is_locally_administered,
-    is_multicast,
-    load_registry,
-    parse_registry,
-    read_registry,
-    registry_in_use,
-    shipped_registry_path,
-    user_registry_path,
-)
+from scanner.identify.oui import OuiMatch, RegistryInUse, is_locally_administered, is_multicast
 from scanner.identify.oui_update import read_ieee_csv, render_registry, update_registry
 
 ROOT = REPO
@@ -35,7 +24,7 @@ FIXTURES = [IEEE / "oui.csv", IEEE / "mam.csv", IEEE / "oui36.csv", IEEE / "iab.
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_registry()
+    return oui.load_registry()
 
 
 def _build_script():
@@ -70,7 +59,7 @@ def test_shipped_registry_has_provenance_and_every_registry(registry):
 
 def test_shipped_registry_loads_whole():
     """Its load time is a benchmark figure, not a unit-test assertion (it failed on a loaded machine)."""
-    fresh = read_registry(shipped_registry_path())
+    fresh = oui.read_registry(oui.shipped_registry_path())
     assert len(fresh) > 50_000
 
 
@@ -92,7 +81,7 @@ def test_shipped_registry_is_what_the_build_script_makes(tmp_path):
     pytest.importorskip("aiooui")
     out = tmp_path / "registry.tsv.gz"
     assert _build_script().main(["--out", str(out)]) == 0
-    assert out.read_bytes() == shipped_registry_path().read_bytes()
+    assert out.read_bytes() == oui.shipped_registry_path().read_bytes()
 
 
 # ---- lookups ---------------------------------------------------------------------------------------
@@ -183,7 +172,7 @@ def test_rendering_is_deterministic_and_round_trips():
     data = render_registry(ROWS, "2026-10", ["unit test"])
     assert data == render_registry(list(reversed(ROWS)), "2026-10", ["unit test"])
     assert data[4:8] == b"\x00\x00\x00\x00"  # gzip MTIME field
-    parsed = parse_registry(gzip.decompress(data).decode())
+    parsed = oui.parse_registry(gzip.decompress(data).decode())
     assert sorted(parsed, key=lambda m: m.prefix) == sorted(ROWS, key=lambda m: m.prefix)
     assert parsed.date == "2026-10" and parsed.sources == ["unit test"]
     assert parsed.counts() == {"MA-L": 2, "MA-M": 1, "MA-S": 0, "IAB": 1}
@@ -207,17 +196,17 @@ def test_rendering_refuses_a_prefix_assigned_twice():
 )
 def test_broken_registry_text_raises_data_error(text, reason):
     with pytest.raises(DataError, match=reason) as info:
-        parse_registry(text, "fixture.tsv")
+        oui.parse_registry(text, "fixture.tsv")
     assert "fixture.tsv" in str(info.value)
 
 
 def test_unreadable_registry_files_raise_data_error(tmp_path):
     with pytest.raises(DataError, match="cannot read"):
-        read_registry(tmp_path / "missing.tsv.gz")
+        oui.read_registry(tmp_path / "missing.tsv.gz")
     truncated = tmp_path / "truncated.tsv.gz"
     truncated.write_bytes(render_registry(ROWS, "2026-10", [])[:40])
     with pytest.raises(DataError, match=str(truncated)):
-        read_registry(truncated)
+        oui.read_registry(truncated)
 
 
 # ---- build script sources --------------------------------------------------------------------------
@@ -306,7 +295,7 @@ def test_read_ieee_csv_real_format():
 def test_update_from_all_four_csvs_replaces_every_registry(tmp_path):
     dest = tmp_path / "oui" / "registry.tsv.gz"
     summary = update_registry(FIXTURES, dest=dest, force=True)  # the fixtures are a few rows each
-    written = read_registry(dest)
+    written = oui.read_registry(dest)
     assert len(written) == summary.total == sum(len(read_ieee_csv(f)) for f in FIXTURES)
     assert written.lookup("40:2C:76:1A:BC:DE").organization == "Shanghai Dahua Scale Factory"
     assert written.lookup("8C:1F:64:46:01:02").organization == "Solace Systems Inc."
@@ -315,7 +304,7 @@ def test_update_from_all_four_csvs_replaces_every_registry(tmp_path):
     assert len(summary.sources) == 4 and all(s.startswith("IEEE ") for s in summary.sources)
     assert summary.date == max(oui_update.file_date(f) for f in FIXTURES)
 
-    shipped_hikvision = _vendor_prefixes(load_registry(), "Hikvision")
+    shipped_hikvision = _vendor_prefixes(oui.load_registry(), "Hikvision")
     change = next(c for c in summary.changes if c.vendor == "Hikvision")
     assert change.total == 3 and change.added == ()
     assert set(change.removed) == shipped_hikvision - {"44:47:CC", "58:50:ED", "BC:AD:28"}
@@ -334,14 +323,14 @@ def test_update_reports_added_and_removed_blocks_and_keeps_other_registries(tmp_
     removed = update_registry([without_bcad28], dest=dest, force=True)
     hikvision = next(c for c in removed.changes if c.vendor == "Hikvision")
     assert (hikvision.total, hikvision.added, hikvision.removed) == (2, (), ("BC:AD:28",))
-    assert load_registry(dest).lookup("40:2C:76:1A:BC:DE") is not None  # MA-M kept from before
+    assert oui.load_registry(dest).lookup("40:2C:76:1A:BC:DE") is not None  # MA-M kept from before
     assert sum(s.startswith("IEEE MA-L CSV") for s in removed.sources) == 1
     assert any(s.startswith("IEEE MA-M CSV") for s in removed.sources)
 
     added = update_registry([IEEE / "oui.csv"], dest=dest)
     hikvision = next(c for c in added.changes if c.vendor == "Hikvision")
     assert (hikvision.total, hikvision.added, hikvision.removed) == (3, ("BC:AD:28",), ())
-    assert load_registry(dest).get("BC:AD:28") is not None  # the cache was cleared
+    assert oui.load_registry(dest).get("BC:AD:28") is not None  # the cache was cleared
     assert "added BC:AD:28" in added.render()
 
 
@@ -356,28 +345,28 @@ def test_update_from_older_files_warns(tmp_path):
 
 def test_update_writes_the_user_data_dir_by_default_and_lookups_prefer_it(tmp_path, monkeypatch):
     monkeypatch.setenv("NDAA_SCAN_DATA_DIR", str(tmp_path / "data"))
-    shipped = shipped_registry_path().read_bytes()
-    assert registry_in_use() == RegistryInUse(shipped_registry_path(), "shipped")
+    shipped = oui.shipped_registry_path().read_bytes()
+    assert oui.registry_in_use() == RegistryInUse(oui.shipped_registry_path(), "shipped")
     summary = update_registry([IEEE / "mam.csv"], force=True)
     target = tmp_path / "data" / "oui" / "registry.tsv.gz"
     assert summary.path == target and target.exists()
-    assert shipped_registry_path().read_bytes() == shipped  # the package is never written to
-    assert registry_in_use() == RegistryInUse(target, "updated")
-    in_use = load_registry()
+    assert oui.shipped_registry_path().read_bytes() == shipped  # the package is never written to
+    assert oui.registry_in_use() == RegistryInUse(target, "updated")
+    in_use = oui.load_registry()
     assert in_use.counts()["MA-M"] == 3
-    assert in_use.counts()["MA-L"] == read_registry(shipped_registry_path()).counts()["MA-L"]  # kept
-    assert summary.previous_total == len(read_registry(shipped_registry_path()))
+    assert in_use.counts()["MA-L"] == oui.read_registry(oui.shipped_registry_path()).counts()["MA-L"]  # kept
+    assert summary.previous_total == len(oui.read_registry(oui.shipped_registry_path()))
     target.unlink()
-    assert registry_in_use().origin == "shipped" and len(load_registry()) == summary.previous_total
+    assert oui.registry_in_use().origin == "shipped" and len(oui.load_registry()) == summary.previous_total
 
 
 def test_user_data_dir_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.delenv("NDAA_SCAN_DATA_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert user_registry_path() == tmp_path / "ndaa-scanner" / "oui" / "registry.tsv.gz"
+    assert oui.user_registry_path() == tmp_path / "ndaa-scanner" / "oui" / "registry.tsv.gz"
     monkeypatch.setenv("XDG_DATA_HOME", "relative/dir")  # the XDG spec: ignore a relative path
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert user_registry_path() == tmp_path / "home" / ".local/share/ndaa-scanner/oui/registry.tsv.gz"
+    assert oui.user_registry_path() == tmp_path / "home" / ".local/share/ndaa-scanner/oui/registry.tsv.gz"
 
 
 def test_a_broken_updated_registry_says_how_to_get_back_to_the_shipped_one(tmp_path, monkeypatch):
@@ -385,15 +374,15 @@ def test_a_broken_updated_registry_says_how_to_get_back_to_the_shipped_one(tmp_p
     (tmp_path / "oui").mkdir()
     (tmp_path / "oui" / "registry.tsv.gz").write_bytes(b"\x1f\x8b broken")
     with pytest.raises(DataError, match="remove it to use the shipped one"):
-        load_registry()
+        oui.load_registry()
 
 
 @pytest.mark.parametrize("inside", ["scanner/x.tsv.gz", "fingerprints/oui/registry.tsv.gz"])
 def test_update_never_writes_into_the_package(inside):
-    before = shipped_registry_path().read_bytes()
+    before = oui.shipped_registry_path().read_bytes()
     with pytest.raises(UsageError, match="never write into the installed package"):
         update_registry([IEEE / "oui.csv"], dest=REPO / inside, force=True)
-    assert shipped_registry_path().read_bytes() == before
+    assert oui.shipped_registry_path().read_bytes() == before
     assert not (REPO / "scanner" / "x.tsv.gz").exists()
 
 

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from paths import DATA_DIR, REPO
+from clirun import run_cli
+from paths import DATA_DIR
 
 from scanner.errors import UpdateRefused
 from scanner.identify.oui import read_registry, shipped_registry_path
@@ -96,16 +95,7 @@ def test_an_update_repairs_a_broken_updated_registry(tmp_path: Path, full_oui_cs
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NDAA_SCAN_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "scanner", "fingerprints", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
+    return run_cli("fingerprints", *args, cwd=tmp_path, env={"NDAA_SCAN_DATA_DIR": str(tmp_path / "data")})
 
 
 @pytest.mark.parametrize(

@@ -211,22 +211,23 @@ def claimed(device: Device) -> tuple[str, str]:
 # --- discovery protocols -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("item", cases("sadp"))
-def test_sadp_reply_verdict(item: dict[str, Any]) -> None:
-    observations = observations_of(f"sadp/{item['file']}")
-    device = only_device(observations)
-    # the device is the reply's UDP source; what the payload says of its address and MAC is a claim
+def replying_device(protocol: str, item: dict[str, Any]) -> Device:
+    """The device a SADP or DHIP reply describes: the reply's UDP source; what the payload says of its
+    address and MAC is a claim."""
+    device = only_device(observations_of(f"{protocol}/{item['file']}"))
     assert (device.ip, device.mac) == (SOURCE_IP, None)
     assert claimed(device) == (item["answer"]["ip"], item["answer"]["mac"])
-    check(device, item["verdict"])
+    return device
+
+
+@pytest.mark.parametrize("item", cases("sadp"))
+def test_sadp_reply_verdict(item: dict[str, Any]) -> None:
+    check(replying_device("sadp", item), item["verdict"])
 
 
 @pytest.mark.parametrize("item", cases("dhip"))
 def test_dhip_reply_verdict(item: dict[str, Any]) -> None:
-    observations = observations_of(f"dhip/{item['file']}")
-    device = only_device(observations)
-    assert (device.ip, device.mac) == (SOURCE_IP, None)
-    assert claimed(device) == (item["answer"]["ip"], item["answer"]["mac"])
+    device = replying_device("dhip", item)
     assert device.values("dhip.reply")  # the probe labels the answer with the model (or "yes")
     check(device, item["verdict"])
 

@@ -44,19 +44,23 @@ def device(mac: str | None, *observations: tuple[str, str, str]) -> Device:
     return Device(ip="192.168.124.40", mac=mac, observations=obs)
 
 
+def said(probe: str, **fields: str) -> list[tuple[str, str, str]]:
+    """What ``probe`` recorded: (probe, "<probe>.<field>", value) for each field, in order."""
+    return [(probe, f"{probe}.{name}", value) for name, value in fields.items()]
+
+
+def who(v: Verdict) -> tuple[Status, str | None, str | None, str | None, bool]:
+    """(status, covered entity, maker, label, label mismatch): who the verdict says made the device."""
+    return (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch)
+
+
 def matched(verdict: Verdict) -> dict[str, bool]:
     return {e.matched: e.supports for e in verdict.evidence}
 
 
 def test_hikvision_camera_sadp_oui_onvif() -> None:
     v = identify(device("58:50:ed:1f:e3:85", *SADP_HIKVISION, *ONVIF_HIKVISION))
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.COVERED,
-        "Hikvision",
-        "Hikvision",
-        None,
-        False,
-    )
+    assert who(v) == (Status.COVERED, "Hikvision", "Hikvision", None, False)
     assert (v.model, v.serial, v.firmware, v.device_type) == (
         "DS-2CD2385G1-I",
         "DS-2CD2385G1-I20200414AAWRE33842150",
@@ -72,66 +76,27 @@ def test_hikvision_camera_sadp_oui_onvif() -> None:
 
 
 def test_dahua_dhip_vendor_private() -> None:
-    v = identify(
-        device(
-            "08:ed:ed:11:22:33",
-            ("dhip", "dhip.reply", "yes"),
-            ("dhip", "dhip.Vendor", "Private"),
-            ("dhip", "dhip.DeviceClass", "IPC"),
-            ("dhip", "dhip.DeviceType", "IPC-HDW1431T1-S4"),
-            ("dhip", "dhip.Version", "2.800.0000000.13.R"),
-        )
-    )
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.COVERED,
-        "Dahua",
-        "Dahua",
-        None,
-        False,
-    )
+    dahua = {"DeviceClass": "IPC", "DeviceType": "IPC-HDW1431T1-S4", "Version": "2.800.0000000.13.R"}
+    v = identify(device("08:ed:ed:11:22:33", *said("dhip", reply="yes", Vendor="Private", **dahua)))
+    assert who(v) == (Status.COVERED, "Dahua", "Dahua", None, False)
     assert (v.model, v.firmware, v.device_type) == ("IPC-HDW1431T1-S4", "2.800.0000000.13.R", "camera")
     assert "dhip:dhip-vendor-private" in matched(v)
     assert "oui:08:ED:ED Zhejiang Dahua Technology Co., Ltd." in matched(v)
 
 
 def test_intelbras_is_dahua_with_an_intelbras_label() -> None:
-    v = identify(
-        device(
-            "58:10:8c:11:22:33",
-            ("dhip", "dhip.reply", "yes"),
-            ("dhip", "dhip.Vendor", "IntelBras"),
-            ("dhip", "dhip.DeviceType", "VIP-1230-D-G4"),
-            ("dhip", "dhip.Version", "2.800.00IB00C.0.T"),
-        )
-    )
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.COVERED,
-        "Dahua",
-        "Dahua",
-        "Intelbras",
-        True,
-    )
+    firmware = {"DeviceType": "VIP-1230-D-G4", "Version": "2.800.00IB00C.0.T"}
+    v = identify(device("58:10:8c:11:22:33", *said("dhip", reply="yes", Vendor="IntelBras", **firmware)))
+    assert who(v) == (Status.COVERED, "Dahua", "Dahua", "Intelbras", True)
     assert "labelled Intelbras: rebrand of Dahua" in v.notes
     assert (v.model, v.firmware) == ("VIP-1230-D-G4", "2.800.00IB00C.0.T")
     assert matched(v)["oui:58:10:8C Intelbras"] is True  # the OEM's own OUI agrees with the label
 
 
 def test_hiwatch_label_on_hikvision_firmware_behind_a_wifi_module_oui() -> None:
-    v = identify(
-        device(
-            "20:f4:1b:a0:b1:c2",
-            ("sadp", "sadp.reply", "DS-2CD2385G1-I"),
-            ("sadp", "sadp.DeviceDescription", "DS-2CD2385G1-I"),
-            ("wsd", "onvif.name", "HiWatch"),
-        )
-    )
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.COVERED,
-        "Hikvision",
-        "Hikvision",
-        "HiWatch",
-        True,
-    )
+    sadp = said("sadp", reply="DS-2CD2385G1-I", DeviceDescription="DS-2CD2385G1-I")
+    v = identify(device("20:f4:1b:a0:b1:c2", *sadp, ("wsd", "onvif.name", "HiWatch")))
+    assert who(v) == (Status.COVERED, "Hikvision", "Hikvision", "HiWatch", True)
     assert "labelled HiWatch: rebrand of Hikvision" in v.notes
     oui = next(e for e in v.evidence if e.matched.startswith("oui:20:F4:1B"))
     assert oui.vendor is None and oui.certainty == 0.0  # Shenzhen Bilian: a module maker, says nothing
@@ -181,14 +146,9 @@ def test_two_independent_medium_signals_make_covered() -> None:
 
 
 def test_axis_is_not_covered() -> None:
-    v = identify(
-        device(
-            "00:40:8c:11:22:33",
-            ("http", "http.www_authenticate", 'Digest realm="AXIS_00408C112233"'),
-            ("ssdp", "upnp.manufacturer", "AXIS"),
-            ("ssdp", "upnp.model_name", "AXIS M1014"),
-        )
-    )
+    realm = ("http", "http.www_authenticate", 'Digest realm="AXIS_00408C112233"')
+    upnp = [("ssdp", "upnp.manufacturer", "AXIS"), ("ssdp", "upnp.model_name", "AXIS M1014")]
+    v = identify(device("00:40:8c:11:22:33", realm, *upnp))
     assert (v.status, v.covered_entity, v.vendor, v.brand) == (Status.NOT_COVERED, None, "Axis", None)
     assert v.model == "M1014" and v.device_type == "camera"
 
@@ -284,13 +244,7 @@ def test_cp_plus_label_with_dahua_scope_layout() -> None:
             ("wsd", "wsd.scope", "onvif://www.onvif.org/extension/unique_identifier/1"),
         )
     )
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.LIKELY,
-        "Dahua",
-        "Dahua",
-        "CP PLUS",
-        True,
-    )
+    assert who(v) == (Status.LIKELY, "Dahua", "Dahua", "CP PLUS", True)
     assert v.model == "CP-UNC-DA21PL3C-V3"
 
 
@@ -332,13 +286,7 @@ def test_dhip_replies_through_the_probe_parser(
     answer = dhip_reply(build_reply(body["mac"], body["params"]["deviceInfo"]), "192.0.2.1")
     assert answer is not None
     v = identify(answer_device(answer, "dhip"))
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.COVERED,
-        "Dahua",
-        "Dahua",
-        brand,
-        brand is not None,
-    )
+    assert who(v) == (Status.COVERED, "Dahua", "Dahua", brand, brand is not None)
     assert (v.model, v.firmware, v.device_type) == (model, firmware, device_type)
 
 
@@ -366,13 +314,7 @@ def test_ezviz_sadp_reply_is_hikvision_labelled_ezviz() -> None:
     answer = sadp_reply((REALWORLD / "sadp" / "ezviz_cs-c6tc-32wfr.xml").read_bytes(), "192.0.2.1")
     assert answer is not None
     v = identify(answer_device(answer, "sadp"))
-    assert (v.status, v.covered_entity, v.vendor, v.brand, v.brand_mismatch) == (
-        Status.COVERED,
-        "Hikvision",
-        "Hikvision",
-        "EZVIZ",
-        True,
-    )
+    assert who(v) == (Status.COVERED, "Hikvision", "Hikvision", "EZVIZ", True)
     assert (v.model, v.serial) == ("CS-C6TC-32WFR", "CS-C6TC-32WFR0120170327CCCH738231995")
     assert "labelled EZVIZ: rebrand of Hikvision" in v.notes
     full = answer_device(answer, "sadp")

@@ -11,7 +11,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
-from labtools import group, require_nmap
+from labtools import answer_http, answer_one_msearch, group, require_nmap, threads_serving
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.http import HttpProbe
@@ -349,10 +349,8 @@ def test_ssdp_description_bomb_is_inflated_to_the_cap_only(lab_factory: Any) -> 
     """A device answers M-SEARCH with two LOCATIONs: a gzip bomb (64 MiB of zeros, ~64 KB compressed,
     sent although never asked for) and a real description, gzip-compressed. The bomb costs at most the
     description cap; the compressed description is still read."""
-    import contextlib
     import gzip
     import socket
-    import threading
     import tracemalloc
 
     from scanner.discovery.ssdp import SsdpProbe
@@ -375,34 +373,15 @@ def test_ssdp_description_bomb_is_inflated_to_the_cap_only(lab_factory: Any) -> 
     )
     requests: list[bytes] = []
 
-    def ssdp() -> None:
-        try:
-            _data, addr = udp.recvfrom(2048)
-        except (TimeoutError, OSError):
-            return
-        for path in (b"/bomb.xml", b"/good.xml"):
-            udp.sendto(
-                b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nLOCATION: http://10.99.0.30:8080"
-                + path
-                + b"\r\n\r\n",
-                addr,
-            )
+    locations = [b"http://10.99.0.30:8080" + path for path in (b"/bomb.xml", b"/good.xml")]
 
-    def http() -> None:
-        while True:
-            try:
-                conn, _ = web.accept()
-            except (TimeoutError, OSError):
-                return
-            with conn:
-                head = conn.recv(4096)
-                requests.append(head)
-                body = bomb if b"/bomb.xml" in head else good
-                with contextlib.suppress(OSError):  # the scanner hangs up once it has its cap
-                    conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: gzip\r\n"
-                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-                    )
+    def http(head: bytes) -> bytes:
+        requests.append(head)
+        body = bomb if b"/bomb.xml" in head else good  # the scanner hangs up once it has its cap
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
 
     def scan() -> tuple[ProbeResult, int]:
         ctx = ProbeContext(targets=parse_targets(["10.99.0.30"]), interface="eth0", timeout=3.0)
@@ -413,18 +392,8 @@ def test_ssdp_description_bomb_is_inflated_to_the_cap_only(lab_factory: Any) -> 
         finally:
             tracemalloc.stop()
 
-    threads = [threading.Thread(target=f, daemon=True) for f in (ssdp, http)]
-    for t in threads:
-        t.start()
-    try:
+    with threads_serving([udp, web], answer_one_msearch(udp, locations), answer_http(web, http)):
         result, peak = run_in_netns(lab.scanner_ns, scan)
-    finally:
-        for s in (udp, web):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-        for t in threads:
-            t.join(5)
     found = {(o.signal, o.value) for o in result.observations}
     assert {("upnp.manufacturer", "Bomber Inc"), ("upnp.model_name", "BX-1")} <= found
     assert peak < 16 << 20, f"{peak / 2**20:.1f} MiB at peak for a 64 MiB bomb"

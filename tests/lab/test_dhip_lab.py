@@ -9,7 +9,7 @@ import socket
 import threading
 
 import pytest
-from labtools import DHIP_HOSTILE, SADP_DHIP_LAB, by_ip, dhip_frame, fleet, run_probe
+from labtools import DHIP_HOSTILE, SADP_DHIP_LAB, by_ip, dhip_frame, fleet, probe_whole_lab, run_probe
 from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
@@ -23,8 +23,7 @@ def test_only_dahua_firmware_answers(lab_factory):
     from scanner.lab.sim.runtime import profiles
 
     lab = lab_factory(SADP_DHIP_LAB)
-    result = run_probe(lab, DhipProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, DhipProbe())
     devices = {d.name: d for d in lab.devices}
     expected = {name: profiles()[devices[name].profile]["dhip"] for name in ("dahua", "intelbras", "amcrest")}
     for key in ("DeviceType", "Vendor", "Version", "DeviceClass"):

@@ -11,10 +11,11 @@ from labtools import (
     assert_fleet_found_quickly,
     filled,
     fleet,
+    probe_beside_peer,
+    probe_whole_lab,
     require_binary,
     run_probe,
     values,
-    wait_for_line,
 )
 
 from scanner.discovery.base import ProbeStatus
@@ -27,8 +28,7 @@ from scanner.discovery.mdns import (
 @pytest.mark.netns
 def test_mixed_lab_only_hikvision_and_axis_answer_with_names_and_txt(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
-    result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, MdnsProbe())
     hik, axis = filled(lab, "hik", "mdns"), filled(lab, "axis", "mdns")
     assert {o.ip for o in result.observations} == {"10.99.0.10", "10.99.0.14"}
     assert values(result, "mdns.service") == {
@@ -127,18 +127,8 @@ def test_avahi_daemon_peer_is_found(lab_factory, tmp_path):
         f"mount --bind {etc} /etc/avahi && mount --bind {run} /run && "
         f"exec {avahi} --no-drop-root --no-chroot --no-rlimits -f /etc/avahi/avahi-daemon.conf"
     )
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", lab.device_ns(0), "unshare", "--mount", "sh", "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for_line(proc, "successfully established", 15)
-        result = run_probe(lab, MdnsProbe(), ["10.99.0.0/24"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    peer = ["unshare", "--mount", "sh", "-c", script]
+    result = probe_beside_peer(lab, peer, "successfully established", MdnsProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert {o.ip for o in result.observations} == {"10.99.0.40"}
     assert sorted(values(result, "mdns.service")["10.99.0.40"]) == [

@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from labtools import SADP_DHIP_LAB, by_ip, group, run_probe
-from paths import DATA_DIR
+from labtools import SADP_DHIP_LAB, by_ip, group, probe_whole_lab, run_probe
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.sadp import SadpProbe
 from scanner.lab.sim.device import SimDevice
 from scanner.targets import parse_targets
-
-DATA = DATA_DIR / "sadp"
-REAL = (DATA / "probematch_ds-2cd2385g1-i.xml").read_bytes()
-OEM = (DATA / "probematch_oem_one_line.xml").read_bytes()
 
 
 @pytest.mark.netns
@@ -24,8 +19,7 @@ def test_only_hikvision_firmware_answers(lab_factory):
     from scanner.lab.sim.runtime import profiles
 
     lab = lab_factory(SADP_DHIP_LAB)
-    result = run_probe(lab, SadpProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, SadpProbe())
     models = by_ip(result, "sadp.DeviceDescription")
     assert models == {"10.99.0.10": "DS-2CD2385G1-I", "10.99.0.11": "IPC-B120-D/W"}
     hik = {d.name: d for d in lab.devices}["hik"]
@@ -114,8 +108,7 @@ def test_a_camera_on_its_factory_address_is_noted_unless_it_is_a_target(lab_fact
             {"name": "onnet", "ip": "10.99.0.20", "mac": "58:50:ed:00:00:20", "profile": "hikvision-nvr"},
         ]
     )
-    result = run_probe(lab, SadpProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, SadpProbe())
     assert {o.ip for o in result.observations if o.signal == "sadp.reply"} == {"10.99.0.20"}
     assert any("outside the scanned segments (192.0.0.64" in n for n in result.notes), result.notes
     result = run_probe(lab, SadpProbe(), ["10.99.0.0/24", "192.0.0.64"])

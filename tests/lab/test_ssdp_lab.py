@@ -3,38 +3,33 @@ tests/discovery/test_ssdp.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 
 import pytest
 from labtools import (
     WSD_MDNS_SSDP_LAB,
+    answer_http,
+    answer_one_msearch,
     assert_fleet_found_quickly,
     filled,
     fleet,
+    probe_beside_peer,
+    probe_whole_lab,
     require_binary,
     run_probe,
+    threads_serving,
     values,
-    wait_for_line,
 )
-from paths import DATA_DIR
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.parsers.upnp import MAX_DESCRIPTION
 from scanner.discovery.ssdp import SsdpProbe
 
-DATA = DATA_DIR / "ssdp"
-AXIS = (DATA / "axis-m1014-reply.bin").read_bytes()
-HUAWEI = (DATA / "huawei-hg8245h-reply.bin").read_bytes()
-AXIS_DESC = (DATA / "axis-m1014-rootdesc.xml").read_bytes()
-
 
 @pytest.mark.netns
 def test_mixed_lab_only_axis_and_huawei_answer_with_their_descriptions(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
-    result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, SsdpProbe())
     assert {o.ip for o in result.observations} == {"10.99.0.14", "10.99.0.15"}
     axis, huawei = filled(lab, "axis", "ssdp"), filled(lab, "huawei", "ssdp")
     assert values(result, "upnp.manufacturer") == {
@@ -94,60 +89,33 @@ def test_locations_elsewhere_redirects_elsewhere_and_huge_bodies_are_not_taken(l
         b"http://10.99.0.30:8080/huge",
     ]
 
-    def evil_ssdp() -> None:
-        try:
-            _data, addr = udp.recvfrom(2048)
-        except TimeoutError:
-            return
-        for loc in locations:
-            udp.sendto(
-                b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nSERVER: evil\r\nLOCATION: " + loc + b"\r\n\r\n",
-                addr,
+    def evil_web(head: bytes) -> bytes:
+        served.append(head.split(b" ")[1])
+        if b"/redirect" in head:
+            return (
+                b"HTTP/1.1 302 Found\r\nLocation: http://10.99.0.31:8080/desc.xml\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
             )
+        body = (
+            b"<root><device><manufacturer>"
+            + b"A" * (MAX_DESCRIPTION + 10)
+            + b"</manufacturer></device></root>"
+        )
+        return (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body
+        )  # the scanner hangs up once it has enough
 
-    def evil_web() -> None:
-        while True:
-            try:
-                conn, _ = web.accept()
-            except (TimeoutError, OSError):
-                return
-            with conn:
-                head = conn.recv(4096)
-                served.append(head.split(b" ")[1])
-                if b"/redirect" in head:
-                    conn.sendall(
-                        b"HTTP/1.1 302 Found\r\nLocation: http://10.99.0.31:8080/desc.xml\r\n"
-                        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-                else:
-                    body = (
-                        b"<root><device><manufacturer>"
-                        + b"A" * (MAX_DESCRIPTION + 10)
-                        + b"</manufacturer></device></root>"
-                    )
-                    with contextlib.suppress(OSError):  # the scanner hung up once it had enough
-                        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
+    def victim_web(head: bytes) -> bytes:
+        victim_hits.append(head)
+        return b""
 
-    def victim_web() -> None:
-        try:
-            conn, _ = victim.accept()
-            victim_hits.append(conn.recv(4096))
-            conn.close()
-        except (TimeoutError, OSError):
-            return
-
-    threads = [threading.Thread(target=f, daemon=True) for f in (evil_ssdp, evil_web, victim_web)]
-    for t in threads:
-        t.start()
-    try:
+    bodies = [
+        answer_one_msearch(udp, locations, b"evil"),
+        answer_http(web, evil_web),
+        answer_http(victim, victim_web),
+    ]
+    with threads_serving([udp, web, victim], *bodies):
         result = run_probe(lab, SsdpProbe(), ["10.99.0.30"])
-    finally:
-        for s in (udp, web, victim):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
-            s.close()
-        for t in threads:
-            t.join(5)
     assert values(result, "ssdp.location") == {"10.99.0.30": [loc.decode() for loc in locations]}
     assert sorted(served) == [b"/huge", b"/redirect"]
     assert victim_hits == []
@@ -170,7 +138,6 @@ def test_fifty_upnp_devices_are_all_found_quickly(lab_factory):
 def test_minidlna_peer_is_found_with_its_description(lab_factory, tmp_path):
     """Debian's minidlna (a real UPnP media server: SSDP on 1900, description on 8200) inside a device
     namespace, with its config, database, log and pid file in a temporary directory."""
-    import subprocess
 
     minidlnad = require_binary("minidlnad")
     lab = lab_factory([{"name": "dlna", "ip": "10.99.0.41", "mac": "02:00:00:00:00:41"}])
@@ -180,29 +147,8 @@ def test_minidlna_peer_is_found_with_its_description(lab_factory, tmp_path):
         f"network_interface=eth0\nport=8200\nmedia_dir={tmp_path / 'media'}\ndb_dir={tmp_path}\n"
         f"log_dir={tmp_path}\nfriendly_name=ndaa lab DLNA peer\ninotify=no\nserial=12345678\n"
     )
-    proc = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.device_ns(0),
-            minidlnad,
-            "-d",
-            "-f",
-            str(conf),
-            "-P",
-            str(tmp_path / "pid"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for_line(proc, "HTTP listening on port 8200", 15)
-        result = run_probe(lab, SsdpProbe(), ["10.99.0.0/24"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    peer = [minidlnad, "-d", "-f", str(conf), "-P", str(tmp_path / "pid")]
+    result = probe_beside_peer(lab, peer, "HTTP listening on port 8200", SsdpProbe(), ["10.99.0.0/24"])
     assert result.status == ProbeStatus.SUCCESS, result.error
     assert {o.ip for o in result.observations} == {"10.99.0.41"}
     assert values(result, "ssdp.location") == {"10.99.0.41": ["http://10.99.0.41:8200/rootDesc.xml"]}

@@ -12,11 +12,13 @@ from labtools import (
     assert_fleet_found_quickly,
     filled,
     fleet,
+    probe_whole_lab,
     run_probe,
     values,
     wsd_target,
 )
 from paths import DATA_DIR
+from samples import WSD_HOSTILE as HOSTILE
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.parsers.wsd import (
@@ -26,7 +28,6 @@ from scanner.discovery.wsd import WsdProbe
 from scanner.lab.sim.wsd import probe_matches
 
 DATA = DATA_DIR / "wsd"
-HOSTILE = ["fault.xml", "billion-laughs.xml", "external-entity.xml", "truncated.xml"]
 
 
 def scope_value(lab, name: str, key: str) -> str:
@@ -41,8 +42,7 @@ def scope_value(lab, name: str, key: str) -> str:
 @pytest.mark.netns
 def test_mixed_lab_onvif_devices_and_the_wsdiscovery_peer_answer(lab_factory):
     lab = lab_factory(WSD_MDNS_SSDP_LAB)
-    result = run_probe(lab, WsdProbe(), ["10.99.0.0/24"])
-    assert result.status == ProbeStatus.SUCCESS, result.error
+    result = probe_whole_lab(lab, WsdProbe())
     assert {o.ip for o in result.observations} == {
         "10.99.0.10",
         "10.99.0.11",

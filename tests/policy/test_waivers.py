@@ -19,6 +19,17 @@ from scanner.results import DeviceReport, ScanReport
 EXAMPLE = REPO / "examples" / "waivers.toml"
 
 
+def waiver_table(
+    identifier: str = 'mac = "58:50:ed:1f:e3:85"',
+    *,
+    reason: str = 'reason = "lab"',
+    approver: str = 'approved_by = "ISSO"',
+    expires: str = "expires = 2026-06-30",
+) -> str:
+    """One [[waiver]] table, line by line (an empty line is left out): what the malformed-file cases change."""
+    return "\n".join(line for line in ("[[waiver]]", identifier, reason, approver, expires) if line) + "\n"
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "waivers.toml"
     path.write_text(textwrap.dedent(text).lstrip("\n"))
@@ -91,136 +102,29 @@ def test_empty_file_has_no_waivers(tmp_path: Path) -> None:
     "text, line, reason",
     [
         # bad TOML at a known line
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     ticket = "SEC-1
-     """,
-            6,
-            "invalid TOML",
-        ),
+        (waiver_table() + 'ticket = "SEC-1\n', 6, "invalid TOML"),
         # a TOML date literal that is not a date
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-13-01
-     """,
-            5,
-            "; dates are written YYYY-MM-DD",
-        ),
+        (waiver_table(expires="expires = 2026-13-01"), 5, "; dates are written YYYY-MM-DD"),
         # no identifier: the line of its [[waiver]] table (the second one)
         (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-
-     [[waiver]]
-     reason = "forgot which device"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     """,
+            waiver_table() + "\n" + waiver_table('reason = "forgot which device"', reason=""),
             7,
             "waiver 2: needs at least one of mac, serial, ip",
         ),
         # a date string that is not a date: the line of the key
         (
-            """
-     [[waiver]]
-     serial = "ABC123"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = "30/06/2026"
-     """,
+            waiver_table('serial = "ABC123"', expires='expires = "30/06/2026"'),
             5,
             "waiver 1: 'expires' must be a date like 2026-06-30, got '30/06/2026'",
         ),
-        (
-            """
-     [[waiver]]
-     serial = "ABC123"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30T00:00:00
-     """,
-            5,
-            "not a date-time",
-        ),
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     """,
-            2,
-            "'mac': not a valid mac",
-        ),
-        (
-            """
-     [[waiver]]
-     ip = "10.0.0.300"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     """,
-            2,
-            "'ip': not a valid ip",
-        ),
+        (waiver_table('serial = "ABC123"', expires="expires = 2026-06-30T00:00:00"), 5, "not a date-time"),
+        (waiver_table('mac = "58:50:ed:1f:e3"'), 2, "'mac': not a valid mac"),
+        (waiver_table('ip = "10.0.0.300"'), 2, "'ip': not a valid ip"),
         # a typo must not silently disable the waiver
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     reason = "lab"
-     aproved_by = "ISSO"
-     expires = 2026-06-30
-     """,
-            4,
-            "unknown key 'aproved_by'",
-        ),
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     """,
-            1,
-            "missing 'reason'",
-        ),
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     reason = ""
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     """,
-            3,
-            "'reason' must be a non-empty string",
-        ),
-        (
-            """
-     [[waiver]]
-     mac = 5850
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-     """,
-            2,
-            "'mac' must be a non-empty string",
-        ),
+        (waiver_table(approver='aproved_by = "ISSO"'), 4, "unknown key 'aproved_by'"),
+        (waiver_table(reason=""), 1, "missing 'reason'"),
+        (waiver_table(reason='reason = ""'), 3, "'reason' must be a non-empty string"),
+        (waiver_table("mac = 5850"), 2, "'mac' must be a non-empty string"),
         (
             """
      version = 1
@@ -231,20 +135,7 @@ def test_empty_file_has_no_waivers(tmp_path: Path) -> None:
             1,
             "unknown top-level key 'version'",
         ),
-        (
-            """
-     [[waiver]]
-     mac = "58:50:ed:1f:e3:85"
-     reason = "lab"
-     approved_by = "ISSO"
-     expires = 2026-06-30
-
-     [settings]
-     strict = true
-     """,
-            7,
-            "unknown top-level key 'settings'",
-        ),
+        (waiver_table() + "\n[settings]\nstrict = true\n", 7, "unknown top-level key 'settings'"),
     ],
 )
 def test_malformed_file_names_file_line_and_reason(tmp_path: Path, text: str, line: int, reason: str) -> None:

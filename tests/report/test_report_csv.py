@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from report_fixtures import FORMULA, HOSTILE, HOSTILE_HTML, sample_report
+from report_fixtures import FORMULA, HOSTILE, HOSTILE_HTML, SAMPLE_STATUS_ORDER, sample_report
 
 from scanner.report import render
 from scanner.report._text import visible
@@ -21,15 +21,7 @@ def _rows() -> list[dict[str, str]]:
 def test_header_and_one_row_per_device_covered_first() -> None:
     rows = _rows()
     assert tuple(rows[0]) == COLUMNS
-    assert [r["status"] for r in rows] == [
-        "covered",
-        "covered",
-        "likely",
-        "likely",
-        "suspected",
-        "not-covered",
-        "unknown",
-    ]
+    assert [r["status"] for r in rows] == SAMPLE_STATUS_ORDER
     assert rows[0]["ip"] == "192.168.1.64" and rows[0]["mac"] == "58:50:ed:1f:e3:85"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from browser import body_attr, dump_dom, require_chromium, run_chromium, statuses
-from report_fixtures import sample_report
+from report_fixtures import SAMPLE_STATUS_ORDER, sample_report
 
 from scanner.report import render
 
@@ -73,15 +73,7 @@ def test_self_contained_with_csp_pinning_its_own_script_and_style(html_text: str
 def test_devices_covered_first_and_hostile_text_escaped(html_text: str) -> None:
     page = _Page()
     page.feed(html_text)
-    assert [b["data-status"] for b in page.device_bodies()] == [
-        "covered",
-        "covered",
-        "likely",
-        "likely",
-        "suspected",
-        "not-covered",
-        "unknown",
-    ]
+    assert [b["data-status"] for b in page.device_bodies()] == SAMPLE_STATUS_ORDER
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text and "<script>alert" not in html_text
     assert "&lt;img src=x onerror=&quot;document" in html_text
     assert html_text.count("<details>") == 7 and html_text.count("<summary>") == 7

@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 from paths import REPO
-from report_fixtures import HOSTILE, sample_report
+from report_fixtures import HOSTILE, SAMPLE_STATUS_ORDER, sample_report
 
 from scanner.report import render
 from scanner.report.schema import render_schema
@@ -40,15 +40,7 @@ def test_json_report_validates_and_round_trips(schema: dict[str, Any]) -> None:
     data = json.loads(text)
     _validator(schema).validate(data)
     back = ScanReport.model_validate_json(text)
-    assert [d.verdict.status.value for d in back.devices] == [
-        "covered",
-        "covered",
-        "likely",
-        "likely",
-        "suspected",
-        "not-covered",
-        "unknown",
-    ]
+    assert [d.verdict.status.value for d in back.devices] == SAMPLE_STATUS_ORDER
     assert back.model_copy(update={"devices": report.sorted_devices()}) == back
     assert {d.verdict.model for d in back.devices} >= {HOSTILE}
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import socket
 import struct
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,3 +131,47 @@ class SimDevice:
     def in_netns(self) -> AbstractContextManager[None]:
         """Context manager: run code (e.g. a library that opens its own sockets or threads) in the device's namespace."""
         return in_netns(self.netns)
+
+
+REQUEST_TIMEOUT = 5.0  # seconds for an HTTP client to send its request head
+
+
+async def serve_xml(
+    path: str,
+    body: Callable[[], bytes],
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    server: str | None = None,
+) -> None:
+    """Answer one GET: ``body()`` as XML at ``path``, 404 elsewhere (a ``Server`` header when given); close."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
+        parts = head.split(b"\r\n", 1)[0].split()
+        found = len(parts) == 3 and parts[0] == b"GET" and parts[1] == path.encode()
+        payload = body() if found else b""
+        server_line = "" if server is None else f"Server: {server}\r\n"
+        writer.write(
+            f"HTTP/1.1 {'200 OK' if found else '404 Not Found'}\r\n"
+            f'Content-Type: text/xml; charset="utf-8"\r\nContent-Length: {len(payload)}\r\n{server_line}'
+            "Connection: close\r\n\r\n".encode()
+            + payload
+        )
+        await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
+    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+class Responder(asyncio.DatagramProtocol):
+    """A simulated service's UDP endpoint: it keeps its transport; ``send`` answers while it is open."""
+
+    transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, datagrams: Iterable[bytes], addr: tuple[str, int]) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            for datagram in datagrams:
+                self.transport.sendto(datagram, addr)

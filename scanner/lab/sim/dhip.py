@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from scanner.discovery.parsers.dhip import GROUP, PORT, build_reply, is_search
-from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.device import Responder, SimDevice
 
 log = logging.getLogger("scanner.lab.sim")
 
@@ -32,14 +32,10 @@ def device_info(dev: SimDevice, params: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(info.items()))
 
 
-class _Responder(asyncio.DatagramProtocol):
+class _Responder(Responder):
     def __init__(self, dev: SimDevice, params: dict[str, Any]) -> None:
         self.reply = build_reply(dev.mac, device_info(dev, params))
         self.name = dev.name
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None and is_search(data):

@@ -24,14 +24,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.discovery.parsers import dhip, sadp, ssdp, wsd
-from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.device import Responder, SimDevice, serve_xml
 
 log = logging.getLogger("scanner.lab.sim")
 
 REALWORLD = Path(__file__).resolve().parents[3] / "tests" / "data" / "realworld"
 MAX_FILE = 64 * 1024  # bytes: a reply must fit in one UDP datagram
 MAX_DESCRIPTION = 1 << 20  # bytes of a description file
-REQUEST_TIMEOUT = 5.0  # seconds for an HTTP client to send its request head
 MAX_REQUEST = 8192  # bytes of HTTP request head
 
 PORTS = {
@@ -73,43 +72,15 @@ def _header(reply: bytes, name: str) -> str:
     return msg.get(name) if msg else ""
 
 
-class _Replayer(asyncio.DatagramProtocol):
+class _Replayer(Responder):
     def __init__(self, name: str, protocol: str, replies: list[bytes]) -> None:
         self.name, self.protocol, self.replies = name, protocol, replies
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        for reply in answers(self.protocol, self.replies, data):
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.sendto(reply, addr)
+        self.send(answers(self.protocol, self.replies, data), addr)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("replay responder %s: %s", self.name, exc)
-
-
-async def _serve_file(
-    body: bytes, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    """Answer one GET: ``body`` at ``path``, 404 elsewhere; then close."""
-    try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
-        parts = head.split(b"\r\n", 1)[0].split()
-        found = len(parts) == 3 and parts[0] == b"GET" and parts[1] == path.encode()
-        payload = body if found else b""
-        writer.write(
-            f"HTTP/1.1 {'200 OK' if found else '404 Not Found'}\r\n"
-            f'Content-Type: text/xml; charset="utf-8"\r\nContent-Length: {len(payload)}\r\n'
-            "Connection: close\r\n\r\n".encode()
-            + payload
-        )
-        await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
-    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-        pass
-    finally:
-        writer.close()
 
 
 async def _serve_description(dev: SimDevice, replies: list[bytes], description: str) -> None:
@@ -122,7 +93,7 @@ async def _serve_description(dev: SimDevice, replies: list[bytes], description: 
         )
     body = reply_file(description, limit=MAX_DESCRIPTION)
     await asyncio.start_server(
-        lambda r, w: _serve_file(body, url.path or "/", r, w),
+        lambda r, w: serve_xml(url.path or "/", lambda: body, r, w),
         sock=dev.tcp_listener(url.port or 80),
         limit=MAX_REQUEST,
     )

@@ -17,7 +17,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from scanner.discovery.parsers.sadp import GROUP, INQUIRY_TYPES, PORT, parse_inquiry
-from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.device import Responder, SimDevice
 
 log = logging.getLogger("scanner.lab.sim")
 
@@ -76,15 +76,11 @@ def probe_match(dev: SimDevice, params: dict[str, Any], uuid: str, types: str) -
     return ('<?xml version="1.0" encoding="UTF-8"?>\r\n' + "\r\n".join(lines) + "\r\n").encode()
 
 
-class _Responder(asyncio.DatagramProtocol):
+class _Responder(Responder):
     def __init__(self, dev: SimDevice, params: dict[str, Any]) -> None:
         self.dev = dev
         self.params = {k: v for k, v in params.items() if k != "reply_to"}
         self.to_group = params.get("reply_to") == "group"
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         inquiry = parse_inquiry(data)

@@ -25,7 +25,7 @@ from scanner.discovery.parsers.snmp import (
     encode_message,
     parse_message,
 )
-from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.device import Responder, SimDevice
 
 log = logging.getLogger("scanner.lab.sim")
 PORT = 161
@@ -46,13 +46,9 @@ def response(request: bytes, params: dict[str, Any]) -> bytes | None:
     return encode_message(Message(VERSION_2C, msg.community, GET_RESPONSE, msg.request_id, 0, 0, binds))
 
 
-class _Agent(asyncio.DatagramProtocol):
+class _Agent(Responder):
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = response(data, self.params)

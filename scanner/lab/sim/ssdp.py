@@ -21,13 +21,12 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from scanner.discovery.parsers.ssdp import GROUP, PORT, MSearch, parse_msearch
-from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.device import Responder, SimDevice, serve_xml
 
 GROUP6 = "ff02::c"
 DESCRIPTION_PORT = 49152
 DESCRIPTION_PATH = "/rootDesc.xml"
 MAX_MX = 5  # UDA 1.1: a larger MX is treated as 5
-REQUEST_TIMEOUT = 5.0  # seconds for an HTTP client to send its request head
 MAX_REQUEST = 8192  # bytes of request head
 _FIELDS = (
     ("friendlyName", "friendly_name"),
@@ -101,13 +100,9 @@ def upnp_identity(dev: SimDevice, params: dict[str, Any]) -> UpnpIdentity:
     )
 
 
-class _Responder(asyncio.DatagramProtocol):
+class _Responder(Responder):
     def __init__(self, device: UpnpIdentity, multicast: bool) -> None:
         self.device, self.multicast = device, multicast
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         search = parse_msearch(data)
@@ -115,37 +110,10 @@ class _Responder(asyncio.DatagramProtocol):
             return  # UDA 1.1: a multicast search without a valid MX is not answered
         replies = self.device.answers(search.st)
         if replies:
-            asyncio.get_running_loop().call_later(self._delay(search), self._send, replies, addr)
+            asyncio.get_running_loop().call_later(self._delay(search), self.send, replies, addr)
 
     def _delay(self, search: MSearch) -> float:
         return random.uniform(0, min(search.mx or 0, MAX_MX)) if self.multicast else 0.0
-
-    def _send(self, replies: list[bytes], addr: tuple[str, int]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            for reply in replies:
-                self.transport.sendto(reply, addr)
-
-
-async def _serve_description(
-    device: UpnpIdentity, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
-        parts = head.split(b"\r\n", 1)[0].split()
-        if len(parts) == 3 and parts[0] == b"GET" and parts[1] == DESCRIPTION_PATH.encode():
-            body, status = device.description(), "200 OK"
-        else:
-            body, status = b"", "404 Not Found"
-        writer.write(
-            f'HTTP/1.1 {status}\r\nContent-Type: text/xml; charset="utf-8"\r\n'
-            f"Content-Length: {len(body)}\r\nServer: {device.server}\r\nConnection: close\r\n\r\n".encode()
-            + body
-        )
-        await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
-    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-        pass
-    finally:
-        writer.close()
 
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
@@ -158,7 +126,7 @@ async def start(dev: SimDevice, params: dict[str, Any]) -> None:
         await loop.create_datagram_endpoint(lambda: _Responder(device, True), sock=multicast)
         await loop.create_datagram_endpoint(lambda: _Responder(device, False), sock=unicast)
         await asyncio.start_server(
-            lambda r, w: _serve_description(device, r, w),
+            lambda r, w: serve_xml(DESCRIPTION_PATH, device.description, r, w, device.server),
             sock=dev.tcp_listener(DESCRIPTION_PORT),
             limit=MAX_REQUEST,
         )
@@ -169,7 +137,7 @@ async def start(dev: SimDevice, params: dict[str, Any]) -> None:
         await loop.create_datagram_endpoint(lambda: _Responder(device6, True), sock=multicast6)
         await loop.create_datagram_endpoint(lambda: _Responder(device6, False), sock=unicast6)
         await asyncio.start_server(
-            lambda r, w: _serve_description(device6, r, w),
+            lambda r, w: serve_xml(DESCRIPTION_PATH, device6.description, r, w, device6.server),
             sock=dev.tcp_listener6(DESCRIPTION_PORT),
             limit=MAX_REQUEST,
         )

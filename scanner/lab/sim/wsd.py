@@ -31,7 +31,7 @@ from scanner.discovery.parsers.wsd import (
     Probe,
     parse_probe,
 )
-from scanner.lab.sim.device import SimDevice
+from scanner.lab.sim.device import Responder, SimDevice
 
 PREFIXES = {"dn": NS_DN, "tds": NS_TDS}
 GROUP6 = "ff02::c"
@@ -84,13 +84,9 @@ def probe_matches(target: Target, relates_to: str) -> bytes:
     ).encode()
 
 
-class _Responder(asyncio.DatagramProtocol):
+class _Responder(Responder):
     def __init__(self, target: Target, max_delay: float) -> None:
         self.target, self.max_delay = target, max_delay
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         probe = parse_probe(data)
@@ -99,13 +95,9 @@ class _Responder(asyncio.DatagramProtocol):
             return
         delay = random.uniform(0, self.max_delay)
         if delay:
-            asyncio.get_running_loop().call_later(delay, self._send, reply, addr)
+            asyncio.get_running_loop().call_later(delay, self.send, [reply], addr)
         else:
-            self._send(reply, addr)
-
-    def _send(self, reply: bytes, addr: tuple[str, int]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(reply, addr)
+            self.send([reply], addr)
 
 
 async def start(dev: SimDevice, params: dict[str, Any]) -> None:
