@@ -46,8 +46,10 @@ QUESTION_TYPES = (
 REPLY_DELAY = (
     0.5  # RFC 6762 §6: a shared-record answer to a multicast query may wait 20-120 ms (500 ms if truncated)
 )
+# a slow embedded responder (or a loaded host) still gets half a second before it is asked again, whatever
+# the fastest responders' round trip says
 MDNS_UNICAST = UdpProtocol(
-    "mDNS", "one-shot query", PORT, None, Timing(rounds=(0.0, 0.4), quiet=0.25), rcvbuf=4 << 20
+    "mDNS", "one-shot query", PORT, None, Timing(rounds=(0.0, 0.4), quiet=0.25, min_wait=0.5), rcvbuf=4 << 20
 )
 MDNS6 = UdpProtocol(
     "mDNS",
