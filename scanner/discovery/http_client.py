@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
+import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -98,7 +100,7 @@ def insecure_context() -> ssl.SSLContext:
 class Connection(NamedTuple):
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    rtt: float  # seconds the TCP connect took: about one round trip (more when a SYN was lost)
+    rtt: float  # seconds: the kernel's round-trip estimate, else the connect's duration
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,28 @@ def stretch(rtt: float) -> float:
     return STRETCH * min(max(rtt, 0.0), MAX_RTT)
 
 
+TCP_INFO_RTT = struct.Struct("<II")  # tcpi_rtt, tcpi_rttvar (microseconds) in Linux's struct tcp_info
+TCP_INFO_RTT_OFFSET = 68  # after 8 one-byte fields and 15 u32 fields (include/uapi/linux/tcp.h)
+
+
+def kernel_rtt(writer: asyncio.StreamWriter) -> float | None:
+    """The kernel's smoothed round-trip time of a connection, in seconds (Linux ``TCP_INFO``); None when
+    unknown (another OS, or no sample yet: a SYN was retransmitted). Unlike the connect's duration it does
+    not count the time a busy event loop took to notice the connect."""
+    sock = writer.get_extra_info("socket")
+    tcp_info = getattr(socket, "TCP_INFO", None)
+    if sock is None or tcp_info is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, tcp_info, TCP_INFO_RTT_OFFSET + TCP_INFO_RTT.size)
+    except OSError:
+        return None
+    if len(raw) < TCP_INFO_RTT_OFFSET + TCP_INFO_RTT.size:
+        return None
+    rtt_us, _rttvar_us = TCP_INFO_RTT.unpack_from(raw, TCP_INFO_RTT_OFFSET)
+    return rtt_us / 1e6 if rtt_us else None
+
+
 async def open_connection(
     host: str, port: int, *, tls: bool = False, timeout: float = CONNECT_TIMEOUT
 ) -> Connection:
@@ -135,7 +159,7 @@ async def open_connection(
     started = time.monotonic()
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(host, port, limit=READ_CHUNK)
-    rtt = time.monotonic() - started
+    rtt = kernel_rtt(writer) or time.monotonic() - started
     if tls:
         handshake = TLS_HANDSHAKE_TIMEOUT + stretch(rtt)
         try:
