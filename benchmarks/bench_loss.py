@@ -67,21 +67,25 @@ def recall(spec: LabSpec, stdout: str) -> tuple[int, int, list[str]]:
     """(covered devices flagged with their expected entity, covered devices in the lab, the names of those
     missed with what the scan said of them)."""
     try:
-        by_mac = {d["mac"]: d for d in json.loads(stdout)["devices"] if d.get("mac")}
+        devices = json.loads(stdout)["devices"]
     except (ValueError, KeyError):
-        by_mac = {}
+        devices = []
+    by_mac = {d["mac"]: d for d in devices if d.get("mac")}
+    by_ip = {d["ip"]: d for d in devices}
     want = [
         d for d in spec.devices if d.expect and d.expect.entity and d.expect.status in ("covered", "likely")
     ]
     missed = []
     for d in want:
-        got = by_mac.get(d.mac, {})
+        got = by_mac.get(d.mac) or by_ip.get(d.ip) or {}  # found without its MAC (ARP lost) still counts
         verdict = got.get("verdict", {})
         if verdict.get("status") not in FLAGGED or verdict.get("covered_entity") != (
             d.expect.entity if d.expect else None
         ):
             signals = sorted({e.get("signal", "?") for e in verdict.get("evidence", [])})
             missed.append(f"{d.name} {d.ip}: {verdict.get('status', 'not found')} {signals}")
+        elif d.mac not in by_mac:
+            print(f"    {d.name} {d.ip}: flagged without its MAC (no ARP reply)", flush=True)
     return len(want) - len(missed), len(want), missed
 
 
