@@ -17,8 +17,8 @@ Bounds, so that hostile or broken peers end in bounded time and memory:
   1 s, RFC 6298 §2.1 / ``TCP_TIMEOUT_INIT``, so one lost SYN or SYN-ACK costs a second, not the banner);
   a TLS handshake ``TLS_HANDSHAKE_TIMEOUT`` plus the link's stretch (below). Once the first connection is
   up, a request has one time ``Window`` for everything after: sending, reading the whole (capped) answer,
-  and its one retry. The window is ``WINDOW`` seconds plus ``STRETCH`` round trips (the connect's duration,
-  counted as at most ``MAX_RTT``), so a slow link gets the time a lost segment costs there (the kernel's
+  and its one retry. The window is ``WINDOW`` seconds plus ``STRETCH`` round trips (the kernel's smoothed
+  round trip, ``kernel_rtt``, else the connect's duration; counted as at most ``MAX_RTT``), so a slow link gets the time a lost segment costs there (the kernel's
   retransmission timeout after a 600 ms round trip is 0.6 + 4 x 0.3 = 1.8 s, RFC 6298 §2.2-2.3) while a
   tarpit on a LAN costs ``WINDOW`` seconds per host and port, not one timeout per attempt.
 - one retry, inside the window: when the first connection got no byte of reply by the window's middle
