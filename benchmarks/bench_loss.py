@@ -1,12 +1,13 @@
 """Scans over impaired links: time, max RSS and recall of `ndaa-scan scan` per loss and delay setting,
 beside arp-scan and nmap -sn -PR (ARP only: how many devices each finds), and the lab switch's forwarding rate.
 
-    sudo .venv/bin/python benchmarks/bench_loss.py [--runs 3] [--lab lossy] [--skip-rate]
+    sudo .venv/bin/python benchmarks/bench_loss.py [--runs 3] [--lab lossy] [--skip-rate] [--only 600]
 
 Every condition is the same lab (default examples/labs/lossy.toml) with every device link set to the
-condition's loss and delay each way (scanner/lab/switch.py); recall is the share of the lab's covered
-devices (``expect`` status covered/likely) the scan flags with the expected entity. Every tool runs inside the
-lab's scanner namespace. The forwarding rate is UDP datagrams per second through the userspace switch
+condition's loss and delay each way (scanner/lab/switch.py: a device link's delay applies once each way, so
+300 ms of delay is a 600 ms round trip); recall is the share of the lab's covered devices (``expect`` status
+covered/likely) the scan flags with the expected entity, per run and in all. Every tool runs inside the
+lab's scanner namespace; each lab gets a name of its own, so two benchmarks never share namespaces. The forwarding rate is UDP datagrams per second through the userspace switch
 without impairment, beside the kernel bridge, one sender and one receiver.
 """
 
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shutil
 import socket
 import statistics
 import sys
+import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +33,16 @@ sys.path.insert(0, str(ROOT))
 from scanner.lab import measure  # noqa: E402
 from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.netns import ip, run_in_netns  # noqa: E402
-from scanner.lab.spec import LabSpec, load_lab, parse_lab  # noqa: E402
+from scanner.lab.spec import LabSpec, load_lab, parse_lab, render_lab  # noqa: E402
 
 FLAGGED = {"covered", "likely"}
-CONDITIONS = [  # (label, loss, delay each way)
-    ("0% / 0 ms", "0%", "0ms"),
-    ("5% / 0 ms", "5%", "0ms"),
-    ("20% / 0 ms", "20%", "0ms"),
-    ("0% / 100 ms", "0%", "100ms"),
-    ("0% / 300 ms", "0%", "300ms"),
-    ("20% / 300 ms", "20%", "300ms"),
+CONDITIONS = [  # (label: loss each way / round trip, loss each way, delay each way)
+    ("0% / 0 ms RTT", "0%", "0ms"),
+    ("5% / 0 ms RTT", "5%", "0ms"),
+    ("20% / 0 ms RTT", "20%", "0ms"),
+    ("0% / 200 ms RTT", "0%", "100ms"),
+    ("0% / 600 ms RTT", "0%", "300ms"),
+    ("20% / 600 ms RTT", "20%", "300ms"),
 ]
 
 
@@ -59,22 +63,30 @@ def ndaa_cmd(spec: LabSpec, *extra: str) -> list[str]:
     ]
 
 
-def recall(spec: LabSpec, stdout: str) -> tuple[int, int]:
-    """(covered devices flagged with their expected entity, covered devices in the lab)."""
+def recall(spec: LabSpec, stdout: str) -> tuple[int, int, list[str]]:
+    """(covered devices flagged with their expected entity, covered devices in the lab, the names of those
+    missed with what the scan said of them)."""
     try:
-        by_mac = {d["mac"]: d["verdict"] for d in json.loads(stdout)["devices"] if d.get("mac")}
+        devices = json.loads(stdout)["devices"]
     except (ValueError, KeyError):
-        by_mac = {}
+        devices = []
+    by_mac = {d["mac"]: d for d in devices if d.get("mac")}
+    by_ip = {d["ip"]: d for d in devices}
     want = [
         d for d in spec.devices if d.expect and d.expect.entity and d.expect.status in ("covered", "likely")
     ]
-    hit = sum(
-        1
-        for d in want
-        if by_mac.get(d.mac, {}).get("status") in FLAGGED
-        and by_mac.get(d.mac, {}).get("covered_entity") == (d.expect.entity if d.expect else None)
-    )
-    return hit, len(want)
+    missed = []
+    for d in want:
+        got = by_mac.get(d.mac) or by_ip.get(d.ip) or {}  # found without its MAC (ARP lost) still counts
+        verdict = got.get("verdict", {})
+        if verdict.get("status") not in FLAGGED or verdict.get("covered_entity") != (
+            d.expect.entity if d.expect else None
+        ):
+            signals = sorted({e.get("signal", "?") for e in verdict.get("evidence", [])})
+            missed.append(f"{d.name} {d.ip}: {verdict.get('status', 'not found')} {signals}")
+        elif d.mac not in by_mac:
+            print(f"    {d.name} {d.ip}: flagged without its MAC (no ARP reply)", flush=True)
+    return len(want) - len(missed), len(want), missed
 
 
 def arp_tools(spec: LabSpec) -> dict[str, list[str]]:
@@ -91,29 +103,42 @@ def found_macs(out: str, spec: LabSpec) -> int:
     return sum(1 for d in spec.devices if d.mac in text)
 
 
-def bench_conditions(base: LabSpec, lab_file: Path, runs: int) -> None:
+def bench_conditions(base: LabSpec, lab_file: Path, runs: int, only: str | None = None) -> None:
     print(f"lab {base.name}: {len(base.devices)} devices; {runs} run(s) per condition; medians\n")
-    print(f"{'loss / delay each way':22} {'tool':14} {'time s':>7} {'max RSS MB':>10} {'recall':>12}")
+    print(
+        f"{'loss each way / RTT':22} {'tool':14} {'time s':>7} {'max RSS MB':>10} {'recall (median)':>15} "
+        f"{'recall, all runs':>20}"
+    )
     for label, loss, delay in CONDITIONS:
+        if only and only not in label:
+            continue
         spec = base.with_impairment(loss, delay, "0ms")
-        spec = spec.model_copy(update={"switch": "userspace"})
+        name = f"{base.name[:4]}{secrets.token_hex(2)}"  # namespaces of its own
+        spec = spec.model_copy(update={"switch": "userspace", "name": name})
+        raw = tomllib.loads(lab_file.read_text())
+        raw["lab"]["name"] = name  # the simulator finds its namespaces by the file's lab name
+        renamed = Path(tempfile.mkdtemp(prefix="ndaa-bench-")) / f"{name}.toml"
+        renamed.write_text(render_lab(raw))
         # per-device overrides in the lab file would hide the condition: clear them
         spec.devices = [
             d.model_copy(update={"loss": None, "delay": None, "jitter": None}) for d in spec.devices
         ]
-        lab_up(spec, lab_file)
+        lab_up(spec, renamed)
         try:
             times, rss, hits = [], [], []
             total = 0
             for _ in range(runs):
                 dt, mb, out = run_measured(ndaa_cmd(spec))
-                hit, total = recall(spec, out)
+                hit, total, missed = recall(spec, out)
+                if missed:
+                    print(f"    {label}: missed {missed}", flush=True)
                 times.append(dt)
                 rss.append(mb)
                 hits.append(hit)
             print(
                 f"{label:22} {'ndaa-scan':14} {statistics.median(times):7.2f} {statistics.median(rss):10.0f} "
-                f"{statistics.median(hits):>5.0f}/{total} covered"
+                f"{statistics.median(hits):>8.0f}/{total} cov. "
+                f"{sum(hits):>6}/{total * runs} = {sum(hits) / max(1, total * runs):5.1%}"
             )
             for name, cmd in arp_tools(spec).items():
                 if shutil.which(cmd[4]) is None:
@@ -208,6 +233,7 @@ def main() -> int:
     ap.add_argument("--lab", default="lossy")
     ap.add_argument("--skip-rate", action="store_true", help="do not measure the forwarding rate")
     ap.add_argument("--only-rate", action="store_true", help="measure only the forwarding rate")
+    ap.add_argument("--only", help="only the conditions whose label holds this text (e.g. 600)")
     args = ap.parse_args()
     if not args.skip_rate:
         for switch in ("kernel", "userspace"):
@@ -220,7 +246,7 @@ def main() -> int:
         return 0
     base = load_lab(args.lab)
     lab_file = ROOT / "examples" / "labs" / f"{args.lab}.toml"
-    bench_conditions(base, lab_file if lab_file.exists() else Path(args.lab), args.runs)
+    bench_conditions(base, lab_file if lab_file.exists() else Path(args.lab), args.runs, args.only)
     return 0
 
 

@@ -4,7 +4,8 @@ A banner probe states only what is its own: its name, description, the port opti
 (``ctx.options.ports``) and its default ports, how many sockets one host may hold, and
 ``probe_host(run, rec)``, its work on one host. ``BannerProbe.run`` does the rest: the hosts to probe
 (none: SKIPPED), the ports, a per-host time limit (``ctx.options.host_timeout``, else the probe's budget),
-at most ``ctx.concurrency`` hosts at once (fewer when the open-file limit could not hold their sockets),
+at most ``ctx.concurrency`` hosts at once (fewer when the open-file limit could not hold their sockets,
+a retry's beside each first connection),
 the whole-probe budget (``ctx.timeout``), and the ProbeResult: PARTIAL, with a note saying how many hosts
 were not finished, when a host ran out of its time or the budget ended first. Each host's answers go
 through a ``HostRecorder``, once per (signal, value, port). The HTTP client the probes share is
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, run_bounded
+from scanner.discovery.http_client import RETRIES
 
 
 class HostRecorder:
@@ -90,7 +92,9 @@ class BannerProbe(ABC):
         async def one(rec: HostRecorder) -> bool:
             return await self.probe_host(run, rec)
 
-        result = await probe_each_host(col, hosts, one, self.sockets_per_host(run), run.host_budget)
+        # a request's retry opens its connection beside the first (http_client.with_one_retry): count both
+        sockets = self.sockets_per_host(run) * (1 + RETRIES)
+        result = await probe_each_host(col, hosts, one, sockets, run.host_budget)
         result.notes += self.notes(run)
         return result
 

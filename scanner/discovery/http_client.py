@@ -15,22 +15,32 @@ Bounds, so that hostile or broken peers end in bounded time and memory:
   (a gzip bomb costs what its first ``cap`` bytes cost).
 - seconds: a TCP connect may take ``CONNECT_TIMEOUT`` (2.5 s: above Linux's first SYN retransmission at
   1 s, RFC 6298 §2.1 / ``TCP_TIMEOUT_INIT``, so one lost SYN or SYN-ACK costs a second, not the banner);
-  a TLS handshake ``TLS_HANDSHAKE_TIMEOUT``; sending the request and reading the whole answer
-  ``EXCHANGE_TIMEOUT`` in all (a tarpit dripping a byte every few seconds is cut there). Callers' own
-  deadlines (``asyncio.timeout`` around a host) cut every wait too.
-- one retry: a request whose connection came up but that got no byte of reply (silence until the
-  exchange timeout, or a close or reset before the first byte) is sent once more on a fresh connection.
-  A refused or silent connect is not retried: the kernel already retransmitted the SYN within the wait.
+  a TLS handshake ``TLS_HANDSHAKE_TIMEOUT`` plus the link's stretch (below). Once the first connection is
+  up, a request has one time ``Window`` for everything after: sending, reading the whole (capped) answer,
+  and its one retry. The window is ``WINDOW`` seconds plus ``STRETCH`` round trips (the kernel's smoothed
+  round trip, ``kernel_rtt``, else the connect's duration; counted as at most ``MAX_RTT``), so a slow link gets the time a lost segment costs there (the kernel's
+  retransmission timeout after a 600 ms round trip is 0.6 + 4 x 0.3 = 1.8 s, RFC 6298 §2.2-2.3) while a
+  tarpit on a LAN costs ``WINDOW`` seconds per host and port, not one timeout per attempt.
+- one retry, inside the window: when the first connection got no byte of reply by the window's middle
+  (``Window.retry_at``), the request is sent once more on a fresh connection while the first one keeps
+  listening; it is sent at once when the first connection ended (closed or reset) before any byte. The
+  first attempt to hear a byte is the one whose answer counts; the other is dropped. Half a window is left
+  for the retry: ``WINDOW / 2`` plus two round trips, its connect and its exchange. A refused or silent
+  connect is not retried: the kernel already retransmitted the SYN within the wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
-from collections.abc import Iterable
-from functools import cache
-from typing import NamedTuple
+import struct
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from functools import cache, partial
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from scanner.discovery.parsers.http import (
@@ -48,10 +58,14 @@ from scanner.discovery.parsers.http import (
 log = logging.getLogger("scanner.discovery")
 
 CONNECT_TIMEOUT = 2.5  # seconds: survives one lost SYN (retransmitted after 1 s)
-TLS_HANDSHAKE_TIMEOUT = 2.0
-EXCHANGE_TIMEOUT = 3.0  # seconds from sending a request to the end of the (capped) answer
+TLS_HANDSHAKE_TIMEOUT = 2.0  # seconds, plus the link's stretch
+WINDOW = 2.0  # seconds for a request, its answer and its one retry on a LAN (see ``Window``)
+STRETCH = 4  # round trips added to a window: a retry's connect and exchange, or one lost segment
+MAX_RTT = 0.65  # seconds: the longest round trip a window stretches for (600 ms links and a margin)
 RETRIES = 1  # more sends of a request that got no byte of reply
 READ_CHUNK = 64 * 1024
+
+T = TypeVar("T")
 
 
 class Response(NamedTuple):
@@ -93,26 +107,156 @@ def host_header(host: str) -> str:
     return f"[{host.split('%', 1)[0]}]" if ":" in host else host
 
 
-async def connect(
+class Connection(NamedTuple):
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    rtt: float  # seconds: the kernel's round-trip estimate, else the connect's duration
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time one request (and its one retry) has once its first connection is up: ``WINDOW`` seconds
+    plus ``STRETCH`` round trips of at most ``MAX_RTT``, on the event loop's clock (``time.monotonic``)."""
+
+    start: float
+    end: float
+
+    @classmethod
+    def after(cls, rtt: float, base: float = WINDOW) -> Window:
+        now = time.monotonic()
+        return cls(now, now + base + stretch(rtt))
+
+    @property
+    def retry_at(self) -> float:
+        """When a first attempt that has heard nothing yet gets a second one beside it: the middle."""
+        return (self.start + self.end) / 2
+
+
+def stretch(rtt: float) -> float:
+    """Seconds a link whose connect took ``rtt`` adds to a wait: ``STRETCH`` round trips, each at most
+    ``MAX_RTT`` (so a peer that delays its SYN-ACK cannot buy itself a longer window)."""
+    return STRETCH * min(max(rtt, 0.0), MAX_RTT)
+
+
+TCP_INFO_RTT = struct.Struct("<II")  # tcpi_rtt, tcpi_rttvar (microseconds) in Linux's struct tcp_info
+TCP_INFO_RTT_OFFSET = 68  # after 8 one-byte fields and 15 u32 fields (include/uapi/linux/tcp.h)
+
+
+def kernel_rtt(writer: asyncio.StreamWriter) -> float | None:
+    """The kernel's smoothed round-trip time of a connection, in seconds (Linux ``TCP_INFO``); None when
+    unknown (another OS, or no sample yet: a SYN was retransmitted). Unlike the connect's duration it does
+    not count the time a busy event loop took to notice the connect."""
+    sock = writer.get_extra_info("socket")
+    tcp_info = getattr(socket, "TCP_INFO", None)
+    if sock is None or tcp_info is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, tcp_info, TCP_INFO_RTT_OFFSET + TCP_INFO_RTT.size)
+    except OSError:
+        return None
+    if len(raw) < TCP_INFO_RTT_OFFSET + TCP_INFO_RTT.size:
+        return None
+    rtt_us, _rttvar_us = TCP_INFO_RTT.unpack_from(raw, TCP_INFO_RTT_OFFSET)
+    return rtt_us / 1e6 if rtt_us else None
+
+
+async def open_connection(
     host: str, port: int, *, tls: bool = False, timeout: float = CONNECT_TIMEOUT
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+) -> Connection:
     """A TCP connection (then a TLS handshake when ``tls``, any certificate accepted) within ``timeout``
-    for the TCP part and ``TLS_HANDSHAKE_TIMEOUT`` for the handshake. Raises OSError, TimeoutError or
-    ssl.SSLError."""
+    for the TCP part and ``TLS_HANDSHAKE_TIMEOUT`` plus the link's stretch for the handshake. Raises
+    OSError, TimeoutError or ssl.SSLError."""
+    started = time.monotonic()
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(host, port, limit=READ_CHUNK)
+    rtt = kernel_rtt(writer) or time.monotonic() - started
     if tls:
+        handshake = TLS_HANDSHAKE_TIMEOUT + stretch(rtt)
         try:
-            async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):
+            async with asyncio.timeout(handshake):
                 await writer.start_tls(
                     insecure_context(),
                     server_hostname=None if ":" in host else host,  # no SNI for an IPv6 literal
-                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
+                    ssl_handshake_timeout=handshake,
                 )
         except BaseException:
             writer.transport.abort()
             raise
-    return reader, writer
+    return Connection(reader, writer, rtt)
+
+
+async def connect(
+    host: str, port: int, *, tls: bool = False, timeout: float = CONNECT_TIMEOUT
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``open_connection`` without its round trip."""
+    conn = await open_connection(host, port, tls=tls, timeout=timeout)
+    return conn.reader, conn.writer
+
+
+Heard = Callable[[], None]  # an attempt calls it when the first byte of reply arrives
+Attempt = Callable[
+    [Connection, Heard], Coroutine[Any, Any, T]
+]  # one attempt on one connection; NoReply if unheard
+
+
+async def with_one_retry(
+    first: Connection,
+    reconnect: Callable[[], Awaitable[Connection]],
+    attempt: Attempt[T],
+    window: Window,
+    retries: int = RETRIES,
+) -> T:
+    """``attempt`` on ``first``; when it has heard no byte by ``window.retry_at``, or ended without one,
+    ``attempt`` once more on ``reconnect()`` (``retries`` 0: never). The first attempt to hear a byte
+    decides: its outcome is returned (or raised) and the other is dropped. Everything ends at
+    ``window.end`` (TimeoutError). Raises NoReply when no attempt heard anything."""
+    loop = asyncio.get_running_loop()
+    winner: asyncio.Future[asyncio.Task[T]] = loop.create_future()
+    tasks: list[asyncio.Task[T]] = []
+
+    def heard(index: int) -> None:
+        if not winner.done():
+            winner.set_result(tasks[index])
+
+    async def again(index: int) -> T:
+        return await attempt(await reconnect(), partial(heard, index))
+
+    try:
+        async with asyncio.timeout_at(window.end):
+            tasks.append(loop.create_task(attempt(first, partial(heard, 0))))
+            if retries > 0:
+                await settled(winner, tasks, window.retry_at)
+                if not winner.done():  # silent until the middle, or ended without a byte: once more
+                    tasks.append(loop.create_task(again(1)))
+            await settled(winner, tasks)
+            if not winner.done():
+                raise NoReply("no attempt heard a byte")
+            chosen = winner.result()
+            for t in tasks:
+                if t is not chosen:
+                    t.cancel()
+            return await chosen
+    finally:
+        await cancel_all(tasks)
+        first.writer.transport.abort()  # in case its attempt was cancelled before it ran
+
+
+async def cancel_all(tasks: list[asyncio.Task[T]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def settled(
+    winner: asyncio.Future[asyncio.Task[T]], tasks: list[asyncio.Task[T]], until: float | None = None
+) -> None:
+    """Wait until an attempt has heard a byte (``winner``), every attempt ended, or ``until`` (monotonic)."""
+    while not winner.done() and (running := [t for t in tasks if not t.done()]):
+        timeout = None if until is None else until - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            return
+        waiting: set[asyncio.Future[Any]] = {winner, *running}
+        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
 
 
 async def fetch(
@@ -138,47 +282,57 @@ async def fetch(
         return None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request = build_request(method, host_header(host), port, target, tls=tls, body=body, headers=headers)
-    for attempt in range(retries + 1):
-        try:
-            answer = await exchange(host, port, request, cap, tls=tls)
-        except NoReply as exc:
-            log.debug("http: %s %s: no reply (attempt %d): %s", method, url, attempt + 1, exc)
-            continue
-        except Exception as exc:  # refused, reset mid-answer, TLS errors, timeouts: a banner we did not get
-            log.debug("http: %s %s: %r", method, url, exc)
-            return None
-        if answer is None:
-            return None
-        head, content, complete = answer
-        return Response(
-            f"{parts.scheme}://{url_host(host)}:{port}{target}", port, head.status, head, content, complete
+    try:
+        first = await open_connection(host, port, tls=tls)
+    except (
+        Exception
+    ) as exc:  # refused, silent, TLS errors: a banner we did not get (the kernel resent the SYN)
+        log.debug("http: %s %s: %r", method, url, exc)
+        return None
+    try:
+        answer = await with_one_retry(
+            first,
+            partial(open_connection, host, port, tls=tls),
+            partial(exchange, request=request, cap=cap),
+            Window.after(first.rtt),
+            retries,
         )
-    return None
+    except NoReply as exc:
+        log.debug("http: %s %s: no reply: %s", method, url, exc)
+        return None
+    except Exception as exc:  # reset mid-answer, out of time, TLS errors: a banner we did not get
+        log.debug("http: %s %s: %r", method, url, exc)
+        return None
+    if answer is None:
+        return None
+    head, content, complete = answer
+    return Response(
+        f"{parts.scheme}://{url_host(host)}:{port}{target}", port, head.status, head, content, complete
+    )
 
 
 async def exchange(
-    host: str, port: int, request: bytes, cap: int, *, tls: bool = False
+    conn: Connection, heard: Heard, *, request: bytes, cap: int
 ) -> tuple[Head, bytes, bool] | None:
-    """Connect, send ``request``, read one answer (see ``read_response``) within ``EXCHANGE_TIMEOUT``.
-    Raises NoReply when the peer sent nothing back, else OSError, TimeoutError or ssl.SSLError for a
-    failed connect or a cut answer."""
-    reader, writer = await connect(host, port, tls=tls)
+    """Send ``request`` on ``conn`` and read one answer (see ``read_response``), calling ``heard`` at its
+    first byte; the caller's window bounds the time. Raises NoReply when the peer sent nothing back, else
+    OSError or ssl.SSLError for an answer cut short. Always closes ``conn``."""
     replied = False
     try:
-        async with asyncio.timeout(EXCHANGE_TIMEOUT):
-            writer.write(request)
-            await writer.drain()
-            first = await reader.read(READ_CHUNK)
-            if not first:
-                raise NoReply("closed")
-            replied = True
-            return await read_response(reader, cap, first)
-    except (TimeoutError, OSError) as exc:
+        conn.writer.write(request)
+        await conn.writer.drain()
+        first = await conn.reader.read(READ_CHUNK)
+        if not first:
+            raise NoReply("closed")
+        replied = True
+        heard()
+        return await read_response(conn.reader, cap, first)
+    except OSError as exc:
         if not replied:
             raise NoReply(repr(exc)) from exc
         raise
     finally:
-        writer.transport.abort()
+        conn.writer.transport.abort()
 
 
 async def read_response(

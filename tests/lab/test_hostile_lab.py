@@ -3,8 +3,9 @@ headers, a flooder of forged SADP/DHIP/WS-Discovery replies, spoofers claiming o
 addresses, lying DHIP lengths and mDNS compression loops, beside ten ordinary devices.
 
 `ndaa-scan scan` of the whole segment, run as its own process in the scanner's namespace, must end within
-twice the time of the same scan without the hostile devices, stay under 300 MB of memory, give the ordinary
-devices the verdicts they get without the hostiles, and report no device at an address nothing there has.
+twice the time of the same scan without the hostile devices (measured just before, in the same test, plus
+``SLACK`` seconds), stay under 300 MB of memory, give the ordinary devices the verdicts they get without the
+hostiles, and report no device at an address nothing there has.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ pytestmark = pytest.mark.netns
 
 LAB_FILE = REPO / "examples" / "labs" / "hostile.toml"
 MAX_RSS_MB = 300
-TIME_FLOOR = 5.0  # seconds: the baseline below which twice it is too tight to mean anything
+# Seconds allowed beyond twice the baseline, for a loaded 2-core runner only: the two scans are separate
+# processes run one after the other, and on a shared 2-core machine a scan process's start-up alone (imports,
+# before any packet) was measured at 0.8 s in one run and 1.7 s in the next; identification varied as much.
+# It is not a floor: a baseline of 3 s still allows 7 s, not 10.
+SLACK = 1.0
 FLAGGED = {"covered", "likely"}
 
 
@@ -90,10 +95,11 @@ def test_scan_survives_hostile_peers(lab_factory):
         ip = h.get("ip") if isinstance(h, dict) else h
         if ip in impossible:
             problems.append(f"heard from {ip}")
-    limit = 2 * max(base_s, TIME_FLOOR)
+    limit = 2 * base_s + SLACK
+    print(f"time ratio {hostile_s / base_s:.2f} (limit 2 × {base_s:.2f} s + {SLACK:g} s = {limit:.2f} s)")
     if hostile_s > limit:
         problems.append(
-            f"scan took {hostile_s:.1f} s beside hostiles, over {limit:.1f} s (2 × {base_s:.1f} s)"
+            f"scan took {hostile_s:.1f} s beside hostiles, over {limit:.1f} s (2 × {base_s:.1f} s + {SLACK:g} s)"
         )
     if hostile_rss > MAX_RSS_MB:
         problems.append(f"scanner's max RSS {hostile_rss:.0f} MB, over {MAX_RSS_MB} MB")

@@ -120,6 +120,67 @@ def test_scan_over_lossy_and_slow_links(lab_factory):
         assert any(OUT_OF_TIME.search(n) and all(p in n for p in short) for n in report["notes"])
 
 
+FAR_GROUPS = [  # 10 covered devices, every link 300 ms each way: a 600 ms round trip
+    group("nvr", 3, "10.99.0.10", "hikvision-nvr", "58:50:ed", "c0:56:e3"),
+    group("dahua", 3, "10.99.0.30", "dahua-ipc", "08:ed:ed", "3c:ef:8c"),
+    group("ont", 2, "10.99.0.50", "huawei-cpe", "00:e0:fc"),
+    group("hiwatch", 2, "10.99.0.60", "hiwatch-ipc", "20:f4:1b"),
+]
+
+
+def _far_requests(camera: str, tarpit: str) -> tuple[float, int | None, bool, float]:
+    """From the scanner's namespace: (the kernel's round trip to ``camera``, the status of a banner fetch
+    from it, whether the tarpit answered a fetch, how long that fetch held on)."""
+    import asyncio
+    import time
+
+    from scanner.discovery.http_client import fetch, open_connection
+
+    async def go() -> tuple[float, int | None, bool, float]:
+        conn = await open_connection(camera, 80)
+        conn.writer.transport.abort()
+        answer = await fetch(f"http://{camera}:80/", 64 * 1024)
+        start = time.monotonic()
+        pit = await fetch(f"http://{tarpit}:80/", 64 * 1024)
+        return conn.rtt, answer.status if answer else None, pit is not None, time.monotonic() - start
+
+    return asyncio.run(go())
+
+
+def test_scan_at_600_ms_round_trip(lab_factory):
+    """Every link at a 600 ms round trip: every covered device flagged and the scan complete; the banner
+    client's window stretches by the kernel's round trip (a request there is answered), and a tarpit
+    behind the same link still costs one window."""
+    from scanner.discovery.http_client import STRETCH, WINDOW
+    from scanner.lab.netns import run_in_netns
+
+    pit = {"name": "pit", "ip": "10.99.0.81", "mac": "02:48:00:00:00:81", "profile": "hostile-tarpit"}
+    lab = lab_factory(devices=[pit], groups=FAR_GROUPS, loss="0%", delay="300ms")
+    report, seconds, rss = measured_scan(lab)
+    covered = [d for d in lab.devices if d.profile in ENTITY]
+    by_mac = {d["mac"]: d for d in report["devices"] if d.get("mac")}
+    by_ip = {d["ip"]: d for d in report["devices"]}
+    missed = []
+    for dev in covered:
+        verdict = (by_mac.get(dev.mac) or by_ip.get(dev.ip) or {}).get("verdict", {})
+        if verdict.get("status") not in FLAGGED or verdict.get("covered_entity") != ENTITY[dev.profile]:
+            missed.append(f"{dev.name} {dev.ip}: {verdict.get('status')} {verdict.get('covered_entity')}")
+    print(
+        f"\n600 ms RTT: {len(covered) - len(missed)}/{len(covered)} flagged in {seconds:.1f} s, {rss:.0f} MB"
+    )
+    print("probes:", {p["probe"]: (p["status"], round(p.get("duration") or 0, 2)) for p in report["probes"]})
+    assert len(covered) == 10 and missed == []
+    short = [p["probe"] for p in report["probes"] if p["status"] == "partial"]
+    assert report["complete"] is True and short == [], (short, report["notes"])
+
+    rtt, status, pit_answered, pit_s = run_in_netns(lab.scanner_ns, _far_requests, covered[0].ip, pit["ip"])
+    print(f"from the scanner: kernel RTT {rtt:.3f} s, camera {status}, tarpit held {pit_s:.2f} s")
+    assert 0.55 <= rtt < 1.0 and status is not None  # the camera answered over the slow link
+    # the tarpit: its connect (one round trip), then one window stretched by that round trip, retry inside
+    held = 0.6 + WINDOW + STRETCH * 0.6
+    assert not pit_answered and held - 0.1 <= pit_s < held + 1.0
+
+
 def test_a_scan_too_short_for_its_network_never_passes_for_complete(lab_factory):
     """At 600 ms round trip with 20% loss and the shortest --timeout, a scan either still finds every
     covered device or says it ran out of time: it never misses devices while claiming "complete"."""
