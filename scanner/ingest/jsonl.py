@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from scanner.errors import UsageError
+from scanner.ingest.lines import BoundedLines
 from scanner.observations import MAX_VALUE_LEN, PROTOCOL_FIELD_PREFIXES, SIGNALS, Observation, normalise_mac
 
 MAX_LINE_BYTES = 64 * 1024
@@ -175,17 +176,10 @@ class _LineReader:
                 held_more += 1
 
         self.problems = hold
-        lineno = 0
         valid = 0
-        while True:
-            raw = stream.readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                break
-            lineno += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                _skip_rest_of_line(stream)
-                self.problems(lineno, f"line longer than {MAX_LINE_BYTES} bytes: skipped")
-                continue
+        # self.problems changes once a line is valid: the lines report to whichever it is then
+        lines = BoundedLines(stream, lambda line, message: self.problems(line, message), MAX_LINE_BYTES)
+        for lineno, raw in lines:
             text = raw.strip()
             if not text or text.startswith(b"#"):
                 continue
@@ -205,7 +199,7 @@ class _LineReader:
         if not valid:
             fatal = [h for h in held if h[1].endswith("skipped")] or held
             first = f"; first problem: line {fatal[0][0]}: {fatal[0][1]}" if fatal else ""
-            what = f"{lineno} line(s), none a valid observation" if lineno else "empty"
+            what = f"{lines.count} line(s), none a valid observation" if lines.count else "empty"
             raise UsageError(f"{name}: not JSON Lines observations ({what}{first})"[:400])
 
     def parse(self, text: bytes, lineno: int) -> Observation:
@@ -296,10 +290,3 @@ class _LineReader:
             self.problems(lineno, message)
         elif self.name_warnings == MAX_NAME_WARNINGS + 1:
             self.problems(lineno, f"more than {MAX_NAME_WARNINGS} unknown names: no further ones reported")
-
-
-def _skip_rest_of_line(stream: BinaryIO) -> None:
-    while True:
-        chunk = stream.readline(MAX_LINE_BYTES)
-        if not chunk or chunk.endswith(b"\n"):
-            return
