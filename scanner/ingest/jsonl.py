@@ -236,32 +236,10 @@ class _LineReader:
         )
 
     def _ip(self, raw: object) -> str:
-        if type(raw) is not str:
-            raise ValueError("'ip' is not a string")
-        ip = self.ips.get(raw)
-        if ip is None:
-            try:
-                ip = ipaddress.ip_address(raw).compressed
-            except ValueError:
-                raise ValueError(f"'ip' is not an IP address: {raw[:64]!r}") from None
-            if len(self.ips) >= _CACHE_LIMIT:
-                self.ips.clear()
-            self.ips[raw] = ip
-        return ip
+        return _normalised(self.ips, raw, "ip", "an IP address", _compressed_ip)
 
     def _mac(self, raw: object, field: str = "mac") -> str:
-        if type(raw) is not str:
-            raise ValueError(f"'{field}' is not a string")
-        mac = self.macs.get(raw)
-        if mac is None:
-            try:
-                mac = normalise_mac(raw)
-            except ValueError:
-                raise ValueError(f"'{field}' is not a MAC address: {raw[:64]!r}") from None
-            if len(self.macs) >= _CACHE_LIMIT:
-                self.macs.clear()
-            self.macs[raw] = mac
-        return mac
+        return _normalised(self.macs, raw, field, "a MAC address", normalise_mac)
 
     def _check_signal(self, signal: str, lineno: int) -> str:
         if not _SIGNAL_NAME.fullmatch(signal):
@@ -290,3 +268,26 @@ class _LineReader:
             self.problems(lineno, message)
         elif self.name_warnings == MAX_NAME_WARNINGS + 1:
             self.problems(lineno, f"more than {MAX_NAME_WARNINGS} unknown names: no further ones reported")
+
+
+def _compressed_ip(text: str) -> str:
+    return ipaddress.ip_address(text).compressed
+
+
+def _normalised(
+    cache: dict[str, str], raw: object, field: str, what: str, normalise: Callable[[str], str]
+) -> str:
+    """``raw`` (a line's ``field``) in its one written form, remembered in ``cache`` (bounded); ValueError
+    (a short reason) if it is not a string or not ``what``."""
+    if type(raw) is not str:
+        raise ValueError(f"'{field}' is not a string")
+    value = cache.get(raw)
+    if value is None:
+        try:
+            value = normalise(raw)
+        except ValueError:
+            raise ValueError(f"'{field}' is not {what}: {raw[:64]!r}") from None
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = value
+    return value
