@@ -236,9 +236,13 @@ class _LineReader:
         )
 
     def _ip(self, raw: object) -> str:
+        if type(raw) is str and (ip := self.ips.get(raw)) is not None:  # the common case, without a call
+            return ip
         return _normalised(self.ips, raw, "ip", "an IP address", _compressed_ip)
 
     def _mac(self, raw: object, field: str = "mac") -> str:
+        if type(raw) is str and (mac := self.macs.get(raw)) is not None:
+            return mac
         return _normalised(self.macs, raw, field, "a MAC address", normalise_mac)
 
     def _check_signal(self, signal: str, lineno: int) -> str:
