@@ -38,6 +38,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+def no_scan(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Record any attempt to scan (a CLI test asserts there is none, or what it was given)."""
+    calls: list[Any] = []
+    monkeypatch.setattr("scanner.scan.run_scan", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr("scanner.scan.run_probes", lambda *a, **k: calls.append(a))
+    return calls
+
+
+@pytest.fixture
 def require_netns() -> None:
     require(netns_available())
 

@@ -9,12 +9,17 @@ import functools
 import os
 import platform
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass
+from dataclasses import field as default
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -180,6 +185,79 @@ def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
     threading.Thread(target=read, daemon=True).start()
     if not found.wait(timeout):
         pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(lines))
+
+
+@contextmanager
+def tcpdump_in(namespace: str, interface: str, wire: Path, *expression: str) -> Iterator[Path]:
+    """tcpdump inside ``namespace`` writes every frame of ``interface`` (whole, packet-buffered) that
+    ``expression`` keeps to ``wire``; returns once it listens, SIGINT on exit. Yields its log
+    (``wire`` with suffix .log)."""
+    tcpdump = require_binary("tcpdump")
+    log = wire.with_suffix(".log")
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, tcpdump, "-i", interface, "-U", "--immediate-mode", "-s", "0",
+             "-w", str(wire), *expression],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while "listening on" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"tcpdump did not start: {log.read_text()}")
+            time.sleep(0.05)
+        yield log
+    finally:
+        proc.send_signal(signal.SIGINT)  # the tcpdump this helper started
+        proc.wait(timeout=20)
+
+
+@dataclass
+class Capture:
+    """What a thread inside a namespace collects, one entry per frame it keeps (the frame, or its send
+    time), and how the test talks to it."""
+
+    frames: list[Any] = default(default_factory=list)
+    ready: threading.Event = default(default_factory=threading.Event)
+    stop: threading.Event = default(default_factory=threading.Event)
+    error: list[BaseException] = default(default_factory=list)
+
+
+@contextmanager
+def capturing_in(namespace: str, collect: Callable[[Capture], None]) -> Iterator[Capture]:
+    """Run ``collect`` in a thread inside ``namespace`` for the ``with`` block: it sets ``ready`` once it
+    listens and returns when ``stop`` is set; what it raised is raised here."""
+    from scanner.lab.netns import run_in_netns
+
+    cap = Capture()
+
+    def run() -> None:
+        try:
+            run_in_netns(namespace, collect, cap)
+        except BaseException as exc:  # re-raised by the test
+            cap.error.append(exc)
+            cap.ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert cap.ready.wait(10), "capture socket not ready"
+    try:
+        yield cap
+    finally:
+        cap.stop.set()
+        thread.join(5)
+    if cap.error:
+        raise cap.error[0]
+
+
+def most_in_window(times: Sequence[float], window: float) -> int:
+    """The most of ``times`` inside any ``window`` seconds."""
+    ts, best, lo = sorted(times), 0, 0
+    for hi, t in enumerate(ts):
+        while t - ts[lo] > window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
 
 
 def answer_one_msearch(udp: socket.socket, locations: list[bytes], server: bytes = b"") -> Callable[[], None]:
@@ -435,3 +513,14 @@ def check(device: Any, expected: dict[str, Any]) -> None:
         if field in expected:
             assert getattr(verdict, field) == expected[field], (field, summary)
     assert verdict.evidence or verdict.status.value == "unknown", "a verdict without evidence"
+
+
+def strings_in(node: object) -> list[str]:
+    """Every string in a parsed JSON/YAML value (dict values and list items, depth first)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in strings_in(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in strings_in(v)]
+    return []

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import typer
 
 from scanner.cli.common import EXIT_CODES_HELP
-from scanner.cli.options import AsOfOpt, EvidenceOpt, as_of_date
-from scanner.cli.scan_cmd import FAIL_ON_HELP, FORMAT_HELP, OUTPUT_HELP, output_specs
+from scanner.cli.options import (
+    AsOfOpt,
+    EvidenceOpt,
+    FailOnOpt,
+    FormatOpt,
+    OutputOpt,
+    as_of_date,
+    output_specs,
+)
 
 import_app = typer.Typer(help="Turn other tools' results into verdicts.", no_args_is_help=True)
 
@@ -19,68 +27,62 @@ def register(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")
 
 
-def identify(
-    file: str = typer.Argument(
-        ...,
-        help="JSON Lines observations (one per line: ip or mac, signal, value; "
-        "see docs/OBSERVATIONS.md), or - for stdin.",
-    ),
-    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
-    as_of: AsOfOpt = None,
-    evidence: EvidenceOpt = False,
-) -> None:
-    """Identify devices from observations in a file, without touching the network."""
-    raise typer.Exit(_offline(file, "jsonl", output_specs(fmt, output), fail_on, as_of, evidence))
+def _command(
+    kind: Literal["jsonl", "nmap-xml", "dhcp-leases", "pcap"], file_type: type, file_help: str, doc: str
+) -> Callable[..., None]:
+    """One offline command: FILE (of ``file_type``, as typer converts it) and the report options every
+    offline command shares; ``doc`` is its --help text."""
+
+    def command(
+        file: Path,
+        fmt: FormatOpt = None,
+        output: OutputOpt = None,
+        fail_on: FailOnOpt = "likely",
+        as_of: AsOfOpt = None,
+        evidence: EvidenceOpt = False,
+    ) -> None:
+        raise typer.Exit(_offline(str(file), kind, output_specs(fmt, output), fail_on, as_of, evidence))
+
+    command.__doc__ = doc
+    # typer reads the hints: FILE keeps its own type (identify's is str, so "-" stays "-") and help.
+    command.__annotations__["file"] = Annotated[file_type, typer.Argument(..., help=file_help)]
+    return command
 
 
-@import_app.command("nmap-xml")
-def nmap_xml(
-    file: Path = typer.Argument(..., help="An nmap -oX result (MACs, service banners, script output)."),
-    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
-    as_of: AsOfOpt = None,
-    evidence: EvidenceOpt = False,
-) -> None:
-    """Verdicts for the hosts of an nmap XML file."""
-    raise typer.Exit(_offline(str(file), "nmap-xml", output_specs(fmt, output), fail_on, as_of, evidence))
-
-
-@import_app.command("dhcp-leases")
-def dhcp_leases(
-    file: Path = typer.Argument(
-        ...,
-        help="A DHCP server's lease file: ISC dhcpd.leases, dnsmasq leases or Kea memfile CSV "
+identify = _command(
+    "jsonl",
+    str,
+    "JSON Lines observations (one per line: ip or mac, signal, value; see docs/OBSERVATIONS.md), or - for stdin.",
+    "Identify devices from observations in a file, without touching the network.",
+)
+identify.__name__ = "identify"
+nmap_xml = import_app.command("nmap-xml")(
+    _command(
+        "nmap-xml",
+        Path,
+        "An nmap -oX result (MACs, service banners, script output).",
+        "Verdicts for the hosts of an nmap XML file.",
+    )
+)
+dhcp_leases = import_app.command("dhcp-leases")(
+    _command(
+        "dhcp-leases",
+        Path,
+        "A DHCP server's lease file: ISC dhcpd.leases, dnsmasq leases or Kea memfile CSV "
         "(told apart by content). MACs, addresses, host names, vendor classes and client ids; "
         "ended leases are marked.",
-    ),
-    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
-    as_of: AsOfOpt = None,
-    evidence: EvidenceOpt = False,
-) -> None:
-    """Verdicts for the clients of a DHCP server's lease file."""
-    raise typer.Exit(_offline(str(file), "dhcp-leases", output_specs(fmt, output), fail_on, as_of, evidence))
-
-
-@import_app.command("pcap")
-def pcap(
-    file: Path = typer.Argument(
-        ...,
-        help="A packet capture (pcap or pcapng, also gzip-compressed): ARP, DHCP, mDNS, SSDP, "
+        "Verdicts for the clients of a DHCP server's lease file.",
+    )
+)
+pcap = import_app.command("pcap")(
+    _command(
+        "pcap",
+        Path,
+        "A packet capture (pcap or pcapng, also gzip-compressed): ARP, DHCP, mDNS, SSDP, "
         "WS-Discovery, SADP, DHIP, LLDP, CDP, cleartext HTTP/RTSP heads and TLS<=1.2 certificates.",
-    ),
-    fmt: list[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: list[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
-    fail_on: str = typer.Option("likely", "--fail-on", help=FAIL_ON_HELP),
-    as_of: AsOfOpt = None,
-    evidence: EvidenceOpt = False,
-) -> None:
-    """Verdicts for the hosts seen in a packet capture (passive analysis, no packet sent)."""
-    raise typer.Exit(_offline(str(file), "pcap", output_specs(fmt, output), fail_on, as_of, evidence))
+        "Verdicts for the hosts seen in a packet capture (passive analysis, no packet sent).",
+    )
+)
 
 
 def _offline(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,21 +79,26 @@ AS_OF_HELP = (
     "(YYYY-MM-DD), to reproduce an earlier audit; default: today. The report records the day and the data version."
 )
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP)]
+
+
+def _list_files(*names: str, help: str) -> Any:
+    """A repeatable option naming files of targets (``LIST_FILE_SYNTAX``)."""
+    return typer.Option(*names, metavar="FILE", help=help)
+
+
 TargetFileOpt = Annotated[
     list[str] | None,
-    typer.Option(
+    _list_files(
         "-iL",
         "--targets-file",
-        metavar="FILE",
         help=f"Read targets from FILE as nmap -iL does: {LIST_FILE_SYNTAX}. Added to the arguments. Repeatable.",
     ),
 ]
 ExcludeFileOpt = Annotated[
     list[str] | None,
-    typer.Option(
+    _list_files(
         "--exclude-file",
         "--excludefile",
-        metavar="FILE",
         help=f"Never probe the targets listed in FILE ({LIST_FILE_SYNTAX}). Repeatable.",
     ),
 ]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from scanner.errors import UsageError
+from scanner.ingest.lines import BoundedLines
 from scanner.observations import HostNote, Observation, normalise_mac
 
 PROBE = "dhcp-leases"
@@ -199,19 +200,7 @@ def _iso(t: datetime) -> str:
 
 
 def _lines(stream: BinaryIO, problems: Problems) -> Iterator[tuple[int, str]]:
-    lineno = 0
-    while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        lineno += 1
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while True:  # skip the rest of an over-long line
-                more = stream.readline(MAX_LINE_BYTES)
-                if not more or more.endswith(b"\n"):
-                    break
-            problems(lineno, f"line longer than {MAX_LINE_BYTES} bytes: skipped")
-            continue
+    for lineno, raw in BoundedLines(stream, problems, MAX_LINE_BYTES):
         if b"\0" in raw:
             problems(lineno, "NUL byte in line: skipped")
             continue
@@ -277,14 +266,31 @@ def _dnsmasq(lines: Iterator[tuple[int, str]], problems: Problems) -> Iterator[L
             problems(lineno, f"expiry {parts[0][:20]} out of range: kept without an end")
         host = parts[3] if parts[3] != "*" else None
         cid = parts[4] if len(parts) == 5 and parts[4] != "*" else None
-        yield Lease(
-            ip=ip,
-            line=lineno,
-            mac=mac,
-            hostname=_clip(host) if host else None,
-            client_id=_clip(cid.lower()) if cid else None,
-            ends=ends,
-        )
+        yield _lease(ip, lineno, mac, host, cid, ends=ends)
+
+
+def _lease(
+    ip: str,
+    line: int,
+    mac: str | None,
+    host: str | None,
+    cid: str | None,
+    *,
+    state: str = "active",
+    starts: datetime | None = None,
+    ends: datetime | None = None,
+) -> Lease:
+    """A dnsmasq or Kea lease row: its host name and client id (lower case) clipped, empty ones left out."""
+    return Lease(
+        ip=ip,
+        line=line,
+        mac=mac,
+        hostname=_clip(host) if host else None,
+        client_id=_clip(cid.lower()) if cid else None,
+        state=state,
+        starts=starts,
+        ends=ends,
+    )
 
 
 def _epoch(n: int) -> datetime | None:
@@ -339,16 +345,7 @@ def _kea(lines: Iterator[tuple[int, str]], problems: Problems) -> Iterator[Lease
         host = rec.get("hostname", "").replace("&#x2c", ",").rstrip(".")
         cid = rec.get("client_id", "")
         state = _KEA_STATES.get(rec.get("state", "0"), f"state {rec.get('state', '')[:8]}")
-        yield Lease(
-            ip=ip,
-            line=lineno,
-            mac=mac,
-            hostname=_clip(host) if host else None,
-            client_id=_clip(cid.lower()) if cid else None,
-            state=state,
-            starts=starts,
-            ends=ends,
-        )
+        yield _lease(ip, lineno, mac, host, cid, state=state, starts=starts, ends=ends)
 
 
 # ---------------------------------------------------------------- ISC dhcpd.leases

@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from scanner.errors import UsageError
+from scanner.ingest.lines import BoundedLines
 from scanner.observations import MAX_VALUE_LEN, PROTOCOL_FIELD_PREFIXES, SIGNALS, Observation, normalise_mac
 
 MAX_LINE_BYTES = 64 * 1024
@@ -175,17 +176,10 @@ class _LineReader:
                 held_more += 1
 
         self.problems = hold
-        lineno = 0
         valid = 0
-        while True:
-            raw = stream.readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                break
-            lineno += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                _skip_rest_of_line(stream)
-                self.problems(lineno, f"line longer than {MAX_LINE_BYTES} bytes: skipped")
-                continue
+        # self.problems changes once a line is valid: the lines report to whichever it is then
+        lines = BoundedLines(stream, lambda line, message: self.problems(line, message), MAX_LINE_BYTES)
+        for lineno, raw in lines:
             text = raw.strip()
             if not text or text.startswith(b"#"):
                 continue
@@ -205,7 +199,7 @@ class _LineReader:
         if not valid:
             fatal = [h for h in held if h[1].endswith("skipped")] or held
             first = f"; first problem: line {fatal[0][0]}: {fatal[0][1]}" if fatal else ""
-            what = f"{lineno} line(s), none a valid observation" if lineno else "empty"
+            what = f"{lines.count} line(s), none a valid observation" if lines.count else "empty"
             raise UsageError(f"{name}: not JSON Lines observations ({what}{first})"[:400])
 
     def parse(self, text: bytes, lineno: int) -> Observation:
@@ -242,32 +236,14 @@ class _LineReader:
         )
 
     def _ip(self, raw: object) -> str:
-        if type(raw) is not str:
-            raise ValueError("'ip' is not a string")
-        ip = self.ips.get(raw)
-        if ip is None:
-            try:
-                ip = ipaddress.ip_address(raw).compressed
-            except ValueError:
-                raise ValueError(f"'ip' is not an IP address: {raw[:64]!r}") from None
-            if len(self.ips) >= _CACHE_LIMIT:
-                self.ips.clear()
-            self.ips[raw] = ip
-        return ip
+        if type(raw) is str and (ip := self.ips.get(raw)) is not None:  # the common case, without a call
+            return ip
+        return _normalised(self.ips, raw, "ip", "an IP address", _compressed_ip)
 
     def _mac(self, raw: object, field: str = "mac") -> str:
-        if type(raw) is not str:
-            raise ValueError(f"'{field}' is not a string")
-        mac = self.macs.get(raw)
-        if mac is None:
-            try:
-                mac = normalise_mac(raw)
-            except ValueError:
-                raise ValueError(f"'{field}' is not a MAC address: {raw[:64]!r}") from None
-            if len(self.macs) >= _CACHE_LIMIT:
-                self.macs.clear()
-            self.macs[raw] = mac
-        return mac
+        if type(raw) is str and (mac := self.macs.get(raw)) is not None:
+            return mac
+        return _normalised(self.macs, raw, field, "a MAC address", normalise_mac)
 
     def _check_signal(self, signal: str, lineno: int) -> str:
         if not _SIGNAL_NAME.fullmatch(signal):
@@ -298,8 +274,24 @@ class _LineReader:
             self.problems(lineno, f"more than {MAX_NAME_WARNINGS} unknown names: no further ones reported")
 
 
-def _skip_rest_of_line(stream: BinaryIO) -> None:
-    while True:
-        chunk = stream.readline(MAX_LINE_BYTES)
-        if not chunk or chunk.endswith(b"\n"):
-            return
+def _compressed_ip(text: str) -> str:
+    return ipaddress.ip_address(text).compressed
+
+
+def _normalised(
+    cache: dict[str, str], raw: object, field: str, what: str, normalise: Callable[[str], str]
+) -> str:
+    """``raw`` (a line's ``field``) in its one written form, remembered in ``cache`` (bounded); ValueError
+    (a short reason) if it is not a string or not ``what``."""
+    if type(raw) is not str:
+        raise ValueError(f"'{field}' is not a string")
+    value = cache.get(raw)
+    if value is None:
+        try:
+            value = normalise(raw)
+        except ValueError:
+            raise ValueError(f"'{field}' is not {what}: {raw[:64]!r}") from None
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = value
+    return value

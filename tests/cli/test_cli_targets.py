@@ -25,14 +25,6 @@ from scanner.targets import Address
 
 
 @pytest.fixture
-def no_scan(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    calls: list[Any] = []
-    monkeypatch.setattr("scanner.scan.run_scan", lambda *a, **k: calls.append(a))
-    monkeypatch.setattr("scanner.scan.run_probes", lambda *a, **k: calls.append(a))
-    return calls
-
-
-@pytest.fixture
 def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Address]]:
     """The system resolver replaced by this table (a name not in it does not resolve)."""
     table: dict[str, list[Address]] = {}

@@ -18,15 +18,6 @@ from scanner.cli import app
 from scanner.cli.common import EXIT_CODES_HELP, run_app
 
 
-@pytest.fixture
-def no_scan(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Record any attempt to scan (there must be none)."""
-    calls: list[Any] = []
-    monkeypatch.setattr("scanner.scan.run_scan", lambda *a, **k: calls.append(a))
-    monkeypatch.setattr("scanner.scan.run_probes", lambda *a, **k: calls.append(a))
-    return calls
-
-
 def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str
 ) -> tuple[int, str, str]:

@@ -47,11 +47,21 @@ def test_the_line_says_hosts_devices_covered_and_the_eta() -> None:
     assert progress_line(view(sent_share=0.374)).startswith("discovery 37% 0/65,536 hosts done")
 
 
-def test_the_line_never_wraps_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    terminal = FakeTerminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def on_stderr(monkeypatch: pytest.MonkeyPatch, stderr: io.StringIO, columns: int = 120) -> io.StringIO:
+    """``stderr`` (a FakeTerminal, or a plain StringIO for a pipe) as sys.stderr, an xterm ``columns`` wide."""
+    monkeypatch.setattr(sys, "stderr", stderr)
     monkeypatch.setenv("TERM", "xterm")
-    monkeypatch.setenv("COLUMNS", "50")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    return stderr
+
+
+def test_the_line_never_wraps_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = on_stderr(monkeypatch, FakeTerminal(), columns=50)
     with Progress(enabled=True) as p:
         p.update(view())
     drawn = [ln for ln in terminal.getvalue().replace("\r", "\n").split("\n") if "hosts" in ln]
@@ -59,16 +69,8 @@ def test_the_line_never_wraps_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPat
     assert "covered" not in terminal.getvalue()  # cut, not wrapped onto a second row
 
 
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def test_progress_draws_in_place_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    terminal = FakeTerminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    monkeypatch.setenv("TERM", "xterm")
-    monkeypatch.setenv("COLUMNS", "120")
+    terminal = on_stderr(monkeypatch, FakeTerminal())
     with Progress(enabled=True) as p:
         assert p.enabled
         p.update(view())
@@ -150,9 +152,7 @@ def scan_in_process(monkeypatch: pytest.MonkeyPatch, stderr: io.StringIO, *flags
     from scanner.cli.common import run_app
 
     monkeypatch.setattr("scanner.scan.instantiate", lambda spec: SlowProbe(spec.name))
-    monkeypatch.setattr(sys, "stderr", stderr)
-    monkeypatch.setenv("TERM", "xterm")
-    monkeypatch.setenv("COLUMNS", "120")
+    on_stderr(monkeypatch, stderr)
     argv = ["ndaa-scan", "scan", "--no-history", "-p", "sadp", "-f", "json", *flags, "127.0.0.1"]
     monkeypatch.setattr(sys, "argv", argv)
     return run_app(app)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import most_in_window
 
 from scanner.discovery.base import Collector, ProbeContext
 from scanner.discovery.options import (
@@ -29,17 +29,6 @@ from scanner.discovery.options import (
 from scanner.discovery.pacing import Pacer
 from scanner.discovery.request_reply import Exchange, Scope, Timing
 from tests.discovery.test_udp_engine import FakeChannel, FakeNet, ask, handle, hosts
-
-
-def most_in_window(times: Sequence[float], window: float) -> int:
-    """The most of ``times`` inside any ``window`` seconds."""
-    ts, best, lo = sorted(times), 0, 0
-    for hi, t in enumerate(ts):
-        while t - ts[lo] > window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
 
 # ---------------------------------------------------------------- the bucket on a virtual clock
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from clirun import run_cli
-from labtools import require_binary
+from labtools import require_binary, tcpdump_in
 
 from scanner.errors import UsageError
 from scanner.ingest.dhcp_leases import read_dhcp_leases
@@ -162,6 +162,21 @@ def _check_common(found: dict[str, dict[str, list[str]]]) -> None:
         assert found[mac]["dhcp.lease"][0].startswith("active until ")
 
 
+def _leases_given(
+    net: DhcpNet, server: subprocess.Popen[str], leases: Path
+) -> dict[str, dict[str, list[str]]]:
+    """The clients ask ``server`` (stopped then) once each; its lease file read back, with what every
+    server records checked."""
+    try:
+        _ask_leases(net)
+    finally:
+        _stop(server)
+    found = _by_mac(leases)
+    _check_common(found)
+    assert found["ac:cc:8e:27:0a:d8"]["dhcp.client_id"] == ["01:ac:cc:8e:27:0a:d8"]
+    return found
+
+
 def _import_verdicts(path: Path) -> dict[str, str]:
     import json
 
@@ -187,15 +202,9 @@ def test_isc_dhcpd_leases(dhcp_net: DhcpNet) -> None:
         [dhcpd, "-4", "-f", "-d", "-cf", str(conf), "-lf", str(leases), "-pf", str(pidfile), "br0"],
         "Server starting service",
     )
-    try:
-        _ask_leases(dhcp_net)
-    finally:
-        _stop(server)
-    found = _by_mac(leases)
-    _check_common(found)
+    found = _leases_given(dhcp_net, server, leases)
     for mac, vendor, _host, _cid in CLIENTS:
         assert found[mac]["dhcp.vendor_class"] == [vendor]
-    assert found["ac:cc:8e:27:0a:d8"]["dhcp.client_id"] == ["01:ac:cc:8e:27:0a:d8"]
     later = _by_mac(leases, now=datetime.now(UTC) + timedelta(hours=1))  # after the 600 s leases ended
     assert all(f["dhcp.lease"][0].startswith("expired ") and f["note"] for f in later.values())
     verdicts = _import_verdicts(leases)
@@ -213,13 +222,7 @@ def test_dnsmasq_leases(dhcp_net: DhcpNet) -> None:
          f"--pid-file={dhcp_net.tmp / 'dnsmasq.pid'}", "--dhcp-authoritative", "--log-dhcp", "--log-facility=-"],
         "DHCP, IP range",
     )  # fmt: skip
-    try:
-        _ask_leases(dhcp_net)
-    finally:
-        _stop(server)
-    found = _by_mac(leases)
-    _check_common(found)
-    assert found["ac:cc:8e:27:0a:d8"]["dhcp.client_id"] == ["01:ac:cc:8e:27:0a:d8"]
+    found = _leases_given(dhcp_net, server, leases)
     assert "dhcp.vendor_class" not in found["58:50:ed:1f:e3:85"]  # dnsmasq does not store option 60
     verdicts = _import_verdicts(leases)
     assert verdicts["58:50:ed:1f:e3:85"] == "covered"
@@ -238,13 +241,7 @@ def test_kea_memfile_leases(dhcp_net: DhcpNet) -> None:
     )
     env = {"KEA_PIDFILE_DIR": str(dhcp_net.tmp), "KEA_LOCKFILE_DIR": str(dhcp_net.tmp)}
     server = _start(dhcp_net, [kea, "-c", str(conf)], "DHCP4_STARTED", env)
-    try:
-        _ask_leases(dhcp_net)
-    finally:
-        _stop(server)
-    found = _by_mac(leases)
-    _check_common(found)
-    assert found["ac:cc:8e:27:0a:d8"]["dhcp.client_id"] == ["01:ac:cc:8e:27:0a:d8"]
+    _leases_given(dhcp_net, server, leases)
     verdicts = _import_verdicts(leases)
     assert verdicts["58:50:ed:1f:e3:85"] == "covered"
 
@@ -255,38 +252,23 @@ def test_dhcp_exchange_on_the_wire_matches_the_lease_file(dhcp_net: DhcpNet) -> 
     acknowledged, the one its lease file records."""
     from scanner.ingest.pcap import read_pcap
 
-    dnsmasq, tcpdump = require_binary("dnsmasq"), require_binary("tcpdump")
-    leases, wire, log = (
-        dhcp_net.tmp / "dnsmasq.leases",
-        dhcp_net.tmp / "dhcp.pcap",
-        dhcp_net.tmp / "tcpdump.log",
-    )
-    with log.open("w") as err:
-        dump = subprocess.Popen(
-            ["ip", "netns", "exec", dhcp_net.server, tcpdump, "-i", "any", "-U", "--immediate-mode", "-s", "0",
-             "-w", str(wire), "udp"],
-            stdout=subprocess.DEVNULL, stderr=err,
+    dnsmasq = require_binary("dnsmasq")
+    leases, wire = dhcp_net.tmp / "dnsmasq.leases", dhcp_net.tmp / "dhcp.pcap"
+    with tcpdump_in(dhcp_net.server, "any", wire, "udp"):
+        server = _start(
+            dhcp_net,
+            [dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=br0", "--bind-interfaces",
+             f"--dhcp-range={SUBNET}.50,{SUBNET}.150,10m", f"--dhcp-leasefile={leases}", "--dhcp-authoritative",
+             f"--pid-file={dhcp_net.tmp / 'dnsmasq.pid'}", "--log-facility=-"],
+            "DHCP, IP range",
         )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while "listening on" not in log.read_text():
-        assert dump.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-    server = _start(
-        dhcp_net,
-        [dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=br0", "--bind-interfaces",
-         f"--dhcp-range={SUBNET}.50,{SUBNET}.150,10m", f"--dhcp-leasefile={leases}", "--dhcp-authoritative",
-         f"--pid-file={dhcp_net.tmp / 'dnsmasq.pid'}", "--log-facility=-"],
-        "DHCP, IP range",
-    )  # fmt: skip
-    try:
-        _ask_leases(dhcp_net)
-        deadline = time.monotonic() + 30  # tcpdump writes what it has read; wait for every client's ACK
-        while len(_acked(wire)) < len(CLIENTS) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        _stop(server)
-        dump.send_signal(signal.SIGINT)  # the tcpdump this test started
-        dump.wait(timeout=20)
+        try:
+            _ask_leases(dhcp_net)
+            deadline = time.monotonic() + 30  # tcpdump writes what it has read; wait for every client's ACK
+            while len(_acked(wire)) < len(CLIENTS) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            _stop(server)
     wire_fields: dict[str, dict[str, set[str]]] = {}
     for o in read_pcap(wire, lambda n, m: None):
         assert o.probe == "passive-dhcp" and o.mac is not None

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from clirun import scan_lab_json, scanner_command
-from labtools import require_binary
+from labtools import tcpdump_in
 from paths import REPO
 
 from scanner.ingest.pcap import iter_frames
@@ -76,30 +76,8 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
     tapped: tuple[Any, str, str], tmp_path: Path
 ) -> None:
     lab, tap, tap_mac = tapped
-    tcpdump = require_binary("tcpdump")
-    wire, dump_log, listen_log = tmp_path / "tap.pcap", tmp_path / "tcpdump.log", tmp_path / "listen.log"
-    with dump_log.open("w") as dump_err:
-        dump = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                tap,
-                tcpdump,
-                "-i",
-                "eth0",
-                "-U",
-                "--immediate-mode",
-                "-s",
-                "0",
-                "-w",
-                str(wire),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=dump_err,
-        )
-    _wait_for(dump_log, "listening on", dump)
-    with listen_log.open("w") as listen_err:
+    wire, listen_log = tmp_path / "tap.pcap", tmp_path / "listen.log"
+    with tcpdump_in(tap, "eth0", wire), listen_log.open("w") as listen_err:
         listener = subprocess.Popen(
             ["ip", "netns", "exec", tap, *scanner_command("listen", "-i", "eth0", "-f", "json")],
             stdout=subprocess.PIPE,
@@ -107,17 +85,15 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
             text=True,
             cwd=REPO,
         )
-    try:
-        _wait_for(listen_log, "nothing is sent", listener)
-        scanned = scan_lab_json(lab)
-    finally:
-        listener.send_signal(signal.SIGINT)  # Ctrl-C, to the listener this test started
-        out, _ = listener.communicate(timeout=120)
-        _flush_capture(
-            lab.scanner_ns, str(ipaddress.ip_network(lab.subnet).broadcast_address), wire
-        )  # everything up to the listener's exit is in the file
-        dump.send_signal(signal.SIGINT)
-        dump.wait(timeout=20)
+        try:
+            _wait_for(listen_log, "nothing is sent", listener)
+            scanned = scan_lab_json(lab)
+        finally:
+            listener.send_signal(signal.SIGINT)  # Ctrl-C, to the listener this test started
+            out, _ = listener.communicate(timeout=120)
+            _flush_capture(
+                lab.scanner_ns, str(ipaddress.ip_network(lab.subnet).broadcast_address), wire
+            )  # everything up to the listener's exit is in the file
     assert listener.returncode == 1, listen_log.read_text()  # covered equipment heard
     assert "Traceback" not in listen_log.read_text()
     report = json.loads(out)

@@ -18,14 +18,13 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+from labtools import Capture, capturing_in, most_in_window
 from paths import REPO
 
 pytestmark = pytest.mark.netns
@@ -38,17 +37,6 @@ DEVICES = [
     {"name": "dahua", "ip": "10.99.0.11", "mac": "08:ed:ed:44:55:66", "profile": "dahua-ipc"},
     {"name": "axis", "ip": "10.99.0.12", "mac": "ac:cc:8e:27:0a:d8", "profile": "axis-ipc"},
 ]
-
-
-@dataclass
-class Capture:
-    """The kernel's send time of every probe packet eth0 sent: UDP datagrams, TCP SYNs, ICMP echoes
-    (not the kernel's own RSTs and ICMP errors)."""
-
-    sent: list[float] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
-    error: list[BaseException] = field(default_factory=list)
 
 
 def is_probe_packet(frame: bytes) -> bool:
@@ -83,41 +71,13 @@ def _capture(cap: Capture) -> None:  # runs inside the scanner's namespace
             )
             assert stamp is not None, "no kernel timestamp"
             sec, nsec = struct.unpack("qq", stamp[:16])
-            cap.sent.append(sec + nsec / 1e9)
+            cap.frames.append(sec + nsec / 1e9)
 
 
-@contextmanager
-def capturing(namespace: str) -> Iterator[Capture]:
-    from scanner.lab.netns import run_in_netns
-
-    cap = Capture()
-
-    def run() -> None:
-        try:
-            run_in_netns(namespace, _capture, cap)
-        except BaseException as exc:  # re-raised by the test
-            cap.error.append(exc)
-            cap.ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert cap.ready.wait(10), "capture socket not ready"
-    try:
-        yield cap
-    finally:
-        cap.stop.set()
-        thread.join(5)
-    if cap.error:
-        raise cap.error[0]
-
-
-def most_in_window(times: list[float], window: float) -> int:
-    ts, best, lo = sorted(times), 0, 0
-    for hi, t in enumerate(ts):
-        while t - ts[lo] > window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
+def capturing(namespace: str) -> AbstractContextManager[Capture]:
+    """The kernel's send time of every probe packet eth0 sent: UDP datagrams, TCP SYNs, ICMP echoes
+    (not the kernel's own RSTs and ICMP errors)."""
+    return capturing_in(namespace, _capture)
 
 
 def scan_args(lab: Any, *extra: str) -> list[str]:
@@ -173,11 +133,11 @@ def test_rate_caps_every_probe_together(routed: str) -> None:
     assert report["complete"], report["notes"]  # slower under a low cap, not cut short
     assert any(n.startswith("paced at 400 packets/s at most") for n in report["notes"]), report["notes"]
     # 126 targets: a datagram each from SADP and DHIP, an echo and 4 SYNs each from the sweep
-    assert len(cap.sent) >= 126 * 6, len(cap.sent)
+    assert len(cap.frames) >= 126 * 6, len(cap.frames)
     # the pacer's burst and slack (2 and 1 packets at 400/s) and one late packet per sender
     slack = 2 + 1 + 3
     for window in (0.1, 0.5, 2.0):
-        assert most_in_window(cap.sent, window) <= rate * window + slack, window
+        assert most_in_window(cap.frames, window) <= rate * window + slack, window
     # and the piped stderr carries no progress line
     assert "hosts done" not in proc.stderr and "\r" not in proc.stderr and "\x1b" not in proc.stderr
 

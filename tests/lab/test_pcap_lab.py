@@ -6,52 +6,19 @@ from __future__ import annotations
 
 import gzip
 import json
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from clirun import cli, scan_lab_json
-from labtools import require_binary
+from labtools import require_binary, tcpdump_in
 
 FAILING = ("covered", "likely")
 
 
 def _capture_scan(lab: Any, path: Path) -> dict[str, Any]:
-    tcpdump = require_binary("tcpdump")
-    log = path.with_suffix(".log")
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                lab.scanner_ns,
-                tcpdump,
-                "-i",
-                "eth0",
-                "-U",
-                "--immediate-mode",
-                "-s",
-                "0",
-                "-w",
-                str(path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while "listening on" not in log.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"tcpdump did not start: {log.read_text()}")
-            time.sleep(0.05)
+    with tcpdump_in(lab.scanner_ns, "eth0", path) as log:
         report = scan_lab_json(lab)
-    finally:
-        proc.send_signal(signal.SIGINT)  # the tcpdump this test started
-        proc.wait(timeout=20)
     assert "packets captured" in log.read_text()
     return report
 
@@ -141,42 +108,17 @@ def test_tls12_certificate_over_several_segments(require_netns: None, tmp_path: 
     import secrets
     import sys
 
-    tcpdump = require_binary("tcpdump")
+    require_binary("tcpdump")  # before the namespace is made
     ns = f"nd-pc{secrets.token_hex(3)}"
     subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
     try:
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "mtu", "1500", "up"], check=True, timeout=30)
-        path, log = tmp_path / "tls.pcap", tmp_path / "tcpdump.log"
-        with log.open("w") as err:
-            dump = subprocess.Popen(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    ns,
-                    tcpdump,
-                    "-i",
-                    "lo",
-                    "-U",
-                    "--immediate-mode",
-                    "-s",
-                    "0",
-                    "-w",
-                    str(path),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
-        deadline = time.monotonic() + 20
-        while "listening on" not in log.read_text():
-            assert dump.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        run = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", TLS_SCRIPT, str(tmp_path)],
-            capture_output=True, text=True, timeout=120, env={**os.environ},
-        )  # fmt: skip
-        dump.send_signal(signal.SIGINT)  # the tcpdump this test started
-        dump.wait(timeout=20)
+        path = tmp_path / "tls.pcap"
+        with tcpdump_in(ns, "lo", path):
+            run = subprocess.run(
+                ["ip", "netns", "exec", ns, sys.executable, "-c", TLS_SCRIPT, str(tmp_path)],
+                capture_output=True, text=True, timeout=120, env={**os.environ},
+            )  # fmt: skip
         assert run.returncode == 0, run.stderr
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)

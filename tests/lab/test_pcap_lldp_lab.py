@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from clirun import scanner_command
-from labtools import require_binary
+from labtools import require_binary, tcpdump_in
 from paths import REPO
 
 from scanner.errors import UsageError
@@ -69,53 +69,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def test_lldp_and_cdp_in_a_capture_and_heard_by_listen(pair: tuple[str, str], tmp_path: Path) -> None:
     sender, peer = pair
-    tcpdump = require_binary("tcpdump")
-    wire, log = tmp_path / "lldp.pcap", tmp_path / "tcpdump.log"
-    with log.open("w") as err:
-        dump = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                peer,
-                tcpdump,
-                "-i",
-                "eth0",
-                "-U",
-                "--immediate-mode",
-                "-w",
-                str(wire),
-                "not",
-                "ip6",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    deadline = time.monotonic() + 20
-    while "listening on" not in log.read_text():
-        assert dump.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-    listener = subprocess.Popen(
-        ["ip", "netns", "exec", peer, *scanner_command("listen", "-i", "eth0", "-f", "json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-    )  # fmt: skip
-    assert listener.stderr is not None
-    assert "nothing is sent" in listener.stderr.readline()
-    sockets = Path(tempfile.mkdtemp(prefix="nd-lldpd-"))  # lldpd's unprivileged half must reach its socket
-    sockets.chmod(0o755)
-    sender_proc = _lldpd(sender, tmp_path, sockets)
-    try:
-        deadline = time.monotonic() + 30
-        while not {"lldp", "cdp"} <= _protocols(wire):  # lldpd sends both at start
-            assert time.monotonic() < deadline, (tmp_path / "lldpd.log").read_text()
-            time.sleep(0.2)
-    finally:
-        _stop(sender_proc)
-        listener.send_signal(signal.SIGINT)
-        out, _ = listener.communicate(timeout=60)
-        dump.send_signal(signal.SIGINT)
-        dump.wait(timeout=20)
-        shutil.rmtree(sockets, ignore_errors=True)
+    wire = tmp_path / "lldp.pcap"
+    with tcpdump_in(peer, "eth0", wire, "not", "ip6"):
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", peer, *scanner_command("listen", "-i", "eth0", "-f", "json")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        )  # fmt: skip
+        assert listener.stderr is not None
+        assert "nothing is sent" in listener.stderr.readline()
+        # lldpd's unprivileged half must reach its socket
+        sockets = Path(tempfile.mkdtemp(prefix="nd-lldpd-"))
+        sockets.chmod(0o755)
+        sender_proc = _lldpd(sender, tmp_path, sockets)
+        try:
+            deadline = time.monotonic() + 30
+            while not {"lldp", "cdp"} <= _protocols(wire):  # lldpd sends both at start
+                assert time.monotonic() < deadline, (tmp_path / "lldpd.log").read_text()
+                time.sleep(0.2)
+        finally:
+            _stop(sender_proc)
+            listener.send_signal(signal.SIGINT)
+            out, _ = listener.communicate(timeout=60)
+            shutil.rmtree(sockets, ignore_errors=True)
     found = {(o.signal, o.value, o.mac) for o in read_pcap(wire, lambda n, m: None)}
     assert {
         ("lldp.chassis_id", SENDER_MAC, SENDER_MAC),

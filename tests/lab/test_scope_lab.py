@@ -11,13 +11,11 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+from labtools import Capture, capturing_in
 from paths import REPO
 
 pytestmark = pytest.mark.netns
@@ -51,16 +49,6 @@ PACKET_OUTGOING = 4
 BROADCAST = ipaddress.IPv4Network(SUBNET).broadcast_address
 
 
-@dataclass
-class Capture:
-    """Every frame the scanner's eth0 sent while the scan ran, in order."""
-
-    frames: list[bytes] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
-    error: list[BaseException] = field(default_factory=list)
-
-
 def _capture_in_namespace(cap: Capture) -> None:
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as s:
         s.bind(("eth0", 0))
@@ -75,29 +63,9 @@ def _capture_in_namespace(cap: Capture) -> None:
                 cap.frames.append(data)
 
 
-@contextmanager
-def capturing(namespace: str) -> Iterator[Capture]:
-    from scanner.lab.netns import run_in_netns
-
-    cap = Capture()
-
-    def run() -> None:
-        try:
-            run_in_netns(namespace, _capture_in_namespace, cap)
-        except BaseException as exc:  # re-raised by the test
-            cap.error.append(exc)
-            cap.ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert cap.ready.wait(10), "capture socket not ready"
-    try:
-        yield cap
-    finally:
-        cap.stop.set()
-        thread.join(5)
-    if cap.error:
-        raise cap.error[0]
+def capturing(namespace: str) -> AbstractContextManager[Capture]:
+    """Every frame the scanner's eth0 sent while the scan ran, in order."""
+    return capturing_in(namespace, _capture_in_namespace)
 
 
 def destination(frame: bytes) -> tuple[str, str] | None:

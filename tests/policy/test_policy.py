@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from labtools import strings_in
 from paths import REPO
 
 from scanner.errors import UsageError
@@ -135,23 +136,13 @@ def ndaa_commands(text: str) -> list[list[str]]:
     return found
 
 
-def yaml_strings(node: object) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in yaml_strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in yaml_strings(v)]
-    return []
-
-
 def example_commands() -> dict[str, list[list[str]]]:
     commands = {name: ndaa_commands((CI / name).read_text()) for name in ("ndaa-scan.service", "crontab")}
     if importlib.util.find_spec("yaml") is not None:
         import yaml
 
         for name in ("github-actions.yml", "gitlab-ci.yml"):
-            commands[name] = ndaa_commands("\n".join(yaml_strings(yaml.safe_load((CI / name).read_text()))))
+            commands[name] = ndaa_commands("\n".join(strings_in(yaml.safe_load((CI / name).read_text()))))
     return commands
 
 

@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
+from labtools import strings_in
 from paths import DATA_DIR, REPO
 from report_fixtures import CONTROL_CHARS, HOSTILE_CONTROL, heard_report, sample_report
 
@@ -46,18 +47,8 @@ def test_json_formats_escape_but_keep_the_exact_values(fmt: str) -> None:
     values: list[Any] = (
         [json.loads(line) for line in text.splitlines()] if fmt in NDJSON_FORMATS else [json.loads(text)]
     )
-    assert any(HOSTILE_CONTROL in _strings(v) for v in values)  # the exact value parses back
+    assert any(HOSTILE_CONTROL in strings_in(v) for v in values)  # the exact value parses back
     assert "\\u009b" in text and "\\u202e" in text and "\\u007f" in text
-
-
-def _strings(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in _strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in _strings(v)]
-    return []
 
 
 def test_json_has_heard_beside_devices_and_validates() -> None:
