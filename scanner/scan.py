@@ -284,24 +284,28 @@ async def run_probes(
             handoff=handoff or Handoff(),
         )
 
+    sweep = [p for p in request.probes if p.phase == "sweep"]
     discover = [p for p in request.probes if p.phase == "discover"]
     banner = [p for p in request.probes if p.phase == "banner"]
     swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
-    # The liveness sweep asks what ARP cannot: the targets off the ARP-swept subnet.
+    # The liveness sweep asks what ARP cannot: the targets off the ARP-swept subnet. It runs first, so
+    # that unicast discovery and banners go only to the off-link targets that answered it.
     off_link = [t for t in targets if swept is None or t not in swept]
-    budget = discovery_budget(request.timeout, len(targets))
-
-    def discovery_context(spec: ProbeSpec) -> ProbeContext:
-        if spec.name == "liveness":
-            return context(off_link, liveness_budget(request, len(off_link)), {})
-        return context(targets, budget, {})
-
-    await asyncio.gather(*(run_one(p, discovery_context(p)) for p in discover))
+    await asyncio.gather(
+        *(run_one(p, context(off_link, probe_budget(p, request, len(off_link)), {})) for p in sweep)
+    )
+    off_link_swept = any(r.probe in {p.name for p in sweep} and r.status in SWEPT for r in state.results)
+    asked = targets
+    if off_link_swept:
+        answered = live_hosts(state.observations, off_link, True, None, off_link_swept=True)
+        asked = [t for t in targets if (swept is not None and t in swept) or str(t) in answered]
+    await asyncio.gather(
+        *(run_one(p, context(asked, probe_budget(p, request, len(asked)), {})) for p in discover)
+    )
     if banner:
-        if any(r.probe == "liveness" and r.status in SWEPT for r in state.results):
-            live = live_hosts(state.observations, targets, True, swept, off_link_swept=True)
-        else:
-            live = live_hosts(state.observations, targets, bool(discover), swept)
+        live = live_hosts(
+            state.observations, targets, bool(discover or sweep), swept, off_link_swept=off_link_swept
+        )
         state.probed = list(live)
         if not live:
             why = "no target answered discovery" if targets else "no target to probe"
@@ -309,14 +313,20 @@ async def run_probes(
             return
         hosts = [IPv4Address(ip) for ip in live]
         handoff = discovery_handoff(state.observations, live)
-        budget = banner_budget(request.banner_timeout, len(live), request.concurrency)
+        await asyncio.gather(
+            *(run_one(p, context(hosts, probe_budget(p, request, len(live)), live, handoff)) for p in banner)
+        )
 
-        def banner_context(spec: ProbeSpec) -> ProbeContext:
-            # nmap -sV waits on every silent port and service probe: it gets a budget of its own
-            seconds = max(budget, NMAP_BUDGET) if spec.name == "nmap" else budget
-            return context(hosts, seconds, live, handoff)
 
-        await asyncio.gather(*(run_one(p, banner_context(p)) for p in banner))
+def probe_budget(spec: ProbeSpec, request: ScanRequest, hosts: int) -> float:
+    """Seconds ``spec`` may take for ``hosts`` hosts: its phase's budget, at least its own ``min_budget``."""
+    if spec.phase == "sweep":
+        seconds = liveness_budget(request, hosts)
+    elif spec.phase == "banner":
+        seconds = banner_budget(request.banner_timeout, hosts, request.concurrency)
+    else:
+        seconds = discovery_budget(request.timeout, hosts)
+    return max(seconds, spec.min_budget)
 
 
 def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str]) -> Handoff:
@@ -331,10 +341,11 @@ def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str])
 
 
 UNICAST_RATE = 5000  # datagrams per second: the discovery probes' default unicast pacing
-NMAP_BUDGET = 60.0  # seconds, at least, for `nmap -sV` (it took 35.6 s for 4 hosts on a namespace lab)
-# A liveness sweep with one of these statuses asked every off-link target: only those that answered
-# go on to the banner phase. Otherwise (partial, failed) every off-link target still does.
-SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE)
+# A liveness sweep with one of these statuses asked the off-link targets: only those that answered go
+# on to unicast discovery and the banner phase. A partial sweep (out of time) makes the scan
+# incomplete, and the targets it did not ask are not probed either (banners on every address of a
+# /16 would take hours). Otherwise (it could not run) every off-link target still is.
+SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE, ProbeStatus.PARTIAL)
 
 
 def liveness_budget(request: ScanRequest, targets: int) -> float:

@@ -87,6 +87,17 @@ def scan(
         str | None,
         typer.Option("--netns", help="Run inside this network namespace (a lab's scanner: nd-demo-scan)."),
     ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            min=1,
+            max=256,
+            help="Off-link targets: ask N addresses of each /24 first (gateways and camera factory "
+            "addresses first) and sweep the rest of a /24 only if one answered. Faster on huge sparse "
+            "ranges; a /24 whose hosts all sit elsewhere is missed (the report says how many /24s).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -137,6 +148,7 @@ def scan(
         rate=rate,
         snmp_community=snmp_community,
         with_nmap=with_nmap,
+        sample=sample,
     )
     raise typer.Exit(cmd.run(request))
 
@@ -154,6 +166,7 @@ def build_request(
     snmp_community: str | None = None,
     with_nmap: bool = False,
     notes: tuple[str, ...] = (),
+    sample: int | None = None,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
@@ -184,7 +197,10 @@ def build_request(
         interface=pick_interface(targets, interface),
         timeout=timeout,
         options=ProbeOptions(
-            arp_rate=rate, snmp_community=snmp_community or None, onvif_credentials=onvif_credentials()
+            arp_rate=rate,
+            snmp_community=snmp_community or None,
+            onvif_credentials=onvif_credentials(),
+            liveness_sample=sample,
         ),
         exclude_texts=tuple(exclude),
         waivers=tuple(waiver_list),

@@ -5,9 +5,13 @@ Across a router ARP cannot tell which addresses are in use, and a banner probe p
 timeout on every empty address. This probe asks every target cheaply first, so the banner phase only
 visits hosts that answered. Two steps, both paced at ``rate`` packets per second:
 
-1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, asked twice at most
-   (the second round only to the silent ones, in reverse order, after a short gap: what a saturated
-   path dropped at the end of the first round goes first). Any answer — echo reply, SYN-ACK, RST — makes a host live.
+1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, then again to the
+   silent ones (an echo and ``RETRY_PORTS`` only, in reverse order, after a short gap: what a saturated
+   path dropped at the end of the first round goes first). Any answer — echo reply, SYN-ACK, RST —
+   makes a host live. With ``sample`` (ProbeOptions.liveness_sample, ``--sample N``), step 1 first asks
+   only N addresses of each /24 of the targets (``sample_targets``: gateways and factory addresses
+   first) and then the rest of the /24s where one of them answered; the others are not swept, and the
+   notes say how many.
 2. **Ports**: on live hosts, a SYN to each of the ports (``DEFAULT_PORTS`` or the user's) that has not
    answered yet, asked up to ``PORT_TRIES`` times.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import resource
 import secrets
 import socket
@@ -41,16 +46,23 @@ from scanner.discovery.parsers.tcp_syn import (
     parse_tcp_answer,
 )
 
+log = logging.getLogger("scanner.discovery.liveness")
+
 DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hikvision/Dahua SDK, SSH, telnet
-HOST_PORTS = (80, 443, 554, 8000)  # asked of every target in step 1 (cameras answer at least one)
+# Asked of every target in step 1: cameras serve at least one, and a host that does not filter its
+# closed ports answers any of them with RST. Every absent address costs the router a neighbour
+# resolution (ARP broadcasts), whatever the number of probes queued behind it.
+HOST_PORTS = (80, 443, 554)
+RETRY_PORTS = (80,)  # asked again, with an echo, of the targets silent after the first host round
 DEFAULT_RATE = 20_000.0  # packets per second
 HOST_TRIES = 2
+SEND_SLACK = 2.0
 PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
 RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
 MAX_WAIT = 3.0
 ROUND_GAP = 2.0  # seconds between host rounds: a router gives up resolving an absent address in ~3 s
-RCVBUF = 8 << 20
+SOCKET_BUFFER = 32 << 20  # bytes, each way (see _buffers)
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
 CONNECT_CONCURRENCY = 1024
 
@@ -58,9 +70,10 @@ CONNECT_CONCURRENCY = 1024
 def sweep_budget(targets: int, ports: int, rate: float) -> float:
     """Seconds the sweep needs for ``targets`` addresses at ``rate``: both host rounds at full size, the
     port rounds, and the waits between rounds (the scan gives the probe this much time)."""
-    host_packets = targets * (1 + len(HOST_PORTS)) * HOST_TRIES
+    host_packets = targets * (2 + len(HOST_PORTS) + len(RETRY_PORTS) * (HOST_TRIES - 1))
     waits = (HOST_TRIES + PORT_TRIES) * MAX_WAIT + (HOST_TRIES - 1) * ROUND_GAP
-    return host_packets / max(rate, 1.0) + waits + ports * 0.01 + 2.0
+    # SEND_SLACK: on a busy host (or behind a slow router) the sweep sends slower than its rate
+    return SEND_SLACK * host_packets / max(rate, 1.0) + waits + ports * 0.01 + 2.0
 
 
 @dataclass
@@ -97,7 +110,8 @@ class LivenessProbe:
         except PermissionError:
             icmp = None
         try:
-            return await _RawSweep(col, tcp, icmp, targets, rate, ctx.timeout).run(ports)
+            sweep = _RawSweep(col, tcp, icmp, targets, rate, ctx.timeout)
+            return await sweep.run(ports, ctx.options.liveness_sample)
         finally:
             tcp.close()
             if icmp is not None:
@@ -125,8 +139,10 @@ class _RawSweep:
         self.sources = _SourceAddresses()
         self.sent = 0
         self.sport = 0
+        self.sample_note = ""
+        self.sampled_out = 0  # targets not asked because sampling found their /24 silent
 
-    async def run(self, ports: tuple[int, ...]) -> ProbeResult:
+    async def run(self, ports: tuple[int, ...], sample: int | None = None) -> ProbeResult:
         loop = asyncio.get_running_loop()
         reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
         reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
@@ -134,12 +150,15 @@ class _RawSweep:
         readers = [(self.tcp, self._on_tcp), (self.icmp, self._on_icmp)]
         for sock, reader in readers:
             if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                _buffers(sock)
                 sock.setblocking(False)
                 loop.add_reader(sock.fileno(), reader)
         try:
-            finished = await self._host_rounds() and await self._port_rounds(ports)
+            if sample:
+                finished = await self._sampled_host_rounds(sample)
+            else:
+                finished = await self._host_rounds(list(self.wanted))
+            finished = await self._port_rounds(ports) and finished
         finally:
             for sock, _reader in readers:
                 if sock is not None:
@@ -147,21 +166,38 @@ class _RawSweep:
             reserve.close()
         return self._result(finished)
 
-    async def _host_rounds(self) -> bool:
+    async def _host_rounds(self, addresses: list[str]) -> bool:
         found, finished = self.found, True
         for round_no in range(HOST_TRIES):
-            silent = [ip for ip in self.wanted if ip not in found.live]
+            silent = [ip for ip in addresses if ip not in found.live]
             if not silent:
                 break
-            if round_no % 2:
+            ports: tuple[int | None, ...] = (None, *HOST_PORTS)
+            if round_no:
                 # A saturated path (a router's neighbour table, a rate limiter) drops the tail of a round:
                 # ask the silent in reverse order, after the path had time to recover.
                 silent.reverse()
+                ports = (None, *RETRY_PORTS)
                 await asyncio.sleep(max(0.0, min(ROUND_GAP, self.deadline - time.monotonic() - 1.0)))
-            finished = (
-                await self._send_round([(ip, p) for ip in silent for p in (None, *HOST_PORTS)]) and finished
-            )
+            finished = await self._send_round([(ip, p) for ip in silent for p in ports]) and finished
             await self._settle()
+        return finished
+
+    async def _sampled_host_rounds(self, sample: int) -> bool:
+        """Host rounds on ``sample`` addresses of each /24, then on the rest of the /24s that answered."""
+        first, rest = sample_targets(list(self.wanted.values()), sample)
+        finished = await self._host_rounds([str(t) for t in first])
+        answered = {_slash24(IPv4Address(ip)) for ip in self.found.live}
+        unswept = [net for net in rest if net not in answered]
+        later = [str(t) for net, hosts in rest.items() if net in answered for t in hosts]
+        finished = await self._host_rounds(later) and finished
+        nets = len({_slash24(t) for t in first})
+        self.sampled_out = sum(len(rest[n]) for n in unswept)
+        self.sample_note = (
+            f"sampled: {len(unswept)} of {nets} /24(s) had no answer to {sample} probe(s) each and were not "
+            f"swept ({self.sampled_out} address(es) never asked; a host there that does "
+            "not answer at the sampled addresses is missed)"
+        )
         return finished
 
     async def _port_rounds(self, ports: tuple[int, ...]) -> bool:
@@ -178,6 +214,8 @@ class _RawSweep:
         found, notes = self.found, []
         if self.icmp is None:
             notes.append("no raw ICMP socket: hosts were found by TCP answers only")
+        if self.sample_note:
+            notes.append(self.sample_note)
         for reason, count in sorted(self.sources.failures.items()):
             notes.append(f"{count} packet(s) could not be sent: {reason}")
         notes.append(
@@ -185,7 +223,11 @@ class _RawSweep:
             f"{sum(len(p) for p in found.open.values())} open port(s) on {len(found.open)} host(s)"
         )
         if not finished:
-            notes.append("ran out of time before every target was asked: the sweep is incomplete")
+            unasked = len(self.wanted) - len(found.asked_at) - self.sampled_out
+            notes.append(
+                f"ran out of time before every target was asked ({unasked} never asked, not probed "
+                "further): the sweep is incomplete"
+            )
             return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
         return self.col.result(notes=notes, sent=self.sent, received=len(found.live))
 
@@ -229,7 +271,21 @@ class _RawSweep:
     async def _send_round(self, jobs: Iterable[tuple[str, int | None]]) -> bool:
         """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short."""
         interval = 1.0 / self.rate if self.rate > 0 else 0.0
-        start = time.monotonic()
+        start, sent = time.monotonic(), self.sent
+        try:
+            return await self._send_paced(jobs, interval, start)
+        finally:
+            took = time.monotonic() - start
+            log.debug(
+                "liveness round: %d packets in %.2f s, %d live so far",
+                self.sent - sent,
+                took,
+                len(self.found.live),
+            )
+
+    async def _send_paced(
+        self, jobs: Iterable[tuple[str, int | None]], interval: float, start: float
+    ) -> bool:
         for i, (ip, port) in enumerate(jobs):
             if time.monotonic() >= self.deadline:
                 return False
@@ -259,10 +315,55 @@ class _RawSweep:
         mark = time.monotonic()
         while (wait := self._until_quiet(mark)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
             await asyncio.sleep(min(wait, 0.1))
+        log.debug("liveness settled after %.2f s, %d live", time.monotonic() - mark, len(self.found.live))
 
     def _until_quiet(self, mark: float) -> float:
         """Seconds left until the sweep has heard nothing new for a quiet period (or its deadline)."""
         return min(max(self.found.last_answer, mark) + self._quiet(), self.deadline) - time.monotonic()
+
+
+# Asked first in each /24 when sampling: gateways, then cameras' factory addresses (Hikvision x.x.x.64,
+# Dahua x.x.x.108), then addresses spread evenly over the /24.
+SAMPLE_FIRST = (1, 254, 64, 108, 100, 2)
+
+
+def _slash24(addr: IPv4Address) -> int:
+    return int(addr) >> 8
+
+
+def sample_targets(
+    targets: list[IPv4Address], n: int
+) -> tuple[list[IPv4Address], dict[int, list[IPv4Address]]]:
+    """Split ``targets`` by /24: up to ``n`` addresses of each /24 to ask first (those of
+    ``SAMPLE_FIRST`` that are targets, then an even spread of the others), and, per /24 (keyed by
+    address >> 8), the targets not in the sample. Order of the /24s and within them as given."""
+    groups: dict[int, list[IPv4Address]] = {}
+    for t in targets:
+        groups.setdefault(_slash24(t), []).append(t)
+    first: list[IPv4Address] = []
+    rest: dict[int, list[IPv4Address]] = {}
+    for net, hosts in groups.items():
+        by_octet = {int(h) & 0xFF: h for h in hosts}
+        chosen = [by_octet[o] for o in SAMPLE_FIRST if o in by_octet][: max(0, n)]
+        others = [h for h in hosts if h not in chosen]
+        want = max(0, n) - len(chosen)
+        if want > 0 and others:
+            step = len(others) / min(want, len(others))
+            chosen += [others[int(i * step)] for i in range(min(want, len(others)))]
+        picked = set(chosen)
+        first += chosen
+        rest[net] = [h for h in hosts if h not in picked]
+    return first, rest
+
+
+def _buffers(sock: socket.socket) -> None:
+    """Large socket buffers: answers arrive in bursts, and every SYN a router holds while it resolves an
+    absent address stays charged to our send buffer (~3 s): a default buffer stalls the sweep."""
+    for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_RCVBUFFORCE, SO_SNDBUFFORCE
+        for name in (force, opt):  # the forced size needs CAP_NET_ADMIN; else what rmem_max allows
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, name, SOCKET_BUFFER)
+                break
 
 
 def _drain(sock: socket.socket, limit: int = 1024) -> Iterator[bytes]:

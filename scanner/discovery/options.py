@@ -35,6 +35,7 @@ class ProbeOptions:
     snmp_port: int = 161
     onvif_credentials: Credentials | None = None  # sent only to named targets whose ONVIF service answered
     nmap_ports: str | None = None  # nmap -p syntax
+    liveness_sample: int | None = None  # --sample N: the liveness sweep asks N addresses per /24 first
 
     def ports_for(self, probe: str, default: tuple[int, ...]) -> tuple[int, ...]:
         return self.ports.get(probe, default)
