@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scanner.lab.manager import lab_down, lab_up  # noqa: E402
-from scanner.lab.routed import add_routed_client, remove_routed_client, router_settings  # noqa: E402
+from scanner.lab.routed import add_routed_client, remove_routed_client, router_settings, set_router_solicit  # noqa: E402
 from scanner.lab.spec import parse_lab, render_lab  # noqa: E402
 
 SUBNET = "10.1.0.0/16"
@@ -100,6 +100,11 @@ def timed(cmd: list[str], timeout: float) -> tuple[float, float, str, int]:
         return dt, usage.ru_maxrss / 1024, out.read().decode(errors="replace"), proc.returncode
 
 
+def load() -> str:
+    """The host's 1-minute load average (other work on the machine slows the lab's kernel too)."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def check_scan(stdout: str, expected: dict[str, str]) -> tuple[int, int, int, str]:
     """(found, identified, extra devices, per-probe seconds) from a JSON report."""
     report = json.loads(stdout)
@@ -124,6 +129,13 @@ def main() -> int:
     ap.add_argument("--no-nmap", action="store_true")
     ap.add_argument("--sample", type=int, default=0, help="also run the scan with --sample N")
     ap.add_argument("--keep-kernel-limits", action="store_true")
+    ap.add_argument(
+        "--router-solicit",
+        type=int,
+        default=0,
+        help="ARP requests the router sends per address (default: Linux's 3); 1 divides the lab's "
+        "broadcast load, which on one host is paid by every device namespace on the same 2 cores",
+    )
     ap.add_argument("--nmap-timeout", type=float, default=600.0, help="seconds before nmap is given up")
     args = ap.parse_args()
     devices = lab_devices(args.hosts, 889)
@@ -141,6 +153,8 @@ def main() -> int:
     rows: list[tuple[str, float, int, float]] = []
     try:
         client = add_routed_client(spec)
+        if args.router_solicit:
+            set_router_solicit(spec, args.router_solicit)
         print(
             f"lab: {SUBNET} behind a router namespace, {len(devices)} live hosts; router: {router_settings(spec)}"
         )
@@ -171,7 +185,7 @@ def main() -> int:
                 rows.append((label, dt, identified, rss))
                 print(
                     f"{label}: {dt:6.2f} s  {found}/{len(expected)} found  {identified}/{len(expected)} "
-                    f"identified  {extra} extra  max RSS {rss:.0f} MB  exit {code}\n    {stages}"
+                    f"identified  {extra} extra  max RSS {rss:.0f} MB  exit {code}  load {load()}\n    {stages}"
                 )
         if args.no_nmap:
             pass
@@ -181,7 +195,10 @@ def main() -> int:
                 up = set(re.findall(r"Nmap scan report for (\S+)", stdout))
                 found = len(set(expected) & up)
                 rows.append(("nmap -sn -T4", dt, found, rss))
-                print(f"nmap -sn -T4: {dt:6.2f} s  {found}/{len(expected)} live hosts  max RSS {rss:.0f} MB")
+                print(
+                    f"nmap -sn -T4: {dt:6.2f} s  {found}/{len(expected)} live hosts  max RSS {rss:.0f} MB  "
+                    f"load {load()}"
+                )
         else:
             print("nmap: not installed (sh scripts/bootstrap.sh --bench)")
         print("medians:")

@@ -80,3 +80,21 @@ def router_settings(spec: LabSpec) -> dict[str, str]:
     )
     values = out.stdout.split()
     return {k.rsplit("/", 1)[1]: v for k, v in zip(ROUTER_SETTINGS_READ, values, strict=False)}
+
+
+def set_router_solicit(spec: LabSpec, requests: int) -> None:
+    """How many ARP requests the router sends for an address before it gives up (Linux: 3, 1 s apart)."""
+    subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            spec.scanner_ns,
+            "sysctl",
+            "-qw",
+            f"net.ipv4.neigh.eth0.mcast_solicit={requests}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )

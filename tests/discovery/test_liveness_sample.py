@@ -50,3 +50,24 @@ def test_a_sample_as_large_as_the_slash24_asks_everything_first() -> None:
 def test_sample_of_one_asks_the_gateway() -> None:
     first, _rest = sample_targets(hosts("10.4.0.0/23"), 1)
     assert first == [IPv4Address("10.4.0.1"), IPv4Address("10.4.1.1")]
+
+
+def test_spread_asks_every_kind_of_every_address_once_a_block_apart() -> None:
+    from scanner.discovery.liveness import spread
+
+    addresses = [f"10.0.0.{i}" for i in range(1, 11)]
+    kinds = (None, 80, 443)
+    order = list(spread(addresses, kinds, 4))
+    assert sorted(order, key=str) == sorted(((a, k) for a in addresses for k in kinds), key=str)
+    assert len(order) == len(set(order))
+    position = {job: i for i, job in enumerate(order)}
+    for a in addresses:  # each kind of one address comes after the previous, about a block of steps later
+        gaps = [position[(a, kinds[k + 1])] - position[(a, kinds[k])] for k in range(len(kinds) - 1)]
+        assert all(2 <= g <= 3 * 4 * len(kinds) for g in gaps), (a, gaps)
+
+
+def test_spread_with_one_kind_keeps_the_order() -> None:
+    from scanner.discovery.liveness import spread
+
+    addresses = [f"10.0.0.{i}" for i in range(1, 6)]
+    assert list(spread(addresses, (None,), 2)) == [(a, None) for a in addresses]
