@@ -109,7 +109,10 @@ class LivenessProbe:
         try:
             tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         except PermissionError:
-            return await connect_sweep(col, targets, ports, ctx.timeout)
+            result = await connect_sweep(col, targets, ports, ctx.timeout)
+            if ctx.options.liveness_sample:
+                result.notes.append("--sample applies to the raw sweep only: every target was tried")
+            return result
         try:
             icmp: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         except PermissionError:
