@@ -16,7 +16,8 @@ visits hosts that answered. Two steps, both paced at ``rate`` packets per second
    and then the rest of the /24s where one of them answered; the others are not swept, and the notes
    say how many.
 2. **Ports**: on live hosts, a SYN to each of the ports (``DEFAULT_PORTS`` or the user's) that has not
-   answered yet, asked up to ``PORT_TRIES`` times.
+   answered yet, asked up to ``PORT_TRIES`` times more (first in the retry round, before its silent
+   targets, so both share one wait).
 
 SYN-ACKs are never completed: the kernel, which knows no connection on our source port, answers them
 with RST (the source port is reserved by a bound, unconnected TCP socket for the sweep's lifetime).
@@ -153,8 +154,10 @@ class _RawSweep:
         self.sample_note = ""
         self.sampled_out = 0  # targets not asked because sampling found their /24 silent
         self.retry_notes: list[str] = []
+        self.ports: tuple[int, ...] = ()
 
     async def run(self, ports: tuple[int, ...], sample: int | None = None) -> ProbeResult:
+        self.ports = ports
         loop = asyncio.get_running_loop()
         reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
         reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
@@ -194,7 +197,9 @@ class _RawSweep:
         silent.reverse()
         await asyncio.sleep(max(0.0, min(ROUND_GAP, self.stop_at - time.monotonic() - 1.0)))
         retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
-        finished = await self._send_round([(ip, p) for ip in silent for p in retry_kinds])
+        # the live hosts' other ports go first in the same round (one wait for both)
+        jobs = [*self._port_jobs(), *((ip, p) for ip in silent for p in retry_kinds)]
+        finished = await self._send_round(jobs)
         await self._settle()
         return finished
 
@@ -215,10 +220,17 @@ class _RawSweep:
         )
         return finished
 
+    def _port_jobs(self, ports: tuple[int, ...] | None = None) -> list[tuple[str, int | None]]:
+        """A SYN to each port of the live hosts that has not answered yet."""
+        answered = self.found.answered
+        return [
+            (ip, p) for ip in self.found.live for p in ports or self.ports if p not in answered.get(ip, set())
+        ]
+
     async def _port_rounds(self, ports: tuple[int, ...]) -> bool:
-        found, finished = self.found, True
+        finished = True
         for _round in range(PORT_TRIES):
-            jobs = [(ip, p) for ip in found.live for p in ports if p not in found.answered.get(ip, set())]
+            jobs = self._port_jobs(ports)
             if not jobs:
                 break
             finished = await self._send_round(jobs) and finished
