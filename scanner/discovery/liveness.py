@@ -53,10 +53,11 @@ from scanner.discovery.parsers.tcp_syn import (
 log = logging.getLogger("scanner.discovery.liveness")
 
 DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hikvision/Dahua SDK, SSH, telnet
-# Asked of every target in step 1: cameras serve at least one, and a host that does not filter its
-# closed ports answers any of them with RST. Every absent address costs the router a neighbour
-# resolution (ARP broadcasts), whatever the number of probes queued behind it.
-HOST_PORTS = (80, 443, 554)
+# Asked of every target in step 1, with the echo (nmap -sn also asks 443 and 80): cameras serve web, and
+# a host that does not filter its closed ports answers either with RST. Across a router every probe to
+# an absent address is forwarded and every absent address costs a neighbour resolution, so few probes
+# per address; RTSP, the SDK ports and the rest are asked of the live hosts in step 2.
+HOST_PORTS = (80, 443)
 RETRY_PORTS = (80,)  # asked again, with an echo, of the targets silent after the first host round
 DEFAULT_RATE = 20_000.0  # packets per second
 HOST_TRIES = 2
@@ -67,7 +68,9 @@ PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
 RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
 MAX_WAIT = 3.0
-ROUND_GAP = 2.0  # seconds between host rounds: a router gives up resolving an absent address in ~3 s
+# seconds from the end of one host round to the next, at least: a router gives up resolving an absent
+# address after ~3 s (Linux: 3 requests 1 s apart); a retry sent earlier joins the same resolution
+ROUND_GAP = 3.0
 SOCKET_BUFFER = 32 << 20  # bytes, each way (see _buffers)
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
 CONNECT_CONCURRENCY = 1024
@@ -187,6 +190,7 @@ class _RawSweep:
         kinds: tuple[int | None, ...] = (None, *HOST_PORTS) if self.icmp is not None else HOST_PORTS
         block = max(1, int(self.rate * SPREAD_STEP / len(kinds)))
         finished = await self._send_round(spread(addresses, kinds, block))
+        sent_at = time.monotonic()
         await self._settle()
         silent = [ip for ip in addresses if ip not in found.live]
         if not silent or not finished:
@@ -195,7 +199,8 @@ class _RawSweep:
         # the silent again, in reverse order, after the path had time to recover.
         self.retry_notes.append(f"asked {len(silent)} silent target(s) again")
         silent.reverse()
-        await asyncio.sleep(max(0.0, min(ROUND_GAP, self.stop_at - time.monotonic() - 1.0)))
+        gap = sent_at + ROUND_GAP - time.monotonic()  # the settle has waited part of it already
+        await asyncio.sleep(max(0.0, min(gap, self.stop_at - time.monotonic() - 1.0)))
         retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
         # the live hosts' other ports go first in the same round (one wait for both)
         jobs = [*self._port_jobs(), *((ip, p) for ip in silent for p in retry_kinds)]
