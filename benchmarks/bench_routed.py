@@ -194,10 +194,12 @@ def main() -> int:
                 dt, rss, stdout, _code = timed([*ns, "nmap", "-n", "-sn", "-T4", SUBNET], args.nmap_timeout)
                 up = set(re.findall(r"Nmap scan report for (\S+)", stdout))
                 found = len(set(expected) & up)
-                rows.append(("nmap -sn -T4", dt, found, rss))
+                label = "nmap -sn -T4" if dt < args.nmap_timeout else "nmap -sn -T4 (killed)"
+                rows.append((label, dt, found, rss))
                 print(
-                    f"nmap -sn -T4: {dt:6.2f} s  {found}/{len(expected)} live hosts  max RSS {rss:.0f} MB  "
+                    f"{label}: {dt:6.2f} s  {found}/{len(expected)} live hosts  max RSS {rss:.0f} MB  "
                     f"load {load()}"
+                    + ("  (did not finish: hosts reported until then)" if "killed" in label else "")
                 )
         else:
             print("nmap: not installed (sh scripts/bootstrap.sh --bench)")
