@@ -354,32 +354,49 @@ async def _run_rounds(
             host_done=tracker.host_done if tracker is not None else None,
         )
 
+    sweep = [p for p in request.probes if p.phase == "sweep"]
     discover = [p for p in request.probes if p.phase == "discover"]
     banner = [p for p in request.probes if p.phase == "banner"]
     swept = itf.network if itf and any(p.name == "arp" for p in discover) else None
-    # The liveness sweep asks what ARP cannot: the targets off the ARP-swept subnet.
+    # The liveness sweep asks what ARP cannot: the targets off the ARP-swept subnet. It runs first, so
+    # that unicast discovery and banners go only to the off-link targets that answered it.
     off_link = [t for t in targets if swept is None or t not in swept]
-    budget = discovery_budget(request.timeout, len(targets))
     # the probes share one --rate: none ends before all of them together could send their first round
-    planned = discovery_packets([p.name for p in discover], len(targets) - len(off_link), len(off_link))
+    planned_sweep = discovery_packets([p.name for p in sweep], 0, len(off_link))
+    sweep_contexts = [
+        (
+            p,
+            context(
+                off_link,
+                max(planned_sweep / request.options.rate_cap + 1.5, probe_budget(p, request, len(off_link))),
+                {},
+            ),
+        )
+        for p in sweep
+    ]
+    if tracker is not None and sweep_contexts:
+        tracker.start_discovery(
+            [p.name for p in sweep], max(c.timeout for _p, c in sweep_contexts), planned_sweep
+        )
+    await asyncio.gather(*(run_one(p, c) for p, c in sweep_contexts))
+    off_link_swept = any(r.probe in {p.name for p in sweep} and r.status in SWEPT for r in state.results)
+    asked = targets
+    if off_link_swept:
+        answered = live_hosts(state.observations, off_link, True, None, off_link_swept=True)
+        asked = [t for t in targets if (swept is not None and t in swept) or str(t) in answered]
+    on_link = sum(1 for t in asked if swept is not None and t in swept)
+    planned = discovery_packets([p.name for p in discover], on_link, len(asked) - on_link)
     shared = planned / request.options.rate_cap + 1.5
-
-    def discovery_context(spec: ProbeSpec) -> ProbeContext:
-        if spec.name == "liveness":
-            return context(off_link, max(shared, liveness_budget(request, len(off_link))), {})
-        return context(targets, max(shared, budget), {})
-
-    contexts = [(p, discovery_context(p)) for p in discover]
+    contexts = [(p, context(asked, max(shared, probe_budget(p, request, len(asked))), {})) for p in discover]
     if tracker is not None:
         tracker.start_discovery(
             [p.name for p in discover], max((c.timeout for _p, c in contexts), default=0.0), planned
         )
     await asyncio.gather(*(run_one(p, c) for p, c in contexts))
     if banner:
-        if any(r.probe == "liveness" and r.status in SWEPT for r in state.results):
-            live = live_hosts(state.observations, targets, True, swept, off_link_swept=True)
-        else:
-            live = live_hosts(state.observations, targets, bool(discover), swept)
+        live = live_hosts(
+            state.observations, targets, bool(discover or sweep), swept, off_link_swept=off_link_swept
+        )
         if request.options.ipv6 and request.ipv6:
             # hosts found on the IPv6 link inside a named IPv6 target, and the listed IPv6 hosts; a
             # dual-stack target is probed once, over IPv4
@@ -398,17 +415,21 @@ async def _run_rounds(
             return
         hosts = [IPv4Address(ip) for ip in live if ":" not in ip]  # IPv6 hosts are in ``live`` only
         handoff = discovery_handoff(state.observations, live)
-        budget = banner_budget(request.banner_timeout, len(live), request.concurrency)
-
-        def banner_context(spec: ProbeSpec) -> ProbeContext:
-            # nmap -sV waits on every silent port and service probe: it gets a budget of its own
-            seconds = max(budget, NMAP_BUDGET) if spec.name == "nmap" else budget
-            return context(hosts, seconds, live, handoff)
-
-        contexts = [(p, banner_context(p)) for p in banner]
+        contexts = [(p, context(hosts, probe_budget(p, request, len(live)), live, handoff)) for p in banner]
         if tracker is not None:
             tracker.start_banners(live, [p.name for p in banner], max(c.timeout for _p, c in contexts))
         await asyncio.gather(*(run_one(p, c) for p, c in contexts))
+
+
+def probe_budget(spec: ProbeSpec, request: ScanRequest, hosts: int) -> float:
+    """Seconds ``spec`` may take for ``hosts`` hosts: its phase's budget, at least its own ``min_budget``."""
+    if spec.phase == "sweep":
+        seconds = liveness_budget(request, hosts)
+    elif spec.phase == "banner":
+        seconds = banner_budget(request.banner_timeout, hosts, request.concurrency)
+    else:
+        seconds = discovery_budget(request.timeout, hosts)
+    return max(seconds, spec.min_budget)
 
 
 def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str]) -> Handoff:
@@ -423,10 +444,11 @@ def discovery_handoff(observations: Iterable[Observation], hosts: Iterable[str])
 
 
 UNICAST_RATE = 5000  # datagrams per second: the discovery probes' default unicast pacing
-NMAP_BUDGET = 60.0  # seconds, at least, for `nmap -sV` (it took 35.6 s for 4 hosts on a namespace lab)
-# A liveness sweep with one of these statuses asked every off-link target: only those that answered
-# go on to the banner phase. Otherwise (partial, failed) every off-link target still does.
-SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE)
+# A liveness sweep with one of these statuses asked the off-link targets: only those that answered go
+# on to unicast discovery and the banner phase. A partial sweep (out of time) makes the scan
+# incomplete, and the targets it did not ask are not probed either (banners on every address of a
+# /16 would take hours). Otherwise (it could not run) every off-link target still is.
+SWEPT = (ProbeStatus.SUCCESS, ProbeStatus.NO_RESPONSE, ProbeStatus.PARTIAL)
 
 
 def liveness_budget(request: ScanRequest, targets: int) -> float:

@@ -142,6 +142,17 @@ def scan(
             help="Run CMD (no shell) with the same JSON alert on its standard input.",
         ),
     ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            min=1,
+            max=256,
+            help="Off-link targets: ask N addresses of each /24 first (gateways and camera factory "
+            "addresses first) and sweep the rest of a /24 only if one answered. Faster on huge sparse "
+            "ranges; a /24 whose hosts all sit elsewhere is missed (the report says how many /24s).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -214,6 +225,7 @@ def scan(
         with_nmap=with_nmap,
         as_of=as_of_date(as_of),
         ipv6=ipv6,
+        sample=sample,
     )
     raise typer.Exit(cmd.run(request))
 
@@ -236,6 +248,7 @@ def build_request(
     target_files: list[str] | None = None,
     exclude_files: list[str] | None = None,
     ipv6: bool = False,
+    sample: int | None = None,
 ) -> ScanRequest:
     """The options as a ScanRequest; every usage error is raised here, before anything is sent."""
     from scanner.discovery.options import ProbeOptions
@@ -274,6 +287,7 @@ def build_request(
             snmp_community=snmp_community or None,
             onvif_credentials=onvif_credentials(),
             ipv6=ipv6,
+            liveness_sample=sample,
         ),
         exclude_texts=tset.exclude_texts,
         waivers=tuple(waiver_list),

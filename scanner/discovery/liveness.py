@@ -5,11 +5,19 @@ Across a router ARP cannot tell which addresses are in use, and a banner probe p
 timeout on every empty address. This probe asks every target cheaply first, so the banner phase only
 visits hosts that answered. Two steps, both paced at ``rate`` packets per second:
 
-1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, asked twice at most
-   (the second round only to the silent ones, in reverse order, after a short gap: what a saturated
-   path dropped at the end of the first round goes first). Any answer — echo reply, SYN-ACK, RST — makes a host live.
+1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, the probes of one
+   address a moment apart (``spread``). Any answer — echo reply, SYN-ACK, RST — makes a host live.
+   Then a retry round (an echo and ``RETRY_PORTS``, in reverse order, after a short gap: what a
+   saturated path dropped at the end of the first round goes first) to the silent targets. A router
+   that fails to resolve a live host drops every probe to it at once, and the hosts that did answer
+   cannot show that (measured: every probe to the 59 hosts found was answered, 5 hosts were missed
+   whole), so the retry is not skipped. With ``sample`` (ProbeOptions.liveness_sample, ``--sample N``), step 1 first asks only
+   N addresses of each /24 of the targets (``sample_targets``: gateways and factory addresses first)
+   and then the rest of the /24s where one of them answered; the others are not swept, and the notes
+   say how many.
 2. **Ports**: on live hosts, a SYN to each of the ports (``DEFAULT_PORTS`` or the user's) that has not
-   answered yet, asked up to ``PORT_TRIES`` times.
+   answered yet, asked up to ``PORT_TRIES`` times more (first in the retry round, before its silent
+   targets, so both share one wait).
 
 SYN-ACKs are never completed: the kernel, which knows no connection on our source port, answers them
 with RST (the source port is reserved by a bound, unconnected TCP socket for the sweep's lifetime).
@@ -24,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import resource
 import secrets
 import socket
@@ -42,24 +51,37 @@ from scanner.discovery.parsers.tcp_syn import (
     parse_tcp_answer,
 )
 
+log = logging.getLogger("scanner.discovery.liveness")
+
 DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hikvision/Dahua SDK, SSH, telnet
-HOST_PORTS = (80, 443, 554, 8000)  # asked of every target in step 1 (cameras answer at least one)
+# Asked of every target in step 1, with the echo (nmap -sn also asks 443 and 80): cameras serve web, and
+# a host that does not filter its closed ports answers either with RST. Across a router every probe to
+# an absent address is forwarded and every absent address costs a neighbour resolution, so few probes
+# per address; RTSP, the SDK ports and the rest are asked of the live hosts in step 2.
+HOST_PORTS = (80, 443)
+RETRY_PORTS = (80,)  # asked again, with an echo, of the targets silent after the first host round
 HOST_TRIES = 2
+SEND_SLACK = 3.0
+PORT_RESERVE = 4.0  # seconds of the budget kept for the port rounds
+SPREAD_STEP = 0.1  # seconds (at full rate) between two probes of one address in the first host round
 PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
 RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
 MAX_WAIT = 3.0
-ROUND_GAP = 2.0  # seconds between host rounds: a router gives up resolving an absent address in ~3 s
-RCVBUF = 8 << 20
+# seconds from the end of one host round to the next, at least: a router gives up resolving an absent
+# address after ~3 s (Linux: 3 requests 1 s apart); a retry sent earlier joins the same resolution
+ROUND_GAP = 3.0
+SOCKET_BUFFER = 32 << 20  # bytes, each way (see _buffers)
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
 
 
 def sweep_budget(targets: int, ports: int, rate: float) -> float:
     """Seconds the sweep needs for ``targets`` addresses at ``rate``: both host rounds at full size, the
     port rounds, and the waits between rounds (the scan gives the probe this much time)."""
-    host_packets = targets * (1 + len(HOST_PORTS)) * HOST_TRIES
+    host_packets = targets * (2 + len(HOST_PORTS) + len(RETRY_PORTS) * (HOST_TRIES - 1))
     waits = (HOST_TRIES + PORT_TRIES) * MAX_WAIT + (HOST_TRIES - 1) * ROUND_GAP
-    return host_packets / max(rate, 1.0) + waits + ports * 0.01 + 2.0
+    # SEND_SLACK: on a busy host (or behind a slow router) the sweep sends slower than its rate
+    return SEND_SLACK * host_packets / max(rate, 1.0) + waits + ports * 0.01 + 2.0
 
 
 @dataclass
@@ -90,13 +112,17 @@ class LivenessProbe:
         try:
             tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         except PermissionError:
-            return await connect_sweep(col, targets, ports, ctx.timeout)
+            result = await connect_sweep(col, targets, ports, ctx.timeout)
+            if ctx.options.liveness_sample:
+                result.notes.append("--sample applies to the raw sweep only: every target was tried")
+            return result
         try:
             icmp: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         except PermissionError:
             icmp = None
         try:
-            return await _RawSweep(col, tcp, icmp, targets, rate, ctx.timeout).run(ports)
+            sweep = _RawSweep(col, tcp, icmp, targets, rate, ctx.timeout)
+            return await sweep.run(ports, ctx.options.liveness_sample)
         finally:
             tcp.close()
             if icmp is not None:
@@ -118,6 +144,9 @@ class _RawSweep:
         self.col, self.tcp, self.icmp, self.rate = col, tcp, icmp, rate
         self.pacer = col.ctx.pacer  # the scan's shared cap (--rate), on top of this sweep's own pace
         self.deadline = time.monotonic() + max(budget, 1.0)
+        # the host rounds stop in time for the port rounds of the hosts found (a short, cheap step)
+        self.hosts_deadline = self.deadline - min(PORT_RESERVE, budget / 4)
+        self.stop_at = self.hosts_deadline
         self.secret = secrets.token_bytes(16)
         self.ident = secrets.randbits(16)
         self.wanted = {str(t): t for t in targets}
@@ -125,8 +154,13 @@ class _RawSweep:
         self.sources = _SourceAddresses()
         self.sent = 0
         self.sport = 0
+        self.sample_note = ""
+        self.sampled_out = 0  # targets not asked because sampling found their /24 silent
+        self.retry_notes: list[str] = []
+        self.ports: tuple[int, ...] = ()
 
-    async def run(self, ports: tuple[int, ...]) -> ProbeResult:
+    async def run(self, ports: tuple[int, ...], sample: int | None = None) -> ProbeResult:
+        self.ports = ports
         loop = asyncio.get_running_loop()
         reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
         reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
@@ -134,12 +168,16 @@ class _RawSweep:
         readers = [(self.tcp, self._on_tcp), (self.icmp, self._on_icmp)]
         for sock, reader in readers:
             if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                _buffers(sock)
                 sock.setblocking(False)
                 loop.add_reader(sock.fileno(), reader)
         try:
-            finished = await self._host_rounds() and await self._port_rounds(ports)
+            if sample:
+                finished = await self._sampled_host_rounds(sample)
+            else:
+                finished = await self._host_rounds(list(self.wanted))
+            self.stop_at = self.deadline
+            finished = await self._port_rounds(ports) and finished
         finally:
             for sock, _reader in readers:
                 if sock is not None:
@@ -147,27 +185,57 @@ class _RawSweep:
             reserve.close()
         return self._result(finished)
 
-    async def _host_rounds(self) -> bool:
-        found, finished = self.found, True
-        for round_no in range(HOST_TRIES):
-            silent = [ip for ip in self.wanted if ip not in found.live]
-            if not silent:
-                break
-            if round_no % 2:
-                # A saturated path (a router's neighbour table, a rate limiter) drops the tail of a round:
-                # ask the silent in reverse order, after the path had time to recover.
-                silent.reverse()
-                await asyncio.sleep(max(0.0, min(ROUND_GAP, self.deadline - time.monotonic() - 1.0)))
-            finished = (
-                await self._send_round([(ip, p) for ip in silent for p in (None, *HOST_PORTS)]) and finished
-            )
-            await self._settle()
+    async def _host_rounds(self, addresses: list[str]) -> bool:
+        found = self.found
+        kinds: tuple[int | None, ...] = (None, *HOST_PORTS) if self.icmp is not None else HOST_PORTS
+        block = max(1, int(self.rate * SPREAD_STEP / len(kinds)))
+        finished = await self._send_round(spread(addresses, kinds, block))
+        sent_at = time.monotonic()
+        await self._settle()
+        silent = [ip for ip in addresses if ip not in found.live]
+        if not silent or not finished:
+            return finished
+        # A saturated path (a router's neighbour table, a rate limiter) drops the tail of a round: ask
+        # the silent again, in reverse order, after the path had time to recover.
+        self.retry_notes.append(f"asked {len(silent)} silent target(s) again")
+        silent.reverse()
+        gap = sent_at + ROUND_GAP - time.monotonic()  # the settle has waited part of it already
+        await asyncio.sleep(max(0.0, min(gap, self.stop_at - time.monotonic() - 1.0)))
+        retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
+        # the live hosts' other ports go first in the same round (one wait for both)
+        jobs = [*self._port_jobs(), *((ip, p) for ip in silent for p in retry_kinds)]
+        finished = await self._send_round(jobs)
+        await self._settle()
         return finished
 
+    async def _sampled_host_rounds(self, sample: int) -> bool:
+        """Host rounds on ``sample`` addresses of each /24, then on the rest of the /24s that answered."""
+        first, rest = sample_targets(list(self.wanted.values()), sample)
+        finished = await self._host_rounds([str(t) for t in first])
+        answered = {_slash24(IPv4Address(ip)) for ip in self.found.live}
+        unswept = [net for net in rest if net not in answered]
+        later = [str(t) for net, hosts in rest.items() if net in answered for t in hosts]
+        finished = await self._host_rounds(later) and finished
+        nets = len({_slash24(t) for t in first})
+        self.sampled_out = sum(len(rest[n]) for n in unswept)
+        self.sample_note = (
+            f"sampled: {len(unswept)} of {nets} /24(s) had no answer to {sample} probe(s) each and were not "
+            f"swept ({self.sampled_out} address(es) never asked; a host there that does "
+            "not answer at the sampled addresses is missed)"
+        )
+        return finished
+
+    def _port_jobs(self, ports: tuple[int, ...] | None = None) -> list[tuple[str, int | None]]:
+        """A SYN to each port of the live hosts that has not answered yet."""
+        answered = self.found.answered
+        return [
+            (ip, p) for ip in self.found.live for p in ports or self.ports if p not in answered.get(ip, set())
+        ]
+
     async def _port_rounds(self, ports: tuple[int, ...]) -> bool:
-        found, finished = self.found, True
+        finished = True
         for _round in range(PORT_TRIES):
-            jobs = [(ip, p) for ip in found.live for p in ports if p not in found.answered.get(ip, set())]
+            jobs = self._port_jobs(ports)
             if not jobs:
                 break
             finished = await self._send_round(jobs) and finished
@@ -178,6 +246,9 @@ class _RawSweep:
         found, notes = self.found, []
         if self.icmp is None:
             notes.append("no raw ICMP socket: hosts were found by TCP answers only")
+        if self.sample_note:
+            notes.append(self.sample_note)
+        notes += self.retry_notes
         for reason, count in sorted(self.sources.failures.items()):
             notes.append(f"{count} packet(s) could not be sent: {reason}")
         notes.append(
@@ -185,14 +256,18 @@ class _RawSweep:
             f"{sum(len(p) for p in found.open.values())} open port(s) on {len(found.open)} host(s)"
         )
         if not finished:
-            notes.append("ran out of time before every target was asked: the sweep is incomplete")
+            unasked = len(self.wanted) - len(found.asked_at) - self.sampled_out
+            notes.append(
+                f"ran out of time before every target was asked ({unasked} never asked, not probed "
+                "further): the sweep is incomplete"
+            )
             return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
         return self.col.result(notes=notes, sent=self.sent, received=len(found.live))
 
     def _answered(self, ip: str, how: str, port: int | None = None, is_open: bool = False) -> None:
         found, now = self.found, time.monotonic()
         found.last_answer = now
-        if ip in found.asked_at:
+        if ip not in found.live and ip in found.asked_at:  # the round trip of a host's first answer
             found.slowest = max(found.slowest, now - found.asked_at[ip])
         if ip not in found.live:
             found.live[ip] = how
@@ -229,9 +304,23 @@ class _RawSweep:
     async def _send_round(self, jobs: Iterable[tuple[str, int | None]]) -> bool:
         """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short."""
         interval = 1.0 / self.rate if self.rate > 0 else 0.0
-        start = time.monotonic()
+        start, sent = time.monotonic(), self.sent
+        try:
+            return await self._send_paced(jobs, interval, start)
+        finally:
+            took = time.monotonic() - start
+            log.debug(
+                "liveness round: %d packets in %.2f s, %d live so far",
+                self.sent - sent,
+                took,
+                len(self.found.live),
+            )
+
+    async def _send_paced(
+        self, jobs: Iterable[tuple[str, int | None]], interval: float, start: float
+    ) -> bool:
         for i, (ip, port) in enumerate(jobs):
-            if time.monotonic() >= self.deadline:
+            if time.monotonic() >= self.stop_at:
                 return False
             self.found.asked_at.setdefault(ip, time.monotonic())
             out = self._packet(ip, port, i)
@@ -261,10 +350,71 @@ class _RawSweep:
         mark = time.monotonic()
         while (wait := self._until_quiet(mark)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
             await asyncio.sleep(min(wait, 0.1))
+        log.debug("liveness settled after %.2f s, %d live", time.monotonic() - mark, len(self.found.live))
 
     def _until_quiet(self, mark: float) -> float:
         """Seconds left until the sweep has heard nothing new for a quiet period (or its deadline)."""
-        return min(max(self.found.last_answer, mark) + self._quiet(), self.deadline) - time.monotonic()
+        return min(max(self.found.last_answer, mark) + self._quiet(), self.stop_at) - time.monotonic()
+
+
+def spread(
+    addresses: list[str], kinds: tuple[int | None, ...], block: int
+) -> Iterator[tuple[str, int | None]]:
+    """Every (address, kind) once, the kinds of one address ``block`` addresses apart: block b gets kind
+    k at step b + k. Probes of one address are then sent a moment apart (``SPREAD_STEP``), so one burst
+    lost on the path (a full queue, the answers a router releases at once when it has resolved the
+    address) does not take them all, yet all arrive while the router still resolves an absent address
+    once (Linux: 3 s)."""
+    blocks = [addresses[i : i + block] for i in range(0, len(addresses), max(1, block))]
+    for step in range(len(blocks) + len(kinds) - 1):
+        for k, kind in enumerate(kinds):
+            if 0 <= step - k < len(blocks):
+                for ip in blocks[step - k]:
+                    yield ip, kind
+
+
+# Asked first in each /24 when sampling: gateways, then cameras' factory addresses (Hikvision x.x.x.64,
+# Dahua x.x.x.108), then addresses spread evenly over the /24.
+SAMPLE_FIRST = (1, 254, 64, 108, 100, 2)
+
+
+def _slash24(addr: IPv4Address) -> int:
+    return int(addr) >> 8
+
+
+def sample_targets(
+    targets: list[IPv4Address], n: int
+) -> tuple[list[IPv4Address], dict[int, list[IPv4Address]]]:
+    """Split ``targets`` by /24: up to ``n`` addresses of each /24 to ask first (those of
+    ``SAMPLE_FIRST`` that are targets, then an even spread of the others), and, per /24 (keyed by
+    address >> 8), the targets not in the sample. Order of the /24s and within them as given."""
+    groups: dict[int, list[IPv4Address]] = {}
+    for t in targets:
+        groups.setdefault(_slash24(t), []).append(t)
+    first: list[IPv4Address] = []
+    rest: dict[int, list[IPv4Address]] = {}
+    for net, hosts in groups.items():
+        by_octet = {int(h) & 0xFF: h for h in hosts}
+        chosen = [by_octet[o] for o in SAMPLE_FIRST if o in by_octet][: max(0, n)]
+        others = [h for h in hosts if h not in chosen]
+        want = max(0, n) - len(chosen)
+        if want > 0 and others:
+            step = len(others) / min(want, len(others))
+            chosen += [others[int(i * step)] for i in range(min(want, len(others)))]
+        picked = set(chosen)
+        first += chosen
+        rest[net] = [h for h in hosts if h not in picked]
+    return first, rest
+
+
+def _buffers(sock: socket.socket) -> None:
+    """Large socket buffers: answers arrive in bursts, and every SYN a router holds while it resolves an
+    absent address stays charged to our send buffer (~3 s): a default buffer stalls the sweep."""
+    for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_RCVBUFFORCE, SO_SNDBUFFORCE
+        for name in (force, opt):  # the forced size needs CAP_NET_ADMIN; else what rmem_max allows
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, name, SOCKET_BUFFER)
+                break
 
 
 def _drain(sock: socket.socket, limit: int = 1024) -> Iterator[bytes]:

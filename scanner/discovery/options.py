@@ -61,6 +61,7 @@ class ProbeOptions:
     # IPv6 on the scan interface's link (--ipv6): set only together with an interface. Without it no probe
     # sends any IPv6 packet (ICMPv6 echo, mDNS/WS-Discovery/SSDP to ff02::fb / ff02::c, banners over IPv6).
     ipv6: bool = False
+    liveness_sample: int | None = None  # --sample N: the liveness sweep asks N addresses per /24 first
 
     def ports_for(self, probe: str, default: tuple[int, ...]) -> tuple[int, ...]:
         return self.ports.get(probe, default)

@@ -1,7 +1,9 @@
 """The explicit list of probes: name -> (module, class, phase). Imported lazily, only when selected.
 
-Phase ``discover`` probes run together in one concurrent round over the explicit targets (ARP and the
-discovery protocols); phase ``banner`` probes then run on the hosts found alive.
+Phase ``sweep`` (the liveness sweep) runs first, on the targets ARP cannot reach; phase ``discover``
+probes then run together in one concurrent round (ARP and the discovery protocols), their unicast going
+to the on-link targets and the off-link ones the sweep found alive; phase ``banner`` probes then run on
+the hosts found alive.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ class ProbeSpec:
     name: str
     module: str
     cls: str
-    phase: str  # "discover" | "banner"
+    phase: str  # "sweep" | "discover" | "banner"
     default: bool = True  # selected when --probes is not given
+    min_budget: float = 0.0  # seconds at least, whatever its phase's budget (scan.probe_budget)
 
 
 PROBES: dict[str, ProbeSpec] = {
@@ -31,7 +34,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("ssdp", "scanner.discovery.ssdp", "SsdpProbe", "discover"),
         ProbeSpec("sadp", "scanner.discovery.sadp", "SadpProbe", "discover"),
         ProbeSpec("dhip", "scanner.discovery.dhip", "DhipProbe", "discover"),
-        ProbeSpec("liveness", "scanner.discovery.liveness", "LivenessProbe", "discover"),
+        ProbeSpec("liveness", "scanner.discovery.liveness", "LivenessProbe", "sweep"),
         # unicast mDNS to the live off-link targets: with the banner probes, so only hosts that answered
         # the liveness sweep (or any discovery) are asked, never every address of a routed /16
         ProbeSpec("mdns-unicast", "scanner.discovery.mdns_unicast", "MdnsUnicastProbe", "banner"),
@@ -42,7 +45,10 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),
         ProbeSpec("onvif", "scanner.discovery.onvif", "OnvifProbe", "banner"),
         ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False),
-        ProbeSpec("nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False),
+        # nmap -sV waits on every silent port and service probe (35.6 s for 4 hosts on a namespace lab)
+        ProbeSpec(
+            "nmap", "scanner.discovery.nmap_source", "NmapSource", "banner", default=False, min_budget=60.0
+        ),
     ]
 }
 

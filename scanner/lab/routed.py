@@ -4,8 +4,11 @@ The lab's scanner namespace becomes the router: it forwards between the lab segm
 link to a new namespace, ``nd-<lab>-client`` (``CLIENT_IP``), and answers ARP on the segment for the
 client's address (proxy ARP), so devices need only their ``default`` route. A scan from the client
 reaches every device through the router and cannot use ARP on the segment: what a scan of a remote
-subnet sees. (The neighbour-table limits, gc_thresh*, can be set only in the
-host's own namespace, so the router keeps the kernel's defaults.)
+subnet sees. The router keeps Linux's defaults, as a Linux router has them: an absent address is asked
+for with ``mcast_solicit`` (3) ARP requests ``retrans_time_ms`` (1 s) apart, then the packets queued for
+it are dropped and answered with ICMP host-unreachable, rate-limited per destination
+(``icmp_ratelimit``, 1 s), so a scanner hears of only a few absent hosts. (The neighbour-table limits,
+gc_thresh*, can be set only in the host's own namespace; benchmarks/bench_routed.py raises them.)
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from scanner.lab.netns import ip, list_netns
 from scanner.lab.spec import LabSpec
 
 ROUTER_LINK_IP, CLIENT_IP = "10.254.254.1", "10.254.254.2"
+# What the router does for absent addresses: the settings a benchmark prints beside its figures.
+ROUTER_SETTINGS_READ = (
+    "net/ipv4/neigh/eth0/mcast_solicit",
+    "net/ipv4/neigh/eth0/retrans_time_ms",
+    "net/ipv4/neigh/eth0/unres_qlen_bytes",
+    "net/ipv4/icmp_ratelimit",
+    "net/ipv4/icmp_msgs_per_sec",
+)
 
 
 def client_ns(spec: LabSpec) -> str:
@@ -55,3 +66,35 @@ def remove_routed_client(spec: LabSpec) -> None:
     client = client_ns(spec)
     if client in list_netns(client):
         ip("netns", "del", client, check=False)
+
+
+def router_settings(spec: LabSpec) -> dict[str, str]:
+    """The router's settings that decide what happens to packets for absent addresses (as read now)."""
+    keys = " ".join(f"/proc/sys/{k}" for k in ROUTER_SETTINGS_READ)
+    out = subprocess.run(
+        ["ip", "netns", "exec", spec.scanner_ns, "sh", "-c", f"for f in {keys}; do cat $f; done"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    values = out.stdout.split()
+    return {k.rsplit("/", 1)[1]: v for k, v in zip(ROUTER_SETTINGS_READ, values, strict=False)}
+
+
+def set_router_solicit(spec: LabSpec, requests: int) -> None:
+    """How many ARP requests the router sends for an address before it gives up (Linux: 3, 1 s apart)."""
+    subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            spec.scanner_ns,
+            "sysctl",
+            "-qw",
+            f"net.ipv4.neigh.eth0.mcast_solicit={requests}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
