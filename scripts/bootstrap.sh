@@ -2,7 +2,8 @@
 # Install ndaa-scanner on a fresh Debian/Ubuntu machine into ./.venv (run as root: the lab needs it).
 #   sh scripts/bootstrap.sh          the scanner and the lab (iproute2)
 #   sh scripts/bootstrap.sh --test   also what the test suite uses: chromium (HTML report test), nmap, avahi-daemon
-#                                    and minidlna (third-party mDNS/UPnP peers, run only inside test namespaces)
+#                                    and minidlna (third-party mDNS/UPnP peers, run only inside test namespaces),
+#                                    postgresql (tests/server start a throwaway cluster on a Unix socket)
 #   sh scripts/bootstrap.sh --bench  also nmap and arp-scan, to compare against in benchmarks/
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,12 +24,15 @@ if [ "$want_test" = 1 ]; then
   command -v avahi-daemon >/dev/null 2>&1 || pkgs="$pkgs avahi-daemon"
   command -v minidlnad >/dev/null 2>&1 || pkgs="$pkgs minidlna"
   command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"  # the --with-nmap probe's tests run the real nmap
+  # tests/server start their own throwaway cluster (Unix socket only) from these binaries; the package's
+  # own cluster never starts (service starts are forbidden below)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs="$pkgs postgresql"
 fi
 [ "$want_bench" = 1 ] && { command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"; command -v arp-scan >/dev/null 2>&1 || pkgs="$pkgs arp-scan"; }
 if [ -n "$pkgs" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    # The test peers (avahi-daemon, minidlna) must never start on this host's real interfaces:
+    # The test peers (avahi-daemon, minidlna, postgresql) must never start on this host's real interfaces:
     # forbid service starts while installing (policy-rc.d exit 101), unless a policy already exists.
     own_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -38,7 +42,7 @@ if [ -n "$pkgs" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-      systemctl disable --now avahi-daemon.service avahi-daemon.socket minidlna.service >/dev/null 2>&1 || true
+      systemctl disable --now avahi-daemon.service avahi-daemon.socket minidlna.service postgresql.service >/dev/null 2>&1 || true
     fi
     [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   else

@@ -31,11 +31,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from scanner.cli import fingerprints_cmd, history_cmd, lab_cmd, offline_cmd, scan_cmd
+    from scanner.cli import fingerprints_cmd, history_cmd, lab_cmd, offline_cmd, scan_cmd, server_cmd
 
     scan_cmd.register(app)
     offline_cmd.register(app)
     history_cmd.register(app)
+    server_cmd.register(app)
     app.add_typer(lab_cmd.app, name="lab")
     app.add_typer(fingerprints_cmd.app, name="fingerprints")
 

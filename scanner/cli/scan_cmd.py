@@ -115,6 +115,16 @@ def scan(
             help="Run CMD (no shell) with the same JSON alert on its standard input.",
         ),
     ] = None,
+    push: Annotated[
+        str | None,
+        typer.Option(
+            "--push",
+            metavar="URL",
+            help="After the scan, push every stored scan not yet sent to this inventory server "
+            "(needs --site; token: $NDAA_PUSH_TOKEN; see docs/SITES.md).",
+        ),
+    ] = None,
+    site: Annotated[str | None, typer.Option("--site", help="This site's name, for --push.")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -167,6 +177,10 @@ def scan(
         evidence=evidence,
     )
     cmd.check()
+    if push is not None:
+        from scanner.cli.server_cmd import check_push
+
+        check_push(push, site, cmd.db)
     if netns:
         from scanner.lab.netns import enter_netns
 
@@ -186,7 +200,12 @@ def scan(
         with_nmap=with_nmap,
         as_of=as_of_date(as_of),
     )
-    raise typer.Exit(cmd.run(request))
+    code = cmd.run(request)
+    if push is not None and site is not None and cmd.scan_id is not None:
+        from scanner.cli.server_cmd import push_history
+
+        push_history(cmd.db, push, site)  # a scan not sent stays pending for the next push
+    raise typer.Exit(code)
 
 
 def build_request(

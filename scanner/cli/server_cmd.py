@@ -1,0 +1,268 @@
+"""`ndaa-scan server`, `ndaa-scan push` and `ndaa-scan inventory`: many sites, one inventory (docs/SITES.md).
+
+starlette, uvicorn and psycopg (the ``server`` extra) are imported inside the commands only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scanner.cli.options import DbOpt
+
+server_app = typer.Typer(
+    help="The central inventory server on PostgreSQL (needs the 'server' extra).",
+    invoke_without_command=True,
+)
+token_app = typer.Typer(help="Site tokens: create, list, revoke.", no_args_is_help=True)
+server_app.add_typer(token_app, name="token")
+
+PgDbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="NDAA_SERVER_DB",
+        help="PostgreSQL database: postgresql://user@host/dbname (or $NDAA_SERVER_DB, which keeps a password "
+        "out of the process list).",
+    ),
+]
+SiteOpt = Annotated[str, typer.Option("--site", help="This site's name (the token's site).")]
+TOKEN_ENV = "NDAA_PUSH_TOKEN"  # noqa: S105 - the name of the variable, not a token
+READ_TOKEN_ENV = "NDAA_SERVER_TOKEN"  # noqa: S105 - a variable name
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(server_app, name="server")
+    app.command()(push)
+    app.command()(inventory)
+
+
+def _need_db(url: str | None) -> str:
+    from scanner.errors import UsageError
+
+    if not url:
+        raise UsageError("--db postgresql://… (or NDAA_SERVER_DB) is needed")
+    if not url.startswith(("postgresql://", "postgres://")) and "=" not in url:
+        raise UsageError("--db: give a PostgreSQL URL, postgresql://user@host/dbname")
+    return url
+
+
+def _extra() -> None:
+    from scanner.errors import UsageError
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise UsageError("the server needs the 'server' extra: pip install 'ndaa-scanner[server]'") from None
+
+
+@server_app.callback()
+def server(
+    ctx: typer.Context,
+    db: PgDbOpt = None,
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on.")] = "127.0.0.1:8443",
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key (PEM).")] = None,
+    pool: Annotated[int, typer.Option("--pool", min=1, max=64, help="Database connections.")] = 4,
+) -> None:
+    """Run the server: agents push scan bundles, `inventory` reads the current inventory. Schema
+    migrations are applied at start. Without TLS, listen on loopback or behind a TLS proxy."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+
+    url = _need_db(db)
+    _extra()
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--listen {listen!r}: give HOST:PORT, e.g. 127.0.0.1:8443")
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    from scanner.sites.server import serve
+
+    scheme = "https" if tls_cert else "http"
+    err(f"server: listening on {scheme}://{host.strip('[]')}:{port}")
+    serve(
+        url,
+        host.strip("[]"),
+        int(port),
+        tls_cert=str(tls_cert) if tls_cert else None,
+        tls_key=str(tls_key) if tls_key else None,
+        pool_size=pool,
+    )
+
+
+@token_app.command("create")
+def token_create(
+    site: Annotated[str | None, typer.Argument(help="The site this token pushes for.")] = None,
+    db: PgDbOpt = None,
+    reader: Annotated[
+        bool, typer.Option("--reader", help="A token that reads every site's inventory and cannot push.")
+    ] = False,
+) -> None:
+    """Print a new token (only its SHA-256 is stored: keep the printed token, it is shown once)."""
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+
+    if (site is None) == (not reader):
+        raise UsageError("give a SITE, or --reader for a token that reads every site")
+    url = _need_db(db)
+    _extra()
+    from scanner.sites import db as pg
+
+    with pg.connect(url) as conn:
+        pg.migrate(conn)
+        token_id, token = pg.create_token(conn, site)
+    err(f"token {token_id} for {'site ' + repr(site) if site else 'reading every site'}")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(db: PgDbOpt = None) -> None:
+    """Every token: id, site, created, revoked (never the token)."""
+    url = _need_db(db)
+    _extra()
+    from scanner.sites import db as pg
+
+    with pg.connect(url) as conn:
+        pg.migrate(conn)
+        for row in pg.list_tokens(conn):
+            revoked = f" revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else ""
+            site = row["site"] or "(reader)"
+            typer.echo(f"{row['id']:>5}  {site}  created {row['created_at']:%Y-%m-%d %H:%M}{revoked}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int | None, typer.Argument(help="The token's id (see `token list`).")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Revoke every token of this site.")] = None,
+    db: PgDbOpt = None,
+) -> None:
+    """Revoke a token (or all of a site's): the server refuses it from the next request on."""
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+
+    if (token_id is None) == (site is None):
+        raise UsageError("give a token id, or --site SITE")
+    url = _need_db(db)
+    _extra()
+    from scanner.sites import db as pg
+
+    with pg.connect(url) as conn:
+        pg.migrate(conn)
+        n = pg.revoke_tokens(conn, token_id, site)
+    err(f"{n} token(s) revoked")
+    if n == 0:
+        raise typer.Exit(1)
+
+
+def push(
+    server_url: Annotated[
+        str, typer.Option("--server", help="The server's URL: https://inventory.example:8443")
+    ],
+    site: SiteOpt,
+    db: DbOpt = None,
+    attempts: Annotated[int, typer.Option("--attempts", min=1, max=20, help="Tries per bundle.")] = 5,
+    backoff: Annotated[
+        float, typer.Option("--backoff", min=0.05, help="First retry delay (s), doubling.")
+    ] = 1.0,
+) -> None:
+    """Send every stored scan the server has not acknowledged yet (token: $NDAA_PUSH_TOKEN). Exit 0 when
+    everything is there, 3 when some scans stay pending (server unreachable: the next push sends them)."""
+    code = push_history(db, server_url, site, attempts=attempts, backoff=backoff)
+    raise typer.Exit(code)
+
+
+def push_history(
+    db: Path | str | None,
+    server_url: str,
+    site: str,
+    *,
+    attempts: int = 5,
+    backoff: float = 1.0,
+    only: str | None = None,
+) -> int:
+    """The push of `push` and `scan --push`; one stderr line per outcome; 0 or 3."""
+    from scanner.cli.common import err
+    from scanner.history.store import default_db_path
+    from scanner.scan import identify_observations
+    from scanner.sites.agent import push_pending
+
+    path = default_db_path() if db in (None, "default") else Path(db)
+    result = push_pending(
+        path,
+        server_url,
+        site,
+        os.environ.get(TOKEN_ENV, ""),
+        identify=identify_observations,
+        attempts=attempts,
+        backoff=backoff,
+        only=only,
+        say=err,
+    )
+    for line in result.errors:
+        err(f"push: {line}")
+    err(
+        f"push: {len(result.sent)} scan(s) stored, {len(result.known)} already there, "
+        f"{len(result.pending)} pending, {len(result.skipped)} unfinished left for later"
+    )
+    return 3 if result.pending or result.errors else 0
+
+
+def inventory(
+    server_url: Annotated[
+        str | None, typer.Option("--server", help="The server's URL (token: $NDAA_SERVER_TOKEN).")
+    ] = None,
+    db: PgDbOpt = None,
+    site: Annotated[str | None, typer.Option("--site", help="Only this site.")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only these verdicts (covered, likely, …); repeatable or comma list."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = "table",
+    evidence: Annotated[bool, typer.Option("--evidence", help="Table: every device's evidence.")] = False,
+) -> None:
+    """The current inventory of every site (each site's latest complete scan), covered first; JSON rows
+    carry `site`. Read from the server (--server) or its database (--db postgresql://…)."""
+    from scanner.errors import UsageError
+    from scanner.sites.inventory import FORMATS, fetch, render
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose from {', '.join(FORMATS)}")
+    statuses = [s.strip() for v in status or [] for s in v.split(",") if s.strip()]
+    if (server_url is None) == (db is None):
+        raise UsageError("give --server URL or --db postgresql://…")
+    if server_url is not None:
+        token = os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV, "")
+        doc = fetch(server_url, token, site=site, statuses=statuses)
+    else:
+        url = _need_db(db)
+        _extra()
+        from scanner.sites import db as pg
+
+        with pg.connect(url) as conn:
+            pg.migrate(conn)
+            doc = pg.inventory(conn, site=site, statuses=statuses)
+    typer.echo(render(doc, fmt, evidence=evidence), nl=False)
+
+
+def check_push(url: str, site: str | None, db: Path | str | None) -> None:
+    """`scan --push` usage errors, before any packet: a site, a history to push from, a token, a URL."""
+    from scanner.errors import UsageError
+    from scanner.sites.bundle import check_site
+
+    if site is None:
+        raise UsageError("--push needs --site NAME")
+    try:
+        check_site(site)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if db is None:
+        raise UsageError("--push sends stored scans: drop --no-history")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--push {url!r}: give an http:// or https:// URL")
+    if not os.environ.get(TOKEN_ENV):
+        raise UsageError(f"--push needs a token in ${TOKEN_ENV} (from `ndaa-scan server token create SITE`)")

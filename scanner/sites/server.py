@@ -1,0 +1,194 @@
+"""The central server: a Starlette app on uvicorn in front of PostgreSQL.
+
+Starlette rather than FastAPI: three routes need no schema generation or dependency injection, and
+Starlette (FastAPI's own foundation, maintained by Encode) adds one small package instead of several.
+
+API (JSON; every call but ``/healthz`` carries ``Authorization: Bearer TOKEN``):
+
+- ``POST /api/v1/bundles`` — a bundle (scanner.sites.bundle.Bundle). 201 stored, 200 already stored
+  (same site and bundle id: nothing written), 400 not a bundle, 401 no or unknown token, 403 the token is
+  not this bundle's site's, 413 larger than MAX_BUNDLE_BYTES. The token is checked before the body is read.
+- ``GET /api/v1/inventory?site=S&status=covered`` — the current inventory (``db.inventory``); a site's
+  token sees its own site only, a reader token (``token create --reader``) every site.
+- ``GET /healthz`` — 200 when the database answers.
+
+The database work runs in Starlette's thread pool on a fixed pool of psycopg connections.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from scanner.sites import db
+from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle
+
+log = logging.getLogger("scanner.sites.server")
+API = "/api/v1"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def create_app(url: str, *, pool_size: int = 4) -> Starlette:
+    """The ASGI app storing into the database at ``url`` (migrated when the app starts)."""
+    from scanner.errors import UsageError
+
+    api = _Api(url, pool_size)
+    return Starlette(
+        routes=[
+            Route(f"{API}/bundles", api.push, methods=["POST"]),
+            Route(f"{API}/inventory", api.inventory, methods=["GET"]),
+            Route("/healthz", api.healthz, methods=["GET"]),
+        ],
+        exception_handlers={_Refused: _refused, UsageError: _usage},
+        lifespan=api.lifespan,
+    )
+
+
+class _Api:
+    def __init__(self, url: str, pool_size: int) -> None:
+        self.url, self.pool_size = url, pool_size
+        self._pool: db.Pool | None = None
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        conn = db.connect(self.url)
+        try:
+            version = db.migrate(conn)
+        finally:
+            conn.close()
+        self._pool = db.Pool(self.url, self.pool_size)
+        log.info("inventory schema %d ready", version)
+        try:
+            yield
+        finally:
+            self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> db.Pool:
+        assert self._pool is not None, "the app's lifespan has not started"
+        return self._pool
+
+    def caller_of(self, request: Request) -> db.Caller:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _Refused(401, "a site token is needed: Authorization: Bearer TOKEN")
+        with self.pool.connection() as conn:
+            caller = db.authenticate(conn, token.strip())
+        if caller is None:
+            raise _Refused(401, "unknown or revoked token")
+        return caller
+
+    async def push(self, request: Request) -> JSONResponse:
+        caller = await run_in_threadpool(self.caller_of, request)
+        if caller.site_id is None or caller.site is None:
+            raise _Refused(403, "a reader token cannot push")
+        body = await _read_body(request, MAX_BUNDLE_BYTES)
+        try:
+            bundle = Bundle.model_validate_json(body)
+        except ValidationError as exc:
+            raise _Refused(
+                400, f"not a scan bundle: {exc.error_count()} problem(s), first: {_first(exc)}"
+            ) from None
+        if not hmac.compare_digest(bundle.site.encode(), caller.site.encode()):
+            raise _Refused(403, f"this token pushes for site {caller.site!r}, not {bundle.site!r}")
+        site_id = caller.site_id
+
+        def store() -> bool:
+            with self.pool.connection() as conn:
+                return db.ingest(conn, site_id, bundle)
+
+        stored = await run_in_threadpool(store)
+        answer = {"site": bundle.site, "bundle_id": bundle.bundle_id, "stored": stored}
+        return JSONResponse(answer, status_code=201 if stored else 200)
+
+    async def inventory(self, request: Request) -> JSONResponse:
+        caller = await run_in_threadpool(self.caller_of, request)
+        site = request.query_params.get("site") or None
+        statuses = [s for v in request.query_params.getlist("status") for s in v.split(",") if s]
+        if caller.site is not None and site not in (None, caller.site):
+            raise _Refused(403, f"this token reads site {caller.site!r} only")
+
+        def query() -> dict[str, Any]:
+            with self.pool.connection() as conn:
+                return db.inventory(conn, site=site, statuses=statuses, site_id=caller.site_id)
+
+        return JSONResponse(await run_in_threadpool(query))
+
+    async def healthz(self, _request: Request) -> JSONResponse:
+        def ping() -> None:
+            with self.pool.connection() as conn:
+                conn.execute("SELECT 1")
+                conn.rollback()
+
+        await run_in_threadpool(ping)
+        return JSONResponse({"ok": True, "schema": db.SCHEMA_VERSION})
+
+
+async def _refused(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, _Refused)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+async def _usage(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) past ``limit`` bytes whatever Content-Length says."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _Refused(413, f"bundle larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, f"bundle larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _first(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"[:300]
+
+
+def serve(
+    url: str,
+    host: str,
+    port: int,
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    pool_size: int = 4,
+) -> None:
+    """Run the server until SIGINT/SIGTERM (uvicorn's handlers: in-flight requests finish first)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        create_app(url, pool_size=pool_size),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,231 @@
+"""The central server on a real PostgreSQL: tokens, pushes from a real history database, idempotence,
+downtime, the inventory per site (no namespaces: reports are built in the test, pushed over loopback)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clirun import run_cli
+from report_fixtures import hikvision_covered, sample_report
+
+from scanner.history.store import HistoryStore
+from scanner.results import ScanReport
+
+
+def store_scan(db: Path, report: ScanReport) -> str:
+    """Store ``report`` in the history ``db`` as a finished scan; its id."""
+    with HistoryStore(db) as store:
+        scan_id = store.start_scan(
+            report.targets, report.interface, report.tool_version, ["arp"], started_at=report.started_at
+        )
+        store.finish_scan(scan_id, report)
+    return scan_id
+
+
+def token(pg_url: str, site: str, *extra: str) -> str:
+    proc = run_cli("server", "token", "create", site, *extra, env={"NDAA_SERVER_DB": pg_url})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.strip()
+    assert out.startswith("ndaa_") and len(out) > 40
+    return out
+
+
+def push(db: Path, url: str, site: str, tok: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "push", "--db", str(db), "--server", url, "--site", site, "--backoff", "0.05", *extra,
+        env={"NDAA_PUSH_TOKEN": tok},
+    )  # fmt: skip
+
+
+def inventory(url: str, tok: str, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = run_cli("inventory", "--server", url, *args, env={"NDAA_SERVER_TOKEN": tok})
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def pg_rows(pg_url: str, sql: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_schema_types_and_version(pg_url: str) -> None:
+    from scanner.sites import db
+
+    with db.connect(pg_url) as conn:
+        assert db.migrate(conn) == db.SCHEMA_VERSION
+        assert db.migrate(conn) == db.SCHEMA_VERSION  # a second start changes nothing
+    assert pg_rows(pg_url, "SELECT version FROM schema_version") == [(db.SCHEMA_VERSION,)]
+    types = dict(
+        pg_rows(
+            pg_url,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'device'",
+        )
+    )
+    assert (types["ip"], types["mac"], types["doc"]) == ("inet", "macaddr", "jsonb")
+    indexes = {r[0] for r in pg_rows(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'device'")}
+    assert {"device_scan_status", "device_identity"} <= indexes
+
+
+def test_push_is_idempotent_and_inventory_counts(server: Any, tmp_path: Path) -> None:
+    tok = token(server.db_url, "hq")
+    history = tmp_path / "hq.sqlite3"
+    report = sample_report().model_copy(update={"complete": True})
+    store_scan(history, report)
+    first = push(history, server.url, "hq", tok)
+    assert first.returncode == 0, first.stderr
+    assert "1 scan(s) stored, 0 already there" in first.stderr
+    again = push(history, server.url, "hq", tok)  # acknowledged: nothing to send
+    assert again.returncode == 0 and "0 scan(s) stored, 0 already there, 0 pending" in again.stderr
+    # the acknowledgement lost (a crash between the server's answer and the local write): sent again,
+    # stored once
+    Path(str(history) + ".pushed.sqlite3").unlink()
+    lost = push(history, server.url, "hq", tok)
+    assert lost.returncode == 0 and "0 scan(s) stored, 1 already there" in lost.stderr, lost.stderr
+    assert pg_rows(server.db_url, "SELECT count(*) FROM scan") == [(1,)]
+    assert pg_rows(server.db_url, "SELECT count(*) FROM device WHERE NOT heard") == [(len(report.devices),)]
+    doc = json.loads(inventory(server.url, tok, "-f", "json").stdout)
+    assert [s["site"] for s in doc["sites"]] == ["hq"]
+    assert doc["sites"][0]["counts"] == report.counts()
+    assert len(doc["devices"]) == len(report.devices)
+    assert {d["site"] for d in doc["devices"]} == {"hq"}
+    assert sorted(d["ip"] for d in doc["devices"]) == sorted(d.ip for d in report.devices)
+    assert tok not in (first.stderr + first.stdout)
+
+
+def test_wrong_site_and_revoked_tokens_are_refused(server: Any, tmp_path: Path) -> None:
+    tok_a = token(server.db_url, "site-a")
+    token(server.db_url, "site-b")
+    history = tmp_path / "b.sqlite3"
+    store_scan(history, sample_report())
+    wrong = push(history, server.url, "site-b", tok_a)
+    assert wrong.returncode == 3, wrong.stderr
+    assert "refused" in wrong.stderr and "'site-a', not 'site-b'" in wrong.stderr
+    assert tok_a not in wrong.stderr
+    assert pg_rows(server.db_url, "SELECT count(*) FROM scan") == [(0,)]
+    # the raw API: 403 for the other site, 401 without or with an unknown token
+    body = json.dumps({"site": "site-b", "bundle_id": "0" * 64, "report": {"tool_version": "x"}}).encode()
+    assert _post(server.url, body, tok_a) == 403
+    assert _post(server.url, body, None) == 401
+    assert _post(server.url, body, "ndaa_" + "x" * 43) == 401
+    # revoked: refused from the next request on
+    history_a = tmp_path / "a.sqlite3"
+    store_scan(history_a, sample_report())
+    revoke = run_cli("server", "token", "revoke", "--site", "site-a", env={"NDAA_SERVER_DB": server.db_url})
+    assert revoke.returncode == 0 and "1 token(s) revoked" in revoke.stderr
+    refused = push(history_a, server.url, "site-a", tok_a)
+    assert refused.returncode == 3 and "unknown or revoked token" in refused.stderr
+    # a site token reads only its own site
+    tok_b = token(server.db_url, "site-b")
+    assert inventory(server.url, tok_b, "--site", "site-a").returncode == 3
+
+
+def test_push_during_downtime_arrives_later(server: Any, tmp_path: Path) -> None:
+    tok = token(server.db_url, "branch")
+    history = tmp_path / "h.sqlite3"
+    first_id = store_scan(history, sample_report())
+    server.stop(kill=True)
+    down = push(history, server.url, "branch", tok, "--attempts", "2")
+    assert down.returncode == 3
+    assert "1 pending" in down.stderr and "retry 1/1" in down.stderr
+    later = sample_report().model_copy(
+        update={
+            "started_at": sample_report().started_at + timedelta(hours=1),
+            "devices": [hikvision_covered()],
+        }
+    )
+    second_id = store_scan(history, later)
+    server.start()
+    up = push(history, server.url, "branch", tok)
+    assert up.returncode == 0, up.stderr
+    assert "2 scan(s) stored" in up.stderr
+    stored = {r[0] for r in pg_rows(server.db_url, "SELECT scan_id FROM scan")}
+    assert stored == {first_id, second_id}
+    # the inventory is the latest scan: one device, seen first in the earlier scan (same MAC)
+    doc = json.loads(inventory(server.url, tok, "-f", "json").stdout)
+    assert [d["mac"] for d in doc["devices"]] == [hikvision_covered().mac]
+    assert doc["devices"][0]["device_key"] == f"mac:{hikvision_covered().mac}"
+    assert doc["devices"][0]["first_seen"].startswith(sample_report().started_at.strftime("%Y-%m-%d"))
+
+
+def test_inventory_formats_filters_and_db(server: Any, tmp_path: Path) -> None:
+    proc = run_cli("server", "token", "create", "--reader", env={"NDAA_SERVER_DB": server.db_url})
+    assert proc.returncode == 0, proc.stderr
+    reader = proc.stdout.strip()
+    for site in ("north", "south"):
+        history = tmp_path / f"{site}.sqlite3"
+        store_scan(history, sample_report())
+        assert push(history, server.url, site, token(server.db_url, site)).returncode == 0
+    covered = json.loads(inventory(server.url, reader, "--status", "covered", "-f", "json").stdout)
+    n_covered = sample_report().counts()["covered"]
+    assert len(covered["devices"]) == 2 * n_covered
+    assert {d["verdict"]["status"] for d in covered["devices"]} == {"covered"}
+    rows = list(csv.DictReader(io.StringIO(inventory(server.url, reader, "-f", "csv").stdout)))
+    assert {r["site"] for r in rows} == {"north", "south"}
+    assert len(rows) == 2 * len(sample_report().devices)
+    table = inventory(server.url, reader, "--site", "south").stdout
+    assert "== site south" in table and "== site north" not in table
+    direct = run_cli("inventory", "--db", server.db_url, "-f", "json")
+    assert direct.returncode == 0, direct.stderr
+    doc = json.loads(direct.stdout)
+    assert [s["site"] for s in doc["sites"]] == ["north", "south"]
+    assert len(doc["devices"]) == 2 * len(sample_report().devices)
+
+
+def test_hostile_text_and_nul_are_stored(server: Any, tmp_path: Path) -> None:
+    """A device's NUL (refused by PostgreSQL text and jsonb) must not lose the scan."""
+    tok = token(server.db_url, "lab")
+    report = sample_report()
+    nasty = report.devices[0].model_copy(deep=True)
+    nasty.verdict.model = "cam\x00era\\u0000"
+    nasty.hostnames = ["a\x00b"]
+    history = tmp_path / "h.sqlite3"
+    store_scan(history, report.model_copy(update={"devices": [nasty, *report.devices[1:]]}))
+    proc = push(history, server.url, "lab", tok)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(inventory(server.url, tok, "-f", "json").stdout)
+    models = {d["verdict"]["model"] for d in doc["devices"]}
+    assert "cam\ufffdera\\u0000" in models
+
+
+def test_help_does_not_import_the_server_stack() -> None:
+    from paths import REPO
+
+    code = "import sys, scanner.cli; print(sorted(m for m in ('starlette', 'uvicorn', 'psycopg') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def _post(url: str, body: bytes, tok: str | None) -> int:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {tok}"} if tok else {})}
+    req = urllib.request.Request(url + "/api/v1/bundles", data=body, method="POST", headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=30) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize("bad", [b"not json", b'{"site": "x"}'])
+def test_malformed_bundle_is_400(server: Any, bad: bytes) -> None:
+    tok = token(server.db_url, "x")
+    assert _post(server.url, bad, tok) == 400
