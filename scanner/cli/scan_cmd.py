@@ -204,7 +204,7 @@ def scan(
     if push is not None and site is not None and cmd.scan_id is not None:
         from scanner.cli.server_cmd import push_history
 
-        push_history(cmd.db, push, site)  # a scan not sent stays pending for the next push
+        push_history(cmd.db, push, site, attempts=3)  # a scan not sent stays pending for the next push
     raise typer.Exit(code)
 
 

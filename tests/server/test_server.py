@@ -229,3 +229,28 @@ def _post(url: str, body: bytes, tok: str | None) -> int:
 def test_malformed_bundle_is_400(server: Any, bad: bytes) -> None:
     tok = token(server.db_url, "x")
     assert _post(server.url, bad, tok) == 400
+
+
+def test_scan_push_sends_the_new_scan_and_the_pending_ones(server: Any, tmp_path: Path) -> None:
+    """`scan --push` after a real (loopback, so empty) scan: the scan and an earlier pending one arrive."""
+    tok = token(server.db_url, "edge")
+    history = tmp_path / "h.sqlite3"
+    earlier = store_scan(history, sample_report())
+    proc = run_cli(
+        "scan", "127.0.0.1", "-p", "http", "--db", str(history), "-q", "-f", "json",
+        "--push", server.url, "--site", "edge",
+        env={"NDAA_PUSH_TOKEN": tok},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    scan_id = json.loads(proc.stdout)["scan_id"]
+    assert "2 scan(s) stored" in proc.stderr, proc.stderr
+    assert tok not in proc.stderr
+    assert {r[0] for r in pg_rows(server.db_url, "SELECT scan_id FROM scan")} == {earlier, scan_id}
+    # usage errors come before any packet: no token, no site, no history
+    for args, env, needle in (
+        (("--site", "edge"), {"NDAA_PUSH_TOKEN": ""}, "NDAA_PUSH_TOKEN"),
+        ((), {"NDAA_PUSH_TOKEN": tok}, "--push needs --site"),
+        (("--site", "edge", "--no-history"), {"NDAA_PUSH_TOKEN": tok}, "drop --no-history"),
+    ):
+        bad = run_cli("scan", "127.0.0.1", "-p", "http", "--push", server.url, *args, env=env)
+        assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
