@@ -4,6 +4,7 @@ starlette, uvicorn and psycopg (the ``server`` extra) are imported inside the co
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -65,7 +66,10 @@ def server(
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on.")] = "127.0.0.1:8443",
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="TLS certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key (PEM).")] = None,
-    pool: Annotated[int, typer.Option("--pool", min=1, max=64, help="Database connections.")] = 4,
+    pool: Annotated[int, typer.Option("--pool", min=1, max=64, help="Database connections per worker.")] = 4,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Server processes (one core each).")
+    ] = 1,
 ) -> None:
     """Run the server: agents push scan bundles, `inventory` reads the current inventory. Schema
     migrations are applied at start. Without TLS, listen on loopback or behind a TLS proxy."""
@@ -85,14 +89,17 @@ def server(
 
     scheme = "https" if tls_cert else "http"
     err(f"server: listening on {scheme}://{host.strip('[]')}:{port}")
-    serve(
-        url,
-        host.strip("[]"),
-        int(port),
-        tls_cert=str(tls_cert) if tls_cert else None,
-        tls_key=str(tls_key) if tls_key else None,
-        pool_size=pool,
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # SIGTERM/SIGINT, once in-flight requests finished
+        serve(
+            url,
+            host.strip("[]"),
+            int(port),
+            tls_cert=str(tls_cert) if tls_cert else None,
+            tls_key=str(tls_key) if tls_key else None,
+            pool_size=pool,
+            workers=workers,
+        )
+    err("server: stopped")
 
 
 @token_app.command("create")
@@ -224,6 +231,9 @@ def inventory(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = "table",
     evidence: Annotated[bool, typer.Option("--evidence", help="Table: every device's evidence.")] = False,
+    observations: Annotated[
+        bool, typer.Option("--observations", help="JSON: each device's raw observations too (large).")
+    ] = False,
 ) -> None:
     """The current inventory of every site (each site's latest complete scan), covered first; JSON rows
     carry `site`. Read from the server (--server) or its database (--db postgresql://…)."""
@@ -237,7 +247,7 @@ def inventory(
         raise UsageError("give --server URL or --db postgresql://…")
     if server_url is not None:
         token = os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV, "")
-        doc = fetch(server_url, token, site=site, statuses=statuses)
+        doc = fetch(server_url, token, site=site, statuses=statuses, observations=observations)
     else:
         url = _need_db(db)
         _extra()
@@ -245,7 +255,7 @@ def inventory(
 
         with pg.connect(url) as conn:
             pg.migrate(conn)
-            doc = pg.inventory(conn, site=site, statuses=statuses)
+            doc = pg.inventory(conn, site=site, statuses=statuses, observations=observations)
     typer.echo(render(doc, fmt, evidence=evidence), nl=False)
 
 

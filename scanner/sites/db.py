@@ -11,7 +11,9 @@ servers starting at once on a new database do not race):
   ``meta`` jsonb: the report without its devices);
 - ``device`` (one row per device of a scan, written with COPY: ``ip inet``, ``mac macaddr``, ``serial``,
   ``device_key`` — the MAC, else the serial, else the IP: how a device is followed across a site's
-  scans — the verdict's columns the queries filter on, and ``doc jsonb``, the DeviceReport itself).
+  scans — the verdict's columns the queries filter on, ``doc jsonb``, the DeviceReport without its raw
+  observations, and ``observations jsonb``, those observations: the inventory leaves them out unless asked,
+  the verdict's evidence already cites what they showed).
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import TypeAdapter
 
 from scanner.errors import UsageError
 from scanner.identify.models import Status
+from scanner.observations import Observation
 from scanner.results import DeviceReport
 from scanner.sites.bundle import Bundle, check_site
 
@@ -78,7 +82,8 @@ CREATE TABLE device (
     covered_entity text,
     vendor         text,
     model          text,
-    doc            jsonb NOT NULL
+    doc            jsonb NOT NULL,
+    observations   jsonb NOT NULL
 );
 CREATE INDEX device_scan_status ON device (scan_pk, status);
 CREATE INDEX device_identity ON device (site_id, device_key, seen_at);
@@ -90,7 +95,11 @@ _MIGRATE_LOCK = 0x6E646161  # pg_advisory_xact_lock key ("ndaa")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 STATUS_ORDER = [s.value for s in sorted(Status, key=lambda s: s.rank)]
-DEVICE_COLUMNS = "scan_pk, site_id, seen_at, heard, ip, mac, serial, device_key, status, covered_entity, vendor, model, doc"
+DEVICE_COLUMNS = (
+    "scan_pk, site_id, seen_at, heard, ip, mac, serial, device_key, status, covered_entity, vendor, model, doc,"
+    " observations"
+)
+_OBSERVATIONS: TypeAdapter[list[Observation]] = TypeAdapter(list[Observation])
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -291,7 +300,8 @@ def _device_row(scan_pk: int, site_id: int, seen: datetime, heard: bool, d: Devi
         _text(v.covered_entity),
         _text(v.vendor),
         _text(v.model),
-        _json(d.model_dump_json()),
+        _json(d.model_dump_json(exclude={"observations"})),
+        _json(_OBSERVATIONS.dump_json(d.observations).decode()),
     )
 
 
@@ -335,10 +345,27 @@ def inventory(
     site: str | None = None,
     statuses: Sequence[str] = (),
     site_id: int | None = None,
+    observations: bool = False,
 ) -> dict[str, Any]:
-    """The current inventory: for every site (or one), the devices of its latest complete scan (its latest
-    scan when none is complete), covered first; each row carries ``site``, ``device_key`` and
-    ``first_seen`` (the earliest stored scan of that site that saw the same device)."""
+    """The current inventory document (see ``inventory_json``)."""
+    text = inventory_json(conn, site=site, statuses=statuses, site_id=site_id, observations=observations)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def inventory_json(
+    conn: psycopg.Connection[Any],
+    *,
+    site: str | None = None,
+    statuses: Sequence[str] = (),
+    site_id: int | None = None,
+    observations: bool = False,
+) -> str:
+    """The current inventory as JSON text: for every site (or one), the devices of its latest complete scan
+    (its latest scan when none is complete), covered first; each device row carries ``site``, ``scan_id``,
+    ``device_key`` and ``first_seen`` (the earliest stored scan of that site that saw the same device);
+    its raw ``observations`` only when asked. PostgreSQL writes the device rows' JSON itself: nothing is
+    parsed and serialised again here."""
     for s in statuses:
         if s not in STATUS_ORDER:
             raise UsageError(f"unknown status {s!r} (choose from {', '.join(STATUS_ORDER)})")
@@ -360,32 +387,28 @@ def inventory(
             " GROUP BY site.name, l.scan_id, l.started_at, l.complete ORDER BY site.name",
             params,
         ).fetchall()
-        status_filter = " AND d.status = ANY(%(statuses)s)" if statuses else ""
-        rows = cur.execute(
-            latest  # noqa: S608 - constant SQL fragments; every value is a parameter
-            + "SELECT site.name AS site, l.scan_id, d.device_key, d.doc,"
-            " (SELECT min(d2.seen_at) FROM device d2 WHERE d2.site_id = d.site_id"
-            "   AND d2.device_key = d.device_key) AS first_seen"
-            " FROM latest l JOIN site ON site.id = l.site_id JOIN device d ON d.scan_pk = l.id"
-            " WHERE NOT d.heard" + status_filter + " ORDER BY site.name,"
-            " array_position(%(order)s::text[], d.status), d.ip NULLS LAST, d.device_key",
-            {**params, "order": STATUS_ORDER},
-        ).fetchall()
+    status_filter = " AND d.status = ANY(%(statuses)s)" if statuses else ""
+    obs = """ || ',"observations":' || d.observations::text""" if observations else ""
+    conn.execute("SET LOCAL work_mem = '64MB'")  # the sort of a large inventory stays in memory
+    rows = conn.execute(
+        latest  # noqa: S608 - constant SQL fragments; every value is a parameter
+        + """SELECT '{"site":' || to_json(site.name)::text"""
+        """ || ',"scan_id":' || coalesce(to_json(l.scan_id)::text, 'null')"""
+        """ || ',"device_key":' || to_json(d.device_key)::text"""
+        """ || ',"first_seen":' || coalesce('"' || to_char((SELECT min(d2.seen_at) FROM device d2"""
+        " WHERE d2.site_id = d.site_id AND d2.device_key = d.device_key) AT TIME ZONE 'UTC',"
+        """ 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00"', 'null')""" + obs + " || ',' || substr(d.doc::text, 2)"
+        " FROM latest l JOIN site ON site.id = l.site_id JOIN device d ON d.scan_pk = l.id"
+        " WHERE NOT d.heard" + status_filter + " ORDER BY site.name,"
+        " array_position(%(order)s::text[], d.status), d.ip NULLS LAST, d.device_key",
+        {**params, "order": STATUS_ORDER},
+    ).fetchall()
     conn.rollback()
     for entry in sites:
         entry["started_at"] = _iso(entry["started_at"])
         entry["counts"] = {k: int(entry["counts"].get(k, 0)) for k in STATUS_ORDER}
-    devices = [
-        {
-            "site": r["site"],
-            "scan_id": r["scan_id"],
-            "device_key": r["device_key"],
-            "first_seen": _iso(r["first_seen"]),
-            **r["doc"],
-        }
-        for r in rows
-    ]
-    return {"generated_at": _iso(datetime.now(UTC)), "sites": sites, "devices": devices}
+    head = json.dumps({"generated_at": _iso(datetime.now(UTC)), "sites": sites}, ensure_ascii=False)
+    return head[:-1] + ', "devices": [' + ",\n".join(r[0] for r in rows) + "]}"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -28,7 +28,15 @@ MAX_ANSWER = 1024 * 1024 * 1024
 EXTRA_KEYS = ("site", "scan_id", "device_key", "first_seen")
 
 
-def fetch(server: str, token: str, *, site: str | None, statuses: list[str], timeout: float = 60.0) -> Any:
+def fetch(
+    server: str,
+    token: str,
+    *,
+    site: str | None,
+    statuses: list[str],
+    observations: bool = False,
+    timeout: float = 120.0,
+) -> Any:
     """The inventory document from ``server`` (GET, Bearer token)."""
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"--server {server!r}: give an http:// or https:// URL")
@@ -36,6 +44,7 @@ def fetch(server: str, token: str, *, site: str | None, statuses: list[str], tim
         raise UsageError("no token: set NDAA_SERVER_TOKEN (a reader token or the site's push token)")
     query = [("site", site)] if site else []
     query += [("status", s) for s in statuses]
+    query += [("observations", "1")] if observations else []
     url = server.rstrip("/") + INVENTORY_PATH + ("?" + urllib.parse.urlencode(query) if query else "")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310

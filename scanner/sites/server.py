@@ -8,7 +8,8 @@ API (JSON; every call but ``/healthz`` carries ``Authorization: Bearer TOKEN``):
 - ``POST /api/v1/bundles`` — a bundle (scanner.sites.bundle.Bundle). 201 stored, 200 already stored
   (same site and bundle id: nothing written), 400 not a bundle, 401 no or unknown token, 403 the token is
   not this bundle's site's, 413 larger than MAX_BUNDLE_BYTES. The token is checked before the body is read.
-- ``GET /api/v1/inventory?site=S&status=covered`` — the current inventory (``db.inventory``); a site's
+- ``GET /api/v1/inventory?site=S&status=covered[&observations=1]`` — the current inventory
+  (``db.inventory_json``; raw observations only when asked); a site's
   token sees its own site only, a reader token (``token create --reader``) every site.
 - ``GET /healthz`` — 200 when the database answers.
 
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scanner.sites import db
@@ -117,18 +118,21 @@ class _Api:
         answer = {"site": bundle.site, "bundle_id": bundle.bundle_id, "stored": stored}
         return JSONResponse(answer, status_code=201 if stored else 200)
 
-    async def inventory(self, request: Request) -> JSONResponse:
+    async def inventory(self, request: Request) -> Response:
         caller = await run_in_threadpool(self.caller_of, request)
         site = request.query_params.get("site") or None
         statuses = [s for v in request.query_params.getlist("status") for s in v.split(",") if s]
+        observations = request.query_params.get("observations") in ("1", "true", "yes")
         if caller.site is not None and site not in (None, caller.site):
             raise _Refused(403, f"this token reads site {caller.site!r} only")
 
-        def query() -> dict[str, Any]:
+        def query() -> str:
             with self.pool.connection() as conn:
-                return db.inventory(conn, site=site, statuses=statuses, site_id=caller.site_id)
+                return db.inventory_json(
+                    conn, site=site, statuses=statuses, site_id=caller.site_id, observations=observations
+                )
 
-        return JSONResponse(await run_in_threadpool(query))
+        return Response(await run_in_threadpool(query), media_type="application/json")
 
     async def healthz(self, _request: Request) -> JSONResponse:
         def ping() -> None:
@@ -169,6 +173,13 @@ def _first(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"[:300]
 
 
+def app_from_env() -> Starlette:
+    """The app of a uvicorn worker process (``--workers``): the database from ``$NDAA_SERVER_DB``."""
+    import os
+
+    return create_app(os.environ["NDAA_SERVER_DB"], pool_size=int(os.environ.get("NDAA_SERVER_POOL", "4")))
+
+
 def serve(
     url: str,
     host: str,
@@ -177,18 +188,27 @@ def serve(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     pool_size: int = 4,
+    workers: int = 1,
 ) -> None:
-    """Run the server until SIGINT/SIGTERM (uvicorn's handlers: in-flight requests finish first)."""
+    """Run the server until SIGINT/SIGTERM (uvicorn's handlers: in-flight requests finish first). With
+    ``workers`` > 1, uvicorn runs that many processes on the one socket (JSON parsing is CPU-bound: one
+    process uses one core), each with its own ``pool_size`` connections."""
+    import os
+
     import uvicorn
 
-    config = uvicorn.Config(
-        create_app(url, pool_size=pool_size),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run()
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "ssl_certfile": tls_cert,
+        "ssl_keyfile": tls_key,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        os.environ["NDAA_SERVER_DB"] = url
+        os.environ["NDAA_SERVER_POOL"] = str(pool_size)
+        uvicorn.run("scanner.sites.server:app_from_env", factory=True, workers=workers, **common)
+        return
+    uvicorn.Server(uvicorn.Config(create_app(url, pool_size=pool_size), **common)).run()

@@ -102,6 +102,13 @@ def test_push_is_idempotent_and_inventory_counts(server: Any, tmp_path: Path) ->
     assert len(doc["devices"]) == len(report.devices)
     assert {d["site"] for d in doc["devices"]} == {"hq"}
     assert sorted(d["ip"] for d in doc["devices"]) == sorted(d.ip for d in report.devices)
+    assert all("observations" not in d for d in doc["devices"])  # raw observations only when asked
+    full = json.loads(inventory(server.url, tok, "-f", "json", "--observations").stdout)
+    by_ip = {d.ip: d for d in report.devices}
+    for row in full["devices"]:
+        local = by_ip[row["ip"]]
+        assert row["observations"] == [json.loads(o.model_dump_json()) for o in local.observations]
+        assert row["verdict"] == json.loads(local.verdict.model_dump_json())
     assert tok not in (first.stderr + first.stdout)
 
 
