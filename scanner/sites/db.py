@@ -92,6 +92,8 @@ CREATE INDEX device_mac ON device (mac);
 """,
 }
 _MIGRATE_LOCK = 0x6E646161  # pg_advisory_xact_lock key ("ndaa")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 STATUS_ORDER = [s.value for s in sorted(Status, key=lambda s: s.rank)]
@@ -306,8 +308,11 @@ def _device_row(scan_pk: int, site_id: int, seen: datetime, heard: bool, d: Devi
 
 
 def _ip(text: str | None) -> str | None:
+    """The address for an ``inet`` column, None when it is not one (kept verbatim in ``doc``)."""
     if not text:
         return None
+    if _IPV4.fullmatch(text):  # the usual case, without ipaddress's slower parse
+        return text
     try:
         return str(ipaddress.ip_address(text.split("%", 1)[0]))
     except ValueError:

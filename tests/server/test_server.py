@@ -261,3 +261,41 @@ def test_scan_push_sends_the_new_scan_and_the_pending_ones(server: Any, tmp_path
     ):
         bad = run_cli("scan", "127.0.0.1", "-p", "http", "--push", server.url, *args, env=env)
         assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
+
+
+def test_server_killed_mid_push_loses_and_duplicates_nothing(server: Any, tmp_path: Path) -> None:
+    """SIGKILL the server while a push of many scans is under way, start it again: once the push (or the
+    next one) is through, every scan is there exactly once, whatever moment the kill hit."""
+    import time
+
+    from clirun import scanner_command
+    from paths import REPO
+
+    tok = token(server.db_url, "busy")
+    history = tmp_path / "h.sqlite3"
+    base = sample_report()
+    n = 30
+    for i in range(n):
+        store_scan(history, base.model_copy(update={"started_at": base.started_at + timedelta(minutes=i)}))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NDAA_PUSH_TOKEN": tok}
+    args = ("push", "--db", str(history), "--server", server.url, "--site", "busy")
+    proc = subprocess.Popen(
+        scanner_command(*args, "--attempts", "20", "--backoff", "0.2"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while pg_rows(server.db_url, "SELECT count(*) FROM scan")[0][0] < 1:
+        assert time.monotonic() < deadline and proc.poll() is None, "the push never began"
+        time.sleep(0.02)
+    server.stop(kill=True)
+    server.start()
+    _out, err = proc.communicate(timeout=240)
+    assert "Traceback" not in err, err
+    if proc.returncode != 0:  # the retries ran out before the restart: the next push finishes the job
+        again = push(history, server.url, "busy", tok)
+        assert again.returncode == 0, again.stderr
+    rows = pg_rows(server.db_url, "SELECT count(*), count(DISTINCT bundle_id), sum(devices) FROM scan")
+    assert rows == [(n, n, n * len(base.devices))]
+    assert pg_rows(server.db_url, "SELECT count(*) FROM device") == [(n * len(base.devices),)]
+    final = push(history, server.url, "busy", tok)
+    assert final.returncode == 0 and "0 scan(s) stored, 0 already there, 0 pending" in final.stderr
