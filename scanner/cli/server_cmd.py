@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(server_app, name="server")
     app.command()(push)
     app.command()(inventory)
+    app.command("export-bundle")(export_bundle)
 
 
 def _need_db(url: str | None) -> str:
@@ -164,6 +165,75 @@ def token_revoke(
     err(f"{n} token(s) revoked")
     if n == 0:
         raise typer.Exit(1)
+
+
+@server_app.command("import")
+def server_import(
+    files: Annotated[list[Path], typer.Argument(help="Bundle files written by `ndaa-scan export-bundle`.")],
+    db: PgDbOpt = None,
+) -> None:
+    """Store bundles carried over from an air-gapped site (the site is created when new); a bundle already
+    stored is left as it is. Exit 0 when every file was stored or already there."""
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+
+    url = _need_db(db)
+    _extra()
+    from pydantic import ValidationError
+
+    from scanner.sites import db as pg
+    from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle
+
+    bundles = []
+    for path in files:
+        try:
+            with path.open("rb") as f:
+                raw = f.read(MAX_BUNDLE_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        if len(raw) > MAX_BUNDLE_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_BUNDLE_BYTES} bytes")
+        try:
+            bundles.append((path, Bundle.model_validate_json(raw)))
+        except ValidationError as exc:
+            raise UsageError(f"{path}: not a scan bundle ({exc.error_count()} problem(s))") from None
+    with pg.connect(url) as conn:
+        pg.migrate(conn)
+        for path, bundle in bundles:
+            with conn.transaction():
+                site_id = pg.ensure_site(conn, bundle.site)
+            stored = pg.ingest(conn, site_id, bundle)
+            err(
+                f"{path}: site {bundle.site!r}, scan {bundle.report.scan_id}: {'stored' if stored else 'already there'}"
+            )
+
+
+def export_bundle(
+    scan_id: Annotated[str, typer.Argument(help="A stored scan: id, unique prefix, latest, latest~1 …")],
+    site: SiteOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The bundle file to write.")],
+    db: DbOpt = None,
+) -> None:
+    """Write a stored scan as a bundle file, for a site with no route to the server: carry the file over
+    and run `ndaa-scan server import FILE` there. The same scan always gives the same bundle id."""
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+    from scanner.history.store import HistoryStore, default_db_path
+    from scanner.scan import identify_observations
+    from scanner.sites.bundle import check_site, make_bundle
+
+    try:
+        check_site(site)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with HistoryStore(db or default_db_path(), readonly=True) as store:
+        ref = store.resolve(scan_id)
+        bundle = make_bundle(site, store.load_report(ref, identify_observations))
+    try:
+        output.write_text(bundle.model_dump_json(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{output}: {exc.strerror or exc}") from None
+    err(f"scan {ref} of site {site!r} written to {output} (bundle {bundle.bundle_id[:16]}…)")
 
 
 def push(

@@ -299,3 +299,25 @@ def test_server_killed_mid_push_loses_and_duplicates_nothing(server: Any, tmp_pa
     assert pg_rows(server.db_url, "SELECT count(*) FROM device") == [(n * len(base.devices),)]
     final = push(history, server.url, "busy", tok)
     assert final.returncode == 0 and "0 scan(s) stored, 0 already there, 0 pending" in final.stderr
+
+
+def test_air_gapped_export_and_import(server: Any, tmp_path: Path) -> None:
+    """export-bundle at the site, server import at the centre: stored once, the same bundle id a push
+    would send (so a later push finds it there), and a file that is not a bundle is refused."""
+    history = tmp_path / "h.sqlite3"
+    scan_id = store_scan(history, sample_report())
+    bundle = tmp_path / "scan.bundle.json"
+    out = run_cli("export-bundle", "latest", "--db", str(history), "--site", "island", "-o", str(bundle))
+    assert out.returncode == 0, out.stderr
+    env = {"NDAA_SERVER_DB": server.db_url}
+    first = run_cli("server", "import", str(bundle), env=env)
+    assert first.returncode == 0 and f"scan {scan_id}: stored" in first.stderr, first.stderr
+    again = run_cli("server", "import", str(bundle), env=env)
+    assert again.returncode == 0 and "already there" in again.stderr
+    assert pg_rows(server.db_url, "SELECT count(*) FROM scan") == [(1,)]
+    later = push(history, server.url, "island", token(server.db_url, "island"))
+    assert later.returncode == 0 and "0 scan(s) stored, 1 already there" in later.stderr, later.stderr
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"site": "island"}')
+    bad = run_cli("server", "import", str(junk), env=env)
+    assert bad.returncode == 2 and "not a scan bundle" in bad.stderr
