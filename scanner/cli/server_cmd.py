@@ -32,6 +32,15 @@ PgDbOpt = Annotated[
 SiteOpt = Annotated[str, typer.Option("--site", help="This site's name (the token's site).")]
 TOKEN_ENV = "NDAA_PUSH_TOKEN"  # noqa: S105 - the name of the variable, not a token
 READ_TOKEN_ENV = "NDAA_SERVER_TOKEN"  # noqa: S105 - a variable name
+SIGN_KEY_ENV = "NDAA_SIGN_KEY"
+SignKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sign-key",
+        envvar=SIGN_KEY_ENV,
+        help="Sign every bundle with this Ed25519 private key (from `ndaa-scan keygen`; or $NDAA_SIGN_KEY).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +48,7 @@ def register(app: typer.Typer) -> None:
     app.command()(push)
     app.command()(inventory)
     app.command("export-bundle")(export_bundle)
+    app.command()(keygen)
 
 
 def _need_db(url: str | None) -> str:
@@ -167,6 +177,54 @@ def token_revoke(
         raise typer.Exit(1)
 
 
+@server_app.command("site-key")
+def site_key(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    public_key: Annotated[
+        Path | None, typer.Argument(help="Its Ed25519 public key (FILE.pub from `ndaa-scan keygen`).")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Accept unsigned bundles again.")] = False,
+    db: PgDbOpt = None,
+) -> None:
+    """Require every bundle of SITE to carry an Ed25519 signature by this key (pushes without it: 403)."""
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+    from scanner.sites.bundle import public_key_bytes
+
+    if (public_key is None) != remove:
+        raise UsageError("give the site's public key file, or --remove")
+    try:
+        key = public_key_bytes(str(public_key)) if public_key is not None else None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{public_key}: {exc}") from None
+    url = _need_db(db)
+    _extra()
+    from scanner.sites import db as pg
+
+    with pg.connect(url) as conn:
+        pg.migrate(conn)
+        pg.set_signing_key(conn, site, key)
+    err(f"site {site!r}: {'bundles must be signed by that key' if key else 'unsigned bundles accepted'}")
+
+
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the private key (FILE.pub: the public key).")],
+) -> None:
+    """Make an Ed25519 key pair for signing this site's bundles: keep FILE at the site (`push --sign-key`),
+    give FILE.pub to the server (`ndaa-scan server site-key SITE FILE.pub`)."""
+    from scanner.cli.common import err
+    from scanner.errors import UsageError
+    from scanner.sites.bundle import keygen as make_keys
+
+    try:
+        pub = make_keys(str(path))
+    except FileExistsError:
+        raise UsageError(f"{path} exists: never overwritten (a site's key)") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    err(f"private key {path} (mode 0600), public key {pub}")
+
+
 @server_app.command("import")
 def server_import(
     files: Annotated[list[Path], typer.Argument(help="Bundle files written by `ndaa-scan export-bundle`.")],
@@ -182,7 +240,7 @@ def server_import(
     from pydantic import ValidationError
 
     from scanner.sites import db as pg
-    from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle
+    from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle, verify
 
     bundles = []
     for path in files:
@@ -200,9 +258,14 @@ def server_import(
     with pg.connect(url) as conn:
         pg.migrate(conn)
         for path, bundle in bundles:
+            key = pg.signing_key_of(conn, bundle.site)
+            if key is not None and not verify(bundle, key):
+                raise UsageError(
+                    f"{path}: site {bundle.site!r} signs its bundles: signature missing or invalid"
+                )
             with conn.transaction():
                 site_id = pg.ensure_site(conn, bundle.site)
-            stored = pg.ingest(conn, site_id, bundle)
+            stored = pg.ingest(conn, site_id, bundle, signed=key is not None)
             err(
                 f"{path}: site {bundle.site!r}, scan {bundle.report.scan_id}: {'stored' if stored else 'already there'}"
             )
@@ -213,6 +276,7 @@ def export_bundle(
     site: SiteOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="The bundle file to write.")],
     db: DbOpt = None,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Write a stored scan as a bundle file, for a site with no route to the server: carry the file over
     and run `ndaa-scan server import FILE` there. The same scan always gives the same bundle id."""
@@ -220,15 +284,16 @@ def export_bundle(
     from scanner.errors import UsageError
     from scanner.history.store import HistoryStore, default_db_path
     from scanner.scan import identify_observations
-    from scanner.sites.bundle import check_site, make_bundle
+    from scanner.sites.bundle import check_site, load_private_key, make_bundle
 
     try:
         check_site(site)
-    except ValueError as exc:
+        key = load_private_key(str(sign_key)) if sign_key is not None else None
+    except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     with HistoryStore(db or default_db_path(), readonly=True) as store:
         ref = store.resolve(scan_id)
-        bundle = make_bundle(site, store.load_report(ref, identify_observations))
+        bundle = make_bundle(site, store.load_report(ref, identify_observations), key)
     try:
         output.write_text(bundle.model_dump_json(), encoding="utf-8")
     except OSError as exc:
@@ -246,10 +311,11 @@ def push(
     backoff: Annotated[
         float, typer.Option("--backoff", min=0.05, help="First retry delay (s), doubling.")
     ] = 1.0,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Send every stored scan the server has not acknowledged yet (token: $NDAA_PUSH_TOKEN). Exit 0 when
     everything is there, 3 when some scans stay pending (server unreachable: the next push sends them)."""
-    code = push_history(db, server_url, site, attempts=attempts, backoff=backoff)
+    code = push_history(db, server_url, site, attempts=attempts, backoff=backoff, sign_key=sign_key)
     raise typer.Exit(code)
 
 
@@ -261,14 +327,23 @@ def push_history(
     attempts: int = 5,
     backoff: float = 1.0,
     only: str | None = None,
+    sign_key: Path | None = None,
 ) -> int:
-    """The push of `push` and `scan --push`; one stderr line per outcome; 0 or 3."""
+    """The push of `push` and `scan --push` (which signs with $NDAA_SIGN_KEY when set); one stderr line
+    per outcome; 0 or 3."""
     from scanner.cli.common import err
+    from scanner.errors import UsageError
     from scanner.history.store import default_db_path
     from scanner.scan import identify_observations
     from scanner.sites.agent import push_pending
+    from scanner.sites.bundle import load_private_key
 
     path = default_db_path() if db in (None, "default") else Path(db)
+    key_path = sign_key or (Path(os.environ[SIGN_KEY_ENV]) if os.environ.get(SIGN_KEY_ENV) else None)
+    try:
+        key = load_private_key(str(key_path)) if key_path is not None else None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"signing key {key_path}: {exc}") from None
     result = push_pending(
         path,
         server_url,
@@ -278,6 +353,7 @@ def push_history(
         attempts=attempts,
         backoff=backoff,
         only=only,
+        signing_key=key,
         say=err,
     )
     for line in result.errors:

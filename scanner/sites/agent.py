@@ -19,11 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import NdaaError, UsageError
 from scanner.history.store import HistoryStore, Identify
 from scanner.sites.bundle import check_site, make_bundle
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 BUNDLES_PATH = "/api/v1/bundles"
 MAX_ANSWER = 64 * 1024
@@ -78,6 +81,7 @@ def push_pending(
     backoff: float = 0.5,
     timeout: float = 30.0,
     only: str | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> PushResult:
     """Push every stored scan of ``history`` not yet acknowledged by ``server`` for ``site``, oldest first
@@ -106,7 +110,7 @@ def push_pending(
                 elif result.pending:  # the server is unreachable: keep the order, try later
                     result.pending.append(row.id)
                 else:
-                    bundle = make_bundle(site, store.load_report(row.id, identify))
+                    bundle = make_bundle(site, store.load_report(row.id, identify), signing_key)
                     body = bundle.model_dump_json().encode()
                     answer = _post(base + BUNDLES_PATH, body, token, attempts, backoff, timeout, say)
                     if _record(answer, row.id, result, base, site):

@@ -40,7 +40,7 @@ from scanner.observations import Observation
 from scanner.results import DeviceReport
 from scanner.sites.bundle import Bundle, check_site
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE site (
@@ -89,6 +89,11 @@ CREATE INDEX device_scan_status ON device (scan_pk, status);
 CREATE INDEX device_identity ON device (site_id, device_key, seen_at);
 CREATE INDEX device_ip ON device (ip);
 CREATE INDEX device_mac ON device (mac);
+""",
+    # Ed25519 public key of a site (32 raw bytes): when set, that site's bundles must be signed by it
+    2: """
+ALTER TABLE site ADD COLUMN signing_key bytea CHECK (signing_key IS NULL OR length(signing_key) = 32);
+ALTER TABLE scan ADD COLUMN signed boolean NOT NULL DEFAULT false;
 """,
 }
 _MIGRATE_LOCK = 0x6E646161  # pg_advisory_xact_lock key ("ndaa")
@@ -224,30 +229,38 @@ class Caller:
     token_id: int
     site_id: int | None
     site: str | None
+    signing_key: bytes | None = None  # the site's Ed25519 public key: its bundles must be signed
 
 
 def authenticate(conn: psycopg.Connection[Any], token: str) -> Caller | None:
     row = conn.execute(
-        "SELECT t.id, t.site_id, s.name FROM token t LEFT JOIN site s ON s.id = t.site_id"
+        "SELECT t.id, t.site_id, s.name, s.signing_key FROM token t LEFT JOIN site s ON s.id = t.site_id"
         " WHERE t.hash = %s AND t.revoked_at IS NULL",
         (token_hash(token),),
     ).fetchone()
     conn.rollback()  # leave the connection idle
-    return Caller(int(row[0]), row[1], row[2]) if row else None
+    return Caller(int(row[0]), row[1], row[2], bytes(row[3]) if row[3] else None) if row else None
+
+
+def set_signing_key(conn: psycopg.Connection[Any], site: str, key: bytes | None) -> None:
+    """Require bundles of ``site`` to be signed by ``key`` (32 raw bytes), or no longer (None)."""
+    with conn.transaction():
+        site_id = ensure_site(conn, site)
+        conn.execute("UPDATE site SET signing_key = %s WHERE id = %s", (key, site_id))
 
 
 # -- ingest ------------------------------------------------------------------
 
 
-def ingest(conn: psycopg.Connection[Any], site_id: int, bundle: Bundle) -> bool:
+def ingest(conn: psycopg.Connection[Any], site_id: int, bundle: Bundle, *, signed: bool = False) -> bool:
     """Store a bundle and its devices in one transaction; False when (site, bundle id) was already stored."""
     report = bundle.report
     meta = report.model_dump_json(exclude={"devices", "heard"})
     started = report.started_at
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO scan (site_id, bundle_id, scan_id, started_at, finished_at, complete, devices, meta)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+            "INSERT INTO scan (site_id, bundle_id, scan_id, started_at, finished_at, complete, devices, meta,"
+            " signed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
             " ON CONFLICT (site_id, bundle_id) DO NOTHING RETURNING id",
             (
                 site_id,
@@ -258,6 +271,7 @@ def ingest(conn: psycopg.Connection[Any], site_id: int, bundle: Bundle) -> bool:
                 report.complete,
                 len(report.devices),
                 _json(meta),
+                signed,
             ),
         ).fetchone()
         if row is None:
@@ -270,9 +284,10 @@ def ingest(conn: psycopg.Connection[Any], site_id: int, bundle: Bundle) -> bool:
     return True
 
 
-def site_id_of(conn: psycopg.Connection[Any], site: str) -> int | None:
-    row = conn.execute("SELECT id FROM site WHERE name = %s", (site,)).fetchone()
-    return int(row[0]) if row else None
+def signing_key_of(conn: psycopg.Connection[Any], site: str) -> bytes | None:
+    """The site's Ed25519 public key, None when it has none (or is unknown)."""
+    row = conn.execute("SELECT signing_key FROM site WHERE name = %s", (site,)).fetchone()
+    return bytes(row[0]) if row and row[0] else None
 
 
 def device_key(d: DeviceReport) -> str:

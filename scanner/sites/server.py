@@ -7,7 +7,8 @@ API (JSON; every call but ``/healthz`` carries ``Authorization: Bearer TOKEN``):
 
 - ``POST /api/v1/bundles`` — a bundle (scanner.sites.bundle.Bundle). 201 stored, 200 already stored
   (same site and bundle id: nothing written), 400 not a bundle, 401 no or unknown token, 403 the token is
-  not this bundle's site's, 413 larger than MAX_BUNDLE_BYTES. The token is checked before the body is read.
+  not this bundle's site's, or the site has a signing key and the bundle's Ed25519 signature is missing
+  or wrong, 413 larger than MAX_BUNDLE_BYTES. The token is checked before the body is read.
 - ``GET /api/v1/inventory?site=S&status=covered[&observations=1]`` — the current inventory
   (``db.inventory_json``; raw observations only when asked); a site's
   token sees its own site only, a reader token (``token create --reader``) every site.
@@ -32,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scanner.sites import db
-from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle
+from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle, verify
 
 log = logging.getLogger("scanner.sites.server")
 API = "/api/v1"
@@ -108,11 +109,13 @@ class _Api:
             ) from None
         if not hmac.compare_digest(bundle.site.encode(), caller.site.encode()):
             raise _Refused(403, f"this token pushes for site {caller.site!r}, not {bundle.site!r}")
-        site_id = caller.site_id
+        site_id, key = caller.site_id, caller.signing_key
+        if key is not None and not await run_in_threadpool(verify, bundle, key):
+            raise _Refused(403, f"site {caller.site!r} signs its bundles: signature missing or invalid")
 
         def store() -> bool:
             with self.pool.connection() as conn:
-                return db.ingest(conn, site_id, bundle)
+                return db.ingest(conn, site_id, bundle, signed=key is not None)
 
         stored = await run_in_threadpool(store)
         answer = {"site": bundle.site, "bundle_id": bundle.bundle_id, "stored": stored}

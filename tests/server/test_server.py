@@ -67,7 +67,8 @@ def test_schema_types_and_version(pg_url: str) -> None:
     with db.connect(pg_url) as conn:
         assert db.migrate(conn) == db.SCHEMA_VERSION
         assert db.migrate(conn) == db.SCHEMA_VERSION  # a second start changes nothing
-    assert pg_rows(pg_url, "SELECT version FROM schema_version") == [(db.SCHEMA_VERSION,)]
+    versions = pg_rows(pg_url, "SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(v,) for v in range(1, db.SCHEMA_VERSION + 1)]  # each step applied once
     types = dict(
         pg_rows(
             pg_url,
@@ -321,3 +322,52 @@ def test_air_gapped_export_and_import(server: Any, tmp_path: Path) -> None:
     junk.write_text('{"site": "island"}')
     bad = run_cli("server", "import", str(junk), env=env)
     assert bad.returncode == 2 and "not a scan bundle" in bad.stderr
+
+
+def test_signed_bundles(server: Any, tmp_path: Path) -> None:
+    """A site with a key: its signed pushes are stored, unsigned or wrongly signed ones refused (403),
+    and an exported bundle must be signed too; the signature does not change the bundle id."""
+    key = tmp_path / "site.key"
+    made = run_cli("keygen", str(key))
+    assert made.returncode == 0, made.stderr
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert run_cli("keygen", str(key)).returncode == 2  # a key is never overwritten
+    env = {"NDAA_SERVER_DB": server.db_url}
+    set_key = run_cli("server", "site-key", "signed", str(key) + ".pub", env=env)
+    assert set_key.returncode == 0, set_key.stderr
+    tok = token(server.db_url, "signed")
+    history = tmp_path / "h.sqlite3"
+    store_scan(history, sample_report())
+    unsigned = push(history, server.url, "signed", tok)
+    assert unsigned.returncode == 3 and "signature missing or invalid" in unsigned.stderr
+    other = tmp_path / "other.key"
+    assert run_cli("keygen", str(other)).returncode == 0
+    forged = push(history, server.url, "signed", tok, "--sign-key", str(other))
+    assert forged.returncode == 3 and "signature missing or invalid" in forged.stderr
+    assert pg_rows(server.db_url, "SELECT count(*) FROM scan") == [(0,)]
+    good = push(history, server.url, "signed", tok, "--sign-key", str(key))
+    assert good.returncode == 0 and "1 scan(s) stored" in good.stderr, good.stderr
+    assert pg_rows(server.db_url, "SELECT signed FROM scan") == [(True,)]
+    # the raw API: a valid signature over other content is refused too
+    from scanner.sites.bundle import load_private_key, make_bundle
+
+    report = sample_report()
+    bundle = make_bundle("signed", report, load_private_key(str(key)))
+    tampered = bundle.model_copy(update={"report": report.model_copy(update={"devices": report.devices[:1]})})
+    assert _post(server.url, tampered.model_dump_json().encode(), tok) == 403
+    assert bundle.bundle_id == make_bundle("signed", report).bundle_id
+    # air-gapped: an unsigned export of a signing site is refused at import
+    out = tmp_path / "b.json"
+    assert (
+        run_cli(
+            "export-bundle", "latest", "--db", str(history), "--site", "signed", "-o", str(out)
+        ).returncode
+        == 0
+    )
+    refused = run_cli("server", "import", str(out), env=env)
+    assert refused.returncode == 2 and "signature missing or invalid" in refused.stderr
+    signed_out = tmp_path / "signed.json"
+    args = ("--db", str(history), "--site", "signed", "-o", str(signed_out), "--sign-key", str(key))
+    assert run_cli("export-bundle", "latest", *args).returncode == 0
+    imported = run_cli("server", "import", str(signed_out), env=env)
+    assert imported.returncode == 0 and "already there" in imported.stderr, imported.stderr
