@@ -7,11 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scanner.cli.options import DbOpt
+
+if TYPE_CHECKING:
+    from scanner.results import ScanReport
 
 server_app = typer.Typer(
     help="The central inventory server on PostgreSQL (needs the 'server' extra).",
@@ -422,3 +425,41 @@ def check_push(url: str, site: str | None, db: Path | str | None) -> None:
         raise UsageError(f"--push {url!r}: give an http:// or https:// URL")
     if not os.environ.get(TOKEN_ENV):
         raise UsageError(f"--push needs a token in ${TOKEN_ENV} (from `ndaa-scan server token create SITE`)")
+
+
+def _reader_token() -> str:
+    return os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV, "")
+
+
+def server_history(server_url: str, site: str | None, limit: int) -> None:
+    """`history --server URL --site S`: the site's scans stored on the server, newest first."""
+    import urllib.parse
+
+    from scanner.errors import UsageError
+    from scanner.sites.inventory import get_json
+
+    if not site:
+        raise UsageError("--server needs --site SITE")
+    doc = get_json(
+        server_url, _reader_token(), f"sites/{urllib.parse.quote(site, safe='')}/scans?limit={limit}"
+    )
+    if not doc["scans"]:
+        typer.echo(f"no scans of site {site} on the server")
+    for s in doc["scans"]:
+        counts = ", ".join(f"{n} {k}" for k, n in s["counts"].items() if n) or "no devices"
+        state = "complete" if s["complete"] else "incomplete"
+        typer.echo(f"{s['scan_id']}  {s['started_at']}  {state}  {counts}  (received {s['received_at']})")
+
+
+def server_report(server_url: str, site: str | None, ref: str) -> ScanReport:
+    """A site's stored scan from the server, for `diff --server URL --site S`."""
+    import urllib.parse
+
+    from scanner.errors import UsageError
+    from scanner.results import ScanReport
+    from scanner.sites.inventory import get_json
+
+    if not site:
+        raise UsageError("--server needs --site SITE")
+    path = f"sites/{urllib.parse.quote(site, safe='')}/scans/{urllib.parse.quote(ref, safe='')}"
+    return ScanReport.model_validate(get_json(server_url, _reader_token(), path))

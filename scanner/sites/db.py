@@ -37,7 +37,7 @@ from pydantic import TypeAdapter
 from scanner.errors import UsageError
 from scanner.identify.models import Status
 from scanner.observations import Observation
-from scanner.results import DeviceReport
+from scanner.results import DeviceReport, ScanReport
 from scanner.sites.bundle import Bundle, check_site
 
 SCHEMA_VERSION = 2
@@ -442,3 +442,57 @@ def _first_line(exc: BaseException) -> str:
 
 def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+_REF = re.compile(r"latest(?:~(\d{1,6}))?")
+
+
+def list_scans(conn: psycopg.Connection[Any], site: str, limit: int = 20) -> list[dict[str, Any]]:
+    """A site's stored scans, newest first, with their verdict counts (targets only)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT s.scan_id, s.bundle_id, s.started_at, s.finished_at, s.complete, s.received_at, s.signed,"
+            " coalesce((SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n FROM device d"
+            "   WHERE d.scan_pk = s.id AND NOT d.heard GROUP BY status) c), '{}') AS counts"
+            " FROM scan s JOIN site ON site.id = s.site_id WHERE site.name = %s"
+            " ORDER BY s.started_at DESC, s.id DESC LIMIT %s",
+            (site, max(0, limit)),
+        ).fetchall()
+    conn.rollback()
+    for r in rows:
+        for k in ("started_at", "finished_at", "received_at"):
+            r[k] = _iso(r[k])
+        r["counts"] = {k: int(r["counts"].get(k, 0)) for k in STATUS_ORDER}
+    return rows
+
+
+def load_report(conn: psycopg.Connection[Any], site: str, ref: str) -> ScanReport:
+    """A stored scan of ``site`` as the ScanReport that was pushed: ``ref`` is its scan id, a unique
+    prefix of it, ``latest`` or ``latest~N``."""
+    latest = _REF.fullmatch(ref.strip())
+    base = "SELECT s.id, s.scan_id, s.meta FROM scan s JOIN site ON site.id = s.site_id WHERE site.name = %s"
+    if latest:
+        rows = conn.execute(
+            base + " ORDER BY s.started_at DESC, s.id DESC LIMIT 1 OFFSET %s",
+            (site, int(latest.group(1) or 0)),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            base + " AND starts_with(s.scan_id, %s) ORDER BY s.scan_id LIMIT 6", (site, ref.strip())
+        ).fetchall()
+        exact = [r for r in rows if r[1] == ref.strip()]
+        rows = exact or rows
+    if len(rows) != 1:
+        conn.rollback()
+        what = "no" if not rows else "more than one"
+        raise UsageError(f"{what} stored scan {ref!r} of site {site!r}")
+    scan_pk, _scan_id, meta = rows[0]
+    devices = conn.execute(
+        "SELECT heard, doc, observations FROM device WHERE scan_pk = %s ORDER BY heard, ip NULLS LAST, device_key",
+        (scan_pk,),
+    ).fetchall()
+    conn.rollback()
+    doc = dict(meta)
+    doc["devices"] = [{**d, "observations": o} for heard, d, o in devices if not heard]
+    doc["heard"] = [{**d, "observations": o} for heard, d, o in devices if heard]
+    return ScanReport.model_validate(doc)

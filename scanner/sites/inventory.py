@@ -59,6 +59,26 @@ def fetch(
         raise NdaaError(f"{server}: {getattr(exc, 'reason', exc)}") from None
 
 
+def get_json(server: str, token: str, path: str, timeout: float = 120.0) -> Any:
+    """GET ``path`` of the server's API (Bearer token) as parsed JSON; one clear error otherwise."""
+    if not server.startswith(("http://", "https://")):
+        raise UsageError(f"--server {server!r}: give an http:// or https:// URL")
+    if not token:
+        raise UsageError("no token: set NDAA_SERVER_TOKEN (a reader token or the site's push token)")
+    url = server.rstrip("/") + "/api/v1/" + path
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return json.loads(response.read(MAX_ANSWER))
+    except urllib.error.HTTPError as exc:
+        raise NdaaError(
+            f"{server} answered {exc.code}: {exc.read(2000).decode('utf-8', 'replace')}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise NdaaError(f"{server}: {getattr(exc, 'reason', exc)}") from None
+
+
 def render(doc: dict[str, Any], fmt: str, *, evidence: bool = False) -> str:
     if fmt == "json":
         return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -12,6 +12,8 @@ API (JSON; every call but ``/healthz`` carries ``Authorization: Bearer TOKEN``):
 - ``GET /api/v1/inventory?site=S&status=covered[&observations=1]`` — the current inventory
   (``db.inventory_json``; raw observations only when asked); a site's
   token sees its own site only, a reader token (``token create --reader``) every site.
+- ``GET /api/v1/sites/SITE/scans?limit=N`` — a site's stored scans, newest first, with counts;
+  ``GET /api/v1/sites/SITE/scans/REF`` — one of them as its ScanReport (REF: id, prefix, latest, latest~N).
 - ``GET /healthz`` — 200 when the database answers.
 
 The database work runs in Starlette's thread pool on a fixed pool of psycopg connections.
@@ -54,6 +56,8 @@ def create_app(url: str, *, pool_size: int = 4) -> Starlette:
         routes=[
             Route(f"{API}/bundles", api.push, methods=["POST"]),
             Route(f"{API}/inventory", api.inventory, methods=["GET"]),
+            Route(f"{API}/sites/{{site}}/scans", api.scans, methods=["GET"]),
+            Route(f"{API}/sites/{{site}}/scans/{{ref}}", api.scan_report, methods=["GET"]),
             Route("/healthz", api.healthz, methods=["GET"]),
         ],
         exception_handlers={_Refused: _refused, UsageError: _usage},
@@ -134,6 +138,35 @@ class _Api:
                 return db.inventory_json(
                     conn, site=site, statuses=statuses, site_id=caller.site_id, observations=observations
                 )
+
+        return Response(await run_in_threadpool(query), media_type="application/json")
+
+    async def _site_reader(self, request: Request) -> str:
+        caller = await run_in_threadpool(self.caller_of, request)
+        site = str(request.path_params["site"])
+        if caller.site is not None and site != caller.site:
+            raise _Refused(403, f"this token reads site {caller.site!r} only")
+        return site
+
+    async def scans(self, request: Request) -> JSONResponse:
+        site = await self._site_reader(request)
+        limit = request.query_params.get("limit", "20")
+        if not limit.isdigit():
+            raise _Refused(400, "limit: a number")
+
+        def query() -> list[dict[str, Any]]:
+            with self.pool.connection() as conn:
+                return db.list_scans(conn, site, int(limit))
+
+        return JSONResponse({"site": site, "scans": await run_in_threadpool(query)})
+
+    async def scan_report(self, request: Request) -> Response:
+        site = await self._site_reader(request)
+        ref = str(request.path_params["ref"])
+
+        def query() -> str:
+            with self.pool.connection() as conn:
+                return db.load_report(conn, site, ref).model_dump_json()
 
         return Response(await run_in_threadpool(query), media_type="application/json")
 

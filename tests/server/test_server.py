@@ -166,6 +166,17 @@ def test_push_during_downtime_arrives_later(server: Any, tmp_path: Path) -> None
     assert [d["mac"] for d in doc["devices"]] == [hikvision_covered().mac]
     assert doc["devices"][0]["device_key"] == f"mac:{hikvision_covered().mac}"
     assert doc["devices"][0]["first_seen"].startswith(sample_report().started_at.strftime("%Y-%m-%d"))
+    # history and diff of the site against the server: the same as against the local history
+    env = {"NDAA_SERVER_TOKEN": tok}
+    listed = run_cli("history", "--server", server.url, "--site", "branch", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [second_id, first_id]
+    remote = run_cli("diff", "--server", server.url, "--site", "branch", "--json", env=env)
+    local = run_cli("diff", "--db", str(history), "--json")
+    assert remote.returncode == local.returncode == 1, remote.stderr
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    other = run_cli("history", "--server", server.url, "--site", "elsewhere", env=env)
+    assert other.returncode == 3 and "403" in other.stderr  # a site token reads its own site only
 
 
 def test_inventory_formats_filters_and_db(server: Any, tmp_path: Path) -> None:
