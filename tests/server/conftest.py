@@ -12,8 +12,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from labtools import require
@@ -110,12 +111,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0, cafile: str | None = None
+) -> None:
     """Poll ``url``/healthz until it answers 200 (the server migrated and listens)."""
+    import ssl
     import urllib.error
     import urllib.request
 
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if cafile:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+    opener = urllib.request.build_opener(*handlers)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -134,10 +141,11 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None, timeout:
 class ServerProcess:
     """`ndaa-scan server` of this checkout as a child process on 127.0.0.1 (stop and start again at will)."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, tls: tuple[str, str] | None = None) -> None:
         self.db_url = db_url
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls  # (certificate, key) PEM files
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -146,13 +154,20 @@ class ServerProcess:
 
         env = {**os.environ, "PYTHONPATH": str(REPO), "NDAA_SERVER_DB": self.db_url}
         self.proc = subprocess.Popen(
-            scanner_command("server", "--listen", f"127.0.0.1:{self.port}", "--pool", "2"),
+            scanner_command(
+                "server",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--pool",
+                "2",
+                *(("--tls-cert", self.tls[0], "--tls-key", self.tls[1]) if self.tls else ()),
+            ),  # fmt: skip
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=REPO,
         )
-        wait_healthy(self.url, self.proc)
+        wait_healthy(self.url, self.proc, cafile=self.tls[0] if self.tls else None)
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None:
@@ -178,3 +193,21 @@ def server(pg_url: str) -> Iterator[ServerProcess]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def server_factory(pg_url: str) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers on the test's database with options (``tls=(cert, key)``); all stopped afterwards."""
+    made: list[ServerProcess] = []
+
+    def make(**options: Any) -> ServerProcess:
+        srv = ServerProcess(pg_url, **options)
+        made.append(srv)
+        srv.start()
+        return srv
+
+    try:
+        yield make
+    finally:
+        for srv in made:
+            srv.stop()

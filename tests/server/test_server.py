@@ -382,3 +382,58 @@ def test_signed_bundles(server: Any, tmp_path: Path) -> None:
     assert run_cli("export-bundle", "latest", *args).returncode == 0
     imported = run_cli("server", "import", str(signed_out), env=env)
     assert imported.returncode == 0 and "already there" in imported.stderr, imported.stderr
+
+
+def self_signed(tmp_path: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (IP SAN) and its key, made with cryptography."""
+    import ipaddress
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ndaa-test-server")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_tls_push_verifies_the_server(server_factory: Any, tmp_path: Path) -> None:
+    """--tls-cert/--tls-key: the agent pushes over HTTPS and checks the certificate (a private CA through
+    SSL_CERT_FILE); an unverifiable certificate leaves the scan pending, never sent in the clear."""
+    cert, key = self_signed(tmp_path)
+    srv = server_factory(tls=(cert, key))
+    assert srv.url.startswith("https://")
+    tok = token(srv.db_url, "tls")
+    history = tmp_path / "h.sqlite3"
+    store_scan(history, sample_report())
+    untrusted = push(history, srv.url, "tls", tok, "--attempts", "1")
+    assert untrusted.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr
+    trusted = run_cli(
+        "push", "--db", str(history), "--server", srv.url, "--site", "tls",
+        env={"NDAA_PUSH_TOKEN": tok, "SSL_CERT_FILE": cert},
+    )  # fmt: skip
+    assert trusted.returncode == 0 and "1 scan(s) stored" in trusted.stderr, trusted.stderr
