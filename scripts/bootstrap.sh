@@ -4,7 +4,8 @@
 #   sh scripts/bootstrap.sh --test   also what the test suite uses: chromium (HTML report test), nmap, avahi-daemon,
 #                                    minidlna and snmpd (third-party mDNS/UPnP/SNMP peers, run only inside test namespaces),
 #                                    dnsmasq, isc-dhcp-server, kea-dhcp4-server, isc-dhcp-client (lease files made
-#                                    inside test namespaces), lldpd (LLDP/CDP sender) and tcpdump (lab captures)
+#                                    inside test namespaces), lldpd (LLDP/CDP sender) and tcpdump (lab captures),
+#                                    postgresql (tests/server start a throwaway cluster on a Unix socket)
 #   sh scripts/bootstrap.sh --bench  also nmap and arp-scan, to compare against in benchmarks/
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,12 +32,15 @@ if [ "$want_test" = 1 ]; then
   for tool in dnsmasq:dnsmasq-base dhcpd:isc-dhcp-server kea-dhcp4:kea-dhcp4-server dhclient:isc-dhcp-client tcpdump:tcpdump lldpd:lldpd; do
     PATH="$PATH:/usr/sbin:/sbin" command -v "${tool%%:*}" >/dev/null 2>&1 || pkgs="$pkgs ${tool#*:}"
   done
+  # tests/server start their own throwaway cluster (Unix socket only) from these binaries; the package's
+  # own cluster never starts (service starts are forbidden below)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs="$pkgs postgresql"
 fi
 [ "$want_bench" = 1 ] && { command -v nmap >/dev/null 2>&1 || pkgs="$pkgs nmap"; command -v arp-scan >/dev/null 2>&1 || pkgs="$pkgs arp-scan"; }
 if [ -n "$pkgs" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    # The test peers (avahi-daemon, minidlna, snmpd) must never start on this host's real interfaces:
+    # The test peers (avahi-daemon, minidlna, snmpd, DHCP servers, lldpd, postgresql) must never start on this host's real interfaces:
     # forbid service starts while installing (policy-rc.d exit 101), unless a policy already exists.
     own_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -47,7 +51,7 @@ if [ -n "$pkgs" ]; then
     apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
       systemctl disable --now avahi-daemon.service avahi-daemon.socket minidlna.service snmpd.service \
-        isc-dhcp-server.service kea-dhcp4-server.service lldpd.service >/dev/null 2>&1 || true
+        isc-dhcp-server.service kea-dhcp4-server.service lldpd.service postgresql.service >/dev/null 2>&1 || true
     fi
     [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   else

@@ -39,6 +39,7 @@ def _register() -> None:
         listen_cmd,
         offline_cmd,
         scan_cmd,
+        server_cmd,
     )
 
     scan_cmd.register(app)
@@ -46,6 +47,7 @@ def _register() -> None:
     collect_cmd.register(app)
     listen_cmd.register(app)
     history_cmd.register(app)
+    server_cmd.register(app)
     app.add_typer(lab_cmd.app, name="lab")
     app.add_typer(fingerprints_cmd.app, name="fingerprints")
 

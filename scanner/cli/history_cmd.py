@@ -16,6 +16,12 @@ DB_OPTION = typer.Option(
 )
 
 
+SERVER_OPTION = typer.Option(
+    None, "--server", help="Read SITE's scans from this inventory server instead (token: $NDAA_SERVER_TOKEN)."
+)
+SITE_OPTION = typer.Option(None, "--site", help="The site, with --server.")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(history)
     app.command()(diff)
@@ -25,9 +31,17 @@ def register(app: typer.Typer) -> None:
 def history(
     db: Path = DB_OPTION,
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many scans to list."),
+    server: str | None = SERVER_OPTION,
+    site: str | None = SITE_OPTION,
 ) -> None:
     """List stored scans, newest first, with their verdict counts."""
     from scanner.history.store import HistoryStore
+
+    if server is not None:
+        from scanner.cli.server_cmd import server_history
+
+        server_history(server, site, limit)
+        return
 
     with HistoryStore(db, readonly=True) as store:
         rows = store.list_scans(limit)
@@ -43,6 +57,8 @@ def diff(
     new: str = typer.Argument("latest", help="Newer scan (default: latest)."),
     db: Path = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    server: str | None = SERVER_OPTION,
+    site: str | None = SITE_OPTION,
 ) -> None:
     """Devices that appeared, disappeared or changed verdict between two stored scans, over only what
     both covered: hosts outside either scan's targets are "not scanned", changes that rest on a probe
@@ -52,9 +68,14 @@ def diff(
     from scanner.history.store import HistoryStore
     from scanner.scan import identify_observations
 
-    with HistoryStore(db, readonly=True) as store:
-        a = store.load_report(store.resolve(old), identify_observations)
-        b = store.load_report(store.resolve(new), identify_observations)
+    if server is not None:
+        from scanner.cli.server_cmd import server_report
+
+        a, b = server_report(server, site, old), server_report(server, site, new)
+    else:
+        with HistoryStore(db, readonly=True) as store:
+            a = store.load_report(store.resolve(old), identify_observations)
+            b = store.load_report(store.resolve(new), identify_observations)
     result = diff_reports(a, b)
     typer.echo(result.to_json() if as_json else result.render_text())
     raise typer.Exit(0 if result.is_empty else 1)

@@ -153,6 +153,16 @@ def scan(
             "ranges; a /24 whose hosts all sit elsewhere is missed (the report says how many /24s).",
         ),
     ] = None,
+    push: Annotated[
+        str | None,
+        typer.Option(
+            "--push",
+            metavar="URL",
+            help="After the scan, push every stored scan not yet sent to this inventory server "
+            "(needs --site; token: $NDAA_PUSH_TOKEN; see docs/SITES.md).",
+        ),
+    ] = None,
+    site: Annotated[str | None, typer.Option("--site", help="This site's name, for --push.")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -205,6 +215,10 @@ def scan(
         evidence=evidence,
     )
     cmd.check()
+    if push is not None:
+        from scanner.cli.server_cmd import check_push
+
+        check_push(push, site, cmd.db)
     if netns:
         from scanner.lab.netns import enter_netns
 
@@ -227,7 +241,12 @@ def scan(
         ipv6=ipv6,
         sample=sample,
     )
-    raise typer.Exit(cmd.run(request))
+    code = cmd.run(request)
+    if push is not None and site is not None and cmd.scan_id is not None:
+        from scanner.cli.server_cmd import push_history
+
+        push_history(cmd.db, push, site, attempts=3)  # a scan not sent stays pending for the next push
+    raise typer.Exit(code)
 
 
 def build_request(
