@@ -5,6 +5,7 @@ conftest.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import platform
@@ -524,3 +525,18 @@ def strings_in(node: object) -> list[str]:
     if isinstance(node, list):
         return [s for v in node for s in strings_in(v)]
     return []
+
+
+@contextlib.contextmanager
+def routed_client(
+    lab_factory: Any, devices: list[dict[str, Any]], subnet: str, scanner_ip: str
+) -> Iterator[str]:
+    """A lab of ``devices`` on ``subnet`` and a client namespace one hop behind its scanner namespace (now
+    a router): yields the client namespace, removed afterwards (the lab itself by ``lab_factory``)."""
+    from scanner.lab.routed import add_routed_client, remove_routed_client
+
+    lab = lab_factory(devices, subnet=subnet, scanner_ip=scanner_ip)
+    try:
+        yield add_routed_client(lab)
+    finally:
+        remove_routed_client(lab)

@@ -23,6 +23,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Any
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus, log
+from scanner.discovery.parsers.dnssd import BROWSE_TYPES, ENUMERATION_TYPE
 from scanner.discovery.sockets import discovery_source, ipv6_link
 from scanner.discovery.udp_search import merge_results
 from scanner.errors import TargetError
@@ -31,16 +32,6 @@ from scanner.netif import interface
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
 
-ENUMERATION_TYPE = "_services._dns-sd._udp.local."
-BROWSE_TYPES = (
-    "_CGI._tcp.local.",
-    "_axis-video._tcp.local.",
-    "_rtsp._tcp.local.",
-    "_http._tcp.local.",
-    "_onvif._tcp.local.",
-    "_psia._tcp.local.",
-    "_workstation._tcp.local.",
-)
 MIN_WAIT = 1.5  # seconds: zeroconf's browser queries at ~0.1 s and again at ~1.1 s; answers come 20-120 ms
 # later (RFC 6762 §5.2, §6), so a first exchange lost on a busy host is still caught. The other probes take ~1.4 s anyway.
 IDLE = 0.3  # seconds without a new type or instance that end the probe

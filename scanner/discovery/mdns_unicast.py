@@ -7,7 +7,7 @@ subnet, or every target without an interface) is asked, paced and bounded like e
 probe (``udp_search``). It runs with the banner probes, on the hosts the discovery round found alive
 (the liveness sweep's, for off-link targets): a sparse routed /16 costs a datagram per live host. It asks
 for the service-type enumeration and the camera types of
-``mdns.BROWSE_TYPES`` (``_CGI._tcp``, ``_axis-video._tcp``, …); the answer's PTR/SRV/TXT records become
+``parsers.dnssd.BROWSE_TYPES`` (``_CGI._tcp``, ``_axis-video._tcp``, …); the answer's PTR/SRV/TXT records become
 ``mdns.*`` observations about the UDP source. On-link targets are left to the multicast ``mdns`` probe.
 
 ``ask_link6``: the same query to ff02::fb on the IPv6 link (with ``--ipv6`` only), as the ``mdns``
@@ -23,7 +23,7 @@ import secrets
 from ipaddress import IPv4Address, IPv4Network
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
-from scanner.discovery.parsers.dnssd import ENUMERATION_TYPE, build_query, parse_answer
+from scanner.discovery.parsers.dnssd import BROWSE_TYPES, ENUMERATION_TYPE, build_query, parse_answer
 from scanner.discovery.request_reply import Reply, Timing
 from scanner.discovery.sockets import Link6
 from scanner.discovery.udp_search import UdpProtocol, run_udp, run_udp6
@@ -32,17 +32,7 @@ from scanner.netif import interface
 
 PORT = 5353
 GROUP6 = "ff02::fb"  # RFC 6762 §3
-QUESTION_TYPES = (
-    ENUMERATION_TYPE,
-    "_CGI._tcp.local.",
-    "_axis-video._tcp.local.",
-    "_rtsp._tcp.local.",
-    "_http._tcp.local.",
-    "_onvif._tcp.local.",
-    "_psia._tcp.local.",
-    "_workstation._tcp.local.",
-    "_device-info._tcp.local.",
-)
+QUESTION_TYPES = (ENUMERATION_TYPE, *BROWSE_TYPES, "_device-info._tcp.local.")
 REPLY_DELAY = (
     0.5  # RFC 6762 §6: a shared-record answer to a multicast query may wait 20-120 ms (500 ms if truncated)
 )

@@ -38,34 +38,31 @@ def fetch(
     timeout: float = 120.0,
 ) -> Any:
     """The inventory document from ``server`` (GET, Bearer token)."""
-    if not server.startswith(("http://", "https://")):
-        raise UsageError(f"--server {server!r}: give an http:// or https:// URL")
-    if not token:
-        raise UsageError("no token: set NDAA_SERVER_TOKEN (a reader token or the site's push token)")
+    _check(server, token)
     query = [("site", site)] if site else []
     query += [("status", s) for s in statuses]
     query += [("observations", "1")] if observations else []
-    url = server.rstrip("/") + INVENTORY_PATH + ("?" + urllib.parse.urlencode(query) if query else "")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return json.loads(response.read(MAX_ANSWER))
-    except urllib.error.HTTPError as exc:
-        raise NdaaError(
-            f"{server} answered {exc.code}: {exc.read(2000).decode('utf-8', 'replace')}"
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise NdaaError(f"{server}: {getattr(exc, 'reason', exc)}") from None
+    return _get(
+        server, token, INVENTORY_PATH + ("?" + urllib.parse.urlencode(query) if query else ""), timeout
+    )
 
 
 def get_json(server: str, token: str, path: str, timeout: float = 120.0) -> Any:
     """GET ``path`` of the server's API (Bearer token) as parsed JSON; one clear error otherwise."""
+    _check(server, token)
+    return _get(server, token, "/api/v1/" + path, timeout)
+
+
+def _check(server: str, token: str) -> None:
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"--server {server!r}: give an http:// or https:// URL")
     if not token:
         raise UsageError("no token: set NDAA_SERVER_TOKEN (a reader token or the site's push token)")
-    url = server.rstrip("/") + "/api/v1/" + path
+
+
+def _get(server: str, token: str, path: str, timeout: float) -> Any:
+    """GET ``server`` + ``path`` with the Bearer token, no proxy, the answer bounded; NdaaError otherwise."""
+    url = server.rstrip("/") + path
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     try:

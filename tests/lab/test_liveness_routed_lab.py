@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from labtools import routed_client
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.liveness import LivenessProbe
@@ -29,8 +30,6 @@ LIVE = {  # scattered over 10.1.0.0/22
 
 @pytest.fixture
 def routed(lab_factory) -> Iterator[str]:
-    from scanner.lab.routed import add_routed_client, remove_routed_client
-
     devices = [
         {
             "name": f"d{i}",
@@ -41,11 +40,8 @@ def routed(lab_factory) -> Iterator[str]:
         }
         for i, (addr, profile) in enumerate(LIVE.items())
     ]
-    lab = lab_factory(devices, subnet="10.1.0.0/22", scanner_ip="10.1.0.1")
-    try:
-        yield add_routed_client(lab)
-    finally:
-        remove_routed_client(lab)
+    with routed_client(lab_factory, devices, "10.1.0.0/22", "10.1.0.1") as client:
+        yield client
 
 
 def test_sweep_across_a_router_finds_every_live_host_and_no_other(routed: str) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from labtools import routed_client
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.mdns_unicast import MdnsUnicastProbe
@@ -44,13 +45,8 @@ DEVICES = [
 
 @pytest.fixture
 def routed(lab_factory: Any) -> Iterator[str]:
-    from scanner.lab.routed import add_routed_client, remove_routed_client
-
-    lab = lab_factory(DEVICES, subnet="10.98.0.0/24", scanner_ip="10.98.0.1")
-    try:
-        yield add_routed_client(lab)
-    finally:
-        remove_routed_client(lab)
+    with routed_client(lab_factory, DEVICES, "10.98.0.0/24", "10.98.0.1") as client:
+        yield client
 
 
 def test_unicast_mdns_across_a_router(routed: str) -> None:

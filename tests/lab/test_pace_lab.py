@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from labtools import Capture, capturing_in, most_in_window
+from labtools import Capture, capturing_in, most_in_window, routed_client
 from paths import REPO
 
 pytestmark = pytest.mark.netns
@@ -103,14 +103,9 @@ def env() -> dict[str, str]:
 def routed(lab_factory: Any) -> Iterator[str]:
     """The lab's devices one router hop away: unicast packets to empty addresses leave the scanner too
     (on the segment the kernel would hold them while ARP fails)."""
-    from scanner.lab.routed import add_routed_client, remove_routed_client
-
     devices = [{**d, "ip": d["ip"].replace("10.99.", "10.1."), "routes": ["default"]} for d in DEVICES]
-    lab = lab_factory(devices, subnet="10.1.0.0/24", scanner_ip="10.1.0.1")
-    try:
-        yield add_routed_client(lab)
-    finally:
-        remove_routed_client(lab)
+    with routed_client(lab_factory, devices, "10.1.0.0/24", "10.1.0.1") as client:
+        yield client
 
 
 def test_rate_caps_every_probe_together(routed: str) -> None:

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from labtools import routed_client
 
 from scanner.discovery.base import ProbeContext, ProbeStatus
 from scanner.discovery.liveness import HOST_PORTS, LivenessProbe
@@ -23,17 +24,12 @@ DEVICES = {  # over 10.1.0.0/22, behind the router 10.1.0.1
 
 @pytest.fixture
 def routed(lab_factory) -> Iterator[str]:
-    from scanner.lab.routed import add_routed_client, remove_routed_client
-
     devices = [
         {"name": f"d{i}", "ip": ip, "mac": f"58:50:ed:00:01:{i:02x}", "profile": p, "routes": ["default"]}
         for i, (ip, p) in enumerate(DEVICES.items())
     ]
-    lab = lab_factory(devices, subnet="10.1.0.0/22", scanner_ip="10.1.0.1")
-    try:
-        yield add_routed_client(lab)
-    finally:
-        remove_routed_client(lab)
+    with routed_client(lab_factory, devices, "10.1.0.0/22", "10.1.0.1") as client:
+        yield client
 
 
 def test_sampled_sweep_finds_hosts_only_in_answering_slash24s_and_says_what_it_skipped(routed: str) -> None:

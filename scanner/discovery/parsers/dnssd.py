@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-ENUMERATION_TYPE = "_services._dns-sd._udp.local."
+ENUMERATION_TYPE = "_services._dns-sd._udp.local."  # RFC 6763 §9
+# the camera-relevant service types the mdns probes ask for
+BROWSE_TYPES = (
+    "_CGI._tcp.local.",
+    "_axis-video._tcp.local.",
+    "_rtsp._tcp.local.",
+    "_http._tcp.local.",
+    "_onvif._tcp.local.",
+    "_psia._tcp.local.",
+    "_workstation._tcp.local.",
+)
 TYPE_PTR, TYPE_TXT, TYPE_SRV, CLASS_IN = 12, 16, 33, 1
 MAX_RECORDS = 256  # records read per message
 MAX_INSTANCES = 64  # instances kept per message
