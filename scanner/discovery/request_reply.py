@@ -14,7 +14,8 @@ asked until ``L ** tries`` drops under ``MISS_TARGET`` (at most ``Timing.max_tri
 round the exchange waits for the multicast answers that are due (``Timing.reply_delay``), the retry
 wait of the last request and ``Timing.quiet`` seconds without anything new, then ends; it ends early
 once every target answered (``Timing.end_when_all_answered``), and never later than its budget. A
-target still unasked or asked fewer than ``min_tries`` times then makes the result PARTIAL.
+silent target asked fewer times than wanted (``min_tries``, or the loss-adapted count) then makes the
+result PARTIAL.
 
 Replies are bounded before they cost anything: a datagram from loopback, one of our own addresses or
 outside the ``Scope`` (the scanned targets and the interface's subnet) is dropped and counted; each
@@ -585,8 +586,10 @@ class Exchange:
     # ------------------------------------------------------------------ the result
 
     def unsettled(self) -> list[str]:
-        """Targets neither answered nor asked ``min_tries`` times (nor failed)."""
-        want = self.timing.min_tries
+        """Targets neither answered (nor failed) nor asked as often as wanted: ``min_tries``, or more when
+        the replies showed loss (``tries_wanted``). The exchange asks them while time permits, so any left
+        ran out of time: a silent target on a lossy link is not "absent" after too few tries."""
+        want = self.tries_wanted()
         return [t for t in self.silent() if self.tries.get(t, 0) < want]
 
     def notes(self) -> list[str]:

@@ -17,6 +17,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -401,10 +402,7 @@ class HistoryStore:
         )
         try:
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            _migrate(db, self.path)
+            _set_up(db, self.path)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise UsageError(f"{self.path}: not a usable scan history database: {exc}") from exc
@@ -571,6 +569,26 @@ class HistoryStore:
         ):
             out.setdefault(scan_id, _zero_counts())[status] = n
         return out
+
+
+def _set_up(db: sqlite3.Connection, path: Path) -> None:
+    """WAL, pragmas and migrations. Two processes creating the same new database at once can get
+    "database is locked" here without SQLite's busy handler waiting (the journal-mode switch): retried
+    for up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            _migrate(db, path)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            if db.in_transaction:
+                db.rollback()
+            time.sleep(0.05)
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:

@@ -43,6 +43,10 @@ def ipv6_sent(frames: list[bytes]) -> list[tuple[str, str]]:
         nh, dst = frame[14 + 6], str(ipaddress.IPv6Address(frame[38:54]))
         if nh == 58 and frame[54] in KERNEL_ICMP6:
             continue
+        if nh == 0 and len(frame) > 56 and frame[54] == 58:  # MLD reports ride behind a hop-by-hop header
+            icmp = 54 + (frame[55] + 1) * 8
+            if len(frame) > icmp and frame[icmp] in KERNEL_ICMP6:
+                continue
         what = {58: f"icmp6-{frame[54]}", 17: "udp", 6: "tcp"}.get(nh, f"next-header-{nh}")
         out.append((what, dst))
     return out

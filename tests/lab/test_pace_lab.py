@@ -127,8 +127,10 @@ def test_rate_caps_every_probe_together(routed: str) -> None:
     assert {"10.1.0.10", "10.1.0.11", "10.1.0.12"} <= {d["ip"] for d in report["devices"]}
     assert report["complete"], report["notes"]  # slower under a low cap, not cut short
     assert any(n.startswith("paced at 400 packets/s at most") for n in report["notes"]), report["notes"]
-    # 126 targets: a datagram each from SADP and DHIP, an echo and 4 SYNs each from the sweep
-    assert len(cap.frames) >= 126 * 6, len(cap.frames)
+    # 126 targets: a datagram each from SADP and DHIP, an echo and a SYN per host port from the sweep
+    from scanner.discovery.liveness import HOST_PORTS
+
+    assert len(cap.frames) >= 126 * (2 + 1 + len(HOST_PORTS)), len(cap.frames)
     # the pacer's burst and slack (2 and 1 packets at 400/s) and one late packet per sender
     slack = 2 + 1 + 3
     for window in (0.1, 0.5, 2.0):
