@@ -29,7 +29,7 @@ FRAMES_PER_READ = 1024  # frames that are not replies to us skipped per read at 
 # reply (LIMITS.keys_per_source), so once every target answered nothing can follow that would be recorded;
 # the engine's 50 ms settle kept every full sweep ~60 ms past its last reply (office254: 60-70 ms, now
 # 8-13 ms; docs/PERFORMANCE.md, "ARP start-up")
-TIMING = Timing(rounds=(0.0,), min_wait=0.25, quiet=0.25, busy_wait=1.0, settle=0.0)
+TIMING = Timing(rounds=(0.0,), min_wait=0.25, quiet=0.25, busy_wait=1.0, settle=0.0, loss_settles=True)
 LIMITS = Limits(keys_per_source=1, datagrams_per_source=64, observations_per_source=4)
 
 

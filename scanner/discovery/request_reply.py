@@ -14,8 +14,8 @@ asked until ``L ** tries`` drops under ``MISS_TARGET`` (at most ``Timing.max_tri
 round the exchange waits for the multicast answers that are due (``Timing.reply_delay``), the retry
 wait of the last request and ``Timing.quiet`` seconds without anything new, then ends; it ends early
 once every target answered (``Timing.end_when_all_answered``), and never later than its budget. A
-silent target asked fewer times than wanted (``min_tries``, or the loss-adapted count) then makes the
-result PARTIAL.
+silent target asked fewer than ``min_tries`` times (ARP: fewer than the loss-adapted count,
+``Timing.loss_settles``) then makes the result PARTIAL.
 
 Replies are bounded before they cost anything: a datagram from loopback, one of our own addresses or
 outside the ``Scope`` (the scanned targets and the interface's subnet) is dropped and counted; each
@@ -124,6 +124,10 @@ class Timing:
     end_when_all_answered: bool = True
     busy_wait: float = 0.0  # how long a full send queue is waited for before the round's unicast ends
     drain_on_exit: bool = True  # read what already arrived once the exchange is over
+    # a silent target counts as settled only once asked as often as the observed loss calls for (ARP:
+    # every live host answers, so silence after too few tries on a lossy link is "ran out of time"); off,
+    # ``min_tries`` settles it (discovery protocols most targets never answer)
+    loss_settles: bool = False
 
     @staticmethod
     def first_wait_for(budget: float, low: float = 0.25, high: float = 1.0) -> float:
@@ -586,10 +590,10 @@ class Exchange:
     # ------------------------------------------------------------------ the result
 
     def unsettled(self) -> list[str]:
-        """Targets neither answered (nor failed) nor asked as often as wanted: ``min_tries``, or more when
-        the replies showed loss (``tries_wanted``). The exchange asks them while time permits, so any left
-        ran out of time: a silent target on a lossy link is not "absent" after too few tries."""
-        want = self.tries_wanted()
+        """Targets neither answered (nor failed) nor asked as often as wanted: ``min_tries``, or, with
+        ``Timing.loss_settles``, as often as the observed loss calls for (``tries_wanted``). The exchange
+        asks them while time permits, so any left ran out of time."""
+        want = self.tries_wanted() if self.timing.loss_settles else self.timing.min_tries
         return [t for t in self.silent() if self.tries.get(t, 0) < want]
 
     def notes(self) -> list[str]:
