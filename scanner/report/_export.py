@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.identify.models import Status, Verdict
-from scanner.report._text import heard_devices
+from scanner.report._text import heard_devices, strongest
 from scanner.results import DeviceReport, ScanReport
 
 TOOL = "ndaa-scanner"
@@ -51,9 +51,9 @@ def summary(d: DeviceReport) -> str:
 
 
 def strongest_evidence(v: Verdict) -> str | None:
-    supporting = [e for e in v.evidence if e.supports and e.certainty > 0]
-    if not supporting:
+    """The strongest supporting evidence (``_text.strongest``) as one line with its fingerprint id."""
+    e = strongest(v.evidence)
+    if e is None:
         return None
-    e = max(supporting, key=lambda e: e.certainty)
     value = e.value if len(e.value) <= 80 else e.value[:77] + "..."
     return f'{e.probe} {e.signal} "{value}" ({e.matched})'
