@@ -167,15 +167,7 @@ class PassiveAnalyzer:
             except (OverflowError, OSError, ValueError):
                 self._when = datetime.now(UTC)
         self._out.append(
-            Observation.model_construct(
-                signal=signal,
-                value=value,
-                probe=f"{self.prefix}-{proto}",
-                ip=ip,
-                mac=mac,
-                port=port,
-                seen_at=self._when,
-            )
+            Observation.trusted(signal, value, f"{self.prefix}-{proto}", ip, mac, port, self._when)
         )
 
     def _fields(

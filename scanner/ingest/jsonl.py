@@ -47,7 +47,6 @@ DEFAULT_PROBE = "import"
 FIELDS = frozenset({"signal", "value", "ip", "mac", "probe", "port", "seen_at"})
 _SIGNAL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
 _CACHE_LIMIT = 65_536  # addresses and names remembered (they repeat; a full cache is cleared)
-_FIELDS_SET = set(Observation.model_fields)  # every field is given: one shared set instead of one per line
 MAX_NAME_WARNINGS = 100  # unknown signal/field names reported per file
 MAX_HELD_PROBLEMS = 100  # problems held back until the first valid line shows the input is JSON Lines
 
@@ -224,16 +223,7 @@ class _LineReader:
         seen_at = line.seen_at or self.now
         if seen_at.tzinfo is None:
             seen_at = seen_at.replace(tzinfo=UTC)
-        return Observation.model_construct(
-            _FIELDS_SET,
-            signal=signal,
-            value=value,
-            probe=line.probe,
-            ip=ip,
-            mac=mac,
-            port=line.port,
-            seen_at=seen_at,
-        )
+        return Observation.trusted(signal, value, line.probe, ip, mac, line.port, seen_at)
 
     def _ip(self, raw: object) -> str:
         if type(raw) is str and (ip := self.ips.get(raw)) is not None:  # the common case, without a call
