@@ -5,10 +5,10 @@ a covered device that joins the segment alerts on that device alone."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,25 @@ class Hook(http.server.BaseHTTPRequestHandler):
         out.write(body + b"\\n"); out.flush()
         self.send_response(204); self.end_headers()
     def log_message(self, *args): pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook)
+print("ready", flush=True)
+server.serve_forever()
 """
+
+
+def _start_receiver(ns: str, port: int, hooks: Path) -> subprocess.Popen[bytes]:
+    """The webhook receiver in the lab's scanner namespace, once it listens (waits for its "ready" line)."""
+    proc = subprocess.Popen(  # noqa: S603 - a fixed script in the lab's namespace
+        ["ip", "netns", "exec", ns, sys.executable, "-c", RECEIVER, str(port), str(hooks)],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 30.0)
+    if not ready or proc.stdout.readline().strip() != b"ready":
+        proc.kill()
+        proc.wait(5)
+        pytest.fail("the webhook receiver did not start listening within 30 s")
+    return proc
 
 
 def _free_port() -> int:
@@ -71,11 +88,8 @@ def test_alerts_on_the_first_scan_then_only_on_what_is_new(lab_factory: Any, tmp
         tmp_path / "piped.jsonl",
         tmp_path / "h.db",
     )
-    receiver = subprocess.Popen(  # noqa: S603 - a fixed script in the lab's namespace
-        ["ip", "netns", "exec", lab.scanner_ns, sys.executable, "-c", RECEIVER, str(port), str(hooks)]
-    )
+    receiver = _start_receiver(lab.scanner_ns, port, hooks)
     try:
-        time.sleep(0.5)  # the receiver binds; a delivery before that fails and the assertion below says so
         _scan(lab, db, port, piped)
         (first,) = _received(hooks)
         assert first["previous_scan_id"] is None
@@ -91,10 +105,7 @@ def test_alerts_on_the_first_scan_then_only_on_what_is_new(lab_factory: Any, tmp
         lab = lab_factory([CAMERA, AXIS, DAHUA], subnet=SUBNET, scanner_ip=SCANNER_IP)
         receiver.terminate()
         receiver.wait(5)
-        receiver = subprocess.Popen(  # noqa: S603
-            ["ip", "netns", "exec", lab.scanner_ns, sys.executable, "-c", RECEIVER, str(port), str(hooks)]
-        )
-        time.sleep(0.5)
+        receiver = _start_receiver(lab.scanner_ns, port, hooks)
         _scan(lab, db, port, piped)
         third = _received(hooks)[-1]
         assert third["previous_scan_id"] == second
