@@ -7,7 +7,10 @@ payload goes through the parsers the active probes use (``parsers/``, ``ssdp_rep
 analysis needs is here: link and IP headers, DHCP options, LLDP and CDP TLVs, TLS handshake records.
 
 What is recorded, with probe names ``passive-<proto>``:
-* ARP (requests, replies, announcements): ``mac`` of the sender at its address.
+* ARP (requests, replies, announcements): ``mac`` of the sender at its address; IPv6 neighbour
+  solicitations and advertisements (RFC 4861 §4.3-4.4) the same for IPv6 addresses (probe ``passive-ndp``).
+* IPv4 and IPv6 alike (extension headers walked, at most ``MAX_IPV6_EXTENSIONS``; IPv6 fragments counted,
+  not reassembled). A capture has no interface name: link-local addresses are given without a zone.
 * DHCP client messages: ``hostname`` (12), ``dhcp.params`` (55), ``dhcp.vendor_class`` (60),
   ``dhcp.client_id`` (61), by ``chaddr``; a server's ACK binds ``yiaddr`` to ``chaddr`` (``mac``).
 * mDNS answers, SSDP NOTIFY and search replies, WS-Discovery Hello/Bye/ProbeMatches, SADP ProbeMatch,
@@ -75,6 +78,10 @@ MAX_DATAGRAM = 64 * 1024
 MAX_TLVS = 64
 
 ETH_ARP, ETH_IPV4, ETH_VLAN, ETH_QINQ, ETH_LLDP = 0x0806, 0x0800, 0x8100, 0x88A8, 0x88CC
+ETH_IPV6 = 0x86DD
+IPV6_EXTENSIONS = (0, 43, 60)  # hop-by-hop, routing, destination options: skipped to the next header
+MAX_IPV6_EXTENSIONS = 8
+ICMPV6, ICMPV6_NS, ICMPV6_NA = 58, 135, 136
 MDNS_PORT = 5353
 HEAD_PREFIXES = (b"HTTP/1.", b"RTSP/1.")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
@@ -97,6 +104,14 @@ def _mac(raw: bytes) -> str:
 
 def _ipv4_text(raw: bytes) -> str:
     return socket.inet_ntoa(raw)
+
+
+def _ipv6_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def _ip_text(raw: bytes) -> str:
+    return socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
 
 
 class PassiveAnalyzer:
@@ -131,9 +146,9 @@ class PassiveAnalyzer:
             elif linktype == LINKTYPE_LINUX_SLL2:
                 self._sll2(data)
             elif linktype in (LINKTYPE_RAW, 12, 14, LINKTYPE_IPV4):
-                self._ipv4(data, 0, None, False)
+                self._ip(data, 0)
             elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
-                self._ipv4(data, 4, None, False)
+                self._ip(data, 4)
         except (IndexError, struct.error, ValueError, UnicodeError):
             self._count("malformed frames")  # hostile or cut frames are normal input
         return out
@@ -191,6 +206,8 @@ class PassiveAnalyzer:
             offset += 4
         if ethertype == ETH_IPV4:
             self._ipv4(data, offset, data, data[0] & 1 == 1)
+        elif ethertype == ETH_IPV6:
+            self._ipv6(data, offset, data[6:12], data[0] & 1 == 1)
         elif ethertype == ETH_ARP:
             self._arp(data[offset:])
         elif ethertype == ETH_LLDP:
@@ -214,6 +231,8 @@ class PassiveAnalyzer:
         if ethertype == ETH_IPV4:
             frame = None if src is None else b"\0" * 6 + src  # the source MAC where an Ethernet frame has it
             self._ipv4(payload, 0, None, group, frame)
+        elif ethertype == ETH_IPV6:
+            self._ipv6(payload, 0, src, group)
         elif ethertype == ETH_ARP:
             self._arp(payload)
         elif ethertype == ETH_LLDP and src is not None:
@@ -287,7 +306,74 @@ class PassiveAnalyzer:
         self.payloads.add(key)
         return True
 
-    # ------------------------------------------------------------ IPv4, UDP, TCP
+    # ------------------------------------------------------------ IPv4, IPv6, UDP, TCP
+
+    def _ip(self, data: bytes, off: int) -> None:
+        """A raw IP packet (no link layer): IPv4 or IPv6 by its version."""
+        if data[off] >> 4 == 6:
+            self._ipv6(data, off, None, False)
+        else:
+            self._ipv4(data, off, None, False)
+
+    def _ipv6(self, data: bytes, off: int, src_mac: bytes | None, group: bool) -> None:
+        """An IPv6 packet at ``data[off:]``; ``src_mac`` the link-layer sender when the capture has one.
+
+        UDP (the discovery protocols over ff02::fb / ff02::c and unicast replies) and the neighbour
+        discovery messages that bind an address to a MAC, as ARP does for IPv4. Extension headers are
+        walked (bounded); fragments are counted, not reassembled.
+        """
+        if data[off] >> 4 != 6:
+            return
+        end = min(off + 40 + ((data[off + 4] << 8) | data[off + 5]), len(data))
+        nxt, pos = data[off + 6], off + 40
+        for _ in range(MAX_IPV6_EXTENSIONS):
+            if nxt not in IPV6_EXTENSIONS:
+                break
+            nxt, pos = data[pos], pos + (data[pos + 1] + 1) * 8
+        if pos + 8 > end:
+            return
+        src = data[off + 8 : off + 24]
+        if src == bytes(16):
+            return  # the unspecified address (duplicate address detection): nobody to name
+        ip = _ipv6_text(src)
+        group = group or data[off + 24] == 0xFF
+        mac = _mac(src_mac) if src_mac is not None and group and not src_mac[0] & 1 else None
+        if nxt == 17:
+            self._udp(data, pos, end, ip, mac)
+        elif nxt == 6:
+            self._tcp(data, pos, end, src, data[off + 24 : off + 40])
+        elif nxt == ICMPV6:
+            self._icmpv6(data, pos, end, ip)
+        elif nxt == 44:
+            self._count("ipv6 fragments skipped")
+
+    def _icmpv6(self, data: bytes, off: int, end: int, ip: str) -> None:
+        """Neighbour solicitations (the sender's own MAC) and advertisements (the target's MAC), RFC 4861 §4.3-4.4."""
+        kind = data[off]
+        if kind not in (ICMPV6_NS, ICMPV6_NA) or off + 24 > end:
+            return
+        option = 1 if kind == ICMPV6_NS else 2  # source / target link-layer address (RFC 4861 §4.6.1)
+        if kind == ICMPV6_NA:
+            target = data[off + 8 : off + 24]
+            if target[0] == 0xFF:
+                return
+            ip = _ipv6_text(target)
+        pos = off + 24
+        for _ in range(MAX_TLVS):
+            if pos + 8 > end:
+                return
+            length = data[pos + 1] * 8
+            if length == 0:
+                return  # RFC 4861 §4.6: a zero length is invalid; stop
+            if data[pos] == option and length == 8:
+                raw = data[pos + 2 : pos + 8]
+                if raw[0] & 1 or raw == bytes(6):
+                    return
+                self._count("ndp")
+                mac = _mac(raw)
+                self._add("ndp", "mac", mac, ip, mac)
+                return
+            pos += length
 
     def _ipv4(self, data: bytes, off: int, eth: bytes | None, group: bool, sll: bytes | None = None) -> None:
         """An IPv4 packet at ``data[off:]``; ``eth`` the Ethernet frame it came in (source MAC at 6:12)."""
@@ -304,7 +390,7 @@ class PassiveAnalyzer:
             return
         if proto == 6:
             if not (data[off + 6] & 0x3F or data[off + 7]):  # TCP fragments are skipped
-                self._tcp(data, off + ihl, end, off)
+                self._tcp(data, off + ihl, end, data[off + 12 : off + 16], data[off + 16 : off + 20])
             return
         if proto != 17:
             return
@@ -356,18 +442,14 @@ class PassiveAnalyzer:
         elif self._new((ip, sport), body):
             getattr(self, "_" + handler)(body, ip, mac)
 
-    def _tcp(self, data: bytes, off: int, end: int, ip_off: int) -> None:
+    def _tcp(self, data: bytes, off: int, end: int, src: bytes, dst: bytes) -> None:
+        """A TCP segment at ``data[off:end]`` between the addresses ``src`` and ``dst`` (4 or 16 bytes)."""
         start = off + (data[off + 12] >> 4) * 4
         if start >= end and not self.flows:
             return  # no payload (an ACK): the common case
         flows = self.flows
         if flows:
-            key = (
-                data[ip_off + 12 : ip_off + 16],
-                (data[off] << 8) | data[off + 1],
-                data[ip_off + 16 : ip_off + 20],
-                (data[off + 2] << 8) | data[off + 3],
-            )
+            key = (src, (data[off] << 8) | data[off + 1], dst, (data[off + 2] << 8) | data[off + 3])
             flow = flows.get(key)
             if flow is not None:
                 self._tls_more(key, flow, int.from_bytes(data[off + 4 : off + 8], "big"), data[start:end])
@@ -377,13 +459,11 @@ class PassiveAnalyzer:
         first = data[start]
         if first == 0x48 or first == 0x52:  # "H", "R"
             if data.startswith(HEAD_PREFIXES, start):
-                src = data[ip_off + 12 : ip_off + 16]
                 sport = (data[off] << 8) | data[off + 1]
                 payload = data[start:end]
                 if self._new((src, sport), payload):
-                    self._head(payload, _ipv4_text(src), sport)
+                    self._head(payload, _ip_text(src), sport)
         elif first == _TLS_HANDSHAKE and end - start > 5 and data[start + 1] == 3 and data[start + 5] == 2:
-            src, dst = data[ip_off + 12 : ip_off + 16], data[ip_off + 16 : ip_off + 20]
             sport, dport = (data[off] << 8) | data[off + 1], (data[off + 2] << 8) | data[off + 3]
             key = (src, sport, dst, dport)
             seq = int.from_bytes(
@@ -392,7 +472,7 @@ class PassiveAnalyzer:
             if len(flows) >= MAX_FLOWS:
                 flows.popitem(last=False)
                 self._count("tls flows dropped (too many at once)")
-            flow = flows[key] = _TlsFlow(_ipv4_text(src), sport, seq)
+            flow = flows[key] = _TlsFlow(_ip_text(src), sport, seq)
             self._tls_more(key, flow, seq, data[start:end])
 
     # ------------------------------------------------------------ application protocols

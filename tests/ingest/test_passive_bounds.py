@@ -72,3 +72,44 @@ def test_fragmented_ssdp_notify_is_reassembled() -> None:
     assert ("ssdp.server", "Linux/3.10 UPnP/1.0 Frag/1") in {(o.signal, o.value) for o in out}
     assert all(o.mac == "02:00:00:00:00:01" for o in out)  # sent to a group: the frame's source is the sender
     assert not analyzer.fragments
+
+
+def _ipv6(
+    src: bytes, dst: bytes, next_header: int, payload: bytes, src_mac: bytes = b"\x58\x50\xed\0\0\x01"
+) -> bytes:
+    head = struct.pack("!IHBB16s16s", 6 << 28, len(payload), next_header, 255, src, dst)
+    dst_mac = b"\x33\x33" + dst[-4:] if dst[0] == 0xFF else b"\x02" * 6
+    return dst_mac + src_mac + b"\x86\xdd" + head + payload
+
+
+LINK_LOCAL = bytes.fromhex("fe800000000000005a50edfffe000001")
+ALL_NODES = bytes.fromhex("ff020000000000000000000000000001")
+
+
+def test_neighbour_advertisement_binds_the_target_to_its_mac() -> None:
+    """RFC 4861 §4.4: type 136, target address, then option 2 (target link-layer address)."""
+    na = struct.pack("!BBHI16s", 136, 0, 0, 0x60000000, LINK_LOCAL) + b"\x02\x01" + b"\x58\x50\xed\0\0\x01"
+    (obs,) = PassiveAnalyzer().frame(_ipv6(LINK_LOCAL, ALL_NODES, 58, na), LINKTYPE_ETHERNET, 1.0)
+    assert (obs.signal, obs.value, obs.ip, obs.mac, obs.probe) == (
+        "mac",
+        "58:50:ed:00:00:01",
+        "fe80::5a50:edff:fe00:1",
+        "58:50:ed:00:00:01",
+        "passive-ndp",
+    )
+
+
+def test_ipv6_hostile_headers_are_bounded() -> None:
+    analyzer = PassiveAnalyzer()
+    # a chain of hop-by-hop headers longer than MAX_IPV6_EXTENSIONS, then UDP to mDNS: not followed
+    chain = b"".join(bytes([0, 0]) + bytes(6) for _ in range(passive.MAX_IPV6_EXTENSIONS + 4))
+    assert analyzer.frame(_ipv6(LINK_LOCAL, ALL_NODES, 0, chain), LINKTYPE_ETHERNET, 1.0) == []
+    # a zero-length option in a solicitation (RFC 4861 §4.6: invalid) ends the walk
+    ns = struct.pack("!BBHI16s", 135, 0, 0, 0, LINK_LOCAL) + b"\x01\x00" + bytes(6)
+    assert analyzer.frame(_ipv6(LINK_LOCAL, ALL_NODES, 58, ns), LINKTYPE_ETHERNET, 1.0) == []
+    # the unspecified source (duplicate address detection) names nobody; a cut header is no crash
+    dad = struct.pack("!BBHI16s", 135, 0, 0, 0, LINK_LOCAL) + b"\x01\x01" + b"\x58\x50\xed\0\0\x01"
+    assert analyzer.frame(_ipv6(bytes(16), ALL_NODES, 58, dad), LINKTYPE_ETHERNET, 1.0) == []
+    for cut in range(14, 80):
+        analyzer.frame(_ipv6(LINK_LOCAL, ALL_NODES, 58, ns)[:cut], LINKTYPE_ETHERNET, 1.0)
+    assert analyzer.counts.get("malformed frames", 0) >= 1

@@ -14,8 +14,10 @@ a dual-stack Dahua camera and a printer. Every frame the scanner sends is captur
 from __future__ import annotations
 
 import ipaddress
+import json
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,3 +156,28 @@ def test_named_link_makes_ipv6_only_devices_targets_probed_over_ipv6(ipv6_lab: A
         statuses = [want.status] if isinstance(want.status, str) else want.status
         assert verdict["status"] in statuses, (d.name, verdict["status"])
         assert verdict["covered_entity"] == want.entity, (d.name, verdict["covered_entity"])
+
+
+def test_capture_of_an_ipv6_scan_finds_the_ipv6_only_cameras_passively(ipv6_lab: Any, tmp_path: Path) -> None:
+    """`import pcap` reads IPv6 too: the cameras only IPv6 reaches are named from the capture's
+    multicast answers (ff02::fb, ff02::c) and neighbour discovery, with the MAC of their own frames."""
+    from clirun import cli
+    from labtools import tcpdump_in
+
+    wire = tmp_path / "v6.pcap"
+    with tcpdump_in(ipv6_lab.scanner_ns, "eth0", wire) as log:
+        scan_lab_json(ipv6_lab, "--ipv6", target=ipv6_lab.subnet)
+    assert "packets captured" in log.read_text()
+    proc = cli("import", "pcap", str(wire), "-f", "json")
+    assert proc.returncode == 1, proc.stderr  # covered equipment in the capture
+    report = json.loads(proc.stdout)
+    devices = by_mac(report["devices"] + report.get("heard", []))
+    cam = devices[FACTORY_MAC]
+    assert (cam["verdict"]["status"], cam["verdict"]["covered_entity"]) == ("covered", "Hikvision")
+    v6_ips = {o["ip"] for o in cam["observations"] if ":" in (o["ip"] or "")}
+    assert v6_ips == {link_local(FACTORY_MAC)}  # a capture has no interface: the address unzoned
+    probes = {o["probe"] for o in cam["observations"]}
+    assert {"passive-mdns", "passive-wsd"} & probes, probes
+    axis = devices[V6_MAC]
+    assert axis["verdict"]["vendor"] == "Axis" and axis["verdict"]["status"] == "not-covered"
+    assert all(":" in (o["ip"] or ":") for o in axis["observations"])  # it has no IPv4 address at all
