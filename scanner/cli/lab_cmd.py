@@ -24,7 +24,8 @@ def up(
     jitter: str | None = typer.Option(None, help="Vary the delay by up to ± this, uniformly (50ms)."),
 ) -> None:
     """Create the lab's namespaces and start its simulated devices. Scan it with
-    `ndaa-scan scan --netns nd-LAB-scan -i eth0`."""
+    `ndaa-scan scan --netns nd-LAB-scan -i eth0`, or a routed lab (`routed = true`) from one hop
+    behind its router with `ndaa-scan scan --netns nd-LAB-client SUBNET`."""
     from scanner.cli.scan_cmd import _lab_path
     from scanner.lab.manager import lab_up
     from scanner.lab.spec import load_lab
@@ -32,7 +33,10 @@ def up(
     spec = load_lab(lab).with_impairment(loss, delay, jitter)
     status = lab_up(spec, _lab_path(lab))
     typer.echo(status.render())
-    typer.echo(f"scan it: ndaa-scan scan --netns {spec.scanner_ns} -i eth0 {spec.subnet}")
+    if spec.routed:
+        typer.echo(f"scan it across its router: ndaa-scan scan --netns {spec.scan_ns} {spec.subnet}")
+    else:
+        typer.echo(f"scan it: ndaa-scan scan --netns {spec.scanner_ns} -i eth0 {spec.subnet}")
 
 
 @app.command()

@@ -59,6 +59,10 @@ def lab_up(spec: LabSpec, lab_file: Path, *, simulate: bool = True) -> LabStatus
         raise UsageError(f"lab {spec.name!r} is already up (ndaa-scan lab down {spec.name})")
     try:
         _create_network(spec)
+        if spec.routed:
+            from scanner.lab.routed import add_routed_client
+
+            add_routed_client(spec)
         if spec.userspace_switch:
             _start_switch(spec)
         if simulate and _needs_simulator(spec):
@@ -106,7 +110,8 @@ def _create_network(spec: LabSpec) -> None:
     _configure_host(spec.scanner_ns, spec.scanner_ip, plen, [])
     for i, d in enumerate(spec.devices):
         dev_plen = plen if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network(spec.subnet) else 24
-        _configure_host(spec.device_ns(i), d.ip if d.ipv4 else None, dev_plen, d.routes)
+        routes = [*d.routes, "default"] if spec.routed and "default" not in d.routes else d.routes
+        _configure_host(spec.device_ns(i), d.ip if d.ipv4 else None, dev_plen, routes)
     if spec.userspace_switch:
         for ns in [spec.scanner_ns] + [spec.device_ns(i) for i in range(len(spec.devices))]:
             disable_offloads(ns, "eth0")

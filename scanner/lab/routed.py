@@ -13,12 +13,13 @@ gc_thresh*, can be set only in the host's own namespace; benchmarks/bench_routed
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 
 from scanner.lab.netns import ip, list_netns
-from scanner.lab.spec import LabSpec
+from scanner.lab.spec import ROUTED_LINK, LabSpec
 
-ROUTER_LINK_IP, CLIENT_IP = "10.254.254.1", "10.254.254.2"
+ROUTER_LINK_IP, CLIENT_IP = (str(a) for a in ipaddress.IPv4Network(ROUTED_LINK).hosts())
 # What the router does for absent addresses: the settings a benchmark prints beside its figures.
 ROUTER_SETTINGS_READ = (
     "net/ipv4/neigh/eth0/mcast_solicit",
@@ -30,7 +31,7 @@ ROUTER_SETTINGS_READ = (
 
 
 def client_ns(spec: LabSpec) -> str:
-    return f"nd-{spec.name}-client"
+    return spec.client_ns
 
 
 def add_routed_client(spec: LabSpec) -> str:

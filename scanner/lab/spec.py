@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,10 +19,12 @@ from pydantic import (
     model_validator,
 )
 
-from scanner.errors import DataError, UsageError
+from scanner.dataload import TomlFile, read_toml, validate
+from scanner.errors import DataError, NdaaError, UsageError
 from scanner.observations import normalise_mac
 
 _NAME = re.compile(r"^[a-z0-9]{1,8}$")
+ROUTED_LINK = "10.254.254.0/30"  # a routed lab's router <-> client link (scanner/lab/routed.py)
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|ms|s)?\s*$")
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, None: 1.0}
 
@@ -173,6 +174,9 @@ class LabSpec(BaseModel):
     # IPv6 on the segment: every namespace's link-local address usable at once (no DAD wait), none on the
     # bridge, and the simulated devices' mDNS, WS-Discovery, SSDP, HTTP(S) and RTSP also answer over IPv6
     ipv6: bool = False
+    # Seen across a router: the scanner namespace routes between the segment and a client namespace one hop
+    # away (scanner/lab/routed.py); scans run from ``scan_ns`` and every device gets its default route
+    routed: bool = False
 
     @field_validator("name")
     @classmethod
@@ -202,6 +206,8 @@ class LabSpec(BaseModel):
                 )
             seen_ip.add(d.ip)
             seen_mac.add(d.mac)
+        if self.routed and net.overlaps(ipaddress.IPv4Network(ROUTED_LINK)):
+            raise ValueError(f"a routed lab's subnet must leave {ROUTED_LINK} to the router's client link")
         if self.switch == "kernel" and self.impaired:
             raise ValueError("loss/delay/jitter need switch = 'userspace' (the kernel here has no netem)")
         return self
@@ -258,13 +264,36 @@ class LabSpec(BaseModel):
     def scanner_ns(self) -> str:
         return f"{self.prefix}scan"
 
+    @property
+    def client_ns(self) -> str:
+        """The namespace one hop behind the router, in a routed lab."""
+        return f"{self.prefix}client"
+
+    @property
+    def scan_ns(self) -> str:
+        """Where a scan of this lab runs: the scanner namespace, or the client behind the router."""
+        return self.client_ns if self.routed else self.scanner_ns
+
     def device_ns(self, index: int) -> str:
         return f"{self.prefix}{index}"
 
 
+class _LabFile(BaseModel):
+    """A lab file's tables, checked entry by entry before the lab is assembled (errors name the entry)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lab: dict[str, Any]
+    device: list[LabDevice] = Field(default_factory=list)
+    group: list[DeviceGroup] = Field(default_factory=list)
+
+
 def load_lab(ref: str | Path) -> LabSpec:
-    """Load a lab from a path, or a built-in lab by name (``demo``, ``office50``, …)."""
+    """Load a lab from a path, or a built-in lab by name (``demo``, ``office50``, …).
+
+    A file the user names that does not fit is a ``UsageError`` (exit 2), a broken built-in lab a
+    ``DataError``; either way one line, ``FILE[:LINE]: device #N (NAME): FIELD: REASON``."""
     path = Path(ref)
+    error: type[NdaaError] = UsageError
     if not path.exists():
         from scanner.datafiles import labs_dir
 
@@ -272,23 +301,43 @@ def load_lab(ref: str | Path) -> LabSpec:
         if not builtin.exists():
             known = ", ".join(sorted(p.stem for p in labs_dir().glob("*.toml")))
             raise UsageError(f"no lab file {str(ref)!r} (built-in labs: {known})")
-        path = builtin
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DataError(f"{path}: {exc}") from None
-    return parse_lab(raw, str(path))
+        path, error = builtin, DataError
+    doc = read_toml(path, error=error, what="lab file")
+    return parse_lab(doc.data, str(path), doc=doc, error=error)
 
 
-def parse_lab(raw: dict[str, Any], origin: str = "<lab>") -> LabSpec:
+def parse_lab(
+    raw: dict[str, Any],
+    origin: str = "<lab>",
+    *,
+    doc: TomlFile | None = None,
+    error: type[NdaaError] = DataError,
+) -> LabSpec:
+    """A lab from its parsed TOML tables; ``error`` (one line, see ``load_lab``) if it does not fit."""
+    doc = doc or TomlFile(Path(origin), "", raw)
+    tables = validate(doc, _LabFile, error=error)
+    devices = list(tables.device)
+    for salt, group in enumerate(tables.group, start=1):
+        try:
+            devices.extend(group.expand(salt))
+        except (ValidationError, ValueError) as exc:
+            raise error(doc.entry("group", salt - 1, _reason(exc))) from None
     try:
-        lab = dict(raw.get("lab", {}))
-        devices = [LabDevice(**d) for d in raw.get("device", [])]
-        for salt, g in enumerate(raw.get("group", []), start=1):
-            devices.extend(DeviceGroup(**g).expand(salt))
-        return LabSpec(**lab, devices=devices)
-    except (ValidationError, ValueError, TypeError) as exc:
-        raise DataError(f"{origin}: {exc}") from None
+        return LabSpec(**tables.lab, devices=devices)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise error(doc.entry("lab" if field else None, None, _reason(exc), field=field)) from None
+    except (ValueError, TypeError) as exc:
+        raise error(doc.entry(None, None, str(exc))) from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        reason = str(errors[0]["msg"]).removeprefix("Value error, ")
+        return reason + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    return str(exc)
 
 
 def render_lab(raw: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -175,3 +176,11 @@ def test_probe_help_names_every_registered_probe() -> None:
     listed = PROBE_HELP.split("):", 1)[1].split(".")[0]
     assert [p.strip() for p in listed.split(",")] == list(PROBES)
     assert all(not p.default for p in PROBES.values() if p.name in ("snmp", "nmap"))
+
+
+def test_routed_lab_file_must_leave_the_router_link_free(tmp_path: pathlib.Path) -> None:
+    lab = tmp_path / "bad.toml"
+    lab.write_text(
+        '[lab]\nname = "bad"\nsubnet = "10.254.0.0/16"\nscanner_ip = "10.254.0.1"\nrouted = true\n'
+    )
+    assert_one_line_error(run("lab", "status", str(lab)), 2, "10.254.254.0/30")

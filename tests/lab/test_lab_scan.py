@@ -3,17 +3,21 @@ file expects (`expect` rows), with evidence; the full /24 lab is swept completel
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from clirun import scan_lab_json as scan_json
 
 pytestmark = pytest.mark.netns
 
 
-def check_expectations(lab, report: dict) -> list[str]:
-    by_mac = {d["mac"]: d for d in report["devices"] if d.get("mac")}
+def check_expectations(lab, report: dict, key: str = "mac") -> list[str]:
+    """What differs from the lab file's ``expect`` rows, each device found by its ``key`` (``ip`` across
+    a router, where no MAC is seen)."""
+    found = {d[key]: d for d in report["devices"] if d.get(key)}
     problems = []
     for dev in lab.devices:
-        got = by_mac.get(dev.mac)
+        got = found.get(getattr(dev, key))
         if got is None:
             problems.append(f"{dev.name} {dev.ip} {dev.mac}: not found")
             continue
@@ -50,6 +54,24 @@ def test_office50_verdicts_match_expectations(lab_factory):
     lab = lab_factory(builtin="office50")
     report = scan_json(lab)
     assert check_expectations(lab, report) == []
+
+
+def test_routed_lab_verdicts_match_expectations_from_one_hop_away(lab_factory):
+    """The shipped routed lab, scanned from the client behind its router: every device identified from
+    what crosses a router (no MAC, no multicast), nothing reported that is not there."""
+    from clirun import cli
+
+    lab = lab_factory(builtin="routed")
+    assert lab.routed and lab.scan_ns.endswith("-client")
+    proc = cli("scan", "--netns", lab.scan_ns, "--no-history", "-q", "-f", "json", lab.subnet)
+    assert proc.returncode == 1, proc.stderr  # covered equipment found
+    report = json.loads(proc.stdout)
+    assert check_expectations(lab, report, key="ip") == []
+    assert {d["ip"] for d in report["devices"]} == {d.ip for d in lab.devices} | {lab.scanner_ip}  # + router
+    assert all(d["mac"] is None for d in report["devices"])
+    cited = {e["signal"] for d in report["devices"] for e in d["verdict"]["evidence"]}
+    assert "mac" not in cited
+    assert report["heard"] == []
 
 
 def test_full_slash24_is_swept_completely_and_covered_ouis_named(lab_factory):
