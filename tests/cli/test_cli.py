@@ -184,3 +184,14 @@ def test_routed_lab_file_must_leave_the_router_link_free(tmp_path: pathlib.Path)
         '[lab]\nname = "bad"\nsubnet = "10.254.0.0/16"\nscanner_ip = "10.254.0.1"\nrouted = true\n'
     )
     assert_one_line_error(run("lab", "status", str(lab)), 2, "10.254.254.0/30")
+
+
+def test_a_broken_lab_file_is_one_line_naming_the_entry(tmp_path: pathlib.Path) -> None:
+    lab = tmp_path / "bad.toml"
+    head = '[lab]\nname = "x"\nsubnet = "10.9.0.0/24"\nscanner_ip = "10.9.0.2"\n'
+    lab.write_text(head + '\n[[device]]\nname = "cam"\nip = "10.9.0.5"\nmac = "zz"\n')
+    assert_one_line_error(run("lab", "status", str(lab)), 2, f"{lab}:6: device #1 (cam): mac:")
+    lab.write_text(head + "bogus = 1\n")
+    assert_one_line_error(run("lab", "status", str(lab)), 2, "lab: bogus:")
+    lab.write_text("[lab\n")
+    assert_one_line_error(run("lab", "status", str(lab)), 2, f"{lab}:1: not valid TOML")
