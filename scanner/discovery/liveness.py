@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import logging
 import resource
 import secrets
@@ -43,13 +44,7 @@ from ipaddress import IPv4Address
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import CONNECT_CONCURRENCY
-from scanner.discovery.parsers.tcp_syn import (
-    build_echo,
-    build_syn,
-    cookie,
-    parse_echo_reply,
-    parse_tcp_answer,
-)
+from scanner.discovery.parsers.tcp_syn import SynFactory, parse_echo_reply, parse_tcp_answer
 
 log = logging.getLogger("scanner.discovery.liveness")
 
@@ -71,6 +66,8 @@ MAX_WAIT = 3.0
 # seconds from the end of one host round to the next, at least: a router gives up resolving an absent
 # address after ~3 s (Linux: 3 requests 1 s apart); a retry sent earlier joins the same resolution
 ROUND_GAP = 3.0
+BATCH_SECONDS = 0.001  # a send batch holds about this much sending at the sweep's rate
+BATCH_MAX = 32
 SOCKET_BUFFER = 32 << 20  # bytes, each way (see _buffers)
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
 
@@ -92,8 +89,12 @@ class _Found:
     open: dict[str, set[int]] = field(default_factory=dict)
     answered: dict[str, set[int]] = field(default_factory=dict)  # ip -> ports that said anything
     asked_at: dict[str, float] = field(default_factory=dict)
-    slowest: float = 0.0
+    slowest: float = 0.0  # the slowest first answer of a host (a router's resolution included)
     last_answer: float = 0.0
+    # when each port of a live host was last asked, and the slowest of their answers: the port rounds'
+    # wait (a live host is resolved already: its round trip is the path's, without the resolution)
+    port_asked: dict[tuple[str, int], float] = field(default_factory=dict)
+    port_slowest: float = 0.0
 
 
 class LivenessProbe:
@@ -150,6 +151,8 @@ class _RawSweep:
         self.secret = secrets.token_bytes(16)
         self.ident = secrets.randbits(16)
         self.wanted = {str(t): t for t in targets}
+        self.packed = {ip: t.packed for ip, t in self.wanted.items()}
+        self.factory: SynFactory | None = None  # built once the source port is reserved
         self.found = _Found()
         self.sources = _SourceAddresses()
         self.sent = 0
@@ -165,6 +168,7 @@ class _RawSweep:
         reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
         reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
         self.sport = reserve.getsockname()[1]
+        self.factory = SynFactory(self.secret, self.sport, self.ident)
         readers = [(self.tcp, self._on_tcp), (self.icmp, self._on_icmp)]
         for sock, reader in readers:
             if sock is not None:
@@ -186,25 +190,23 @@ class _RawSweep:
         return self._result(finished)
 
     async def _host_rounds(self, addresses: list[str]) -> bool:
-        found = self.found
         kinds: tuple[int | None, ...] = (None, *HOST_PORTS) if self.icmp is not None else HOST_PORTS
         block = max(1, int(self.rate * SPREAD_STEP / len(kinds)))
         finished = await self._send_round(spread(addresses, kinds, block))
-        sent_at = time.monotonic()
-        await self._settle()
-        silent = [ip for ip in addresses if ip not in found.live]
-        if not silent or not finished:
-            return finished
-        # A saturated path (a router's neighbour table, a rate limiter) drops the tail of a round: ask
-        # the silent again, in reverse order, after the path had time to recover.
-        self.retry_notes.append(f"asked {len(silent)} silent target(s) again")
-        silent.reverse()
-        gap = sent_at + ROUND_GAP - time.monotonic()  # the settle has waited part of it already
-        await asyncio.sleep(max(0.0, min(gap, self.stop_at - time.monotonic() - 1.0)))
+        if not finished:
+            return False
+        # the live hosts' other ports, while the last answers of the first round come in
+        finished = await self._send_round(self._port_jobs())
+        # A saturated path (a router's neighbour table, a rate limiter) drops probes of live hosts: ask
+        # the silent again, in the first round's order, each no sooner than ROUND_GAP after it was
+        # first asked (so a router has given up its first resolution and starts a new one), and as late
+        # as possible: an address that answers meanwhile is skipped. No wait before the round: on a
+        # large sweep its first addresses were asked long ago.
+        retry = _Retry(self.found.live)
         retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
-        # the live hosts' other ports go first in the same round (one wait for both)
-        jobs = [*self._port_jobs(), *((ip, p) for ip in silent for p in retry_kinds)]
-        finished = await self._send_round(jobs)
+        finished = await self._send_round(retry.jobs(addresses, retry_kinds), retry) and finished
+        if retry.asked:
+            self.retry_notes.append(f"asked {retry.asked} silent target(s) again")
         await self._settle()
         return finished
 
@@ -239,7 +241,7 @@ class _RawSweep:
             if not jobs:
                 break
             finished = await self._send_round(jobs) and finished
-            await self._settle()
+            await self._settle(ports=True)
         return finished
 
     def _result(self, finished: bool) -> ProbeResult:
@@ -273,6 +275,9 @@ class _RawSweep:
             found.live[ip] = how
             self.col.add("host.alive", how, ip=ip)
         if port is not None:
+            asked = found.port_asked.pop((ip, port), None)
+            if asked is not None:
+                found.port_slowest = max(found.port_slowest, now - asked)
             found.answered.setdefault(ip, set()).add(port)
             if is_open and port not in found.open.setdefault(ip, set()):
                 found.open[ip].add(port)
@@ -291,22 +296,13 @@ class _RawSweep:
             if got is not None and got.src in self.wanted:
                 self._answered(got.src, "icmp-echo")
 
-    def _packet(self, ip: str, port: int | None, n: int) -> tuple[socket.socket, bytes] | None:
-        """The echo (``port`` None) or SYN for one job, and the socket it goes out on; None to skip it."""
-        if port is None:
-            return (self.icmp, build_echo(self.ident, n & 0xFFFF)) if self.icmp is not None else None
-        src = self.sources.for_target(ip)
-        if src is None:
-            return None
-        dst = self.wanted[ip].packed
-        return self.tcp, build_syn(src, dst, self.sport, port, cookie(self.secret, dst, port))
-
-    async def _send_round(self, jobs: Iterable[tuple[str, int | None]]) -> bool:
-        """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short."""
-        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+    async def _send_round(self, jobs: Iterable[tuple[str, int | None]], retry: _Retry | None = None) -> bool:
+        """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short. With
+        ``retry``, each job waits until ROUND_GAP after its address was first asked and is dropped if
+        the address answered meanwhile."""
         start, sent = time.monotonic(), self.sent
         try:
-            return await self._send_paced(jobs, interval, start)
+            return await self._send_paced(jobs, start, retry)
         finally:
             took = time.monotonic() - start
             log.debug(
@@ -317,44 +313,132 @@ class _RawSweep:
             )
 
     async def _send_paced(
-        self, jobs: Iterable[tuple[str, int | None]], interval: float, start: float
+        self, jobs: Iterable[tuple[str, int | None]], start: float, retry: _Retry | None
     ) -> bool:
-        for i, (ip, port) in enumerate(jobs):
-            if time.monotonic() >= self.stop_at:
+        """The send loop, a batch of about a millisecond of packets at a time (``batch_size``): one
+        token request and one clock reading per batch, packets from ``SynFactory`` templates."""
+        size = batch_size(self.rate)
+        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+        n, unyielded = 0, 0
+        it = iter(jobs)
+        while chunk := list(itertools.islice(it, size)):
+            now = time.monotonic()
+            if now >= self.stop_at:
                 return False
-            self.found.asked_at.setdefault(ip, time.monotonic())
-            out = self._packet(ip, port, i)
-            if out is None:
-                continue
-            if self.pacer is not None:
-                await self.pacer.take()
-            try:
-                await _send(out[0], out[1], ip)
-            except OSError as exc:  # e.g. EHOSTUNREACH for one address: go on with the rest
-                reason = exc.strerror or str(exc)
-                self.sources.failures[reason] = self.sources.failures.get(reason, 0) + 1
-                continue
-            self.sent += 1
-            ahead = start + (i + 1) * interval - time.monotonic()
+            if retry is not None:
+                due = max(self.found.asked_at.get(ip, now) for ip, _kind in chunk) + ROUND_GAP
+                if due > now:
+                    await asyncio.sleep(min(due, self.stop_at) - now)
+                    now = time.monotonic()
+                    if now >= self.stop_at:
+                        return False
+                chunk = retry.still_silent(chunk)
+            batch = self._batch(chunk, now, n)
+            if self.pacer is not None and batch:
+                await self.pacer.take(len(batch))
+            await self._send_batch(batch)
+            n += len(batch)
+            unyielded += len(batch)
+            ahead = start + n * interval - time.monotonic()
             if ahead > 0.002:
                 await asyncio.sleep(ahead)
-            elif i % 128 == 127:
+                unyielded = 0
+            elif unyielded >= 128:
                 await asyncio.sleep(0)  # let answers in
+                unyielded = 0
         return True
 
-    def _quiet(self) -> float:
-        return min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * self.found.slowest))
+    def _batch(
+        self, chunk: list[tuple[str, int | None]], now: float, n: int
+    ) -> list[tuple[socket.socket, bytes, str]]:
+        """(socket, packet, address) of each job of ``chunk``: the echo (``port`` None; its sequence
+        number counts the round's packets from ``n``) or SYN; jobs without a socket or route skipped."""
+        assert self.factory is not None
+        factory, asked, packed, for_target = (
+            self.factory,
+            self.found.asked_at,
+            self.packed,
+            self.sources.for_target,
+        )
+        live, port_asked = self.found.live, self.found.port_asked
+        batch: list[tuple[socket.socket, bytes, str]] = []
+        for ip, port in chunk:
+            if ip not in asked:
+                asked[ip] = now
+            if port is None:
+                if self.icmp is not None:
+                    batch.append((self.icmp, factory.echo((n + len(batch)) & 0xFFFF), ip))
+                continue
+            src = for_target(ip)
+            if src is not None:
+                batch.append((self.tcp, factory.syn(src, packed[ip], port), ip))
+                if ip in live:
+                    port_asked[ip, port] = now
+        return batch
 
-    async def _settle(self) -> None:
-        """Wait for late answers: until nothing new came for a while scaled to the slowest answer."""
+    async def _send_batch(self, batch: list[tuple[socket.socket, bytes, str]]) -> None:
+        for sock, packet, ip in batch:
+            try:
+                sock.sendto(packet, (ip, 0))
+            except OSError as exc:
+                try:
+                    await _send_later(sock, packet, ip, exc)
+                except OSError as failed:  # e.g. EHOSTUNREACH for one address: go on with the rest
+                    reason = failed.strerror or str(failed)
+                    self.sources.failures[reason] = self.sources.failures.get(reason, 0) + 1
+                    continue
+            self.sent += 1
+
+    def _quiet(self, ports: bool = False) -> float:
+        slowest = self.found.port_slowest if ports else self.found.slowest
+        return min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * slowest))
+
+    async def _settle(self, ports: bool = False) -> None:
+        """Wait for late answers: until nothing new came for a while scaled to the slowest answer (of
+        the live hosts' ports, with ``ports``: no router resolution in their round trip)."""
         mark = time.monotonic()
-        while (wait := self._until_quiet(mark)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
+        while (wait := self._until_quiet(mark, ports)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
             await asyncio.sleep(min(wait, 0.1))
         log.debug("liveness settled after %.2f s, %d live", time.monotonic() - mark, len(self.found.live))
 
-    def _until_quiet(self, mark: float) -> float:
+    def _until_quiet(self, mark: float, ports: bool = False) -> float:
         """Seconds left until the sweep has heard nothing new for a quiet period (or its deadline)."""
-        return min(max(self.found.last_answer, mark) + self._quiet(), self.stop_at) - time.monotonic()
+        return min(max(self.found.last_answer, mark) + self._quiet(ports), self.stop_at) - time.monotonic()
+
+
+class _Retry:
+    """The retry round's jobs, decided as late as possible: the kinds of each address still silent when
+    the round reaches it (``jobs``), checked again after a wait (``still_silent``); ``asked`` counts the
+    addresses asked again."""
+
+    def __init__(self, live: dict[str, str]) -> None:
+        self.live = live
+        self.asked = 0
+        self.dropped: set[str] = set()
+
+    def jobs(
+        self, addresses: Iterable[str], kinds: tuple[int | None, ...]
+    ) -> Iterator[tuple[str, int | None]]:
+        for ip in addresses:
+            if ip not in self.live:
+                self.asked += 1
+                for kind in kinds:
+                    yield ip, kind
+
+    def still_silent(self, chunk: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+        kept = [job for job in chunk if job[0] not in self.live]
+        if len(kept) < len(chunk):
+            answered = {ip for ip, _kind in chunk if ip in self.live} - self.dropped
+            self.dropped |= answered
+            self.asked -= len(answered)
+        return kept
+
+
+def batch_size(rate: float) -> int:
+    """Packets the sweep sends per batch at ``rate``: about a millisecond of them (at most 32), so a
+    batch is never a burst the pace would not allow (the shared Pacer lets a taker run ``SLACK``, 2 ms,
+    ahead), and at low rates one packet at a time."""
+    return max(1, min(BATCH_MAX, int(rate * BATCH_SECONDS)))
 
 
 def spread(
@@ -426,18 +510,18 @@ def _drain(sock: socket.socket, limit: int = 1024) -> Iterator[bytes]:
             return
 
 
-async def _send(sock: socket.socket, packet: bytes, ip: str) -> None:
+async def _send_later(sock: socket.socket, packet: bytes, ip: str, exc: OSError) -> None:
+    """Send ``packet`` whose first ``sendto`` failed with ``exc``: again once the socket's queue has room
+    (would block, interrupted, ENOBUFS); any other error is raised."""
     while True:
+        if not isinstance(exc, (BlockingIOError, InterruptedError)) and exc.errno != errno.ENOBUFS:
+            raise exc
+        await asyncio.sleep(0.001)  # the queue is full: let it drain
         try:
             sock.sendto(packet, (ip, 0))
             return
-        except (BlockingIOError, InterruptedError):
-            await asyncio.sleep(0.001)
-        except OSError as exc:
-            if exc.errno == errno.ENOBUFS:  # the queue is full: let it drain
-                await asyncio.sleep(0.001)
-                continue
-            raise
+        except OSError as again:
+            exc = again
 
 
 class _SourceAddresses:
