@@ -45,6 +45,7 @@ from ipaddress import IPv4Address
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import CONNECT_CONCURRENCY
 from scanner.discovery.parsers.tcp_syn import SynFactory, parse_echo_reply, parse_tcp_answer
+from scanner.discovery.request_reply import per_try_loss, tries_for_loss
 
 log = logging.getLogger("scanner.discovery.liveness")
 
@@ -55,7 +56,8 @@ DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hi
 # per address; RTSP, the SDK ports and the rest are asked of the live hosts in step 2.
 HOST_PORTS = (80, 443)
 RETRY_PORTS = (80,)  # asked again, with an echo, of the targets silent after the first host round
-HOST_TRIES = 2
+HOST_TRIES = 2  # every silent target is asked at least this often ...
+HOST_MAX_TRIES = 4  # ... and at most this often, while the hosts found show loss (request_reply's rule)
 SEND_SLACK = 3.0
 PORT_RESERVE = 4.0  # seconds of the budget kept for the port rounds
 SPREAD_STEP = 0.1  # seconds (at full rate) between two probes of one address in the first host round
@@ -160,6 +162,10 @@ class _RawSweep:
         self.sample_note = ""
         self.sampled_out = 0  # targets not asked because sampling found their /24 silent
         self.retry_notes: list[str] = []
+        self.retried: set[str] = set()  # addresses asked in a retry round
+        self.late: set[str] = set()  # live hosts whose first answer came after they were asked again
+        self.loss_note = ""
+        self.loss_short = ""  # why the loss calls for more tries than the sweep gave (incomplete)
         self.ports: tuple[int, ...] = ()
 
     async def run(self, ports: tuple[int, ...], sample: int | None = None) -> ProbeResult:
@@ -202,13 +208,45 @@ class _RawSweep:
         # first asked (so a router has given up its first resolution and starts a new one), and as late
         # as possible: an address that answers meanwhile is skipped. No wait before the round: on a
         # large sweep its first addresses were asked long ago.
-        retry = _Retry(self.found.live)
         retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
-        finished = await self._send_round(retry.jobs(addresses, retry_kinds), retry) and finished
-        if retry.asked:
-            self.retry_notes.append(f"asked {retry.asked} silent target(s) again")
-        await self._settle()
+        tries, asked_again = 1, 0
+        while True:
+            tries += 1
+            retry = _Retry(self.found.live, self.retried)
+            began = time.monotonic()
+            finished = await self._send_round(retry.jobs(addresses, retry_kinds), retry) and finished
+            took, asked_again = time.monotonic() - began, max(asked_again, retry.asked)
+            await self._settle()
+            if not finished or not retry.asked or not await self._another_try(addresses, tries, took):
+                break
+        if asked_again:
+            self.retry_notes.append(
+                f"asked {asked_again} silent target(s) again"
+                + (f" ({tries} tries in all)" if tries > 2 else "")
+            )
         return finished
+
+    async def _another_try(self, addresses: list[str], tries: int, took: float) -> bool:
+        """Whether the silent targets get one more try: when the live hosts that answered only a later
+        try show a per-try loss that ``tries`` tries leave above MISS_TARGET (the rule of the ARP sweep,
+        request_reply.tries_for_loss), and the budget holds another round as long as the last. Without
+        time for it, the sweep ends incomplete (``loss_short``). Waits ROUND_GAP after the last round."""
+        live = [ip for ip in addresses if ip in self.found.live]
+        later = sum(1 for ip in live if ip in self.late)
+        loss = per_try_loss(later / len(live), tries) if live else 0.0
+        want = tries_for_loss(loss, HOST_TRIES, HOST_MAX_TRIES)
+        if later:
+            self.loss_note = (
+                f"{later} of {len(live)} live host(s) answered only a later try (per-try loss about "
+                f"{loss:.0%}): the silent targets need {want} tries"
+            )
+        if tries >= want:
+            return False
+        if time.monotonic() + ROUND_GAP + took * 1.2 + MAX_WAIT > self.stop_at:
+            self.loss_short = f"time allowed {tries}: a live host may have been missed"
+            return False
+        await asyncio.sleep(max(0.0, ROUND_GAP - self._quiet()))  # the settle waited the rest
+        return True
 
     async def _sampled_host_rounds(self, sample: int) -> bool:
         """Host rounds on ``sample`` addresses of each /24, then on the rest of the /24s that answered."""
@@ -251,6 +289,8 @@ class _RawSweep:
         if self.sample_note:
             notes.append(self.sample_note)
         notes += self.retry_notes
+        if self.loss_note:
+            notes.append(self.loss_note + (f"; {self.loss_short}" if self.loss_short else ""))
         for reason, count in sorted(self.sources.failures.items()):
             notes.append(f"{count} packet(s) could not be sent: {reason}")
         notes.append(
@@ -264,6 +304,9 @@ class _RawSweep:
                 "further): the sweep is incomplete"
             )
             return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
+        if self.loss_short:
+            notes.append("ran out of time for the tries the loss calls for: the sweep is incomplete")
+            return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
         return self.col.result(notes=notes, sent=self.sent, received=len(found.live))
 
     def _answered(self, ip: str, how: str, port: int | None = None, is_open: bool = False) -> None:
@@ -272,6 +315,8 @@ class _RawSweep:
         if ip not in found.live and ip in found.asked_at:  # the round trip of a host's first answer
             found.slowest = max(found.slowest, now - found.asked_at[ip])
         if ip not in found.live:
+            if ip in self.retried:
+                self.late.add(ip)
             found.live[ip] = how
             self.col.add("host.alive", how, ip=ip)
         if port is not None:
@@ -411,8 +456,8 @@ class _Retry:
     the round reaches it (``jobs``), checked again after a wait (``still_silent``); ``asked`` counts the
     addresses asked again."""
 
-    def __init__(self, live: dict[str, str]) -> None:
-        self.live = live
+    def __init__(self, live: dict[str, str], retried: set[str]) -> None:
+        self.live, self.retried = live, retried
         self.asked = 0
         self.dropped: set[str] = set()
 
@@ -422,6 +467,7 @@ class _Retry:
         for ip in addresses:
             if ip not in self.live:
                 self.asked += 1
+                self.retried.add(ip)
                 for kind in kinds:
                     yield ip, kind
 
