@@ -7,8 +7,9 @@ visits hosts that answered. Two steps, both paced at ``rate`` packets per second
 
 1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, the probes of one
    address a moment apart (``spread``). Any answer — echo reply, SYN-ACK, RST — makes a host live.
-   Then a retry round (an echo and ``RETRY_PORTS``) to the silent targets, at once and in the same
-   order, each address no sooner than ``ROUND_GAP`` after its first ask (a router gives up resolving an
+   Then a retry round (an echo and ``RETRY_PORTS``) to the silent targets, at once, backwards
+   (``retry_order``: what a saturated path dropped at the end of the round goes early), each address
+   no sooner than ``ROUND_GAP`` after its first ask (a router gives up resolving an
    absent address after ~3 s; a probe sent earlier joins that resolution) and skipped if it answered
    meanwhile. A router that fails to resolve a live host drops every probe to it at once, and the
    hosts that did answer cannot show that (measured: every probe to the 59 hosts found was answered,
@@ -216,17 +217,17 @@ class _RawSweep:
         # the live hosts' other ports, while the last answers of the first round come in
         finished = await self._send_round(self._port_jobs())
         # A saturated path (a router's neighbour table, a rate limiter) drops probes of live hosts: ask
-        # the silent again, in the first round's order, each no sooner than ROUND_GAP after it was
-        # first asked (so a router has given up its first resolution and starts a new one), and as late
-        # as possible: an address that answers meanwhile is skipped. No wait before the round: on a
-        # large sweep its first addresses were asked long ago.
+        # the silent again (``retry_order``), each no sooner than ROUND_GAP after it was first asked (so
+        # a router has given up its first resolution and starts a new one), and as late as possible: an
+        # address that answers meanwhile is skipped.
         retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
         tries, asked_again = 1, 0
         while True:
             tries += 1
             retry = _Retry(self.found.live, self.retried)
             began = time.monotonic()
-            finished = await self._send_round(retry.jobs(addresses, retry_kinds), retry) and finished
+            order = retry_order(addresses, self.found.asked_at, time.monotonic() - ROUND_GAP)
+            finished = await self._send_round(retry.jobs(order, retry_kinds), retry) and finished
             took, asked_again = time.monotonic() - began, max(asked_again, retry.asked)
             await self._settle()
             if not finished or not retry.asked or not await self._another_try(addresses, tries, took):
@@ -492,6 +493,17 @@ class _Retry:
             self.asked -= len(answered)
         self.retried.update(ip for ip, _kind in kept)
         return kept
+
+
+def retry_order(addresses: list[str], asked_at: dict[str, float], due: float) -> list[str]:
+    """The order of a retry round: backwards from the last address asked before ``due`` (ROUND_GAP
+    ago: the first that may be asked again at once), then backwards through those asked since. What a
+    saturated path (a full neighbour table) dropped at the end of a round is asked again early,
+    before the retries fill the path again, and a large sweep waits for no gap; a round shorter than
+    ROUND_GAP is asked again backwards from its end, once its last address is due."""
+    head = [ip for ip in addresses if asked_at.get(ip, due) <= due]
+    tail = [ip for ip in addresses if asked_at.get(ip, due) > due]
+    return head[::-1] + tail[::-1]
 
 
 def batch_size(rate: float) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from scanner.discovery import liveness
 from scanner.discovery.base import Collector, ProbeContext, ProbeStatus
-from scanner.discovery.liveness import _RawSweep, _Retry, batch_size, spread
+from scanner.discovery.liveness import _RawSweep, _Retry, batch_size, retry_order, spread
 from scanner.discovery.parsers.tcp_syn import SynFactory
 from scanner.discovery.request_reply import per_try_loss, tries_for_loss
 
@@ -48,6 +48,23 @@ def test_batches_are_about_a_millisecond_of_sending() -> None:
     assert batch_size(200.0) == 1  # a low --rate sends one packet at a time
     assert batch_size(20_000.0) == 20
     assert batch_size(1e6) == liveness.BATCH_MAX
+
+
+def test_retry_goes_backwards_from_the_first_address_due_then_through_the_last_asked() -> None:
+    addrs = [f"10.1.0.{i}" for i in range(1, 7)]
+    asked = {ip: float(i) for i, ip in enumerate(addrs)}  # asked at 0 .. 5 s
+    # a long round: the addresses asked before the due mark go first, backwards, then the rest
+    assert retry_order(addrs, asked, 2.5) == [
+        "10.1.0.3",
+        "10.1.0.2",
+        "10.1.0.1",
+        "10.1.0.6",
+        "10.1.0.5",
+        "10.1.0.4",
+    ]
+    # a round shorter than the gap: backwards from its end (what a full table dropped last goes first)
+    assert retry_order(addrs, asked, -1.0) == addrs[::-1]
+    assert sorted(retry_order(addrs, asked, 10.0)) == sorted(addrs)
 
 
 def test_loss_rule_matches_the_arp_sweeps() -> None:
