@@ -78,9 +78,11 @@ PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
 RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
 MAX_WAIT = 3.0
-# seconds from the end of one host round to the next, at least: a router gives up resolving an absent
-# address after ~3 s (Linux: 3 requests 1 s apart); a retry sent earlier joins the same resolution
-ROUND_GAP = 3.0
+# seconds from an address's first ask to its retry, at least: a router gives up resolving an absent
+# address after ~3 s (Linux: 3 requests 1 s apart, on timers that may fire a little late); a retry sent
+# earlier joins the dying resolution and is dropped with it (measured: at exactly 3.0 s, the last
+# address of a routed /22 was missed in one run of four)
+ROUND_GAP = 3.5
 BATCH_SECONDS = 0.001  # a send batch holds about this much sending at the sweep's rate
 BATCH_MAX = 32
 SOCKET_BUFFER = 32 << 20  # bytes, each way (see _buffers)
@@ -225,12 +227,14 @@ class _RawSweep:
         while True:
             tries += 1
             retry = _Retry(self.found.live, self.retried)
-            began = time.monotonic()
+            began, late_before = time.monotonic(), len(self.late)
             order = retry_order(addresses, self.found.asked_at, time.monotonic() - ROUND_GAP)
             finished = await self._send_round(retry.jobs(order, retry_kinds), retry) and finished
-            took, asked_again = time.monotonic() - began, max(asked_again, retry.asked)
+            took, asked_again = time.monotonic() - began - retry.waited, max(asked_again, retry.asked)
             await self._settle()
-            if not finished or not retry.asked or not await self._another_try(addresses, tries, took):
+            if not finished or not retry.asked:
+                break
+            if not await self._another_try(addresses, tries, took, len(self.late) > late_before):
                 break
         if asked_again:
             self.retry_notes.append(
@@ -239,11 +243,13 @@ class _RawSweep:
             )
         return finished
 
-    async def _another_try(self, addresses: list[str], tries: int, took: float) -> bool:
+    async def _another_try(self, addresses: list[str], tries: int, took: float, found_new: bool) -> bool:
         """Whether the silent targets get one more try: when the live hosts that answered only a later
         try show a per-try loss that ``tries`` tries leave above MISS_TARGET (the rule of the ARP sweep,
-        request_reply.tries_for_loss), and the budget holds another round as long as the last. Without
-        time for it, the sweep ends incomplete (``loss_short``). Waits ROUND_GAP after the last round."""
+        request_reply.tries_for_loss), and the budget holds another round as long as the last (``took``
+        seconds of sending). Without time for it, the sweep ends incomplete (``loss_short``) if the
+        last try still found hosts (``found_new``): a path losing hosts then may have lost more; a last
+        try that found none is said in the notes only. Waits ROUND_GAP after the last round."""
         live = [ip for ip in addresses if ip in self.found.live]
         later = sum(1 for ip in live if ip in self.late)
         loss = per_try_loss(later / len(live), tries) if live else 0.0
@@ -256,7 +262,12 @@ class _RawSweep:
         if tries >= want:
             return False
         if time.monotonic() + ROUND_GAP + took * 1.2 + MAX_WAIT > self.stop_at:
-            self.loss_short = f"time allowed {tries}: a live host may have been missed"
+            if found_new:
+                self.loss_short = (
+                    f"time allowed {tries}, and the last still found hosts: a live host may have been missed"
+                )
+            else:
+                self.loss_note += f"; time allowed {tries}, and the last found no new host"
             return False
         await asyncio.sleep(max(0.0, ROUND_GAP - self._quiet()))  # the settle waited the rest
         return True
@@ -387,6 +398,7 @@ class _RawSweep:
                 due = max(self.found.asked_at.get(ip, now) for ip, _kind in chunk) + ROUND_GAP
                 if due > now:
                     await asyncio.sleep(min(due, self.stop_at) - now)
+                    retry.waited += time.monotonic() - now
                     now = time.monotonic()
                     if now >= self.stop_at:
                         return False
@@ -472,6 +484,7 @@ class _Retry:
     def __init__(self, live: dict[str, str], retried: set[str]) -> None:
         self.live, self.retried = live, retried
         self.asked = 0
+        self.waited = 0.0  # seconds the round waited for its addresses to be due (not sending)
         self.dropped: set[str] = set()
 
     def jobs(

@@ -113,7 +113,7 @@ def live_sweep(late: int, budget: float = 30.0) -> tuple[_RawSweep, list[str]]:
 def test_no_loss_no_third_try(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(liveness, "ROUND_GAP", 0.0)
     sweep, addrs = live_sweep(0)
-    assert not asyncio.run(sweep._another_try(addrs, 2, 0.1))
+    assert not asyncio.run(sweep._another_try(addrs, 2, 0.1, True))
     assert sweep.loss_note == "" and sweep.loss_short == ""
     assert sweep._result(True).status == ProbeStatus.SUCCESS
 
@@ -121,7 +121,7 @@ def test_no_loss_no_third_try(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_little_loss_is_covered_by_two_tries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(liveness, "ROUND_GAP", 0.0)
     sweep, addrs = live_sweep(2)
-    assert not asyncio.run(sweep._another_try(addrs, 2, 0.1))
+    assert not asyncio.run(sweep._another_try(addrs, 2, 0.1, True))
     assert "2 of 64 live host(s) answered only a later try" in sweep.loss_note
     assert sweep._result(True).status == ProbeStatus.SUCCESS
 
@@ -129,7 +129,7 @@ def test_little_loss_is_covered_by_two_tries(monkeypatch: pytest.MonkeyPatch) ->
 def test_heavy_loss_asks_again_while_time_allows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(liveness, "ROUND_GAP", 0.0)
     sweep, addrs = live_sweep(16)
-    assert asyncio.run(sweep._another_try(addrs, 2, 0.1))
+    assert asyncio.run(sweep._another_try(addrs, 2, 0.1, True))
     assert "need 4 tries" in sweep.loss_note and sweep.loss_short == ""
 
 
@@ -137,8 +137,22 @@ def test_heavy_loss_without_time_ends_the_sweep_incomplete(monkeypatch: pytest.M
     monkeypatch.setattr(liveness, "ROUND_GAP", 0.0)
     sweep, addrs = live_sweep(16)
     sweep.stop_at = time.monotonic() + 1.0  # a round as long as the last (5 s) does not fit
-    assert not asyncio.run(sweep._another_try(addrs, 2, 5.0))
+    assert not asyncio.run(sweep._another_try(addrs, 2, 5.0, True))
     result = sweep._result(True)
     assert result.status == ProbeStatus.PARTIAL
     assert any("a live host may have been missed" in n for n in result.notes)
     assert any("the sweep is incomplete" in n for n in result.notes)
+
+
+def test_without_time_a_last_try_that_found_nothing_new_is_only_noted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # e.g. a full neighbour table dropped the end of the first round, and the retry found those hosts:
+    # the late share looks like heavy loss, but the latest try found nobody new
+    monkeypatch.setattr(liveness, "ROUND_GAP", 0.0)
+    sweep, addrs = live_sweep(16)
+    sweep.stop_at = time.monotonic() + 1.0
+    assert not asyncio.run(sweep._another_try(addrs, 3, 5.0, False))
+    result = sweep._result(True)
+    assert result.status == ProbeStatus.SUCCESS
+    assert any("the last found no new host" in n for n in result.notes)
