@@ -7,17 +7,30 @@ visits hosts that answered. Two steps, both paced at ``rate`` packets per second
 
 1. **Hosts**: an ICMP echo and a SYN to each of ``HOST_PORTS`` for every target, the probes of one
    address a moment apart (``spread``). Any answer — echo reply, SYN-ACK, RST — makes a host live.
-   Then a retry round (an echo and ``RETRY_PORTS``, in reverse order, after a short gap: what a
-   saturated path dropped at the end of the first round goes first) to the silent targets. A router
-   that fails to resolve a live host drops every probe to it at once, and the hosts that did answer
-   cannot show that (measured: every probe to the 59 hosts found was answered, 5 hosts were missed
-   whole), so the retry is not skipped. With ``sample`` (ProbeOptions.liveness_sample, ``--sample N``), step 1 first asks only
+   Then a retry round (an echo and ``RETRY_PORTS``) to the silent targets, at once, backwards
+   (``retry_order``: what a saturated path dropped at the end of the round goes early), each address
+   no sooner than ``ROUND_GAP`` after its first ask (a router gives up resolving an
+   absent address after ~3 s; a probe sent earlier joins that resolution) and skipped if it answered
+   meanwhile. A router that fails to resolve a live host drops every probe to it at once, and the
+   hosts that did answer cannot show that (measured: every probe to the 59 hosts found was answered,
+   5 hosts were missed whole), so the retry is not skipped. The live hosts that answered only a
+   later try show the path's loss: the silent targets get more tries (up to ``HOST_MAX_TRIES``) until
+   a live host would have been missed with less than request_reply's ``MISS_TARGET`` chance, and when
+   the budget does not hold them the sweep ends PARTIAL. With ``sample``
+   (ProbeOptions.liveness_sample, ``--sample N``), step 1 first asks only
    N addresses of each /24 of the targets (``sample_targets``: gateways and factory addresses first)
    and then the rest of the /24s where one of them answered; the others are not swept, and the notes
    say how many.
 2. **Ports**: on live hosts, a SYN to each of the ports (``DEFAULT_PORTS`` or the user's) that has not
-   answered yet, asked up to ``PORT_TRIES`` times more (first in the retry round, before its silent
-   targets, so both share one wait).
+   answered yet, asked up to ``PORT_TRIES`` times more (first right after the first host round, before
+   the retry round); the port rounds wait on the round trip of these hosts' port answers, which holds
+   no router resolution.
+
+Sending costs a few microseconds of Python per packet (``SynFactory`` templates, a millisecond's batch
+per token request). Across a Linux router in a namespace lab most of a sweep's time is the kernel's:
+each new address makes the router resolve it, and the ARP request reaches every device namespace, in
+the sending thread's own system calls (measured on a routed /16: ~19 s of system time for 328,000
+packets, ~3 s of Python).
 
 SYN-ACKs are never completed: the kernel, which knows no connection on our source port, answers them
 with RST (the source port is reserved by a bound, unconnected TCP socket for the sweep's lifetime).
@@ -32,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import logging
 import resource
 import secrets
@@ -43,13 +57,8 @@ from ipaddress import IPv4Address
 
 from scanner.discovery.base import Collector, ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import CONNECT_CONCURRENCY
-from scanner.discovery.parsers.tcp_syn import (
-    build_echo,
-    build_syn,
-    cookie,
-    parse_echo_reply,
-    parse_tcp_answer,
-)
+from scanner.discovery.parsers.tcp_syn import SynFactory, parse_echo_reply, parse_tcp_answer
+from scanner.discovery.request_reply import per_try_loss, tries_for_loss
 
 log = logging.getLogger("scanner.discovery.liveness")
 
@@ -60,7 +69,8 @@ DEFAULT_PORTS = (80, 443, 554, 8000, 8080, 8443, 37777, 22, 23)  # web, RTSP, Hi
 # per address; RTSP, the SDK ports and the rest are asked of the live hosts in step 2.
 HOST_PORTS = (80, 443)
 RETRY_PORTS = (80,)  # asked again, with an echo, of the targets silent after the first host round
-HOST_TRIES = 2
+HOST_TRIES = 2  # every silent target is asked at least this often ...
+HOST_MAX_TRIES = 4  # ... and at most this often, while the hosts found show loss (request_reply's rule)
 SEND_SLACK = 3.0
 PORT_RESERVE = 4.0  # seconds of the budget kept for the port rounds
 SPREAD_STEP = 0.1  # seconds (at full rate) between two probes of one address in the first host round
@@ -68,9 +78,13 @@ PORT_TRIES = 3
 MIN_WAIT = 0.5  # seconds to wait for late answers after a round, at least
 RTT_FACTOR = 3.0  # ... and this many times the slowest answer seen so far
 MAX_WAIT = 3.0
-# seconds from the end of one host round to the next, at least: a router gives up resolving an absent
-# address after ~3 s (Linux: 3 requests 1 s apart); a retry sent earlier joins the same resolution
-ROUND_GAP = 3.0
+# seconds from an address's first ask to its retry, at least: a router gives up resolving an absent
+# address after ~3 s (Linux: 3 requests 1 s apart, on timers that may fire a little late); a retry sent
+# earlier joins the dying resolution and is dropped with it (measured: at exactly 3.0 s, the last
+# address of a routed /22 was missed in one run of four)
+ROUND_GAP = 3.5
+BATCH_SECONDS = 0.001  # a send batch holds about this much sending at the sweep's rate
+BATCH_MAX = 32
 SOCKET_BUFFER = 32 << 20  # bytes, each way (see _buffers)
 CONNECT_TIMEOUT = 1.5  # fallback: above the kernel's first SYN retransmission (1 s)
 
@@ -92,8 +106,12 @@ class _Found:
     open: dict[str, set[int]] = field(default_factory=dict)
     answered: dict[str, set[int]] = field(default_factory=dict)  # ip -> ports that said anything
     asked_at: dict[str, float] = field(default_factory=dict)
-    slowest: float = 0.0
+    slowest: float = 0.0  # the slowest first answer of a host (a router's resolution included)
     last_answer: float = 0.0
+    # when each port of a live host was last asked, and the slowest of their answers: the port rounds'
+    # wait (a live host is resolved already: its round trip is the path's, without the resolution)
+    port_asked: dict[tuple[str, int], float] = field(default_factory=dict)
+    port_slowest: float = 0.0
 
 
 class LivenessProbe:
@@ -150,6 +168,8 @@ class _RawSweep:
         self.secret = secrets.token_bytes(16)
         self.ident = secrets.randbits(16)
         self.wanted = {str(t): t for t in targets}
+        self.packed = {ip: t.packed for ip, t in self.wanted.items()}
+        self.factory: SynFactory | None = None  # built once the source port is reserved
         self.found = _Found()
         self.sources = _SourceAddresses()
         self.sent = 0
@@ -157,6 +177,10 @@ class _RawSweep:
         self.sample_note = ""
         self.sampled_out = 0  # targets not asked because sampling found their /24 silent
         self.retry_notes: list[str] = []
+        self.retried: set[str] = set()  # addresses asked in a retry round
+        self.late: set[str] = set()  # live hosts whose first answer came after they were asked again
+        self.loss_note = ""
+        self.loss_short = ""  # why the loss calls for more tries than the sweep gave (incomplete)
         self.ports: tuple[int, ...] = ()
 
     async def run(self, ports: tuple[int, ...], sample: int | None = None) -> ProbeResult:
@@ -165,6 +189,7 @@ class _RawSweep:
         reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # holds our source port for the sweep
         reserve.bind(("0.0.0.0", 0))  # noqa: S104 - reserves an ephemeral port; never listens
         self.sport = reserve.getsockname()[1]
+        self.factory = SynFactory(self.secret, self.sport, self.ident)
         readers = [(self.tcp, self._on_tcp), (self.icmp, self._on_icmp)]
         for sock, reader in readers:
             if sock is not None:
@@ -186,27 +211,66 @@ class _RawSweep:
         return self._result(finished)
 
     async def _host_rounds(self, addresses: list[str]) -> bool:
-        found = self.found
         kinds: tuple[int | None, ...] = (None, *HOST_PORTS) if self.icmp is not None else HOST_PORTS
         block = max(1, int(self.rate * SPREAD_STEP / len(kinds)))
         finished = await self._send_round(spread(addresses, kinds, block))
-        sent_at = time.monotonic()
-        await self._settle()
-        silent = [ip for ip in addresses if ip not in found.live]
-        if not silent or not finished:
-            return finished
-        # A saturated path (a router's neighbour table, a rate limiter) drops the tail of a round: ask
-        # the silent again, in reverse order, after the path had time to recover.
-        self.retry_notes.append(f"asked {len(silent)} silent target(s) again")
-        silent.reverse()
-        gap = sent_at + ROUND_GAP - time.monotonic()  # the settle has waited part of it already
-        await asyncio.sleep(max(0.0, min(gap, self.stop_at - time.monotonic() - 1.0)))
+        if not finished:
+            return False
+        # the live hosts' other ports, while the last answers of the first round come in
+        finished = await self._send_round(self._port_jobs())
+        # A saturated path (a router's neighbour table, a rate limiter) drops probes of live hosts: ask
+        # the silent again (``retry_order``), each no sooner than ROUND_GAP after it was first asked (so
+        # a router has given up its first resolution and starts a new one), and as late as possible: an
+        # address that answers meanwhile is skipped.
         retry_kinds = (None, *RETRY_PORTS) if self.icmp is not None else RETRY_PORTS
-        # the live hosts' other ports go first in the same round (one wait for both)
-        jobs = [*self._port_jobs(), *((ip, p) for ip in silent for p in retry_kinds)]
-        finished = await self._send_round(jobs)
-        await self._settle()
+        tries, asked_again = 1, 0
+        while True:
+            tries += 1
+            retry = _Retry(self.found.live, self.retried)
+            began, late_before = time.monotonic(), len(self.late)
+            order = retry_order(addresses, self.found.asked_at, time.monotonic() - ROUND_GAP)
+            finished = await self._send_round(retry.jobs(order, retry_kinds), retry) and finished
+            took, asked_again = time.monotonic() - began - retry.waited, max(asked_again, retry.asked)
+            await self._settle()
+            if not finished or not retry.asked:
+                break
+            if not await self._another_try(addresses, tries, took, len(self.late) > late_before):
+                break
+        if asked_again:
+            self.retry_notes.append(
+                f"asked {asked_again} silent target(s) again"
+                + (f" ({tries} tries in all)" if tries > 2 else "")
+            )
         return finished
+
+    async def _another_try(self, addresses: list[str], tries: int, took: float, found_new: bool) -> bool:
+        """Whether the silent targets get one more try: when the live hosts that answered only a later
+        try show a per-try loss that ``tries`` tries leave above MISS_TARGET (the rule of the ARP sweep,
+        request_reply.tries_for_loss), and the budget holds another round as long as the last (``took``
+        seconds of sending). Without time for it, the sweep ends incomplete (``loss_short``) if the
+        last try still found hosts (``found_new``): a path losing hosts then may have lost more; a last
+        try that found none is said in the notes only. Waits ROUND_GAP after the last round."""
+        live = [ip for ip in addresses if ip in self.found.live]
+        later = sum(1 for ip in live if ip in self.late)
+        loss = per_try_loss(later / len(live), tries) if live else 0.0
+        want = tries_for_loss(loss, HOST_TRIES, HOST_MAX_TRIES)
+        if later:
+            self.loss_note = (
+                f"{later} of {len(live)} live host(s) answered only a later try (per-try loss about "
+                f"{loss:.0%}): the silent targets need {want} tries"
+            )
+        if tries >= want:
+            return False
+        if time.monotonic() + ROUND_GAP + took * 1.2 + MAX_WAIT > self.stop_at:
+            if found_new:
+                self.loss_short = (
+                    f"time allowed {tries}, and the last still found hosts: a live host may have been missed"
+                )
+            else:
+                self.loss_note += f"; time allowed {tries}, and the last found no new host"
+            return False
+        await asyncio.sleep(max(0.0, ROUND_GAP - self._quiet()))  # the settle waited the rest
+        return True
 
     async def _sampled_host_rounds(self, sample: int) -> bool:
         """Host rounds on ``sample`` addresses of each /24, then on the rest of the /24s that answered."""
@@ -239,7 +303,7 @@ class _RawSweep:
             if not jobs:
                 break
             finished = await self._send_round(jobs) and finished
-            await self._settle()
+            await self._settle(ports=True)
         return finished
 
     def _result(self, finished: bool) -> ProbeResult:
@@ -249,6 +313,8 @@ class _RawSweep:
         if self.sample_note:
             notes.append(self.sample_note)
         notes += self.retry_notes
+        if self.loss_note:
+            notes.append(self.loss_note + (f"; {self.loss_short}" if self.loss_short else ""))
         for reason, count in sorted(self.sources.failures.items()):
             notes.append(f"{count} packet(s) could not be sent: {reason}")
         notes.append(
@@ -262,6 +328,9 @@ class _RawSweep:
                 "further): the sweep is incomplete"
             )
             return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
+        if self.loss_short:
+            notes.append("ran out of time for the tries the loss calls for: the sweep is incomplete")
+            return self.col.result(ProbeStatus.PARTIAL, notes=notes, sent=self.sent, received=len(found.live))
         return self.col.result(notes=notes, sent=self.sent, received=len(found.live))
 
     def _answered(self, ip: str, how: str, port: int | None = None, is_open: bool = False) -> None:
@@ -270,9 +339,14 @@ class _RawSweep:
         if ip not in found.live and ip in found.asked_at:  # the round trip of a host's first answer
             found.slowest = max(found.slowest, now - found.asked_at[ip])
         if ip not in found.live:
+            if ip in self.retried:
+                self.late.add(ip)
             found.live[ip] = how
             self.col.add("host.alive", how, ip=ip)
         if port is not None:
+            asked = found.port_asked.pop((ip, port), None)
+            if asked is not None:
+                found.port_slowest = max(found.port_slowest, now - asked)
             found.answered.setdefault(ip, set()).add(port)
             if is_open and port not in found.open.setdefault(ip, set()):
                 found.open[ip].add(port)
@@ -291,22 +365,13 @@ class _RawSweep:
             if got is not None and got.src in self.wanted:
                 self._answered(got.src, "icmp-echo")
 
-    def _packet(self, ip: str, port: int | None, n: int) -> tuple[socket.socket, bytes] | None:
-        """The echo (``port`` None) or SYN for one job, and the socket it goes out on; None to skip it."""
-        if port is None:
-            return (self.icmp, build_echo(self.ident, n & 0xFFFF)) if self.icmp is not None else None
-        src = self.sources.for_target(ip)
-        if src is None:
-            return None
-        dst = self.wanted[ip].packed
-        return self.tcp, build_syn(src, dst, self.sport, port, cookie(self.secret, dst, port))
-
-    async def _send_round(self, jobs: Iterable[tuple[str, int | None]]) -> bool:
-        """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short."""
-        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+    async def _send_round(self, jobs: Iterable[tuple[str, int | None]], retry: _Retry | None = None) -> bool:
+        """Send each (ip, port) SYN, or (ip, None) echo, paced; False if the deadline cut it short. With
+        ``retry``, each job waits until ROUND_GAP after its address was first asked and is dropped if
+        the address answered meanwhile."""
         start, sent = time.monotonic(), self.sent
         try:
-            return await self._send_paced(jobs, interval, start)
+            return await self._send_paced(jobs, start, retry)
         finally:
             took = time.monotonic() - start
             log.debug(
@@ -317,44 +382,148 @@ class _RawSweep:
             )
 
     async def _send_paced(
-        self, jobs: Iterable[tuple[str, int | None]], interval: float, start: float
+        self, jobs: Iterable[tuple[str, int | None]], start: float, retry: _Retry | None
     ) -> bool:
-        for i, (ip, port) in enumerate(jobs):
-            if time.monotonic() >= self.stop_at:
+        """The send loop, a batch of about a millisecond of packets at a time (``batch_size``): one
+        token request and one clock reading per batch, packets from ``SynFactory`` templates."""
+        size = batch_size(self.rate)
+        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+        n, unyielded = 0, 0
+        it = iter(jobs)
+        while chunk := list(itertools.islice(it, size)):
+            now = time.monotonic()
+            if now >= self.stop_at:
                 return False
-            self.found.asked_at.setdefault(ip, time.monotonic())
-            out = self._packet(ip, port, i)
-            if out is None:
-                continue
-            if self.pacer is not None:
-                await self.pacer.take()
-            try:
-                await _send(out[0], out[1], ip)
-            except OSError as exc:  # e.g. EHOSTUNREACH for one address: go on with the rest
-                reason = exc.strerror or str(exc)
-                self.sources.failures[reason] = self.sources.failures.get(reason, 0) + 1
-                continue
-            self.sent += 1
-            ahead = start + (i + 1) * interval - time.monotonic()
+            if retry is not None:
+                due = max(self.found.asked_at.get(ip, now) for ip, _kind in chunk) + ROUND_GAP
+                if due > now:
+                    await asyncio.sleep(min(due, self.stop_at) - now)
+                    retry.waited += time.monotonic() - now
+                    now = time.monotonic()
+                    if now >= self.stop_at:
+                        return False
+                chunk = retry.still_silent(chunk)
+            batch = self._batch(chunk, now, n)
+            if self.pacer is not None and batch:
+                await self.pacer.take(len(batch))
+            await self._send_batch(batch)
+            n += len(batch)
+            unyielded += len(batch)
+            ahead = start + n * interval - time.monotonic()
             if ahead > 0.002:
                 await asyncio.sleep(ahead)
-            elif i % 128 == 127:
+                unyielded = 0
+            elif unyielded >= 128:
                 await asyncio.sleep(0)  # let answers in
+                unyielded = 0
         return True
 
-    def _quiet(self) -> float:
-        return min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * self.found.slowest))
+    def _batch(
+        self, chunk: list[tuple[str, int | None]], now: float, n: int
+    ) -> list[tuple[socket.socket, bytes, str]]:
+        """(socket, packet, address) of each job of ``chunk``: the echo (``port`` None; its sequence
+        number counts the round's packets from ``n``) or SYN; jobs without a socket or route skipped."""
+        assert self.factory is not None
+        factory, asked, packed, for_target = (
+            self.factory,
+            self.found.asked_at,
+            self.packed,
+            self.sources.for_target,
+        )
+        live, port_asked = self.found.live, self.found.port_asked
+        batch: list[tuple[socket.socket, bytes, str]] = []
+        for ip, port in chunk:
+            if ip not in asked:
+                asked[ip] = now
+            if port is None:
+                if self.icmp is not None:
+                    batch.append((self.icmp, factory.echo((n + len(batch)) & 0xFFFF), ip))
+                continue
+            src = for_target(ip)
+            if src is not None:
+                batch.append((self.tcp, factory.syn(src, packed[ip], port), ip))
+                if ip in live:
+                    port_asked[ip, port] = now
+        return batch
 
-    async def _settle(self) -> None:
-        """Wait for late answers: until nothing new came for a while scaled to the slowest answer."""
+    async def _send_batch(self, batch: list[tuple[socket.socket, bytes, str]]) -> None:
+        for sock, packet, ip in batch:
+            try:
+                sock.sendto(packet, (ip, 0))
+            except OSError as exc:
+                try:
+                    await _send_later(sock, packet, ip, exc)
+                except OSError as failed:  # e.g. EHOSTUNREACH for one address: go on with the rest
+                    reason = failed.strerror or str(failed)
+                    self.sources.failures[reason] = self.sources.failures.get(reason, 0) + 1
+                    continue
+            self.sent += 1
+
+    def _quiet(self, ports: bool = False) -> float:
+        slowest = self.found.port_slowest if ports else self.found.slowest
+        return min(MAX_WAIT, max(MIN_WAIT, RTT_FACTOR * slowest))
+
+    async def _settle(self, ports: bool = False) -> None:
+        """Wait for late answers: until nothing new came for a while scaled to the slowest answer (of
+        the live hosts' ports, with ``ports``: no router resolution in their round trip)."""
         mark = time.monotonic()
-        while (wait := self._until_quiet(mark)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
+        while (wait := self._until_quiet(mark, ports)) > 0:  # noqa: ASYNC110 - the quiet deadline moves as answers arrive
             await asyncio.sleep(min(wait, 0.1))
         log.debug("liveness settled after %.2f s, %d live", time.monotonic() - mark, len(self.found.live))
 
-    def _until_quiet(self, mark: float) -> float:
+    def _until_quiet(self, mark: float, ports: bool = False) -> float:
         """Seconds left until the sweep has heard nothing new for a quiet period (or its deadline)."""
-        return min(max(self.found.last_answer, mark) + self._quiet(), self.stop_at) - time.monotonic()
+        return min(max(self.found.last_answer, mark) + self._quiet(ports), self.stop_at) - time.monotonic()
+
+
+class _Retry:
+    """The retry round's jobs, decided as late as possible: the kinds of each address still silent when
+    the round reaches it (``jobs``), checked again after a wait (``still_silent``); ``asked`` counts the
+    addresses asked again."""
+
+    def __init__(self, live: dict[str, str], retried: set[str]) -> None:
+        self.live, self.retried = live, retried
+        self.asked = 0
+        self.waited = 0.0  # seconds the round waited for its addresses to be due (not sending)
+        self.dropped: set[str] = set()
+
+    def jobs(
+        self, addresses: Iterable[str], kinds: tuple[int | None, ...]
+    ) -> Iterator[tuple[str, int | None]]:
+        for ip in addresses:
+            if ip not in self.live:
+                self.asked += 1
+                for kind in kinds:
+                    yield ip, kind
+
+    def still_silent(self, chunk: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+        """The jobs of ``chunk`` whose address is still silent, just before they are sent: those count as
+        asked again (``retried``: a host that answers after this needed a later try)."""
+        kept = [job for job in chunk if job[0] not in self.live]
+        if len(kept) < len(chunk):
+            answered = {ip for ip, _kind in chunk if ip in self.live} - self.dropped
+            self.dropped |= answered
+            self.asked -= len(answered)
+        self.retried.update(ip for ip, _kind in kept)
+        return kept
+
+
+def retry_order(addresses: list[str], asked_at: dict[str, float], due: float) -> list[str]:
+    """The order of a retry round: backwards from the last address asked before ``due`` (ROUND_GAP
+    ago: the first that may be asked again at once), then backwards through those asked since. What a
+    saturated path (a full neighbour table) dropped at the end of a round is asked again early,
+    before the retries fill the path again, and a large sweep waits for no gap; a round shorter than
+    ROUND_GAP is asked again backwards from its end, once its last address is due."""
+    head = [ip for ip in addresses if asked_at.get(ip, due) <= due]
+    tail = [ip for ip in addresses if asked_at.get(ip, due) > due]
+    return head[::-1] + tail[::-1]
+
+
+def batch_size(rate: float) -> int:
+    """Packets the sweep sends per batch at ``rate``: about a millisecond of them (at most 32), so a
+    batch is never a burst the pace would not allow (the shared Pacer lets a taker run ``SLACK``, 2 ms,
+    ahead), and at low rates one packet at a time."""
+    return max(1, min(BATCH_MAX, int(rate * BATCH_SECONDS)))
 
 
 def spread(
@@ -426,18 +595,18 @@ def _drain(sock: socket.socket, limit: int = 1024) -> Iterator[bytes]:
             return
 
 
-async def _send(sock: socket.socket, packet: bytes, ip: str) -> None:
+async def _send_later(sock: socket.socket, packet: bytes, ip: str, exc: OSError) -> None:
+    """Send ``packet`` whose first ``sendto`` failed with ``exc``: again once the socket's queue has room
+    (would block, interrupted, ENOBUFS); any other error is raised."""
     while True:
+        if not isinstance(exc, (BlockingIOError, InterruptedError)) and exc.errno != errno.ENOBUFS:
+            raise exc
+        await asyncio.sleep(0.001)  # the queue is full: let it drain
         try:
             sock.sendto(packet, (ip, 0))
             return
-        except (BlockingIOError, InterruptedError):
-            await asyncio.sleep(0.001)
-        except OSError as exc:
-            if exc.errno == errno.ENOBUFS:  # the queue is full: let it drain
-                await asyncio.sleep(0.001)
-                continue
-            raise
+        except OSError as again:
+            exc = again
 
 
 class _SourceAddresses:

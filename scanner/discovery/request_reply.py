@@ -47,6 +47,36 @@ from scanner.discovery.base import Collector, ProbeResult, ProbeStatus
 log = logging.getLogger("scanner.discovery")
 
 MISS_TARGET = 0.005  # keep asking a silent target until a live one would have answered with this miss chance
+
+
+def per_try_loss(share_late: float, tries: int) -> float:
+    """The loss ``L`` of one try that makes ``share_late`` of the answering targets need more than their
+    first try, every target asked at most ``tries`` times: ``(L - L**k) / (1 - L**k)`` solved for ``L``
+    (a target that needed more than ``k`` tries is still silent, so it is missing from the count)."""
+    if tries < 2 or share_late <= 0.0:
+        return 0.0
+    if share_late >= (tries - 1) / tries:
+        return 1.0
+    low, high = 0.0, 1.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        if (mid - mid**tries) / (1 - mid**tries) < share_late:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def tries_for_loss(loss: float, min_tries: int, max_tries: int) -> int:
+    """How often a silent target is asked on a path that loses ``loss`` of the tries: until a live one
+    would have answered but for ``MISS_TARGET``, within ``min_tries``..``max_tries``."""
+    if loss <= 0.0:
+        return min_tries
+    if loss >= 1.0:
+        return max_tries
+    return max(min_tries, min(max_tries, math.ceil(math.log(MISS_TARGET) / math.log(loss))))
+
+
 MAX_DATAGRAM = 65536  # bytes read per datagram
 READS_PER_WAKEUP = 256
 READ_SLICE = 0.02  # seconds of parsing per wake-up at most, so a flood cannot starve the timers
@@ -301,28 +331,12 @@ class Exchange:
         for t in self.answered:
             first_answered = self.sends_at_answer.get(t, 1) - (self.replies_from.get(t, 1) - 1)
             later += first_answered > 1
-        f = later / len(self.answered)
-        if f <= 0.0:
-            return 0.0
-        if f >= (k - 1) / k:
-            return 1.0
-        low, high = 0.0, 1.0
-        for _ in range(40):
-            mid = (low + high) / 2
-            if (mid - mid**k) / (1 - mid**k) < f:
-                low = mid
-            else:
-                high = mid
-        return low
+        return per_try_loss(later / len(self.answered), k)
 
     def tries_wanted(self) -> int:
         """How often a silent target is asked: ``min_tries``, more while the replies show loss."""
-        loss, t = self.loss(), self.timing
-        if loss <= 0.0:
-            return t.min_tries
-        if loss >= 1.0:
-            return t.max_tries
-        return max(t.min_tries, min(t.max_tries, math.ceil(math.log(MISS_TARGET) / math.log(loss))))
+        t = self.timing
+        return tries_for_loss(self.loss(), t.min_tries, t.max_tries)
 
     def silent(self) -> list[str]:
         return [t for t in self.targets if t not in self.answered and t not in self.failures]

@@ -12,6 +12,7 @@ from scanner.discovery.parsers.tcp_syn import (
     ACK,
     RST,
     SYN,
+    SynFactory,
     build_echo,
     build_syn,
     checksum,
@@ -95,3 +96,21 @@ def test_any_bytes_parse_to_an_answer_or_none(data: bytes) -> None:
     for packet in (data, ip_packet(PEER, ME, 6, data), ip_packet(PEER, ME, 1, data)):
         parse_tcp_answer(packet, 40000, SECRET)
         parse_echo_reply(packet, 0xBEEF)
+
+
+@given(
+    st.binary(min_size=16, max_size=16),
+    st.integers(1, 65535),
+    st.integers(0, 65535),
+    st.binary(min_size=4, max_size=4),
+    st.binary(min_size=4, max_size=4),
+    st.integers(0, 65535),
+    st.integers(0, 65535),
+)
+def test_syn_factory_builds_the_same_packets_as_build_syn_and_build_echo(
+    secret: bytes, sport: int, ident: int, src: bytes, dst: bytes, dport: int, seq: int
+) -> None:
+    factory = SynFactory(secret, sport, ident)
+    assert factory.cookie(dst, dport) == cookie(secret, dst, dport)
+    assert factory.syn(src, dst, dport) == build_syn(src, dst, sport, dport, cookie(secret, dst, dport))
+    assert factory.echo(seq) == build_echo(ident, seq)

@@ -65,6 +65,58 @@ def build_echo(ident: int, seq: int, payload: bytes = b"ndaa-scan") -> bytes:
     return head[:2] + struct.pack("!H", csum) + head[4:] + payload
 
 
+def _fold(total: int) -> int:
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+_SYN_HEAD = struct.Struct("!HHIIBBHHH4s")
+
+
+class SynFactory:
+    """The sweep's SYNs and echoes at a few microseconds each: ``build_syn(src, dst, sport, dport,
+    cookie(secret, dst, dport))`` and ``build_echo(ident, seq)`` byte for byte, from templates whose
+    constant part of the checksum is summed once (RFC 1071: the sum is order-independent, so the varying
+    words are added to it) and a keyed hash initialised once and copied."""
+
+    def __init__(self, secret: bytes, sport: int, ident: int, payload: bytes = b"ndaa-scan") -> None:
+        self.sport, self.ident, self.payload = sport, ident, payload
+        self._hash = hashlib.blake2s(key=secret, digest_size=4)
+        length = 20 + len(MSS_OPTION)
+        offset_flags = (length // 4) << 12 | SYN
+        mss = struct.unpack("!HH", MSS_OPTION)
+        # every constant 16-bit word: protocol and length of the pseudo-header, source port, data offset
+        # and flags, window, the MSS option (ack, checksum and urgent pointer are zero)
+        self._syn_base = 6 + length + sport + offset_flags + WINDOW + sum(mss)
+        self._offset_flags = offset_flags
+        padded = payload + b"\0" * (len(payload) % 2)
+        words = struct.unpack(f"!{len(padded) // 2}H", padded)
+        self._echo_base = (ICMP_ECHO_REQUEST << 8) + ident + sum(words)
+        self._echo_head = struct.Struct("!BBHHH")
+
+    def cookie(self, dst: bytes, port: int) -> int:
+        h = self._hash.copy()
+        h.update(dst + port.to_bytes(2, "big"))
+        return int.from_bytes(h.digest(), "big")
+
+    def syn(self, src: bytes, dst: bytes, dport: int) -> bytes:
+        """The SYN from packed ``src`` to packed ``dst``:``dport`` with our cookie as its sequence number."""
+        seq = self.cookie(dst, dport)
+        s, d = int.from_bytes(src, "big"), int.from_bytes(dst, "big")
+        total = self._syn_base + dport + (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF)
+        total += (seq >> 16) + (seq & 0xFFFF)
+        csum = ~_fold(total) & 0xFFFF
+        return _SYN_HEAD.pack(
+            self.sport, dport, seq, 0, self._offset_flags >> 8, SYN, WINDOW, csum, 0, MSS_OPTION
+        )
+
+    def echo(self, seq: int) -> bytes:
+        """The echo request with sequence number ``seq`` (16 bits)."""
+        csum = ~_fold(self._echo_base + seq) & 0xFFFF
+        return self._echo_head.pack(ICMP_ECHO_REQUEST, 0, csum, self.ident, seq) + self.payload
+
+
 def _ip_payload(packet: bytes, proto: int) -> tuple[str, bytes] | None:
     """(source address, payload) of an unfragmented IPv4 datagram of protocol ``proto``."""
     if len(packet) < 20 or packet[0] >> 4 != 4:
