@@ -52,7 +52,8 @@ class ProbeOptions:
     rate: float | None = None  # packets/s for the whole scan (None: DEFAULT_RATE); see rate_for()
     concurrency: int | None = None  # connections at once per connection probe (None: each one's default)
     host_timeout: float | None = None  # seconds a banner probe spends on one host
-    # probe name ("http", "https", "tls", "rtsp", "onvif") -> ports to try instead of the default; () for none
+    # probe or protocol name ("http", "https", "tls", "rtsp", "onvif", "ssh", "telnet", "ftp") -> ports to try
+    # instead of the default; () for none
     ports: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
     snmp_community: str | None = field(default=None, repr=False)  # SNMP probe runs only when set
     snmp_port: int = 161
