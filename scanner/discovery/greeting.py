@@ -9,8 +9,8 @@ its own, no command), and on telnet nothing but refusals of the options the serv
 user name or a password. Parsing is ``parsers/greeting.py``.
 
 Bounds, so that hostile peers (endless lines, IAC floods, binary garbage, one byte a second) end quickly:
-one connection per host and port, no retry (a telecom device has few login lines: Huawei VRP's VTY
-default is 5), a connect within ``http_client.CONNECT_TIMEOUT``, then one ``http_client.Window`` per host
+one connection per host and port, no retry (a second connection would hold one more of a router's few
+login sessions), a connect within ``http_client.CONNECT_TIMEOUT``, then one ``http_client.Window`` per host
 and port (2 s plus four round trips) for everything read; bytes capped per protocol (SSH 8 KiB, FTP
 8 KiB, telnet 4 KiB of text and 64 KiB in all); a telnet banner ends at a login prompt or after
 ``IDLE`` seconds without a byte once text has come. Ports: ``ctx.options.ports`` keys ``ssh``, ``telnet``

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from labtools import Capture, capturing_in, run_probe
+from labtools import Capture, capturing_in, routed_client, run_probe
 from paths import REPO
 
 from scanner.discovery.base import ProbeStatus
@@ -143,3 +143,21 @@ def test_scan_identifies_telecom_gear_by_greetings_and_contacts_only_the_targets
         (ip, p) for ip in TARGETS for p in (21, 22, 23)
     }
     assert arp_requests(cap.frames) <= TARGETS
+
+
+def test_routed_scan_reaches_gear_with_only_ssh_and_telnet(lab_factory: Any) -> None:
+    """Across a router: the liveness sweep's echo and SYNs to 80/443 (answered by RST) find gear that
+    serves only SSH, telnet and FTP, and the greeting probe identifies it (nothing added to the sweep)."""
+    from clirun import cli
+
+    devices = [{**d, "ip": d["ip"].replace("10.99.0.", "10.97.0."), "routes": ["default"]} for d in TELECOM]
+    with routed_client(lab_factory, devices, "10.97.0.0/24", "10.97.0.1") as client:
+        proc = cli("scan", "--netns", client, "--no-history", "-q", "-f", "json", "10.97.0.0/27")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    summary = {p["probe"]: p for p in report["probes"]}
+    assert summary["greeting"]["status"] == "success", summary["greeting"]
+    devices_found = {d["ip"]: d["verdict"] for d in report["devices"]}
+    for ip, entity in ENTITIES.items():
+        verdict = devices_found[ip.replace("10.99.0.", "10.97.0.")]
+        assert verdict["status"] in ("covered", "likely") and verdict["covered_entity"] == entity, verdict

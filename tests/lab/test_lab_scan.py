@@ -70,6 +70,9 @@ SERVICE_PROBES = {
     "https": {"tls"},
     "rtsp": {"rtsp"},
     "snmp": {"snmp"},
+    "ssh": {"greeting"},
+    "telnet": {"greeting"},
+    "ftp": {"greeting"},
 }
 
 
