@@ -73,6 +73,7 @@ SERVICE_PROBES = {
     "ssh": {"greeting"},
     "telnet": {"greeting"},
     "ftp": {"greeting"},
+    "sip": {"sip"},
 }
 
 

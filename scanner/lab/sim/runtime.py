@@ -37,6 +37,7 @@ RESPONDERS: dict[str, str] = {
     "ssh": "scanner.lab.sim.greeting:start_ssh",
     "telnet": "scanner.lab.sim.greeting:start_telnet",
     "ftp": "scanner.lab.sim.greeting:start_ftp",
+    "sip": "scanner.lab.sim.sip",
     # hostile devices (sim/hostile.py, sim/flood.py); "module:function" names another entry point
     "bomb-http": "scanner.lab.sim.hostile:start_bomb_http",
     "bomb-ssdp": "scanner.lab.sim.hostile:start_bomb_ssdp",
