@@ -324,3 +324,8 @@ def test_a_closed_port_costs_nothing() -> None:
     start = time.monotonic()
     result = asyncio.run(scenario())
     assert time.monotonic() - start < 0.5 and result.status == ProbeStatus.NO_RESPONSE
+
+
+def test_nothing_to_do_sends_nothing() -> None:
+    result = asyncio.run(GreetingProbe().run(ProbeContext(targets=[])))
+    assert result.status == ProbeStatus.SKIPPED and (result.sent, result.observations) == (0, [])

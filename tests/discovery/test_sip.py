@@ -149,3 +149,11 @@ def test_a_silent_host_is_asked_twice_then_given_up() -> None:
         line for r in agent.received for line in r.decode().split("\r\n") if line.startswith("Call-ID:")
     }
     assert len(call_ids) == 1  # a retransmission: the same call
+
+
+def test_nothing_to_do_sends_nothing_and_a_bad_interface_is_an_error() -> None:
+    assert asyncio.run(SipProbe().run(ProbeContext(targets=[]))).status == ProbeStatus.SKIPPED
+    result = asyncio.run(
+        SipProbe().run(ProbeContext(targets=[IPv4Address("10.0.0.5")], interface="nd-no-such-if"))
+    )
+    assert result.status == ProbeStatus.ERROR and "nd-no-such-if" in (result.error or "") and result.sent == 0
