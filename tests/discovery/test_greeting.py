@@ -6,6 +6,7 @@ hostile servers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from ipaddress import IPv4Address
 
@@ -34,6 +35,7 @@ from scanner.discovery.parsers.greeting import (
     ssh_identification,
     telnet_text,
 )
+from scanner.discovery.passive import LINKTYPE_ETHERNET, PassiveAnalyzer
 from scanner.identify.fingerprints import load_database
 from scanner.lab.sim.greeting import TelnetServer
 from scanner.lab.sim.hostile import DRIP_BANNER, GREETING_FLOODS
@@ -329,3 +331,33 @@ def test_a_closed_port_costs_nothing() -> None:
 def test_nothing_to_do_sends_nothing() -> None:
     result = asyncio.run(GreetingProbe().run(ProbeContext(targets=[])))
     assert result.status == ProbeStatus.SKIPPED and (result.sent, result.observations) == (0, [])
+
+
+# ---------------------------------------------------------------- passive analysis (import pcap, listen)
+
+
+def _segment(sport: int, dport: int, payload: bytes, src: bytes = b"\x0a\0\0\x0a") -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 1, 5 << 4, 0x18, 65535, 0, 0) + payload
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, src, b"\x0a\0\0\x02")
+    return b"\x02" * 6 + b"\x02\0\0\0\0\x01" + b"\x08\x00" + head + tcp
+
+
+def test_passive_analysis_reads_ssh_and_ftp_greetings_from_the_server_side_only() -> None:
+    analyzer = PassiveAnalyzer()
+    frames = [
+        _segment(22, 40000, b"SSH-2.0-HUAWEI-1.5\r\n"),
+        _segment(21, 40001, VRP_FTP.encode() + b"\r\n"),
+        _segment(40002, 22, b"SSH-2.0-OpenSSH_9.6\r\n", src=b"\x0a\0\0\x02"),  # a client's: not the server
+        _segment(25, 40003, b"220 mail.example ESMTP\r\n"),  # SMTP's 220 is no FTP greeting
+        _segment(22, 40004, b"SSH-2.0-HUAWEI-1.5\r\n"),  # the same again: recorded once
+        _segment(21, 40005, bytes(range(256))),
+    ]
+    found = [
+        (o.signal, o.value, o.ip, o.port, o.probe)
+        for f in frames
+        for o in analyzer.frame(f, LINKTYPE_ETHERNET, 1.0)
+    ]
+    assert found == [
+        ("ssh.banner", "SSH-2.0-HUAWEI-1.5", "10.0.0.10", 22, "passive-ssh"),
+        ("ftp.banner", VRP_FTP, "10.0.0.10", 21, "passive-ftp"),
+    ]
