@@ -134,7 +134,7 @@ async def read_telnet(conn: Connection, window: Window) -> str | None:
         if not chunk:
             break
         answer = telnet.feed(chunk)
-        if answer:
+        if answer and not conn.writer.transport.is_closing():
             conn.writer.write(answer)  # at most 2 x 256 refusals of 3 bytes per connection
     return telnet.text
 
