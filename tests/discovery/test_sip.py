@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
 from scanner.discovery.parsers.sip import build_options, parse_reply
-from scanner.discovery.sip import SipProbe
+from scanner.discovery.sip import MIN_BUDGET, SipProbe
 from scanner.identify.fingerprints import load_database
 from scanner.lab.sim.runtime import profiles
 from scanner.lab.sim.sip import response
@@ -122,11 +122,11 @@ def test_probe_reads_the_agent_name(lies: bool) -> None:
     agent = Agent("HUAWEI-EchoLife HG8121H/V3R018C00S110", lies)
     start = time.monotonic()
     result = asyncio.run(run_sip(agent))
-    assert time.monotonic() - start < 0.5  # ends as soon as every host answered
+    assert time.monotonic() - start < MIN_BUDGET  # ends as soon as every host answered, not at its budget
     assert [(o.signal, o.value, o.ip) for o in result.observations] == [
         ("sip.user_agent", "HUAWEI-EchoLife HG8121H/V3R018C00S110", "127.0.0.1")
     ]
-    assert result.status == ProbeStatus.SUCCESS and (result.sent, result.received) == (1, 1)
+    assert result.status == ProbeStatus.SUCCESS and (result.sent, result.received) == (1, 1)  # never re-asked
     request = agent.received[0].decode()
     assert (
         request.startswith("OPTIONS sip:127.0.0.1 SIP/2.0\r\n") and "Via: SIP/2.0/UDP 127.0.0.1:" in request
@@ -142,7 +142,7 @@ def test_a_silent_host_is_asked_twice_then_given_up() -> None:
 
     start = time.monotonic()
     result = asyncio.run(run_sip(Silent(), timeout=0.6))
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < MIN_BUDGET  # its budget (0.6 s) and a loaded machine's lag
     assert result.status == ProbeStatus.NO_RESPONSE and result.observations == []
     assert len(agent.received) == 2 and result.sent == 2
     call_ids = {

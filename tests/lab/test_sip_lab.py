@@ -37,7 +37,7 @@ def test_probe_reads_each_agent(lab_factory: Any) -> None:
     assert result.status == ProbeStatus.SUCCESS, (result.error, result.notes)
     assert {(o.ip, o.value) for o in result.observations if o.signal == "sip.user_agent"} == EXPECTED
     assert all(o.port == 5060 for o in result.observations)
-    assert result.duration < 1.0, result.duration  # every agent answered: no waiting for silence
+    assert (result.sent, result.received) == (2, 2)  # every agent answered its first request: none re-asked
 
 
 ETH_P_ALL = 0x0003
