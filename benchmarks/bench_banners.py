@@ -1,10 +1,11 @@
 """Banner probes on a ~240-device lab, and GET / with httpx vs our own asyncio HTTP client.
 
-    sudo .venv/bin/python benchmarks/bench_banners.py [--devices 240] [--runs 5] [--loss 20%]
+    sudo .venv/bin/python benchmarks/bench_banners.py [--devices 240] [--runs 5] [--loss 20%] [--telecom]
 
 Why the HTTP client is our own code: this is the measurement behind that choice. Needs httpx only for
 the comparison (pip install httpx). ``--loss`` puts every device link behind that frame loss (the lab's
 userspace switch; needs a lab spec with ``loss``) to see how many hosts each probe still reads.
+``--telecom`` splits the devices with gear that answers only SSH/telnet/FTP greetings or SIP OPTIONS.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from scanner.discovery.base import ProbeContext  # noqa: E402
+from scanner.discovery.greeting import GreetingProbe  # noqa: E402
 from scanner.discovery.http import HttpProbe  # noqa: E402
 from scanner.discovery.http_client import fetch  # noqa: E402
 from scanner.discovery.onvif import OnvifProbe  # noqa: E402
 from scanner.discovery.rtsp import RtspProbe  # noqa: E402
+from scanner.discovery.sip import SipProbe  # noqa: E402
 from scanner.discovery.tls import TlsProbe  # noqa: E402
 from scanner.lab.manager import lab_down, lab_up  # noqa: E402
 from scanner.lab.netns import run_in_netns  # noqa: E402
@@ -38,6 +41,13 @@ PROFILES = [
     ("bo", "00:04:63", "bosch-ipc"),
     ("xm", "00:12:41", "xiongmai-dvr"),
     ("zt", "00:15:eb", "zte-router"),
+]
+TELECOM = [  # locally administered MACs: only the greetings and SIP say who made them
+    ("vr", "02:00:01", "huawei-vrp-router"),
+    ("on", "02:00:02", "zte-ont"),
+    ("dv", "02:00:03", "hikvision-dvr-telnet"),
+    ("hs", "02:00:04", "huawei-ont-sip"),
+    ("zs", "02:00:05", "zte-ont-sip"),
 ]
 
 
@@ -50,6 +60,8 @@ def measure(targets: list[str]) -> dict[str, tuple[float, int]]:
             ("rtsp probe", RtspProbe()),
             ("tls probe", TlsProbe()),
             ("onvif probe", OnvifProbe()),
+            ("greeting probe", GreetingProbe()),
+            ("sip probe", SipProbe()),
         ):
             ctx = ProbeContext(targets=[IPv4Address(t) for t in targets], timeout=10)
             t = time.monotonic()
@@ -85,11 +97,13 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=240)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--loss", default=None, help="frame loss on every device link, e.g. 20%%")
+    ap.add_argument("--telecom", action="store_true", help="add SSH/telnet/FTP and SIP-only telecom gear")
     args = ap.parse_args()
-    per = args.devices // len(PROFILES)
+    profiles = PROFILES + TELECOM if args.telecom else PROFILES
+    per = args.devices // len(profiles)
     groups = [
         {"name": n, "count": per, "start_ip": f"10.99.0.{10 + i * per}", "ouis": [oui], "profile": prof}
-        for i, (n, oui, prof) in enumerate(PROFILES)
+        for i, (n, oui, prof) in enumerate(profiles)
     ]
     name = "tb" + secrets.token_hex(3)
     raw = {

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -211,6 +212,25 @@ def tcpdump_in(namespace: str, interface: str, wire: Path, *expression: str) -> 
     finally:
         proc.send_signal(signal.SIGINT)  # the tcpdump this helper started
         proc.wait(timeout=20)
+
+
+def flush_capture(sender_ns: str, broadcast: str, wire: Path) -> None:
+    """Broadcast a marker from ``sender_ns`` (inside a lab) and wait until the tcpdump writing ``wire`` has
+    written it: tcpdump writes what it has read lazily, a SIGINT drops what it has not read yet, and on a
+    loaded machine that can be the last second of a scan (its banner frames)."""
+    import sys
+
+    marker = secrets.token_hex(8)
+    send = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); "
+        f"s.sendto(b'{marker}', ('{broadcast}', 9))"
+    )
+    deadline = time.monotonic() + 30
+    while marker.encode() not in wire.read_bytes():
+        assert time.monotonic() < deadline, "the capture never showed the marker"
+        subprocess.run(["ip", "netns", "exec", sender_ns, sys.executable, "-c", send], check=True, timeout=30)
+        time.sleep(0.2)
 
 
 @dataclass

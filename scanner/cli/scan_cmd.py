@@ -56,7 +56,8 @@ CONCURRENCY_HELP = (
 )
 PROBE_HELP = (
     "Comma list of probes (default: all but ndp, snmp and nmap): arp, wsd, mdns, ssdp, sadp, dhip, "
-    "liveness, mdns-unicast, ndp, http, tls, rtsp, onvif, snmp, nmap. Example: --probes arp for layer 2 only."
+    "liveness, mdns-unicast, ndp, http, tls, rtsp, onvif, greeting, sip, snmp, nmap. "
+    "Example: --probes arp for layer 2 only."
 )
 
 

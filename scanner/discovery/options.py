@@ -17,19 +17,19 @@ ONVIF_USER_ENV, ONVIF_PASSWORD_ENV = "NDAA_ONVIF_USER", "NDAA_ONVIF_PASSWORD"  #
 #
 # ``--rate`` is the most packets a second the whole scan sends, every probe together: each packet a probe
 # sends (ARP who-has or the unprivileged sweep's pokes, liveness SYN/echo, a connect()'s SYN, a banner
-# host's SYNs, SADP/DHIP/WS-Discovery/SSDP/SNMP datagrams)
+# host's SYNs, SADP/DHIP/WS-Discovery/SSDP/SNMP/SIP datagrams)
 # first takes a token from the scan's one ``pacing.Pacer``. Within that cap each probe keeps a pace of
 # its own (``ProbeOptions.rate_for``): the sweeps (ARP, liveness) go at ``SWEEP_RATE`` unless the user
-# named a rate; the UDP requests that embedded devices parse (SADP, DHIP, WS-Discovery, SSDP, SNMP) never
+# named a rate; the UDP requests that embedded devices parse (SADP, DHIP, WS-Discovery, SSDP, SNMP, SIP) never
 # go faster than ``DEVICE_RATE`` each. ``--concurrency`` is how many connections a connection-oriented
-# probe holds open at once (``ProbeOptions.concurrency_for``): banner hosts (http, tls, rtsp, onvif),
+# probe holds open at once (``ProbeOptions.concurrency_for``): banner hosts (http, tls, rtsp, onvif, greeting),
 # the unprivileged liveness connect() sweep; SSDP description fetches and mDNS resolves keep their lower
 # ceiling ``FETCH_CONCURRENCY``. Not counted against --rate: the few multicast queries python-zeroconf
 # sends for mDNS, the SSDP description fetches (one per answering device) and the packets of an
 # established TCP connection (the banner probes' SYNs are counted, per socket a host may open).
 DEFAULT_RATE = 40_000.0  # packets/s, the whole scan: today's sweeps and unicast discovery side by side
 SWEEP_RATE = 20_000.0  # packets/s, ARP and the liveness sweep each (their own defaults before the shared cap)
-DEVICE_RATE = 5_000.0  # datagrams/s, each unicast discovery probe (SADP, DHIP, WS-Discovery, SSDP, SNMP)
+DEVICE_RATE = 5_000.0  # datagrams/s, each unicast discovery probe (SADP, DHIP, WS-Discovery, SSDP, SNMP, SIP)
 MIN_RATE = 10.0  # packets/s: the slowest pace the CLI accepts
 SWEEP_PROBES = frozenset({"arp", "liveness"})
 DEFAULT_CONCURRENCY = 128  # banner hosts probed at once (each holds one socket per port)
@@ -52,7 +52,8 @@ class ProbeOptions:
     rate: float | None = None  # packets/s for the whole scan (None: DEFAULT_RATE); see rate_for()
     concurrency: int | None = None  # connections at once per connection probe (None: each one's default)
     host_timeout: float | None = None  # seconds a banner probe spends on one host
-    # probe name ("http", "https", "tls", "rtsp", "onvif") -> ports to try instead of the default; () for none
+    # probe or protocol name ("http", "https", "tls", "rtsp", "onvif", "ssh", "telnet", "ftp") -> ports to try
+    # instead of the default; () for none
     ports: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
     snmp_community: str | None = field(default=None, repr=False)  # SNMP probe runs only when set
     snmp_port: int = 161

@@ -17,7 +17,10 @@ What is recorded, with probe names ``passive-<proto>``:
   DHIP notifyDevInfo: the same signals as the active probes.
 * LLDP (``lldp.*``) and CDP (``cdp.*``) frames: by the frame's source MAC.
 * TCP: HTTP and RTSP response heads (``http.server``/``http.status``/``http.www_authenticate``,
-  ``rtsp.*``) from the first segment of a response, and the server certificate of TLS ≤ 1.2 handshakes
+  ``rtsp.*``) from the first segment of a response, a server's SSH identification (``ssh.banner``,
+  from port 22) and FTP greeting (``ftp.banner``, a 220 reply from port 21) from the segment that
+  carries it (telnet is not read: after the banner the same stream carries the session), and the
+  server certificate of TLS ≤ 1.2 handshakes
   (``x509.*``), reassembled in order per flow, at most ``MAX_TLS_BYTES`` per flow, ``MAX_FLOWS`` flows.
 
 Addresses: an observation's ``ip`` is the packet's source. Its ``mac`` is the frame's source MAC only
@@ -40,6 +43,7 @@ from datetime import UTC, datetime
 
 from scanner.discovery.parsers.dhip import PORT as DHIP_PORT
 from scanner.discovery.parsers.dhip import is_search
+from scanner.discovery.parsers.greeting import ftp_greeting, ssh_identification
 from scanner.discovery.parsers.http import parse_head
 from scanner.discovery.parsers.rtsp import parse_reply as parse_rtsp
 from scanner.discovery.parsers.sadp import PORT as SADP_PORT
@@ -84,6 +88,9 @@ MAX_IPV6_EXTENSIONS = 8
 ICMPV6, ICMPV6_NS, ICMPV6_NA = 58, 135, 136
 MDNS_PORT = 5353
 HEAD_PREFIXES = (b"HTTP/1.", b"RTSP/1.")
+SSH_PORT, FTP_PORT = 22, 21  # server-first greetings read from the server's side only
+GREETING_PREFIXES = {SSH_PORT: b"SSH-", FTP_PORT: b"220"}
+PLAIN_FIRST_BYTES = frozenset(p[0] for p in (*HEAD_PREFIXES, *GREETING_PREFIXES.values()))
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 MAX_PAYLOADS = 1 << 16  # (source, payload hash) pairs remembered: a repeated announcement is parsed once
 _UDP_PORTS = {
@@ -457,12 +464,8 @@ class PassiveAnalyzer:
         if start >= end:
             return
         first = data[start]
-        if first == 0x48 or first == 0x52:  # "H", "R"
-            if data.startswith(HEAD_PREFIXES, start):
-                sport = (data[off] << 8) | data[off + 1]
-                payload = data[start:end]
-                if self._new((src, sport), payload):
-                    self._head(payload, _ip_text(src), sport)
+        if first in PLAIN_FIRST_BYTES:  # "H", "R": an HTTP or RTSP head; "S", "2": an SSH or FTP greeting
+            self._plain(data, off, src, start, end)
         elif first == _TLS_HANDSHAKE and end - start > 5 and data[start + 1] == 3 and data[start + 5] == 2:
             sport, dport = (data[off] << 8) | data[off + 1], (data[off + 2] << 8) | data[off + 3]
             key = (src, sport, dst, dport)
@@ -476,6 +479,30 @@ class PassiveAnalyzer:
             self._tls_more(key, flow, seq, data[start:end])
 
     # ------------------------------------------------------------ application protocols
+
+    def _plain(self, data: bytes, off: int, src: bytes, start: int, end: int) -> None:
+        """A segment that may start a plain-text answer: an HTTP/RTSP response head from any port, an SSH
+        identification from port 22, an FTP greeting from port 21."""
+        sport = (data[off] << 8) | data[off + 1]
+        if data.startswith(HEAD_PREFIXES, start):
+            parse = self._head
+        elif data.startswith(GREETING_PREFIXES.get(sport, b"\0"), start):
+            parse = self._greeting
+        else:
+            return
+        payload = data[start:end]
+        if self._new((src, sport), payload):
+            parse(payload, _ip_text(src), sport)
+
+    def _greeting(self, payload: bytes, ip: str, port: int) -> None:
+        """A server's first segment on 22 or 21: its SSH identification or FTP greeting (the parsers of the
+        greeting probe, on this one segment)."""
+        if port == SSH_PORT:
+            value, _done = ssh_identification(payload, ended=True)
+            self._add("ssh", "ssh.banner", value or "", ip, None, port)
+        else:
+            value, _done = ftp_greeting(payload, ended=True)
+            self._add("ftp", "ftp.banner", value or "", ip, None, port)
 
     def _head(self, payload: bytes, ip: str, port: int) -> None:
         if payload.startswith(b"RTSP/"):

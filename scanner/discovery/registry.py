@@ -44,6 +44,10 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("tls", "scanner.discovery.tls", "TlsProbe", "banner"),
         ProbeSpec("rtsp", "scanner.discovery.rtsp", "RtspProbe", "banner"),
         ProbeSpec("onvif", "scanner.discovery.onvif", "OnvifProbe", "banner"),
+        # SSH, telnet and FTP greetings: telecom gear without a web page on the scanned side
+        ProbeSpec("greeting", "scanner.discovery.greeting", "GreetingProbe", "banner"),
+        # SIP OPTIONS (no call set up): ONTs and gateways name model and firmware in Server / User-Agent
+        ProbeSpec("sip", "scanner.discovery.sip", "SipProbe", "banner"),
         ProbeSpec("snmp", "scanner.discovery.snmp", "SnmpProbe", "banner", default=False),
         # nmap -sV waits on every silent port and service probe (35.6 s for 4 hosts on a namespace lab)
         ProbeSpec(

@@ -92,6 +92,10 @@ SERVICE_PROBES = {
     "https": {"tls"},
     "rtsp": {"rtsp"},
     "snmp": {"snmp"},
+    "ssh": {"greeting"},
+    "telnet": {"greeting"},
+    "ftp": {"greeting"},
+    "sip": {"sip"},
 }
 
 

@@ -5,13 +5,14 @@ the active scan found, from the same frames."""
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from clirun import cli, scan_lab_json
-from labtools import require_binary, tcpdump_in
+from labtools import flush_capture, require_binary, tcpdump_in
 
 FAILING = ("covered", "likely")
 
@@ -19,6 +20,8 @@ FAILING = ("covered", "likely")
 def _capture_scan(lab: Any, path: Path) -> dict[str, Any]:
     with tcpdump_in(lab.scanner_ns, "eth0", path) as log:
         report = scan_lab_json(lab)
+        # everything the scan sent and heard is in the file before tcpdump stops (its last banners too)
+        flush_capture(lab.scanner_ns, str(ipaddress.ip_network(lab.subnet).broadcast_address), path)
     assert "packets captured" in log.read_text()
     return report
 

@@ -20,6 +20,12 @@ flooder's sender, sim/flood.py). What each sends, and why a scanner must survive
                 than announced, a header size of 4 GiB).
 ``mdns-loop``   answers every mDNS query with DNS messages whose names are compression-pointer loops
                 (a pointer to itself, a label then a pointer back, two names pointing at each other).
+``greeting-flood``  server-first ports that greet without end: ``kinds`` maps each port to one of
+                ``endless-lines`` (200-byte lines that never become an SSH identification), ``endless-ftp``
+                (a multi-line ``220-`` reply that never ends), ``iac-flood`` (telnet IAC DO/WILL for every
+                option, over and over, no data), ``garbage`` (every byte value, over and over) or ``drip``
+                (a telnet login banner, one byte every ``interval`` seconds, default 0.2), each until the
+                client hangs up or ``lifetime`` seconds (default 300) pass.
 """
 
 from __future__ import annotations
@@ -412,3 +418,49 @@ async def start_mdns_loop(dev: SimDevice, params: dict[str, Any]) -> None:
     sock = dev.udp_socket(MDNS_PORT, groups=(MDNS_GROUP,))
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
     await asyncio.get_running_loop().create_datagram_endpoint(lambda: _MdnsLoop(dev), sock=sock)
+
+
+# ---------------------------------------------------------------- endless server-first greetings
+
+GREETING_FLOODS: dict[str, bytes] = {
+    "endless-lines": b"x" * 198 + b"\r\n",
+    "endless-ftp": b"220-" + b"w" * 194 + b"\r\n",
+    "iac-flood": b"".join(bytes((255, verb, option)) for option in range(256) for verb in (253, 251)),
+    "garbage": bytes(range(256)) * 8,
+}
+DRIP_BANNER = b"\xff\xfd\x01F668\r\n\rLogin:"  # a ZTE ONT's prompt (fingerprints/banners/telnet.toml)
+
+
+async def _flood_greeting(
+    kind: str, interval: float, lifetime: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Send the ``kind`` of endless greeting until the client hangs up or ``lifetime`` passes."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + lifetime
+    hung_up = asyncio.ensure_future(reader.read())  # done at the client's EOF (or reset)
+    try:
+        i = 0
+        while loop.time() < end and not hung_up.done():
+            if kind == "drip":
+                writer.write(DRIP_BANNER[i % len(DRIP_BANNER) : i % len(DRIP_BANNER) + 1])
+                await asyncio.sleep(interval)
+            else:
+                writer.write(GREETING_FLOODS[kind])
+            await asyncio.wait_for(writer.drain(), 30.0)
+            i += 1
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        hung_up.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await hung_up
+        writer.close()
+
+
+async def start_greeting_flood(dev: SimDevice, params: dict[str, Any]) -> None:
+    interval = float(params.get("interval", 0.2))
+    lifetime = float(params.get("lifetime", 300.0))
+    for port, kind in dict(params.get("kinds", {})).items():
+        if kind not in GREETING_FLOODS and kind != "drip":
+            raise ValueError(f"greeting-flood: unknown kind {kind!r}")
+        await _listen(dev, int(port), lambda r, w, k=kind: _flood_greeting(k, interval, lifetime, r, w))

@@ -34,6 +34,10 @@ RESPONDERS: dict[str, str] = {
     "rtsp": "scanner.lab.sim.rtsp",
     "snmp": "scanner.lab.sim.snmp",
     "replay": "scanner.lab.sim.replay",
+    "ssh": "scanner.lab.sim.greeting:start_ssh",
+    "telnet": "scanner.lab.sim.greeting:start_telnet",
+    "ftp": "scanner.lab.sim.greeting:start_ftp",
+    "sip": "scanner.lab.sim.sip",
     # hostile devices (sim/hostile.py, sim/flood.py); "module:function" names another entry point
     "bomb-http": "scanner.lab.sim.hostile:start_bomb_http",
     "bomb-ssdp": "scanner.lab.sim.hostile:start_bomb_ssdp",
@@ -42,6 +46,7 @@ RESPONDERS: dict[str, str] = {
     "spoof": "scanner.lab.sim.hostile:start_spoof",
     "dhip-liar": "scanner.lab.sim.hostile:start_dhip_liar",
     "mdns-loop": "scanner.lab.sim.hostile:start_mdns_loop",
+    "greeting-flood": "scanner.lab.sim.hostile:start_greeting_flood",
     "flood": "scanner.lab.sim.flood",
 }
 
