@@ -378,7 +378,14 @@ def inventory(
         list[str] | None,
         typer.Option("--status", help="Only these verdicts (covered, likely, …); repeatable or comma list."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json, jsonl, csv, markdown, html, sarif, junit, compliance, ocsf, ecs, cyclonedx, netbox.",
+        ),
+    ] = "table",
     evidence: Annotated[bool, typer.Option("--evidence", help="Table: every device's evidence.")] = False,
     observations: Annotated[
         bool, typer.Option("--observations", help="JSON: each device's raw observations too (large).")

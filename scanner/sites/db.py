@@ -457,9 +457,7 @@ def inventory_json(
         if first not in seen:
             seen[first] = f'"{first.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")}+00:00"'
         obs = f',"observations":{row[4]}' if observations else ""
-        devices.append(
-            f'{prefix[row[0]]}{_json_string(row[1])},"first_seen":{seen[first]}{obs},{row[3][1:]}'
-        )
+        devices.append(f'{prefix[row[0]]}{_json_string(row[1])},"first_seen":{seen[first]}{obs},{row[3][1:]}')
     head = json.dumps({"generated_at": _iso(datetime.now(UTC)), "sites": sites}, ensure_ascii=False)
     return head[:-1] + ', "devices": [' + ",\n".join(devices) + "]}"
 
