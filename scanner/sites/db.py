@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -100,7 +100,8 @@ ALTER TABLE scan ADD COLUMN signed boolean NOT NULL DEFAULT false;
     # json (kept as written, no jsonb rebuild on output: ~15 µs a device); device rows are written only by
     # ingest, in their scan's transaction, with the scan id it just got, so the per-row foreign-key checks
     # go (prune deletes a scan's devices itself); no query looks devices up by ip or mac alone; a scan's
-    # verdict counts (targets only) are written with it instead of counted over its devices on every read.
+    # verdict counts (targets only) are written with it instead of counted over its devices on every read;
+    # a token may expire (``token create --expires``).
     3: """
 ALTER TABLE device ALTER COLUMN doc TYPE json USING doc::json;
 ALTER TABLE device DROP CONSTRAINT device_scan_pk_fkey, DROP CONSTRAINT device_site_id_fkey;
@@ -110,6 +111,7 @@ ALTER TABLE scan ADD COLUMN counts jsonb;
 UPDATE scan SET counts = coalesce((SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n
     FROM device d WHERE d.scan_pk = scan.id AND NOT d.heard GROUP BY status) c), '{}');
 ALTER TABLE scan ALTER COLUMN counts SET NOT NULL;
+ALTER TABLE token ADD COLUMN expires_at timestamptz;
 """,
 }
 _MIGRATE_LOCK = 0x6E646161  # pg_advisory_xact_lock key ("ndaa")
@@ -213,13 +215,17 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_token(conn: psycopg.Connection[Any], site: str | None) -> tuple[int, str]:
-    """A new token for ``site`` (created when new; None: a reader of every site); returns (id, token)."""
+def create_token(
+    conn: psycopg.Connection[Any], site: str | None, expires: timedelta | None = None
+) -> tuple[int, str]:
+    """A new token for ``site`` (created when new; None: a reader of every site), refused from ``expires``
+    after now on (None: until revoked); returns (id, token)."""
     token = "ndaa_" + secrets.token_urlsafe(32)
     with conn.transaction():
         site_id = ensure_site(conn, site) if site is not None else None
         row = conn.execute(
-            "INSERT INTO token (site_id, hash) VALUES (%s, %s) RETURNING id", (site_id, token_hash(token))
+            "INSERT INTO token (site_id, hash, expires_at) VALUES (%s, %s, now() + %s) RETURNING id",
+            (site_id, token_hash(token), expires),
         ).fetchone()
     assert row is not None
     return int(row[0]), token
@@ -256,7 +262,7 @@ def list_tokens(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "SELECT t.id, s.name AS site, t.created_at, t.revoked_at FROM token t"
+            "SELECT t.id, s.name AS site, t.created_at, t.revoked_at, t.expires_at FROM token t"
             " LEFT JOIN site s ON s.id = t.site_id ORDER BY t.id"
         )
         .fetchall()
@@ -276,7 +282,7 @@ class Caller:
 def authenticate(conn: psycopg.Connection[Any], token: str) -> Caller | None:
     row = conn.execute(
         "SELECT t.id, t.site_id, s.name, s.signing_key FROM token t LEFT JOIN site s ON s.id = t.site_id"
-        " WHERE t.hash = %s AND t.revoked_at IS NULL",
+        " WHERE t.hash = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())",
         (token_hash(token),),
     ).fetchone()
     conn.rollback()  # leave the connection idle
@@ -326,6 +332,35 @@ def store(conn: psycopg.Connection[Any], site_id: int, prepared: dict[str, Any])
     with conn.transaction():
         row = conn.execute(_INGEST, {**prepared, "site": site_id}).fetchone()
     return row is not None
+
+
+_PRUNE = """
+WITH ranked AS (
+    SELECT id, row_number() OVER (PARTITION BY site_id ORDER BY started_at DESC, id DESC) AS newest
+    FROM scan WHERE %(site)s::text IS NULL OR site_id = (SELECT id FROM site WHERE name = %(site)s)
+), current AS (
+    SELECT DISTINCT ON (site_id) id FROM scan ORDER BY site_id, complete DESC, started_at DESC, id DESC
+), doomed AS (
+    SELECT id FROM ranked WHERE newest > %(keep)s AND id NOT IN (SELECT id FROM current)
+), gone_devices AS (
+    DELETE FROM device WHERE scan_pk IN (SELECT id FROM doomed) RETURNING 1
+), gone AS (
+    DELETE FROM scan WHERE id IN (SELECT id FROM doomed) RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM gone_devices)
+"""
+
+
+def prune(conn: psycopg.Connection[Any], keep: int, site: str | None = None) -> tuple[int, int]:
+    """Delete every scan of each site (or of ``site``) but its ``keep`` newest, and their devices, in one
+    transaction; the scan the inventory shows for a site (its latest complete one) always stays. Returns
+    (scans, devices) deleted. A device's ``first_seen`` is then the oldest scan kept that saw it."""
+    if keep < 1:
+        raise UsageError("--keep: at least 1 (the inventory needs each site's latest scan)")
+    with conn.transaction():
+        row = conn.execute(_PRUNE, {"keep": keep, "site": site}).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def signing_key_of(conn: psycopg.Connection[Any], site: str) -> bytes | None:
