@@ -38,6 +38,7 @@ from scanner.errors import UsageError
 from scanner.identify.models import Status
 from scanner.observations import Observation
 from scanner.results import DeviceReport, ScanReport
+from scanner.sites._gc import gc_paused
 from scanner.sites.bundle import Bundle, check_site
 
 SCHEMA_VERSION = 3
@@ -445,6 +446,18 @@ def inventory_json(
     ``device_key`` and ``first_seen`` (the earliest stored scan of that site that saw the same device);
     its raw ``observations`` only when asked. PostgreSQL writes the device rows' JSON itself: nothing is
     parsed and serialised again here."""
+    with gc_paused():  # ~20 k rows and their strings at once
+        return _inventory_json(conn, site=site, statuses=statuses, site_id=site_id, observations=observations)
+
+
+def _inventory_json(
+    conn: psycopg.Connection[Any],
+    *,
+    site: str | None,
+    statuses: Sequence[str],
+    site_id: int | None,
+    observations: bool,
+) -> str:
     for s in statuses:
         if s not in STATUS_ORDER:
             raise UsageError(f"unknown status {s!r} (choose from {', '.join(STATUS_ORDER)})")

@@ -73,13 +73,22 @@ def _get(server: str, token: str, path: str, timeout: float) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     try:
         with opener.open(request, timeout=timeout) as response:
-            return json.loads(response.read(MAX_ANSWER))
+            return parse_json(response.read(MAX_ANSWER))
     except urllib.error.HTTPError as exc:
         raise NdaaError(
             f"{server} answered {exc.code}: {exc.read(2000).decode('utf-8', 'replace')}"
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise NdaaError(f"{server}: {getattr(exc, 'reason', exc)}") from None
+
+
+def parse_json(raw: bytes) -> Any:
+    """A server's answer (the inventory: ~50 JSON containers a device) parsed with the cyclic garbage
+    collector paused (``scanner.sites._gc``)."""
+    from scanner.sites._gc import gc_paused
+
+    with gc_paused():
+        return json.loads(raw)
 
 
 def render(doc: dict[str, Any], fmt: str, *, evidence: bool = False) -> str:

@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scanner.sites import db
+from scanner.sites._gc import gc_paused
 from scanner.sites.bundle import MAX_BUNDLE_BYTES, Bundle, verify
 
 log = logging.getLogger("scanner.sites.server")
@@ -127,17 +128,20 @@ class _Api:
     def _check(self, caller: db.Caller, body: bytes) -> tuple[Bundle, dict[str, Any]]:
         """Validate and check one pushed bundle (in a worker thread); the bundle and what ``db.store`` takes."""
         assert caller.site is not None
+        with gc_paused():
+            return self._checked(caller.site, caller.signing_key, body)
+
+    def _checked(self, site: str, key: bytes | None, body: bytes) -> tuple[Bundle, dict[str, Any]]:
         try:
             bundle = Bundle.model_validate_json(body)
         except ValidationError as exc:
             raise _Refused(
                 400, f"not a scan bundle: {exc.error_count()} problem(s), first: {_first(exc)}"
             ) from None
-        if not hmac.compare_digest(bundle.site.encode(), caller.site.encode()):
-            raise _Refused(403, f"this token pushes for site {caller.site!r}, not {bundle.site!r}")
-        key = caller.signing_key
+        if not hmac.compare_digest(bundle.site.encode(), site.encode()):
+            raise _Refused(403, f"this token pushes for site {site!r}, not {bundle.site!r}")
         if key is not None and not verify(bundle, key):
-            raise _Refused(403, f"site {caller.site!r} signs its bundles: signature missing or invalid")
+            raise _Refused(403, f"site {site!r} signs its bundles: signature missing or invalid")
         return bundle, db.prepare(bundle, signed=key is not None)
 
     async def inventory(self, request: Request) -> Response:
