@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import shutil
 import socket
@@ -107,15 +106,23 @@ def request(url: str, token: str, body: bytes | None = None) -> tuple[int, bytes
         return int(r.status), r.read()
 
 
+def load() -> str:
+    """The 1-minute load average: the machine is shared, every figure is printed beside it."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
 def api_query(base: str, token: str, label: str, query: str, runs: int) -> None:
-    """GET the inventory ``runs`` times and print the median wall time (the client's parse included)."""
+    """GET the inventory ``runs`` times and print the median wall time (the client's parse included, done as
+    ``ndaa-scan inventory --server`` does it)."""
+    from scanner.sites.inventory import parse_json
+
     times, n = [], 0
     for _ in range(runs):
         t = time.perf_counter()
-        n = len(json.loads(request(base + "/api/v1/inventory" + query, token)[1])["devices"])
+        n = len(parse_json(request(base + "/api/v1/inventory" + query, token)[1])["devices"])
         times.append(time.perf_counter() - t)
     print(f"inventory ({label}) over the API: {n} devices, median {statistics.median(times):.3f} s "
-          f"(min {min(times):.3f}, {runs} runs)")  # fmt: skip
+          f"(min {min(times):.3f}, {runs} runs; {load()})")  # fmt: skip
 
 
 def main() -> None:
@@ -172,7 +179,7 @@ def main() -> None:
             stored = conn.execute("SELECT count(*) FROM device").fetchone()[0]  # type: ignore[index]
         assert stored == args.sites * args.devices, stored
         print(f"ingest: {stored} devices from {args.sites} concurrent pushes ({args.clients} clients) in "
-              f"{ingest:.1f} s = {stored / ingest:,.0f} devices/s")  # fmt: skip
+              f"{ingest:.1f} s = {stored / ingest:,.0f} devices/s ({load()})")  # fmt: skip
         with ThreadPoolExecutor(args.clients) as pool:
             again = list(pool.map(push, range(args.sites)))
         assert again == [200] * args.sites, "a repeated push must store nothing"
@@ -195,7 +202,7 @@ def main() -> None:
                 n = len(db.inventory_json(conn, statuses=["covered"]))
                 times.append(time.perf_counter() - t)
             print(f"inventory (covered, all sites) query in the database: {n / 1e6:.1f} MB of JSON, median "
-                  f"{statistics.median(times):.3f} s (min {min(times):.3f}, {args.runs} runs)")  # fmt: skip
+                  f"{statistics.median(times):.3f} s (min {min(times):.3f}, {args.runs} runs; {load()})")  # fmt: skip
         api_query(base, reader, "everything, all sites", "", 1)
     finally:
         if server is not None:

@@ -14,6 +14,8 @@ import typer
 from scanner.cli.options import DbOpt
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from scanner.results import ScanReport
 
 server_app = typer.Typer(
@@ -123,6 +125,10 @@ def token_create(
     reader: Annotated[
         bool, typer.Option("--reader", help="A token that reads every site's inventory and cannot push.")
     ] = False,
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="Refused after this long: 90d, 12w, 36h (default: until revoked)."),
+    ] = None,
 ) -> None:
     """Print a new token (only its SHA-256 is stored: keep the printed token, it is shown once)."""
     from scanner.cli.common import err
@@ -130,14 +136,16 @@ def token_create(
 
     if (site is None) == (not reader):
         raise UsageError("give a SITE, or --reader for a token that reads every site")
+    lifetime = _duration(expires) if expires is not None else None
     url = _need_db(db)
     _extra()
     from scanner.sites import db as pg
 
     with pg.connect(url) as conn:
         pg.migrate(conn)
-        token_id, token = pg.create_token(conn, site)
-    err(f"token {token_id} for {'site ' + repr(site) if site else 'reading every site'}")
+        token_id, token = pg.create_token(conn, site, lifetime)
+    until = f", expires in {expires}" if expires else ""
+    err(f"token {token_id} for {'site ' + repr(site) if site else 'reading every site'}{until}")
     typer.echo(token)
 
 
@@ -152,6 +160,7 @@ def token_list(db: PgDbOpt = None) -> None:
         pg.migrate(conn)
         for row in pg.list_tokens(conn):
             revoked = f" revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else ""
+            revoked += f" expires {row['expires_at']:%Y-%m-%d %H:%M}" if row["expires_at"] else ""
             site = row["site"] or "(reader)"
             typer.echo(f"{row['id']:>5}  {site}  created {row['created_at']:%Y-%m-%d %H:%M}{revoked}")
 
@@ -178,6 +187,42 @@ def token_revoke(
     err(f"{n} token(s) revoked")
     if n == 0:
         raise typer.Exit(1)
+
+
+def _duration(text: str) -> timedelta:
+    """'90d' / '12w' / '36h' / '90' (days) -> a timedelta; a usage error otherwise."""
+    import re
+    from datetime import timedelta
+
+    from scanner.errors import UsageError
+
+    match = re.fullmatch(r"\s*(\d{1,6})\s*([hdw]?)\s*", text.lower())
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(
+            f"--expires {text!r}: give a positive number of hours, days or weeks (36h, 90d, 12w)"
+        )
+    hours = {"h": 1, "d": 24, "w": 24 * 7, "": 24}[match.group(2)]
+    return timedelta(hours=int(match.group(1)) * hours)
+
+
+@server_app.command("prune")
+def prune(
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Scans kept per site (the newest).")],
+    site: Annotated[str | None, typer.Option("--site", help="Only this site.")] = None,
+    db: PgDbOpt = None,
+) -> None:
+    """Delete each site's scans but its newest --keep ones (and their devices); the scan the inventory shows
+    for a site, its latest complete one, always stays."""
+    from scanner.cli.common import err
+
+    url = _need_db(db)
+    _extra()
+    from scanner.sites import db as pg
+
+    with pg.connect(url) as conn:
+        pg.migrate(conn)
+        scans, devices = pg.prune(conn, keep, site)
+    err(f"pruned {scans} scan(s) and their {devices} device row(s)")
 
 
 @server_app.command("site-key")
@@ -378,7 +423,14 @@ def inventory(
         list[str] | None,
         typer.Option("--status", help="Only these verdicts (covered, likely, …); repeatable or comma list."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json, jsonl, csv, markdown, html, sarif, junit, compliance, ocsf, ecs, cyclonedx, netbox.",
+        ),
+    ] = "table",
     evidence: Annotated[bool, typer.Option("--evidence", help="Table: every device's evidence.")] = False,
     observations: Annotated[
         bool, typer.Option("--observations", help="JSON: each device's raw observations too (large).")

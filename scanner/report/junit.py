@@ -75,6 +75,41 @@ def render(
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def render_sites(
+    sites: list[tuple[str, ScanReport]], *, fail_statuses: Collection[Status | str] | None = None
+) -> str:
+    """The central inventory of many sites (``ndaa-scan inventory -f junit``): one testsuite per site (its
+    latest scan), each device a testcase whose classname starts with its site."""
+    failing = {Status(s) for s in fail_statuses} if fail_statuses is not None else DEFAULT_FAIL_STATUSES
+    suites: list[tuple[str, ScanReport, list[ET.Element]]] = []
+    for site, report in sites:
+        cases = [_device_case(d, failing) for d in report.sorted_devices()]
+        for case in cases:
+            case.set("classname", f"{_x(site)}.{case.get('classname')}")
+        if not report.complete:
+            cases.append(_incomplete_case(report))
+        suites.append((site, report, cases))
+    root = ET.Element(
+        "testsuites", {"name": "ndaa-scanner inventory", **_totals([c for *_, cs in suites for c in cs], 0.0)}
+    )
+    host = _x(socket.gethostname()) or "localhost"
+    for index, (site, report, cases) in enumerate(suites):
+        stamp = report.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        suite = _suite(
+            root, f"ndaa-889 site {site} scan {report.scan_id or ''}".strip(), cases, 0.0, stamp, host, index
+        )
+        props = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("site", site),
+            ("scan_id", report.scan_id or ""),
+            ("complete", str(report.complete).lower()),
+        ):
+            ET.SubElement(props, "property", {"name": name, "value": _x(value)})
+        suite.extend(cases)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 def _totals(cases: list[ET.Element], duration: float) -> dict[str, str]:
     return {
         "tests": str(len(cases)),

@@ -22,6 +22,35 @@ from scanner.report._text import (
 from scanner.results import DeviceReport, ScanReport
 
 
+def render_inventory(sites: list[tuple[str, ScanReport, dict[str, int]]], generated_at: str) -> str:
+    """The central inventory of many sites (``ndaa-scan inventory -f markdown``): each site's latest scan
+    and its counts (``sites``: name, the scan with the devices listed, the scan's full counts), then one
+    device table with a Site column, then each device's evidence under its site."""
+    out = [
+        "# NDAA §889 inventory",
+        "",
+        f"Generated {md(generated_at)}; {len(sites)} site(s).",
+        "",
+        "## Sites",
+        "",
+    ]
+    head = ["Site", "Scan", "Started", "Complete", *(STATUS_TITLE[s] for s in Status), "Devices"]
+    out += [f"| {' | '.join(head)} |", "| --- | --- | --- | --- |" + " ---: |" * (len(Status) + 1)]
+    for site, report, counts in sites:
+        cells = [str(counts.get(s.value, 0)) for s in Status]
+        out.append(
+            f"| {md(site)} | {code(report.scan_id, in_table=True)} | {report.started_at.isoformat()} "
+            f"| {'yes' if report.complete else '**no**'} | {' | '.join(cells)} | {sum(counts.values())} |"
+        )
+    rows = [(site, d) for site, report, _ in sites for d in report.sorted_devices()]
+    out += ["", "## Devices", ""] + _device_table([d for _, d in rows], [site for site, _ in rows])
+    out += ["", "## Evidence"]
+    for i, (site, d) in enumerate(rows, 1):
+        title = f"### {i}. {md(site)}: {STATUS_TITLE[d.verdict.status]}: {code(d.ip)} {code(d.mac)}"
+        out += ["", title.rstrip(), ""] + device_details(d)
+    return "\n".join(out) + "\n"
+
+
 def render(report: ScanReport) -> str:
     devices = report.sorted_devices()
     out = [f"# NDAA §889 scan report{' ' + code(report.scan_id) if report.scan_id else ''}", ""]
@@ -72,16 +101,19 @@ def counts_table(report: ScanReport) -> list[str]:
     return [f"| {' | '.join(head)} |", f"|{' ---: |' * len(head)}", f"| {' | '.join(cells)} |"]
 
 
-def _device_table(devices: list[DeviceReport]) -> list[str]:
+def _device_table(devices: list[DeviceReport], sites: list[str] | None = None) -> list[str]:
+    """The device table; ``sites``: each device's site, in a first column (the inventory of many sites)."""
+    site_head = ("| Site ", "| --- ") if sites is not None else ("", "")
     out = [
-        "| # | Status | IP | MAC | Maker | Model | Entity | Confidence |",
-        "| ---: | --- | --- | --- | --- | --- | --- | ---: |",
+        f"{site_head[0]}| # | Status | IP | MAC | Maker | Model | Entity | Confidence |",
+        f"{site_head[1]}| ---: | --- | --- | --- | --- | --- | --- | ---: |",
     ]
     for i, d in enumerate(devices, 1):
         v = d.verdict
         status = STATUS_TITLE[v.status] + (" (waived)" if v.waived else "")
+        site = f"| {md(sites[i - 1])} " if sites is not None else ""
         out.append(
-            f"| {i} | {status} | {_ip(d)} | {code(d.mac, in_table=True)} | {md(maker(v))} "
+            f"{site}| {i} | {status} | {_ip(d)} | {code(d.mac, in_table=True)} | {md(maker(v))} "
             f"| {code(v.model, 60, in_table=True)} | {md(v.covered_entity)} | {v.confidence:.2f} |"
         )
     return out

@@ -9,9 +9,9 @@ servers starting at once on a new database do not race):
   site that cannot push; ``revoked_at``);
 - ``scan`` (one pushed bundle; ``UNIQUE (site_id, bundle_id)`` makes a repeated push store nothing;
   ``meta`` jsonb: the report without its devices);
-- ``device`` (one row per device of a scan, written with COPY: ``ip inet``, ``mac macaddr``, ``serial``,
-  ``device_key`` — the MAC, else the serial, else the IP: how a device is followed across a site's
-  scans — the verdict's columns the queries filter on, ``doc jsonb``, the DeviceReport without its raw
+- ``device`` (one row per device of a scan, written by one statement per bundle, ``_INGEST``: ``ip inet``,
+  ``mac macaddr``, ``serial``, ``device_key`` — the MAC, else the serial, else the IP: how a device is followed across a site's
+  scans — the verdict's columns the queries filter on, ``doc json``, the DeviceReport without its raw
   observations, and ``observations jsonb``, those observations: the inventory leaves them out unless asked,
   the verdict's evidence already cites what they showed).
 """
@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -38,9 +38,10 @@ from scanner.errors import UsageError
 from scanner.identify.models import Status
 from scanner.observations import Observation
 from scanner.results import DeviceReport, ScanReport
+from scanner.sites._gc import gc_paused
 from scanner.sites.bundle import Bundle, check_site
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE site (
@@ -95,6 +96,24 @@ CREATE INDEX device_mac ON device (mac);
 ALTER TABLE site ADD COLUMN signing_key bytea CHECK (signing_key IS NULL OR length(signing_key) = 32);
 ALTER TABLE scan ADD COLUMN signed boolean NOT NULL DEFAULT false;
 """,
+    # Ingest and inventory speed (benchmarks/bench_server.py): the inventory returns each device's document
+    # verbatim and never looks inside it (the columns it filters on are extracted at ingest), so ``doc`` is
+    # json (kept as written, no jsonb rebuild on output: ~15 µs a device); device rows are written only by
+    # ingest, in their scan's transaction, with the scan id it just got, so the per-row foreign-key checks
+    # go (prune deletes a scan's devices itself); no query looks devices up by ip or mac alone; a scan's
+    # verdict counts (targets only) are written with it instead of counted over its devices on every read;
+    # a token may expire (``token create --expires``).
+    3: """
+ALTER TABLE device ALTER COLUMN doc TYPE json USING doc::json;
+ALTER TABLE device DROP CONSTRAINT device_scan_pk_fkey, DROP CONSTRAINT device_site_id_fkey;
+DROP INDEX device_ip;
+DROP INDEX device_mac;
+ALTER TABLE scan ADD COLUMN counts jsonb;
+UPDATE scan SET counts = coalesce((SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n
+    FROM device d WHERE d.scan_pk = scan.id AND NOT d.heard GROUP BY status) c), '{}');
+ALTER TABLE scan ALTER COLUMN counts SET NOT NULL;
+ALTER TABLE token ADD COLUMN expires_at timestamptz;
+""",
 }
 _MIGRATE_LOCK = 0x6E646161  # pg_advisory_xact_lock key ("ndaa")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -102,11 +121,38 @@ _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 STATUS_ORDER = [s.value for s in sorted(Status, key=lambda s: s.rank)]
-DEVICE_COLUMNS = (
-    "scan_pk, site_id, seen_at, heard, ip, mac, serial, device_key, status, covered_entity, vendor, model, doc,"
-    " observations"
+_DEVICES: TypeAdapter[list[DeviceReport]] = TypeAdapter(list[DeviceReport])
+_OBSERVATION_LISTS: TypeAdapter[list[list[Observation]]] = TypeAdapter(list[list[Observation]])
+_NO_OBSERVATIONS = {"__all__": {"observations"}}
+# One statement stores a bundle (a data-modifying WITH runs to its end whatever the SELECT reads): the
+# scan row, and when it is new (not a repeated push) every device: the devices go over as two JSON arrays
+# (their documents without observations, and their observations: one pydantic dump each), which
+# PostgreSQL splits (json_array_elements, jsonb_array_elements), zipped (ROWS FROM … WITH ORDINALITY)
+# with text arrays sent in binary of the columns the queries filter on: the identity key, the inet/macaddr
+# columns (NULL when not a valid address) and the verdict's status, serial, entity, vendor and model
+# (reading these from each document in SQL cost PostgreSQL 25 ms more per 1,000 devices than Python's
+# 7 ms building them: measured).
+_INGEST = """
+WITH new_scan AS (
+    INSERT INTO scan (site_id, bundle_id, scan_id, started_at, finished_at, complete, devices, meta, signed,
+                      counts)
+    VALUES (%(site)s, %(bundle_id)s, %(scan_id)s, %(started)s, %(finished)s, %(complete)s, %(targets)s,
+            %(meta)s::jsonb, %(signed)s, %(counts)s::jsonb)
+    ON CONFLICT (site_id, bundle_id) DO NOTHING RETURNING id
+), new_devices AS (
+    INSERT INTO device (scan_pk, site_id, seen_at, heard, ip, mac, serial, device_key, status, covered_entity,
+                        vendor, model, doc, observations)
+    SELECT new_scan.id, %(site)s, %(started)s, t.n > %(targets)s, t.ip::inet, t.mac::macaddr, t.serial, t.key,
+           t.status, t.entity, t.vendor, t.model, t.doc, t.obs
+    FROM new_scan,
+         ROWS FROM (json_array_elements(%(docs)s::json), jsonb_array_elements(%(obs)s::jsonb),
+                    unnest(%(keys)b::text[]), unnest(%(ips)b::text[]), unnest(%(macs)b::text[]),
+                    unnest(%(statuses)b::text[]), unnest(%(serials)b::text[]), unnest(%(entities)b::text[]),
+                    unnest(%(vendors)b::text[]), unnest(%(models)b::text[]))
+         WITH ORDINALITY AS t(doc, obs, key, ip, mac, status, serial, entity, vendor, model, n)
 )
-_OBSERVATIONS: TypeAdapter[list[Observation]] = TypeAdapter(list[Observation])
+SELECT id FROM new_scan
+"""
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -172,13 +218,17 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_token(conn: psycopg.Connection[Any], site: str | None) -> tuple[int, str]:
-    """A new token for ``site`` (created when new; None: a reader of every site); returns (id, token)."""
+def create_token(
+    conn: psycopg.Connection[Any], site: str | None, expires: timedelta | None = None
+) -> tuple[int, str]:
+    """A new token for ``site`` (created when new; None: a reader of every site), refused from ``expires``
+    after now on (None: until revoked); returns (id, token)."""
     token = "ndaa_" + secrets.token_urlsafe(32)
     with conn.transaction():
         site_id = ensure_site(conn, site) if site is not None else None
         row = conn.execute(
-            "INSERT INTO token (site_id, hash) VALUES (%s, %s) RETURNING id", (site_id, token_hash(token))
+            "INSERT INTO token (site_id, hash, expires_at) VALUES (%s, %s, now() + %s) RETURNING id",
+            (site_id, token_hash(token), expires),
         ).fetchone()
     assert row is not None
     return int(row[0]), token
@@ -215,7 +265,7 @@ def list_tokens(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "SELECT t.id, s.name AS site, t.created_at, t.revoked_at FROM token t"
+            "SELECT t.id, s.name AS site, t.created_at, t.revoked_at, t.expires_at FROM token t"
             " LEFT JOIN site s ON s.id = t.site_id ORDER BY t.id"
         )
         .fetchall()
@@ -235,7 +285,7 @@ class Caller:
 def authenticate(conn: psycopg.Connection[Any], token: str) -> Caller | None:
     row = conn.execute(
         "SELECT t.id, t.site_id, s.name, s.signing_key FROM token t LEFT JOIN site s ON s.id = t.site_id"
-        " WHERE t.hash = %s AND t.revoked_at IS NULL",
+        " WHERE t.hash = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())",
         (token_hash(token),),
     ).fetchone()
     conn.rollback()  # leave the connection idle
@@ -254,34 +304,83 @@ def set_signing_key(conn: psycopg.Connection[Any], site: str, key: bytes | None)
 
 def ingest(conn: psycopg.Connection[Any], site_id: int, bundle: Bundle, *, signed: bool = False) -> bool:
     """Store a bundle and its devices in one transaction; False when (site, bundle id) was already stored."""
+    return store(conn, site_id, prepare(bundle, signed=signed))
+
+
+def prepare(bundle: Bundle, *, signed: bool = False) -> dict[str, Any]:
+    """The parameters of ``store``: all the CPU work of an ingest, no database (the server runs this one
+    bundle at a time per process and the database round trip beside it)."""
     report = bundle.report
-    meta = report.model_dump_json(exclude={"devices", "heard"})
-    started = report.started_at
+    everything = [*report.devices, *report.heard]
+    return {
+        "bundle_id": bundle.bundle_id,
+        "scan_id": _text(report.scan_id),
+        "started": report.started_at,
+        "finished": report.finished_at,
+        "complete": report.complete,
+        "targets": len(report.devices),
+        "meta": _json(report.model_dump_json(exclude={"devices", "heard"})),
+        "signed": signed,
+        "counts": json.dumps(report.counts()),
+        "docs": _json(_DEVICES.dump_json(everything, exclude=_NO_OBSERVATIONS).decode()),
+        "obs": _json(_OBSERVATION_LISTS.dump_json([d.observations for d in everything]).decode()),
+        **_columns(everything),
+    }
+
+
+def _columns(devices: list[DeviceReport]) -> dict[str, list[str | None]]:
+    """The device columns ``_INGEST`` takes as arrays, one pass over the devices."""
+    cols: dict[str, list[str | None]] = {
+        k: [] for k in ("keys", "ips", "macs", "statuses", "serials", "entities", "vendors", "models")
+    }
+    keys, ips, macs, statuses, serials, entities, vendors, models = cols.values()
+    for d in devices:
+        v = d.verdict
+        keys.append(device_key(d))
+        ips.append(_ip(d.ip))
+        macs.append(_mac(d.mac))
+        statuses.append(v.status.value)
+        serials.append(_text(v.serial))
+        entities.append(_text(v.covered_entity))
+        vendors.append(_text(v.vendor))
+        models.append(_text(v.model))
+    return cols
+
+
+def store(conn: psycopg.Connection[Any], site_id: int, prepared: dict[str, Any]) -> bool:
+    """One statement, one round trip: the scan row, and its devices only when the scan row is new."""
     with conn.transaction():
-        row = conn.execute(
-            "INSERT INTO scan (site_id, bundle_id, scan_id, started_at, finished_at, complete, devices, meta,"
-            " signed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
-            " ON CONFLICT (site_id, bundle_id) DO NOTHING RETURNING id",
-            (
-                site_id,
-                bundle.bundle_id,
-                _text(report.scan_id),
-                started,
-                report.finished_at,
-                report.complete,
-                len(report.devices),
-                _json(meta),
-                signed,
-            ),
-        ).fetchone()
-        if row is None:
-            return False
-        scan_pk = int(row[0])
-        with conn.cursor() as cur, cur.copy(f"COPY device ({DEVICE_COLUMNS}) FROM STDIN") as copy:
-            for heard, devices in ((False, report.devices), (True, report.heard)):
-                for d in devices:
-                    copy.write_row(_device_row(scan_pk, site_id, started, heard, d))
-    return True
+        row = conn.execute(_INGEST, {**prepared, "site": site_id}).fetchone()
+    return row is not None
+
+
+_PRUNE = """
+WITH ranked AS (
+    SELECT id, row_number() OVER (PARTITION BY site_id ORDER BY started_at DESC, id DESC) AS newest
+    FROM scan WHERE %(site)s::text IS NULL OR site_id = (SELECT id FROM site WHERE name = %(site)s)
+), current AS (
+    SELECT DISTINCT ON (site_id) id FROM scan ORDER BY site_id, complete DESC, started_at DESC, id DESC
+), doomed AS (
+    SELECT id FROM ranked WHERE newest > %(keep)s AND id NOT IN (SELECT id FROM current)
+), gone_devices AS (
+    DELETE FROM device WHERE scan_pk IN (SELECT id FROM doomed) RETURNING 1
+), gone AS (
+    DELETE FROM scan WHERE id IN (SELECT id FROM doomed) RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM gone_devices)
+"""
+
+
+def prune(conn: psycopg.Connection[Any], keep: int, site: str | None = None) -> tuple[int, int]:
+    """Delete every scan of each site (or of ``site``) but its ``keep`` newest, and their devices, in one
+    transaction; the scan the inventory shows for a site (its latest complete one) always stays. Returns
+    (scans, devices) deleted. A device's ``first_seen`` is then the oldest scan kept that saw it."""
+    if keep < 1:
+        raise UsageError("--keep: at least 1 (the inventory needs each site's latest scan)")
+    with conn.transaction():
+        row = conn.execute(_PRUNE, {"keep": keep, "site": site}).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def signing_key_of(conn: psycopg.Connection[Any], site: str) -> bytes | None:
@@ -300,26 +399,6 @@ def device_key(d: DeviceReport) -> str:
     if _ip(d.ip):
         return f"ip:{d.ip}"
     return "unknown:" + hashlib.sha256(d.model_dump_json().encode()).hexdigest()[:16]
-
-
-def _device_row(scan_pk: int, site_id: int, seen: datetime, heard: bool, d: DeviceReport) -> tuple[Any, ...]:
-    v = d.verdict
-    return (
-        scan_pk,
-        site_id,
-        seen,
-        heard,
-        _ip(d.ip),
-        _mac(d.mac),
-        _text(v.serial),
-        device_key(d),
-        v.status.value,
-        _text(v.covered_entity),
-        _text(v.vendor),
-        _text(v.model),
-        _json(d.model_dump_json(exclude={"observations"})),
-        _json(_OBSERVATIONS.dump_json(d.observations).decode()),
-    )
 
 
 def _ip(text: str | None) -> str | None:
@@ -352,7 +431,7 @@ def _json(text: str) -> str:
 
 _LATEST = """
 WITH latest AS (
-    SELECT DISTINCT ON (s.site_id) s.id, s.site_id, s.scan_id, s.started_at, s.complete
+    SELECT DISTINCT ON (s.site_id) s.id, s.site_id, s.scan_id, s.started_at, s.complete, s.counts
     FROM scan s {site_filter}
     ORDER BY s.site_id, s.complete DESC, s.started_at DESC, s.id DESC
 )
@@ -386,6 +465,18 @@ def inventory_json(
     ``device_key`` and ``first_seen`` (the earliest stored scan of that site that saw the same device);
     its raw ``observations`` only when asked. PostgreSQL writes the device rows' JSON itself: nothing is
     parsed and serialised again here."""
+    with gc_paused():  # ~20 k rows and their strings at once
+        return _inventory_json(conn, site=site, statuses=statuses, site_id=site_id, observations=observations)
+
+
+def _inventory_json(
+    conn: psycopg.Connection[Any],
+    *,
+    site: str | None,
+    statuses: Sequence[str],
+    site_id: int | None,
+    observations: bool,
+) -> str:
     for s in statuses:
         if s not in STATUS_ORDER:
             raise UsageError(f"unknown status {s!r} (choose from {', '.join(STATUS_ORDER)})")
@@ -399,36 +490,43 @@ def inventory_json(
     with conn.cursor(row_factory=dict_row) as cur:
         sites = cur.execute(
             latest  # noqa: S608 - constant SQL fragments; every value is a parameter
-            + "SELECT site.name AS site, l.scan_id, l.started_at, l.complete,"
-            " coalesce(jsonb_object_agg(c.status, c.n) FILTER (WHERE c.status IS NOT NULL), '{}') AS counts"
-            " FROM latest l JOIN site ON site.id = l.site_id"
-            " LEFT JOIN (SELECT scan_pk, status, count(*) AS n FROM device WHERE NOT heard"
-            "   GROUP BY scan_pk, status) c ON c.scan_pk = l.id"
-            " GROUP BY site.name, l.scan_id, l.started_at, l.complete ORDER BY site.name",
+            + "SELECT l.site_id, site.name AS site, l.scan_id, l.started_at, l.complete, l.counts"
+            " FROM latest l JOIN site ON site.id = l.site_id ORDER BY site.name",
             params,
         ).fetchall()
     status_filter = " AND d.status = ANY(%(statuses)s)" if statuses else ""
-    obs = """ || ',"observations":' || d.observations::text""" if observations else ""
     conn.execute("SET LOCAL work_mem = '64MB'")  # the sort of a large inventory stays in memory
+    # PostgreSQL selects and sorts; Python writes each row's few keys before the stored document (text
+    # functions over every ~1 kB document cost PostgreSQL more than the whole query otherwise: measured)
     rows = conn.execute(
         latest  # noqa: S608 - constant SQL fragments; every value is a parameter
-        + """SELECT '{"site":' || to_json(site.name)::text"""
-        """ || ',"scan_id":' || coalesce(to_json(l.scan_id)::text, 'null')"""
-        """ || ',"device_key":' || to_json(d.device_key)::text"""
-        """ || ',"first_seen":' || coalesce('"' || to_char((SELECT min(d2.seen_at) FROM device d2"""
-        " WHERE d2.site_id = d.site_id AND d2.device_key = d.device_key) AT TIME ZONE 'UTC',"
-        """ 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00"', 'null')""" + obs + " || ',' || substr(d.doc::text, 2)"
-        " FROM latest l JOIN site ON site.id = l.site_id JOIN device d ON d.scan_pk = l.id"
-        " WHERE NOT d.heard" + status_filter + " ORDER BY site.name,"
+        + "SELECT l.site_id, d.device_key, (SELECT min(d2.seen_at) FROM device d2 WHERE d2.site_id = d.site_id"
+        " AND d2.device_key = d.device_key), d.doc::text"
+        + (", d.observations::text" if observations else "")
+        + " FROM latest l JOIN device d ON d.scan_pk = l.id"
+        " WHERE NOT d.heard" + status_filter + " ORDER BY array_position(%(sites)s::int[], l.site_id),"
         " array_position(%(order)s::text[], d.status), d.ip NULLS LAST, d.device_key",
-        {**params, "order": STATUS_ORDER},
+        {**params, "order": STATUS_ORDER, "sites": [e["site_id"] for e in sites]},
     ).fetchall()
     conn.rollback()
+    prefix = {}
     for entry in sites:
+        prefix[entry.pop("site_id")] = (
+            f'{{"site":{json.dumps(entry["site"], ensure_ascii=False)},'
+            f'"scan_id":{json.dumps(entry["scan_id"], ensure_ascii=False)},"device_key":'
+        )
         entry["started_at"] = _iso(entry["started_at"])
         entry["counts"] = {k: int(entry["counts"].get(k, 0)) for k in STATUS_ORDER}
+    seen: dict[datetime | None, str] = {None: "null"}
+    devices = []
+    for row in rows:
+        first = row[2]
+        if first not in seen:
+            seen[first] = f'"{first.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")}+00:00"'
+        obs = f',"observations":{row[4]}' if observations else ""
+        devices.append(f'{prefix[row[0]]}{_json_string(row[1])},"first_seen":{seen[first]}{obs},{row[3][1:]}')
     head = json.dumps({"generated_at": _iso(datetime.now(UTC)), "sites": sites}, ensure_ascii=False)
-    return head[:-1] + ', "devices": [' + ",\n".join(r[0] for r in rows) + "]}"
+    return head[:-1] + ', "devices": [' + ",\n".join(devices) + "]}"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -444,6 +542,8 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
+_json_string = json.encoder.encode_basestring  # json.dumps of one str, without its per-call setup
+
 _REF = re.compile(r"latest(?:~(\d{1,6}))?")
 
 
@@ -452,8 +552,7 @@ def list_scans(conn: psycopg.Connection[Any], site: str, limit: int = 20) -> lis
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT s.scan_id, s.bundle_id, s.started_at, s.finished_at, s.complete, s.received_at, s.signed,"
-            " coalesce((SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n FROM device d"
-            "   WHERE d.scan_pk = s.id AND NOT d.heard GROUP BY status) c), '{}') AS counts"
+            " s.counts"
             " FROM scan s JOIN site ON site.id = s.site_id WHERE site.name = %s"
             " ORDER BY s.started_at DESC, s.id DESC LIMIT %s",
             (site, max(0, limit)),

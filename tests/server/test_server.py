@@ -75,7 +75,12 @@ def test_schema_types_and_version(pg_url: str) -> None:
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'device'",
         )
     )
-    assert (types["ip"], types["mac"], types["doc"]) == ("inet", "macaddr", "jsonb")
+    assert (types["ip"], types["mac"], types["doc"], types["observations"]) == (
+        "inet",
+        "macaddr",
+        "json",
+        "jsonb",
+    )
     indexes = {r[0] for r in pg_rows(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'device'")}
     assert {"device_scan_status", "device_identity"} <= indexes
 
