@@ -369,14 +369,30 @@ def _snmp_sysdescr(script: Element, _service: str, pairs: Pairs, _notes: list[st
 
 
 def _banner(script: Element, service: str, pairs: Pairs, _notes: list[str]) -> None:
-    text = _unescape(script.get("output", ""))
+    # banner.nse writes every byte outside 32-126 as an escape, then wraps its output at a fixed width with
+    # bare newlines (nmap 7.93 scripts/banner.nse, output and replace_nonprint): a newline in the output is
+    # never the device's, and may even split an escape (seen: "x0" newline "D" for a CR)
+    text = _unescape(script.get("output", "").replace("\n", ""))
     first = text.split("\n", 1)[0].strip()
     if text.startswith("SSH-"):
         pairs.append(("ssh.banner", first))
     elif service == "ftp" and first:
         pairs.append(("ftp.banner", first))
     elif service == "telnet" and text.strip():
-        pairs.append(("telnet.banner", _printable(text)))
+        banner = _telnet_banner(text)
+        if banner:
+            pairs.append(("telnet.banner", banner))
+
+
+def _telnet_banner(text: str) -> str | None:
+    """nmap's unescaped telnet banner as the greeting probe gives it: option negotiation removed, line
+    ends kept (the telnet fingerprints match a prompt on its own line)."""
+    from scanner.discovery.parsers.greeting import TelnetNegotiation
+
+    raw = text.encode("latin-1") if max(text, default="\0") <= "\xff" else text.encode("utf-8")
+    reader = TelnetNegotiation()
+    reader.feed(raw)
+    return reader.text
 
 
 def _upnp_info(script: Element, _service: str, pairs: Pairs, _notes: list[str]) -> None:
@@ -623,10 +639,6 @@ def _table(script: Element, key: str) -> Element | None:
         if table.get("key") == key:
             return table
     return None
-
-
-def _printable(text: str) -> str:
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _is_ip(text: str) -> bool:

@@ -374,3 +374,50 @@ def test_nmaps_own_labels_cpes_and_os_guesses_are_evidence(tmp_path: Path) -> No
     assert got["10.0.0.9"] == (Status.LIKELY, "Huawei")  # an OS guess alone never makes "covered"
     label = next(e for e in reports["10.0.0.1"].verdict.evidence if e.signal == "nmap.service")
     assert (label.value, label.matched) == ("Hikvision IP camera httpd", "nmap:nmap-service-hikvision")
+
+
+def test_telnet_banner_from_real_nmap_keeps_its_lines() -> None:
+    """Real nmap (-sV --script banner) against a loopback telnet server that negotiates options first and
+    then prints a ZTE F668 prompt (rapid7/recog telnet banner): banner.nse escapes the bytes and wraps its
+    output at 75 characters (here inside the escape of a CR); the import undoes both and strips the
+    negotiation, so the ONT is named by its telnet prompt."""
+    import asyncio
+    import contextlib
+    import shutil
+    import subprocess
+
+    from labtools import require_nmap
+
+    from scanner.identify.verdict import identify
+    from scanner.observations import Device
+
+    require_nmap()
+
+    async def ont(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"\xff\xfd\x01\xff\xfd\x1f\xff\xfb\x01\xff\xfb\x03F668\r\n\rLogin: ")
+        await writer.drain()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader.read(), 1)
+        writer.close()
+
+    async def scan() -> bytes:
+        server = await asyncio.start_server(ont, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        nmap = shutil.which("nmap") or "nmap"
+        argv = [nmap, "-n", "-Pn", "-sV", "--version-light", "--script", "banner", "-p", str(port)]
+        proc = await asyncio.create_subprocess_exec(
+            *argv, "-oX", "-", "127.0.0.1", stdout=subprocess.PIPE
+        )  # loopback only: the server above
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        server.close()
+        return out
+
+    xml = asyncio.run(scan())
+    assert b'id="banner"' in xml and b"\\x0D" in xml  # nmap's escaped form reached the file
+    items, problems = _read(io.BytesIO(xml))
+    assert problems == []
+    banners = [o for o in items if isinstance(o, Observation) and o.signal == "telnet.banner"]
+    assert [o.value for o in banners] == ["F668\r\n\rLogin:"]
+    verdict = identify(Device(ip="127.0.0.1", observations=banners))
+    # a telnet prompt alone is a strong but not a vendor-protocol signal: likely covered, by ZTE
+    assert verdict.status.value in ("covered", "likely") and verdict.covered_entity == "ZTE", verdict
