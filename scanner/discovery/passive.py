@@ -85,7 +85,7 @@ ETH_ARP, ETH_IPV4, ETH_VLAN, ETH_QINQ, ETH_LLDP = 0x0806, 0x0800, 0x8100, 0x88A8
 ETH_IPV6 = 0x86DD
 IPV6_EXTENSIONS = (0, 43, 60)  # hop-by-hop, routing, destination options: skipped to the next header
 MAX_IPV6_EXTENSIONS = 8
-ICMPV6, ICMPV6_NS, ICMPV6_NA = 58, 135, 136
+ICMPV6, ICMPV6_ECHO_REPLY, ICMPV6_NS, ICMPV6_NA = 58, 129, 135, 136
 MDNS_PORT = 5353
 HEAD_PREFIXES = (b"HTTP/1.", b"RTSP/1.")
 SSH_PORT, FTP_PORT = 22, 21  # server-first greetings read from the server's side only
@@ -111,6 +111,33 @@ def _mac(raw: bytes) -> str:
 
 def _ipv4_text(raw: bytes) -> str:
     return socket.inet_ntoa(raw)
+
+
+def _ipv6_upper_layer(data: bytes, off: int) -> tuple[int, int, int]:
+    """(next header, its offset, end of the packet) of the IPv6 packet at ``off``, past at most
+    ``MAX_IPV6_EXTENSIONS`` hop-by-hop, routing and destination-options headers."""
+    end = min(off + 40 + ((data[off + 4] << 8) | data[off + 5]), len(data))
+    nxt, pos = data[off + 6], off + 40
+    for _ in range(MAX_IPV6_EXTENSIONS):
+        if nxt not in IPV6_EXTENSIONS:
+            break
+        nxt, pos = data[pos], pos + (data[pos + 1] + 1) * 8
+    return nxt, pos, end
+
+
+def _nd_link_address(data: bytes, pos: int, end: int, option: int) -> bytes | None:
+    """The link-layer address of neighbour-discovery option ``option`` among the options at ``pos``; None
+    when absent, ``b""`` when the options are invalid (a zero length: RFC 4861 §4.6)."""
+    for _ in range(MAX_TLVS):
+        if pos + 8 > end:
+            return None
+        length = data[pos + 1] * 8
+        if length == 0:
+            return b""
+        if data[pos] == option and length == 8:
+            return data[pos + 2 : pos + 8]
+        pos += length
+    return None
 
 
 def _ipv6_text(raw: bytes) -> str:
@@ -331,56 +358,63 @@ class PassiveAnalyzer:
         """
         if data[off] >> 4 != 6:
             return
-        end = min(off + 40 + ((data[off + 4] << 8) | data[off + 5]), len(data))
-        nxt, pos = data[off + 6], off + 40
-        for _ in range(MAX_IPV6_EXTENSIONS):
-            if nxt not in IPV6_EXTENSIONS:
-                break
-            nxt, pos = data[pos], pos + (data[pos + 1] + 1) * 8
+        nxt, pos, end = _ipv6_upper_layer(data, off)
         if pos + 8 > end:
             return
         src = data[off + 8 : off + 24]
         if src == bytes(16):
             return  # the unspecified address (duplicate address detection): nobody to name
         ip = _ipv6_text(src)
-        group = group or data[off + 24] == 0xFF
-        mac = _mac(src_mac) if src_mac is not None and group and not src_mac[0] & 1 else None
+        # the frame's sender is the packet's own when it went to a group, or when its source is link-local
+        # (fe80::/10 is never forwarded by a router: RFC 4291 §2.5.6)
+        own = group or data[off + 24] == 0xFF or (src[0] == 0xFE and src[1] & 0xC0 == 0x80)
+        if src_mac is None or src_mac[0] & 1 or not own:
+            src_mac = None
+        mac = None if src_mac is None else _mac(src_mac)
         if nxt == 17:
             self._udp(data, pos, end, ip, mac)
         elif nxt == 6:
             self._tcp(data, pos, end, src, data[off + 24 : off + 40])
         elif nxt == ICMPV6:
-            self._icmpv6(data, pos, end, ip)
+            self._icmpv6(data, pos, end, ip, data[off + 7], src_mac)
         elif nxt == 44:
             self._count("ipv6 fragments skipped")
 
-    def _icmpv6(self, data: bytes, off: int, end: int, ip: str) -> None:
-        """Neighbour solicitations (the sender's own MAC) and advertisements (the target's MAC), RFC 4861 §4.3-4.4."""
+    def _icmpv6(
+        self, data: bytes, off: int, end: int, ip: str, hop_limit: int, src_mac: bytes | None
+    ) -> None:
+        """Neighbour solicitations (the sender's own MAC) and advertisements (the target's MAC), RFC 4861 §4.3-4.4;
+        echo replies from a link-local address (``src_mac`` is then the sender's, see ``_ipv6``).
+
+        The MAC is the message's link-layer address option. A solicited advertisement may leave it out
+        (RFC 4861 §7.2.4); neighbour discovery is never forwarded (hop limit 255, §7.1.1/§7.1.2), so the
+        frame's own source MAC then names the sender, when the advertisement is about the sender itself."""
         kind = data[off]
-        if kind not in (ICMPV6_NS, ICMPV6_NA) or off + 24 > end:
+        if kind == ICMPV6_ECHO_REPLY and src_mac is not None:  # a link-local host answering: its own MAC
+            self._count("ndp")
+            mac = _mac(src_mac)
+            self._add("ndp", "mac", mac, ip, mac)
+            return
+        if kind not in (ICMPV6_NS, ICMPV6_NA) or off + 24 > end or hop_limit != 255:
             return
         option = 1 if kind == ICMPV6_NS else 2  # source / target link-layer address (RFC 4861 §4.6.1)
+        about_sender = True
         if kind == ICMPV6_NA:
             target = data[off + 8 : off + 24]
             if target[0] == 0xFF:
                 return
+            about_sender = _ipv6_text(target) == ip
             ip = _ipv6_text(target)
-        pos = off + 24
-        for _ in range(MAX_TLVS):
-            if pos + 8 > end:
-                return
-            length = data[pos + 1] * 8
-            if length == 0:
-                return  # RFC 4861 §4.6: a zero length is invalid; stop
-            if data[pos] == option and length == 8:
-                raw = data[pos + 2 : pos + 8]
-                if raw[0] & 1 or raw == bytes(6):
-                    return
-                self._count("ndp")
-                mac = _mac(raw)
-                self._add("ndp", "mac", mac, ip, mac)
-                return
-            pos += length
+        raw = _nd_link_address(data, off + 24, end, option)
+        if raw == b"":
+            return  # invalid options: the message is dropped
+        if raw is None and kind == ICMPV6_NA and about_sender:
+            raw = src_mac
+        if raw is None or raw[0] & 1 or raw == bytes(6):
+            return
+        self._count("ndp")
+        mac = _mac(raw)
+        self._add("ndp", "mac", mac, ip, mac)
 
     def _ipv4(self, data: bytes, off: int, eth: bytes | None, group: bool, sll: bytes | None = None) -> None:
         """An IPv4 packet at ``data[off:]``; ``eth`` the Ethernet frame it came in (source MAC at 6:12)."""

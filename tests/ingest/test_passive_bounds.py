@@ -113,3 +113,31 @@ def test_ipv6_hostile_headers_are_bounded() -> None:
     for cut in range(14, 80):
         analyzer.frame(_ipv6(LINK_LOCAL, ALL_NODES, 58, ns)[:cut], LINKTYPE_ETHERNET, 1.0)
     assert analyzer.counts.get("malformed frames", 0) >= 1
+
+
+GLOBAL = bytes.fromhex("20010db8000000000000000000000005")
+SCANNER_LL = bytes.fromhex("fe80000000000000004e44fffe414102")
+
+
+def _to_scanner(src: bytes, payload: bytes, hop_limit: int = 255) -> bytes:
+    """A unicast ICMPv6 packet from ``src`` to the scanner, in a frame sent by 58:50:ed:00:00:01."""
+    head = struct.pack("!IHBB16s16s", 6 << 28, len(payload), 58, hop_limit, src, SCANNER_LL)
+    return b"\x02\x4e\x44\x41\x41\x02" + b"\x58\x50\xed\0\0\x01" + b"\x86\xdd" + head + payload
+
+
+def _macs(frame: bytes) -> list[tuple[str | None, str | None]]:
+    return [(o.ip, o.mac) for o in PassiveAnalyzer().frame(frame, LINKTYPE_ETHERNET, 1.0)]
+
+
+def test_a_link_local_sender_is_bound_to_its_own_frame() -> None:
+    """A solicited advertisement without its option (RFC 4861 §7.2.4) and an echo reply, both from a
+    link-local address (never routed, RFC 4291 §2.5.6), name the frame's sender; nothing else does."""
+    own = ("fe80::5a50:edff:fe00:1", "58:50:ed:00:00:01")
+    bare_na = struct.pack("!BBHI16s", 136, 0, 0, 0x60000000, LINK_LOCAL)  # no target link-layer option
+    assert _macs(_to_scanner(LINK_LOCAL, bare_na)) == [own]
+    assert _macs(_to_scanner(LINK_LOCAL, bare_na, hop_limit=64)) == []  # not neighbour discovery (§7.1.2)
+    proxy = struct.pack("!BBHI16s", 136, 0, 0, 0x20000000, GLOBAL)  # about another address: no MAC of it
+    assert _macs(_to_scanner(LINK_LOCAL, proxy)) == []
+    echo = struct.pack("!BBHHH", 129, 0, 0, 1, 1)
+    assert _macs(_to_scanner(LINK_LOCAL, echo)) == [own]
+    assert _macs(_to_scanner(GLOBAL, echo)) == []  # a global source may come through a router
