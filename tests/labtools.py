@@ -560,3 +560,23 @@ def routed_client(
         yield add_routed_client(lab)
     finally:
         remove_routed_client(lab)
+
+
+class RecordingAgent(asyncio.DatagramProtocol):
+    """A loopback UDP peer for probe tests: keeps every datagram it receives and hands each to ``answer``
+    (a subclass sends its replies with ``self.transport.sendto``)."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received.append(data)
+        if self.transport is not None:
+            self.answer(data, addr, self.transport)
+
+    def answer(self, data: bytes, addr: tuple[str, int], transport: asyncio.DatagramTransport) -> None:
+        """What the peer sends back for ``data`` from ``addr`` (nothing here)."""

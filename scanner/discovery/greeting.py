@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from scanner.discovery.banner_base import BannerProbe, BannerRun, HostRecorder
 from scanner.discovery.http_client import Connection, Window, open_connection, stretch
 from scanner.discovery.parsers.greeting import (
+    MAX_FTP_BYTES,
     MAX_SSH_BYTES,
     TelnetNegotiation,
     ftp_greeting,
@@ -99,27 +100,26 @@ async def read_chunk(conn: Connection, until: float) -> bytes | None:
 
 async def read_ssh(conn: Connection, window: Window) -> str | None:
     """The identification line (RFC 4253 §4.2), after at most a few other lines."""
-    data = b""
-    while True:
-        chunk = await read_chunk(conn, window.end)
-        if chunk is not None:
-            data += chunk
-        ended = not chunk
-        value, done = ssh_identification(data, ended=ended)
-        if done or ended or len(data) >= MAX_SSH_BYTES:
-            return value
+    return await _read_reply(conn, window, ssh_identification, MAX_SSH_BYTES)
 
 
 async def read_ftp(conn: Connection, window: Window) -> str | None:
     """The greeting reply (RFC 959 §4.2), multi-line and after a ``1xx`` included."""
+    return await _read_reply(conn, window, ftp_greeting, MAX_FTP_BYTES)
+
+
+async def _read_reply(
+    conn: Connection, window: Window, parse: Callable[..., tuple[str | None, bool]], limit: int
+) -> str | None:
+    """Read until ``parse`` says the reply is whole, the peer stops, ``limit`` bytes or the window ends."""
     data = b""
     while True:
         chunk = await read_chunk(conn, window.end)
         if chunk is not None:
             data += chunk
         ended = not chunk
-        value, done = ftp_greeting(data, ended=ended)
-        if done or ended:
+        value, done = parse(data, ended=ended)
+        if done or ended or len(data) >= limit:
             return value
 
 

@@ -10,6 +10,7 @@ from ipaddress import IPv4Address
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import RecordingAgent
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
@@ -78,28 +79,23 @@ def test_lab_agents_answer_with_fingerprinted_names(profile: str) -> None:
 # ---------------------------------------------------------------- the probe on loopback
 
 
-class Agent(asyncio.DatagramProtocol):
+class Agent(RecordingAgent):
     """The lab's SIP agent; ``lies`` first sends replies that must not count."""
 
     def __init__(self, user_agent: str, lies: bool = False) -> None:
+        super().__init__()
         self.user_agent, self.lies = user_agent, lies
-        self.received: list[bytes] = []
-        self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.received.append(data)
+    def answer(self, data: bytes, addr: tuple[str, int], transport: asyncio.DatagramTransport) -> None:
         reply = response(data, "", self.user_agent, "tag")
-        if reply is None or self.transport is None:
+        if reply is None:
             return
         if self.lies:
             other = reply.replace(b"Call-ID: ", b"Call-ID: x")  # another call's answer
-            self.transport.sendto(other.replace(b"HUAWEI", b"FORGED"), addr)
-            self.transport.sendto(bytes(range(256)) * 4, addr)
-            self.transport.sendto(reply.replace(b"CSeq: 1 OPTIONS", b"CSeq: 2 INVITE"), addr)
-        self.transport.sendto(reply, addr)
+            transport.sendto(other.replace(b"HUAWEI", b"FORGED"), addr)
+            transport.sendto(bytes(range(256)) * 4, addr)
+            transport.sendto(reply.replace(b"CSeq: 1 OPTIONS", b"CSeq: 2 INVITE"), addr)
+        transport.sendto(reply, addr)
 
 
 async def run_sip(agent: asyncio.DatagramProtocol | None, timeout: float = 2.0) -> ProbeResult:

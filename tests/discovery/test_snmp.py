@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labtools import RecordingAgent
 
 from scanner.discovery.base import ProbeContext, ProbeResult, ProbeStatus
 from scanner.discovery.options import ProbeOptions
@@ -178,29 +179,22 @@ def test_encode_then_decode_is_identity(community: bytes, rid: int, names: list[
 # ---------------------------------------------------------------- the probe against a loopback agent
 
 
-class Agent(asyncio.DatagramProtocol):
+class Agent(RecordingAgent):
     """Answers GetRequests for ``community`` like the Dahua NVR; can also send junk first."""
 
     def __init__(self, community: bytes, junk: bool = False) -> None:
+        super().__init__()
         self.community, self.junk = community, junk
-        self.received: list[bytes] = []
-        self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.received.append(data)
+    def answer(self, data: bytes, addr: tuple[str, int], transport: asyncio.DatagramTransport) -> None:
         msg = parse_message(data)
         if msg is None or msg.pdu_type != GET_REQUEST or msg.community != self.community:
             return
-        if self.transport is None:
-            return
         if self.junk:
-            self.transport.sendto(b"\x30\x03garbage", addr)
-            self.transport.sendto(dahua_response(msg.request_id + 1, self.community), addr)  # wrong id
-            self.transport.sendto(dahua_response(msg.request_id, b"other"), addr)  # wrong community
-        self.transport.sendto(dahua_response(msg.request_id, self.community), addr)
+            transport.sendto(b"\x30\x03garbage", addr)
+            transport.sendto(dahua_response(msg.request_id + 1, self.community), addr)  # wrong id
+            transport.sendto(dahua_response(msg.request_id, b"other"), addr)  # wrong community
+        transport.sendto(dahua_response(msg.request_id, self.community), addr)
 
 
 async def run_probe(agent: Agent, options: dict[str, Any], timeout: float = 2.0) -> ProbeResult:

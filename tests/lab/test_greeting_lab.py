@@ -13,8 +13,9 @@ import time
 from typing import Any
 
 import pytest
-from labtools import Capture, capturing_in, routed_client, run_probe
+from labtools import routed_client, run_probe
 from paths import REPO
+from test_scope_lab import capturing
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.greeting import GreetingProbe
@@ -82,23 +83,6 @@ def test_hostile_greetings_end_within_one_window(lab_factory: Any) -> None:
 
 # ---------------------------------------------------------------- end to end, every frame captured
 
-ETH_P_ALL = 0x0003
-PACKET_OUTGOING = 4
-
-
-def _capture(cap: Capture) -> None:
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as s:
-        s.bind(("eth0", 0))
-        s.settimeout(0.2)
-        cap.ready.set()
-        while not cap.stop.is_set():
-            try:
-                data, addr = s.recvfrom(65535)
-            except TimeoutError:
-                continue
-            if addr[2] == PACKET_OUTGOING:
-                cap.frames.append(data)
-
 
 def unicast_tcp(frames: list[bytes]) -> list[tuple[str, int]]:
     """(destination address, destination port) of every IPv4 TCP frame sent."""
@@ -124,7 +108,7 @@ def arp_requests(frames: list[bytes]) -> set[str]:
 def test_scan_identifies_telecom_gear_by_greetings_and_contacts_only_the_targets(lab_factory: Any) -> None:
     lab = lab_factory([*TELECOM, BYSTANDER], subnet=SUBNET)
     cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history"]
-    with capturing_in(lab.scanner_ns, _capture) as cap:
+    with capturing(lab.scanner_ns) as cap:
         proc = subprocess.run(
             [*cmd, "-q", "-f", "json", "10.99.0.10-12"], capture_output=True, text=True, timeout=180, cwd=REPO
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from clirun import scan_lab_json, scanner_command
-from labtools import tcpdump_in
+from labtools import flush_capture, tcpdump_in
 from paths import REPO
 
 from scanner.ingest.pcap import iter_frames
@@ -91,7 +91,7 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
         finally:
             listener.send_signal(signal.SIGINT)  # Ctrl-C, to the listener this test started
             out, _ = listener.communicate(timeout=120)
-            _flush_capture(
+            flush_capture(
                 lab.scanner_ns, str(ipaddress.ip_network(lab.subnet).broadcast_address), wire
             )  # everything up to the listener's exit is in the file
     assert listener.returncode == 1, listen_log.read_text()  # covered equipment heard
@@ -109,24 +109,6 @@ def test_listen_hears_the_scan_sends_nothing_and_ctrl_c_writes_the_report(
     assert len(frames) > 200  # the tap heard the scan
     sent = [f for f in frames if f.data[6:12].hex(":") == tap_mac]
     assert sent == [], f"{len(sent)} frames left the listener's interface"
-
-
-def _flush_capture(sender_ns: str, broadcast: str, wire: Path) -> None:
-    """Broadcast a marker from the lab and wait until tcpdump has written it: tcpdump writes what it has
-    read lazily, and a SIGINT drops what it has not."""
-    import sys
-
-    marker = secrets.token_hex(8)
-    send = (
-        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-        "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); "
-        f"s.sendto(b'{marker}', ('{broadcast}', 9))"
-    )
-    deadline = time.monotonic() + 30
-    while marker.encode() not in wire.read_bytes():
-        assert time.monotonic() < deadline, "the capture never showed the marker"
-        subprocess.run(["ip", "netns", "exec", sender_ns, sys.executable, "-c", send], check=True, timeout=30)
-        time.sleep(0.2)
 
 
 def test_listen_for_a_duration_on_a_quiet_link(tapped: tuple[Any, str, str]) -> None:

@@ -11,8 +11,9 @@ import sys
 from typing import Any
 
 import pytest
-from labtools import Capture, capturing_in, run_probe
+from labtools import run_probe
 from paths import REPO
+from test_scope_lab import capturing
 
 from scanner.discovery.base import ProbeStatus
 from scanner.discovery.sip import SipProbe
@@ -40,24 +41,6 @@ def test_probe_reads_each_agent(lab_factory: Any) -> None:
     assert (result.sent, result.received) == (2, 2)  # every agent answered its first request: none re-asked
 
 
-ETH_P_ALL = 0x0003
-PACKET_OUTGOING = 4
-
-
-def _capture(cap: Capture) -> None:
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as s:
-        s.bind(("eth0", 0))
-        s.settimeout(0.2)
-        cap.ready.set()
-        while not cap.stop.is_set():
-            try:
-                data, addr = s.recvfrom(65535)
-            except TimeoutError:
-                continue
-            if addr[2] == PACKET_OUTGOING:
-                cap.frames.append(data)
-
-
 def sip_destinations(frames: list[bytes]) -> set[str]:
     """Addresses of every UDP datagram to port 5060 sent."""
     out = set()
@@ -74,7 +57,7 @@ def sip_destinations(frames: list[bytes]) -> set[str]:
 def test_scan_identifies_onts_by_sip_alone_and_asks_only_targets(lab_factory: Any) -> None:
     lab = lab_factory([*AGENTS, BYSTANDER], subnet=SUBNET)
     cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history"]
-    with capturing_in(lab.scanner_ns, _capture) as cap:
+    with capturing(lab.scanner_ns) as cap:
         proc = subprocess.run(
             [*cmd, "-q", "-f", "json", "10.99.0.10-11"], capture_output=True, text=True, timeout=180, cwd=REPO
         )

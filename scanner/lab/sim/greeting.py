@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from scanner.discovery.parsers.greeting import DO, DONT, IAC, WILL, WONT
@@ -32,9 +33,17 @@ async def _listen(dev: SimDevice, port: int, handler: Any) -> None:
         _servers.append(await asyncio.start_server(handler, sock=sock))
 
 
-async def _greet(greeting: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Send ``greeting``, then keep the connection until the client hangs up (or ``IDLE``)."""
+async def _greet(
+    greeting: bytes,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    first: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Send ``greeting`` (after ``first``, when it agrees), then keep the connection until the client
+    hangs up (or ``IDLE``)."""
     try:
+        if first is not None and not await first():
+            return
         writer.write(greeting)
         await writer.drain()
         await _drain_input(reader, IDLE)
@@ -84,18 +93,13 @@ class TelnetServer:
         )
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        async def negotiate() -> bool:
             writer.write(self.requests())
             await writer.drain()
-            if self.wait_answers and not await self.answered(reader):
-                return  # a client that does not negotiate never sees the banner
-            writer.write(self.banner)
-            await writer.drain()
-            await _drain_input(reader, IDLE)
-        except (OSError, TimeoutError):
-            pass
-        finally:
-            writer.close()
+            # a client that does not negotiate never sees the banner
+            return not self.wait_answers or await self.answered(reader)
+
+        await _greet(self.banner, reader, writer, negotiate)
 
     async def answered(self, reader: asyncio.StreamReader) -> bool:
         """Whether the client answered every request (any verb about each asked option) in time."""
