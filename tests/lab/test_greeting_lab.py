@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
-import sys
 import time
 from typing import Any
 
 import pytest
+from clirun import cli, lab_scan_args
 from labtools import routed_client, run_probe
-from paths import REPO
 from test_scope_lab import capturing
 
 from scanner.discovery.base import ProbeStatus
@@ -107,12 +105,8 @@ def arp_requests(frames: list[bytes]) -> set[str]:
 
 def test_scan_identifies_telecom_gear_by_greetings_and_contacts_only_the_targets(lab_factory: Any) -> None:
     lab = lab_factory([*TELECOM, BYSTANDER], subnet=SUBNET)
-    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history"]
     with capturing(lab.scanner_ns) as cap:
-        proc = subprocess.run(
-            [*cmd, "-q", "-f", "json", "10.99.0.10-12"], capture_output=True, text=True, timeout=180, cwd=REPO
-        )
-    assert "Traceback" not in proc.stderr, proc.stderr
+        proc = cli(*lab_scan_args(lab.scanner_ns, "10.99.0.10-12", "--no-history", "-q", "-f", "json"))
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])  # covered gear found
     report = json.loads(proc.stdout)
     devices = {d["ip"]: d for d in report["devices"]}

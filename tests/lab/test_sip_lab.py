@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+from clirun import cli, lab_scan_args
 from labtools import run_probe
-from paths import REPO
 from test_scope_lab import capturing
 
 from scanner.discovery.base import ProbeStatus
@@ -56,11 +54,8 @@ def sip_destinations(frames: list[bytes]) -> set[str]:
 
 def test_scan_identifies_onts_by_sip_alone_and_asks_only_targets(lab_factory: Any) -> None:
     lab = lab_factory([*AGENTS, BYSTANDER], subnet=SUBNET)
-    cmd = [sys.executable, "-m", "scanner", "scan", "--netns", lab.scanner_ns, "-i", "eth0", "--no-history"]
     with capturing(lab.scanner_ns) as cap:
-        proc = subprocess.run(
-            [*cmd, "-q", "-f", "json", "10.99.0.10-11"], capture_output=True, text=True, timeout=180, cwd=REPO
-        )
+        proc = cli(*lab_scan_args(lab.scanner_ns, "10.99.0.10-11", "--no-history", "-q", "-f", "json"))
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
     report = json.loads(proc.stdout)
     verdicts = {d["ip"]: d["verdict"] for d in report["devices"]}
